@@ -1,0 +1,436 @@
+//! The `vayu-agent` daemon.
+//!
+//! One loop per agent ([`run`]):
+//! 1. register in `agents/{id}` and heartbeat there;
+//! 2. listen to the queued pile (no polling) and keep the claimable tasks
+//!    in memory;
+//! 3. while a slot is free, pick a task ([`crate::assign::pick`]) and claim
+//!    it with one conditional commit that moves it to the active pile;
+//! 4. run it in a [`runner`], which renews the lease, reports progress and
+//!    finishes the task;
+//! 5. on shutdown, stop claiming, give running handlers a grace period,
+//!    then release what is left back to the queue.
+
+mod runner;
+
+use crate::assign::{self, Offer};
+use crate::error::{Error, Result};
+use crate::layout::{self, Pile};
+use crate::lifecycle::Status;
+use crate::listen::{ListenEvent, Listener, QuerySpec};
+use crate::model::{AgentDoc, AgentState, AssignmentMethod, Lease, Task, TaskType, now, time_add};
+use crate::retry::Backoff;
+use crate::store::{self, Store, Versioned};
+use crate::sysinfo;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+pub use runner::Outcome;
+
+/// Which command runs which task type.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers {
+    /// Runs every type without its own handler.
+    pub default: Option<String>,
+    pub by_type: HashMap<TaskType, String>,
+}
+
+impl Handlers {
+    pub fn command_for(&self, t: TaskType) -> Option<&str> {
+        self.by_type
+            .get(&t)
+            .or(self.default.as_ref())
+            .map(String::as_str)
+    }
+
+    /// The types this agent can run; `None` when a default handles all.
+    pub fn handled_types(&self) -> Option<HashSet<TaskType>> {
+        if self.default.is_some() {
+            None
+        } else {
+            Some(self.by_type.keys().copied().collect())
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.by_type.is_empty()
+    }
+}
+
+/// Everything an agent is told at start.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub agent_id: String,
+    pub capabilities: Vec<String>,
+    pub concurrency: usize,
+    pub handlers: Handlers,
+    /// How long a claim is good for without renewal.
+    pub lease: Duration,
+    /// How often leases are renewed and the agent document refreshed.
+    /// Also how fast a cancel or pause reaches a running handler.
+    pub heartbeat: Duration,
+    /// How long running handlers may finish after a shutdown signal.
+    pub grace: Duration,
+    /// Delays between failed attempts of a task.
+    pub retry_backoff: Backoff,
+}
+
+impl AgentConfig {
+    pub fn new(agent_id: impl Into<String>, handlers: Handlers) -> Self {
+        AgentConfig {
+            agent_id: agent_id.into(),
+            capabilities: Vec::new(),
+            concurrency: 4,
+            handlers,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            grace: Duration::from_secs(10),
+            retry_backoff: Backoff::default(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.into()));
+        if self.agent_id.is_empty()
+            || self.agent_id.len() > 128
+            || !self
+                .agent_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return bad("the agent id must be 1-128 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+        }
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return bad("concurrency must be 1..=256");
+        }
+        if self.handlers.is_empty() {
+            return bad("no handler: pass --handler 'CMD' or --handler TYPE='CMD'");
+        }
+        if self.heartbeat.is_zero() || self.lease < self.heartbeat * 2 {
+            return bad("the lease must be at least twice the heartbeat interval");
+        }
+        Ok(())
+    }
+
+    fn offer(&self) -> Offer {
+        Offer {
+            agent_id: self.agent_id.clone(),
+            capabilities: self.capabilities.iter().cloned().collect(),
+            handles: self.handlers.handled_types(),
+        }
+    }
+}
+
+/// What an agent did, returned when it stops (tests and the benchmark read
+/// it).
+#[derive(Debug, Default, Clone)]
+pub struct AgentReport {
+    pub claimed: u64,
+    pub claim_conflicts: u64,
+    pub outcomes: HashMap<&'static str, u64>,
+    /// Created → claimed latency of every claim, in milliseconds (from the
+    /// server's `created_at` to the claim commit's time).
+    pub claim_latencies_ms: Vec<i64>,
+    /// How long each lost claim race took, from sending the claim to
+    /// hearing it was refused, in milliseconds.
+    pub conflict_ms: Vec<f64>,
+}
+
+/// A claimable task as the listener last showed it.
+struct Candidate {
+    seen: Versioned<Task>,
+}
+
+/// Runs an agent until `shutdown` completes, then shuts down gracefully.
+pub async fn run(
+    store: Store,
+    cfg: AgentConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<AgentReport> {
+    cfg.validate()?;
+    let cfg = Arc::new(cfg);
+    let offer = cfg.offer();
+    let incarnation = uuid::Uuid::new_v4().to_string();
+    let started = now();
+    let mut report = AgentReport::default();
+    let mut cpu = sysinfo::CpuSampler::default();
+
+    let agent_doc =
+        |state: AgentState, current: Vec<String>, cpu_pct: f64, report: &AgentReport| AgentDoc {
+            agent_id: cfg.agent_id.clone(),
+            status: Some(state),
+            capabilities: cfg.capabilities.clone(),
+            handles: match cfg.handlers.handled_types() {
+                None => vec!["*".into()],
+                Some(set) => {
+                    let mut v: Vec<String> = set.iter().map(|t| t.as_str().to_string()).collect();
+                    v.sort();
+                    v
+                }
+            },
+            concurrency: cfg.concurrency as i64,
+            current_tasks: current,
+            cpu_usage: cpu_pct,
+            memory_usage: sysinfo::memory_usage(),
+            rss_mb: sysinfo::rss_mb(),
+            last_heartbeat: None,
+            started_at: Some(started),
+            incarnation: incarnation.clone(),
+            hostname: hostname(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            completed_count: *report.outcomes.get("completed").unwrap_or(&0) as i64,
+            failed_count: (*report.outcomes.get("retrying").unwrap_or(&0)
+                + *report.outcomes.get("failed").unwrap_or(&0)) as i64,
+        };
+    store
+        .put_agent(&agent_doc(AgentState::Online, vec![], 0.0, &report))
+        .await?;
+    tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
+
+    let spec = QuerySpec {
+        parent: store.name(&Pile::Queued.parent()),
+        collection_id: layout::ITEMS.into(),
+        filter: Some(store::field_in(
+            "status",
+            &[Status::Queued.as_str(), Status::Rejected.as_str()],
+        )),
+    };
+    let (listener, mut events) =
+        Listener::spawn(store.db().clone(), spec, store.counters().clone(), 1024);
+
+    let mut candidates: HashMap<String, Candidate> = HashMap::new();
+    let mut malformed: HashSet<String> = HashSet::new();
+    let mut running: HashMap<String, ()> = HashMap::new();
+    let mut runners: JoinSet<(String, Outcome)> = JoinSet::new();
+    let (release_tx, release_rx) = watch::channel(false);
+
+    let mut heartbeat = tokio::time::interval(cfg.heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    heartbeat.tick().await;
+
+    // Circuit breaker for claims: after Firestore fails to answer, wait
+    // (capped, jittered) before trying again instead of spinning.
+    let breaker = Backoff {
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(10),
+    };
+    let mut outage_failures: u32 = 0;
+    let mut claims_paused_until: Option<Instant> = None;
+
+    tokio::pin!(shutdown);
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+
+    loop {
+        // Claim while there are free slots and claimable work.
+        let breaker_open = claims_paused_until.is_some_and(|t| Instant::now() < t);
+        if !breaker_open {
+            let t_now = now();
+            while running.len() < cfg.concurrency {
+                let eligible = candidates
+                    .values()
+                    .map(|c| &c.seen.value)
+                    .filter(|t| offer.can_claim(t, t_now));
+                let Some(id) = assign::pick(&cfg.agent_id, eligible).map(|t| t.task_id.clone())
+                else {
+                    break;
+                };
+                let cand = candidates
+                    .remove(&id)
+                    .expect("picked from the candidates just now");
+                crate::metrics::OpCounters::add(&store.counters().claim_attempts, 1);
+                let attempt_started = Instant::now();
+                match claim(&store, &cfg, &cand.seen).await {
+                    Ok(claimed) => {
+                        outage_failures = 0;
+                        report.claimed += 1;
+                        if let (Some(c), Some(a)) =
+                            (claimed.value.created_at, claimed.value.updated_at)
+                        {
+                            report
+                                .claim_latencies_ms
+                                .push(crate::model::millis_between(c, a));
+                        }
+                        tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
+                        running.insert(id.clone(), ());
+                        let r = runner::Runner::new(store.clone(), cfg.clone(), claimed);
+                        let rx = release_rx.clone();
+                        runners.spawn(async move { (id, r.run(rx).await) });
+                    }
+                    Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {
+                        // Someone else got it, or it changed: the listener
+                        // will show the new version if it is still claimable.
+                        report.claim_conflicts += 1;
+                        report
+                            .conflict_ms
+                            .push(attempt_started.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    Err(e) if e.is_transient() => {
+                        outage_failures += 1;
+                        let wait = breaker.jittered(outage_failures);
+                        tracing::warn!(error = %e, ?wait, "Firestore unreachable; pausing claims");
+                        claims_paused_until = Some(Instant::now() + wait);
+                        candidates.insert(id, cand);
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(task = %id, error = %e, "claim refused; skipping the task");
+                    }
+                }
+            }
+        }
+
+        // When to look again without an event: the breaker reopening, or the
+        // earliest backoff of a waiting task.
+        let t_now = now();
+        let next_not_before = candidates
+            .values()
+            .filter_map(|c| c.seen.value.not_before)
+            .filter(|nb| *nb > t_now)
+            .min()
+            .map(|nb| {
+                Instant::now()
+                    + Duration::from_millis(
+                        crate::model::millis_between(t_now, nb).max(0) as u64 + 1,
+                    )
+            });
+        let wake = [claims_paused_until, next_not_before]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far);
+
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(joined) = runners.join_next(), if !runners.is_empty() => {
+                match joined {
+                    Ok((id, outcome)) => {
+                        running.remove(&id);
+                        *report.outcomes.entry(outcome.as_str()).or_default() += 1;
+                    }
+                    Err(e) => tracing::error!(error = %e, "a runner panicked"),
+                }
+            }
+            ev = events.recv() => match ev {
+                Some(ListenEvent::Reset) => { candidates.clear(); }
+                Some(ListenEvent::Upsert(doc)) => {
+                    let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+                    match Store::decode_versioned(&doc, Pile::Queued) {
+                        Ok(v) => {
+                            malformed.remove(&id);
+                            if offer.could_claim(&v.value) && !running.contains_key(&id) {
+                                candidates.insert(id, Candidate { seen: v });
+                            } else {
+                                candidates.remove(&id);
+                            }
+                        }
+                        Err(e) => {
+                            candidates.remove(&id);
+                            if malformed.insert(id) {
+                                tracing::warn!(error = %e, "skipping a malformed task document");
+                            }
+                        }
+                    }
+                }
+                Some(ListenEvent::Removed(name)) => {
+                    let id = name.rsplit('/').next().unwrap_or_default();
+                    candidates.remove(id);
+                    malformed.remove(id);
+                }
+                Some(ListenEvent::Current) => {}
+                None => {
+                    tracing::error!("the queue listener stopped");
+                    break;
+                }
+            },
+            _ = heartbeat.tick() => {
+                let state = if running.is_empty() { AgentState::Online } else { AgentState::Busy };
+                let doc = agent_doc(state, running.keys().cloned().collect(), cpu.sample(), &report);
+                if let Err(e) = store.put_agent(&doc).await {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                }
+            }
+            () = tokio::time::sleep_until(wake) => {
+                if claims_paused_until.is_some_and(|t| Instant::now() >= t) {
+                    claims_paused_until = None;
+                }
+            }
+        }
+    }
+
+    // Graceful shutdown: stop claiming (we left the loop), let handlers
+    // finish within the grace period, then release the rest.
+    listener.shutdown().await;
+    tracing::info!(agent = %cfg.agent_id, running = running.len(), "shutting down");
+    let deadline = Instant::now() + cfg.grace;
+    while !runners.is_empty() {
+        tokio::select! {
+            joined = runners.join_next() => {
+                if let Some(Ok((id, outcome))) = joined {
+                    running.remove(&id);
+                    *report.outcomes.entry(outcome.as_str()).or_default() += 1;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                let _ = release_tx.send(true);
+                break;
+            }
+        }
+    }
+    while let Some(joined) = runners.join_next().await {
+        if let Ok((_, outcome)) = joined {
+            *report.outcomes.entry(outcome.as_str()).or_default() += 1;
+        }
+    }
+    if let Err(e) = store
+        .put_agent(&agent_doc(AgentState::Offline, vec![], 0.0, &report))
+        .await
+    {
+        tracing::warn!(error = %e, "could not mark the agent offline");
+    }
+    tracing::info!(agent = %cfg.agent_id, claimed = report.claimed, "agent stopped");
+    Ok(report)
+}
+
+/// The claim: one commit that deletes the queued document (only if it is
+/// still the version we saw) and creates the active one (only if absent).
+/// Exactly one of any number of racing agents succeeds; the others get a
+/// precondition failure in one round trip.
+async fn claim(
+    store: &Store,
+    cfg: &AgentConfig,
+    seen: &Versioned<Task>,
+) -> Result<Versioned<Task>> {
+    let t_now = now();
+    let mut t = seen.value.clone();
+    t.lease = Lease {
+        owner: Some(cfg.agent_id.clone()),
+        expires_at: Some(time_add(t_now, cfg.lease)),
+        epoch: seen.value.lease.epoch + 1,
+    };
+    t.assignment.primary_agent = Some(cfg.agent_id.clone());
+    t.assignment.assigned_at = Some(t_now);
+    t.assignment.assignment_method = Some(AssignmentMethod::Claimed);
+    t.execution.started_at = Some(t_now);
+    t.execution.finished_at = None;
+    t.execution.attempt = seen.value.metadata.retry_count + 1;
+    t.not_before = None;
+    t.status = Status::Executing;
+    let me = Some(cfg.agent_id.as_str());
+    t.record(Status::Assigned, t_now, me, None);
+    t.record(Status::Executing, t_now, me, None);
+    store
+        .replace_task(seen, &t, &[Status::Assigned, Status::Executing], vec![])
+        .await
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

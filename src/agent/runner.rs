@@ -1,0 +1,530 @@
+//! One claimed task, from handler start to the commit that finishes it.
+//!
+//! Every write the runner makes is conditional on the task's update time,
+//! so it lands only on the version this runner last wrote. When one is
+//! refused, the runner reads the task again and finds out why:
+//! - the lease is someone else's now (a takeover after it expired): the
+//!   handler is killed and its result discarded, and the log says so;
+//! - a person asked to cancel or pause: the handler is stopped and the
+//!   task moves accordingly;
+//! - anything else (a person edited a field): the runner keeps the edit
+//!   and writes again.
+
+use super::AgentConfig;
+use crate::error::{Error, Result};
+use crate::handler::{self, Exit, HandlerEvent};
+use crate::layout;
+use crate::lifecycle::Status;
+use crate::model::{
+    Artifact, Checkpoint, ControlRequest, Lease, Task, limits, millis_between, now, time_add,
+};
+use crate::protocol::Report;
+use crate::store::{Precondition, Store, Versioned};
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// How a run ended, for the agent's counts and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// Failed this attempt; queued again after a backoff.
+    Retrying,
+    /// Failed its last attempt: dead-lettered as `failed`.
+    Failed,
+    Cancelled,
+    Paused,
+    /// Handed back to the queue on shutdown.
+    Released,
+    /// Another agent holds the task now; nothing this runner did counts.
+    Fenced,
+    /// Firestore could not be reached to record the end; the lease will
+    /// expire and another agent (or this one) will take the task over.
+    Unrecorded,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Retrying => "retrying",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Paused => "paused",
+            Outcome::Released => "released",
+            Outcome::Fenced => "fenced",
+            Outcome::Unrecorded => "unrecorded",
+        }
+    }
+}
+
+pub(super) struct Runner {
+    store: Store,
+    cfg: Arc<AgentConfig>,
+    current: Versioned<Task>,
+    /// Log lines not yet written.
+    pending_logs: Vec<String>,
+    log_seq: u64,
+    epoch: i64,
+}
+
+/// Why a write did not land.
+enum Refused {
+    Fenced,
+    Control(ControlRequest),
+    Unavailable(Error),
+}
+
+impl Runner {
+    pub(super) fn new(store: Store, cfg: Arc<AgentConfig>, claimed: Versioned<Task>) -> Self {
+        let epoch = claimed.value.lease.epoch;
+        Runner {
+            store,
+            cfg,
+            current: claimed,
+            pending_logs: Vec::new(),
+            log_seq: 0,
+            epoch,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.current.value.task_id
+    }
+
+    pub(super) async fn run(mut self, mut release: watch::Receiver<bool>) -> Outcome {
+        let task = self.current.value.clone();
+        let Some(command) = self
+            .cfg
+            .handlers
+            .command_for(task.task_type)
+            .map(str::to_string)
+        else {
+            // The agent never claims a type it has no handler for; if the
+            // type changed under us, give the task back.
+            return self.finish_release("no handler for this type").await;
+        };
+        let ctx = handler::Context {
+            agent_id: &self.cfg.agent_id,
+            attempt: task.execution.attempt,
+        };
+        let (mut child, mut events) = match handler::spawn(&command, &task, &ctx) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .finish_failure(format!("could not start the handler: {e}"))
+                    .await;
+            }
+        };
+        let deadline = Instant::now() + task.timeout();
+        let mut tick =
+            tokio::time::interval_at(Instant::now() + self.cfg.heartbeat, self.cfg.heartbeat);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut events_open = true;
+
+        let exit = loop {
+            tokio::select! {
+                ev = events.recv(), if events_open => match ev {
+                    Some(ev) => self.apply(ev),
+                    None => events_open = false,
+                },
+                exit = child.wait() => {
+                    break match exit {
+                        Ok(e) => e,
+                        Err(e) => {
+                            self.log(format!("[vayu] waiting for the handler failed: {e}"));
+                            Exit::Code(-1)
+                        }
+                    };
+                }
+                _ = tick.tick() => {
+                    match self.renew().await {
+                        Ok(()) => {}
+                        Err(Refused::Fenced) => {
+                            child.kill().await;
+                            return self.fenced("the lease was taken over while the handler ran");
+                        }
+                        Err(Refused::Control(c)) => {
+                            child.kill().await;
+                            return self.obey(c).await;
+                        }
+                        Err(Refused::Unavailable(e)) => {
+                            // Keep the handler running through an outage;
+                            // the next tick tries again.
+                            tracing::warn!(task = %self.id(), error = %e, "lease renewal failed; handler keeps running");
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    child.kill().await;
+                    let secs = task.timeout().as_secs();
+                    return self.finish_failure(format!("timed out after {secs} s; the handler's process group was killed")).await;
+                }
+                changed = release.changed() => {
+                    if changed.is_ok() && *release.borrow() {
+                        child.kill().await;
+                        return self.finish_release("the agent shut down before the handler finished").await;
+                    }
+                }
+            }
+        };
+        // Take what the handler printed last; a background process that
+        // keeps its stdout open does not hold the task up for long.
+        let drain_until = Instant::now() + std::time::Duration::from_millis(500);
+        while events_open {
+            match tokio::time::timeout_at(drain_until, events.recv()).await {
+                Ok(Some(ev)) => self.apply(ev),
+                _ => events_open = false,
+            }
+        }
+        drop(child);
+        if exit.success() {
+            self.finish_success().await
+        } else {
+            let tail = self
+                .current
+                .value
+                .execution
+                .logs
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            self.finish_failure(format!("handler {exit}; last output: {tail}"))
+                .await
+        }
+    }
+
+    /// Applies one handler event to the in-memory task.
+    fn apply(&mut self, ev: HandlerEvent) {
+        let ex = &mut self.current.value.execution;
+        match ev {
+            HandlerEvent::Report(Report::Progress { percent, step }) => {
+                ex.progress = percent;
+                if step.is_some() {
+                    ex.current_step = step.map(|s| truncate(&s, 200));
+                }
+            }
+            HandlerEvent::Report(Report::Checkpoint(data)) => {
+                ex.checkpoints.push(Checkpoint {
+                    at: Some(now()),
+                    epoch: self.epoch,
+                    data: truncate(&data, limits::CHECKPOINT_MAX),
+                });
+                let excess = ex
+                    .checkpoints
+                    .len()
+                    .saturating_sub(limits::CHECKPOINTS_KEPT);
+                ex.checkpoints.drain(..excess);
+            }
+            HandlerEvent::Report(Report::Artifact { name, uri }) => {
+                if ex.artifacts.len() < limits::ARTIFACTS_MAX {
+                    ex.artifacts.push(Artifact {
+                        name: truncate(&name, 200),
+                        uri: truncate(&uri, 2_000),
+                        at: Some(now()),
+                    });
+                } else {
+                    self.log(format!(
+                        "artifact {name} dropped: at most {} per task",
+                        limits::ARTIFACTS_MAX
+                    ));
+                }
+            }
+            HandlerEvent::Report(Report::Result(r)) => {
+                ex.result = Some(truncate(&r, limits::ERROR_MAX))
+            }
+            HandlerEvent::Report(Report::Log(line)) => self.log(line),
+            HandlerEvent::Report(Report::Invalid { line, reason }) => {
+                self.log(format!("[vayu] ignored report ({reason}): {line}"))
+            }
+            HandlerEvent::Stderr(line) => self.log(line),
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        let line = truncate(&line, limits::LOG_LINE_MAX);
+        let ex = &mut self.current.value.execution;
+        ex.logs.push(line.clone());
+        let excess = ex.logs.len().saturating_sub(limits::LOG_TAIL);
+        ex.logs.drain(..excess);
+        ex.log_lines += 1;
+        self.pending_logs.push(line);
+    }
+
+    /// The log documents for the pending lines, at most 500 lines or about
+    /// 256 KiB each.
+    fn log_writes(&mut self) -> Result<Vec<pb::Write>> {
+        let mut writes = Vec::new();
+        let mut batch: Vec<String> = Vec::new();
+        let mut bytes = 0;
+        let lines = std::mem::take(&mut self.pending_logs);
+        let n = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            bytes += line.len();
+            batch.push(line);
+            if batch.len() >= 500 || bytes >= 256 * 1024 || i + 1 == n {
+                self.log_seq += 1;
+                let rel = layout::log_doc(self.id(), self.epoch, self.log_seq);
+                let doc = LogDoc {
+                    task_id: self.id().to_string(),
+                    epoch: self.epoch,
+                    agent_id: self.cfg.agent_id.clone(),
+                    at: Some(now()),
+                    lines: std::mem::take(&mut batch),
+                };
+                let doc = self.store.encode(&rel, &doc)?;
+                writes.push(pb::Write {
+                    operation: Some(pb::write::Operation::Update(doc)),
+                    current_document: Precondition::Missing.into_pb(),
+                    ..Default::default()
+                });
+                bytes = 0;
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Renews the lease and writes progress and logs.
+    async fn renew(&mut self) -> std::result::Result<(), Refused> {
+        let mut next = self.current.value.clone();
+        next.lease.expires_at = Some(time_add(now(), self.cfg.lease));
+        self.write(next, &[]).await
+    }
+
+    /// Writes `next` (after `path` steps), reconciling once if a person's
+    /// edit got in between.
+    async fn write(&mut self, mut next: Task, path: &[Status]) -> std::result::Result<(), Refused> {
+        let saved_logs = self.pending_logs.clone();
+        let saved_seq = self.log_seq;
+        for _ in 0..3 {
+            let extra = self.log_writes().map_err(Refused::Unavailable)?;
+            match self
+                .store
+                .replace_task(&self.current, &next, path, extra)
+                .await
+            {
+                Ok(v) => {
+                    self.current = v;
+                    return Ok(());
+                }
+                Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {
+                    self.pending_logs = saved_logs.clone();
+                    self.log_seq = saved_seq;
+                    let fresh = match self.store.find_task(&next.task_id).await {
+                        Ok(Some(f)) => f,
+                        Ok(None) => return Err(Refused::Fenced),
+                        Err(e) => return Err(Refused::Unavailable(e)),
+                    };
+                    if fresh.pile != layout::Pile::Active
+                        || fresh.value.lease.epoch != self.epoch
+                        || fresh.value.lease.owner.as_deref() != Some(&self.cfg.agent_id)
+                    {
+                        return Err(Refused::Fenced);
+                    }
+                    if let Some(c) = fresh.value.control {
+                        if path.is_empty() || !matches!(path.last(), Some(Status::Completed)) {
+                            return Err(Refused::Control(c));
+                        }
+                    }
+                    // A person's edit: keep their fields, re-apply ours.
+                    let mut merged = fresh.value.clone();
+                    merged.status = next.status;
+                    merged.execution = next.execution.clone();
+                    merged.lease = next.lease.clone();
+                    merged.history = next.history.clone();
+                    merged.not_before = next.not_before;
+                    merged.metadata.retry_count = next.metadata.retry_count;
+                    merged.metadata.actual_duration = next.metadata.actual_duration;
+                    merged.assignment = next.assignment.clone();
+                    if matches!(path.last(), Some(Status::Completed)) {
+                        merged.control = None;
+                    }
+                    next = merged;
+                    self.current = fresh;
+                }
+                Err(e) => {
+                    self.pending_logs = saved_logs;
+                    self.log_seq = saved_seq;
+                    return Err(Refused::Unavailable(e));
+                }
+            }
+        }
+        Err(Refused::Unavailable(Error::Conflict(
+            "the task kept changing under the agent".into(),
+        )))
+    }
+
+    fn fenced(&self, why: &str) -> Outcome {
+        tracing::warn!(task = %self.id(), epoch = self.epoch, "{why}; this agent's result is discarded");
+        Outcome::Fenced
+    }
+
+    /// Ends the run with one final write; maps refusals to outcomes.
+    async fn finish(&mut self, next: Task, path: &[Status], outcome: Outcome) -> Outcome {
+        for attempt in 0..5u32 {
+            match self.write(next.clone(), path).await {
+                Ok(()) => return outcome,
+                Err(Refused::Fenced) => {
+                    return self.fenced("the lease was taken over before the end was recorded");
+                }
+                Err(Refused::Control(c)) => return Box::pin(self.obey(c)).await,
+                Err(Refused::Unavailable(e)) => {
+                    tracing::warn!(task = %self.id(), error = %e, attempt, "could not record the end; retrying");
+                    let lease_left = self
+                        .current
+                        .value
+                        .lease
+                        .expires_at
+                        .map(|t| millis_between(now(), t))
+                        .unwrap_or(0);
+                    if lease_left <= 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt)))
+                        .await;
+                }
+            }
+        }
+        tracing::warn!(task = %self.id(), "the end of this run was not recorded; the lease will expire and the task be taken over");
+        Outcome::Unrecorded
+    }
+
+    async fn finish_success(&mut self) -> Outcome {
+        let t_now = now();
+        let mut next = self.current.value.clone();
+        next.status = Status::Completed;
+        next.execution.progress = 100;
+        next.execution.finished_at = Some(t_now);
+        next.lease.expires_at = None;
+        if let Some(started) = next.execution.started_at {
+            next.metadata.actual_duration = Some(millis_between(started, t_now) as f64 / 60_000.0);
+        }
+        next.record(Status::Completed, t_now, Some(&self.cfg.agent_id), None);
+        self.finish(next, &[Status::Completed], Outcome::Completed)
+            .await
+    }
+
+    async fn finish_failure(&mut self, error: String) -> Outcome {
+        let t_now = now();
+        let me = self.cfg.agent_id.clone();
+        let mut next = self.current.value.clone();
+        let error = truncate(&error, limits::ERROR_MAX);
+        self.log(format!(
+            "[vayu] attempt {} failed: {error}",
+            next.execution.attempt
+        ));
+        next.execution = self.current.value.execution.clone();
+        next.execution.last_error = Some(error.clone());
+        next.execution.finished_at = Some(t_now);
+        next.metadata.retry_count += 1;
+        next.lease = Lease {
+            owner: None,
+            expires_at: None,
+            epoch: self.epoch,
+        };
+        next.record(Status::Failed, t_now, Some(&me), Some(error));
+        if next.metadata.retry_count <= next.metadata.max_retries {
+            let delay = self
+                .cfg
+                .retry_backoff
+                .jittered(next.metadata.retry_count as u32);
+            let at = time_add(t_now, delay);
+            next.status = Status::Queued;
+            next.not_before = Some(at);
+            next.assignment.primary_agent = None;
+            next.record(
+                Status::Queued,
+                t_now,
+                Some(&me),
+                Some(format!(
+                    "retry {} after {} ms",
+                    next.metadata.retry_count,
+                    delay.as_millis()
+                )),
+            );
+            self.finish(next, &[Status::Failed, Status::Queued], Outcome::Retrying)
+                .await
+        } else {
+            next.status = Status::Failed;
+            self.finish(next, &[Status::Failed], Outcome::Failed).await
+        }
+    }
+
+    async fn finish_release(&mut self, why: &str) -> Outcome {
+        let t_now = now();
+        let mut next = self.current.value.clone();
+        next.status = Status::Queued;
+        next.lease = Lease {
+            owner: None,
+            expires_at: None,
+            epoch: self.epoch,
+        };
+        next.assignment.primary_agent = None;
+        next.record(
+            Status::Queued,
+            t_now,
+            Some(&self.cfg.agent_id),
+            Some(why.to_string()),
+        );
+        self.finish(next, &[Status::Queued], Outcome::Released)
+            .await
+    }
+
+    /// Carries out a person's cancel or pause.
+    async fn obey(&mut self, control: ControlRequest) -> Outcome {
+        // Pick up the person's version (with the control field) first.
+        if let Ok(Some(fresh)) = self.store.find_task(&self.current.value.task_id).await {
+            let execution = self.current.value.execution.clone();
+            self.current = fresh;
+            self.current.value.execution = execution;
+        }
+        let t_now = now();
+        let mut next = self.current.value.clone();
+        next.control = None;
+        next.lease = Lease {
+            owner: None,
+            expires_at: None,
+            epoch: self.epoch,
+        };
+        let (status, outcome) = match control {
+            ControlRequest::Cancel => (Status::Cancelled, Outcome::Cancelled),
+            ControlRequest::Pause => (Status::Paused, Outcome::Paused),
+        };
+        next.status = status;
+        next.execution.finished_at = Some(t_now);
+        next.record(
+            status,
+            t_now,
+            Some(&self.cfg.agent_id),
+            Some(format!("{control} requested")),
+        );
+        match self.write(next, &[status]).await {
+            Ok(()) => outcome,
+            Err(Refused::Fenced) => self.fenced("the lease was taken over"),
+            Err(_) => Outcome::Unrecorded,
+        }
+    }
+}
+
+/// One batch of a task's log lines: `task_logs/{task_id}/lines/{epoch}-{seq}`.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default)]
+#[serde(default)]
+pub struct LogDoc {
+    pub task_id: String,
+    pub epoch: i64,
+    pub agent_id: String,
+    pub at: Option<crate::model::Time>,
+    pub lines: Vec<String>,
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

@@ -1,0 +1,146 @@
+//! Which queued task an agent should claim: capability matching,
+//! availability and scoring (the seed's section 3), without I/O.
+//!
+//! In pull mode every agent sees the same queue through its listener. If
+//! all of them went for the oldest task, they would collide on it and all
+//! but one would lose. So an agent takes the best few tasks by priority and
+//! age, and among those prefers the one its rendezvous hash ranks first:
+//! different agents prefer different tasks, priority order is kept within
+//! a small window, and collisions become rare.
+
+use crate::model::{Task, TaskType, Time};
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// What an agent offers.
+#[derive(Debug, Clone, Default)]
+pub struct Offer {
+    pub agent_id: String,
+    pub capabilities: HashSet<String>,
+    /// Types with a handler; `None` means a catch-all handler.
+    pub handles: Option<HashSet<TaskType>>,
+}
+
+impl Offer {
+    pub fn handles(&self, t: TaskType) -> bool {
+        self.handles.as_ref().is_none_or(|set| set.contains(&t))
+    }
+
+    /// Whether this agent may claim `task` at `now`.
+    pub fn can_claim(&self, task: &Task, now: Time) -> bool {
+        task.status.is_claimable()
+            && task.control.is_none()
+            && task.not_before.is_none_or(|t| t <= now)
+            && self.handles(task.task_type)
+            && task.requires.iter().all(|c| self.capabilities.contains(c))
+    }
+
+    /// Whether this agent could ever claim `task` (ignoring time).
+    pub fn could_claim(&self, task: &Task) -> bool {
+        self.handles(task.task_type) && task.requires.iter().all(|c| self.capabilities.contains(c))
+    }
+}
+
+/// How many of the best tasks an agent chooses among.
+pub const WINDOW: usize = 8;
+
+/// The order tasks are served in: priority, then age, then id.
+pub fn queue_key(task: &Task) -> (i64, i64, &str) {
+    (
+        task.priority.rank(),
+        task.created_at
+            .map(|t| t.0.as_microsecond())
+            .unwrap_or(i64::MAX),
+        &task.task_id,
+    )
+}
+
+/// Rendezvous hash of (agent, task): each agent ranks tasks differently.
+pub fn affinity(agent_id: &str, task_id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    agent_id.hash(&mut h);
+    task_id.hash(&mut h);
+    h.finish()
+}
+
+/// Picks the task to claim among `tasks` (those this agent can claim), or
+/// `None`. Only tasks of the best priority present are considered, so a
+/// critical task is never passed over for a normal one.
+pub fn pick<'a>(agent_id: &str, tasks: impl IntoIterator<Item = &'a Task>) -> Option<&'a Task> {
+    let mut all: Vec<&Task> = tasks.into_iter().collect();
+    if all.is_empty() {
+        return None;
+    }
+    all.sort_by(|a, b| queue_key(a).cmp(&queue_key(b)));
+    let best = all[0].priority;
+    all.into_iter()
+        .take_while(|t| t.priority == best)
+        .take(WINDOW)
+        .min_by_key(|t| affinity(agent_id, &t.task_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Status;
+    use crate::model::{ControlRequest, Priority, now, time_add};
+    use std::time::Duration;
+
+    fn offer(caps: &[&str], handles: Option<&[TaskType]>) -> Offer {
+        Offer {
+            agent_id: "a".into(),
+            capabilities: caps.iter().map(|s| s.to_string()).collect(),
+            handles: handles.map(|h| h.iter().copied().collect()),
+        }
+    }
+
+    #[test]
+    fn capabilities_types_time_and_control_gate_a_claim() {
+        let now = now();
+        let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
+        t.requires = vec!["gpu".into()];
+        assert!(!offer(&[], None).can_claim(&t, now));
+        assert!(offer(&["gpu", "web"], None).can_claim(&t, now));
+        assert!(!offer(&["gpu"], Some(&[TaskType::Learning])).can_claim(&t, now));
+        assert!(offer(&["gpu"], Some(&[TaskType::Research])).can_claim(&t, now));
+        t.not_before = Some(time_add(now, Duration::from_secs(5)));
+        assert!(!offer(&["gpu"], None).can_claim(&t, now));
+        t.not_before = None;
+        t.control = Some(ControlRequest::Pause);
+        assert!(!offer(&["gpu"], None).can_claim(&t, now));
+        t.control = None;
+        t.status = Status::Blocked;
+        assert!(!offer(&["gpu"], None).can_claim(&t, now));
+    }
+
+    #[test]
+    fn higher_priority_always_wins() {
+        let mut tasks: Vec<Task> = (0..20)
+            .map(|i| Task::new(TaskType::Research, Priority::Low, format!("{i}")))
+            .collect();
+        tasks.push(Task::new(TaskType::Research, Priority::Critical, "urgent"));
+        for agent in ["a", "b", "c", "d"] {
+            assert_eq!(pick(agent, &tasks).expect("non-empty").title, "urgent");
+        }
+    }
+
+    #[test]
+    fn different_agents_spread_over_the_window() {
+        let tasks: Vec<Task> = (0..WINDOW)
+            .map(|i| Task::new(TaskType::Research, Priority::Normal, format!("{i}")))
+            .collect();
+        let picks: HashSet<String> = (0..16)
+            .map(|a| {
+                pick(&format!("agent-{a}"), &tasks)
+                    .expect("non-empty")
+                    .task_id
+                    .clone()
+            })
+            .collect();
+        assert!(
+            picks.len() >= 3,
+            "16 agents picked only {} distinct tasks",
+            picks.len()
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! `vayu-agent`: the daemon every machine runs. Thin: tracing, then config
+//! from flags and environment, then `vayu::agent::run` until SIGTERM or
+//! SIGINT. Exit codes: 0 after a clean shutdown, 64 on a bad
+//! configuration, 69 when Firestore cannot be reached at start, 1 else.
+
+use anyhow::Context as _;
+use clap::Parser;
+use std::collections::HashMap;
+use std::time::Duration;
+use vayu::agent::{AgentConfig, Handlers};
+use vayu::model::TaskType;
+use vayu::store::{Store, StoreConfig};
+
+/// Environment variables, beside `FIRESTORE_EMULATOR_HOST`, `VAYU_PROJECT`,
+/// `VAYU_DATABASE` and `VAYU_TOKEN` (see `vayu::store::env`).
+mod env {
+    pub const AGENT_ID: &str = "VAYU_AGENT_ID";
+    pub const CAPABILITIES: &str = "VAYU_CAPABILITIES";
+    pub const CONCURRENCY: &str = "VAYU_CONCURRENCY";
+    pub const HANDLER: &str = "VAYU_HANDLER";
+    pub const LEASE_SECS: &str = "VAYU_LEASE_SECS";
+    pub const HEARTBEAT_SECS: &str = "VAYU_HEARTBEAT_SECS";
+    pub const GRACE_SECS: &str = "VAYU_GRACE_SECS";
+    pub const LOG: &str = "VAYU_LOG";
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vayu-agent",
+    version,
+    about = "Claims and runs vayu tasks from Firestore"
+)]
+struct Args {
+    /// This agent's id (its document is agents/{id}).
+    #[arg(long, env = env::AGENT_ID)]
+    id: String,
+    /// Capabilities this agent offers, comma-separated.
+    #[arg(long, env = env::CAPABILITIES, value_delimiter = ',')]
+    capabilities: Vec<String>,
+    /// Tasks run at once.
+    #[arg(long, env = env::CONCURRENCY, default_value_t = 4)]
+    concurrency: usize,
+    /// `'CMD'` runs every task type; `TYPE='CMD'` runs one type. Repeatable.
+    #[arg(long = "handler", env = env::HANDLER)]
+    handlers: Vec<String>,
+    /// Firebase / Google Cloud project (default demo-vayu on the emulator).
+    #[arg(long, env = vayu::store::env::VAYU_PROJECT)]
+    project: Option<String>,
+    /// Seconds a claim is good for without renewal.
+    #[arg(long, env = env::LEASE_SECS, default_value_t = 30.0)]
+    lease_secs: f64,
+    /// Seconds between heartbeats (lease renewals, control checks).
+    #[arg(long, env = env::HEARTBEAT_SECS, default_value_t = 5.0)]
+    heartbeat_secs: f64,
+    /// Seconds running handlers get to finish after SIGTERM.
+    #[arg(long, env = env::GRACE_SECS, default_value_t = 10.0)]
+    grace_secs: f64,
+}
+
+/// Splits `--handler` values into a default and per-type commands.
+fn parse_handlers(specs: &[String]) -> Result<Handlers, String> {
+    let mut h = Handlers {
+        default: None,
+        by_type: HashMap::new(),
+    };
+    for spec in specs {
+        let typed = spec
+            .split_once('=')
+            .and_then(|(ty, cmd)| ty.parse::<TaskType>().ok().map(|t| (t, cmd)));
+        match typed {
+            Some((t, cmd)) if !cmd.trim().is_empty() => {
+                if h.by_type.insert(t, cmd.to_string()).is_some() {
+                    return Err(format!("two handlers for type {t}"));
+                }
+            }
+            Some((t, _)) => return Err(format!("the handler for {t} is empty")),
+            None if spec.trim().is_empty() => return Err("an empty --handler".into()),
+            None => {
+                if h.default.replace(spec.clone()).is_some() {
+                    return Err("two default handlers; give the others a TYPE= prefix".into());
+                }
+            }
+        }
+    }
+    Ok(h)
+}
+
+fn secs(s: f64, name: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| format!("{name} must be a positive number of seconds"))
+}
+
+fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
+    let handlers = parse_handlers(&args.handlers)?;
+    let mut cfg = AgentConfig::new(args.id.clone(), handlers);
+    cfg.capabilities = args
+        .capabilities
+        .iter()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    cfg.concurrency = args.concurrency;
+    cfg.lease = secs(args.lease_secs, "--lease-secs")?;
+    cfg.heartbeat = secs(args.heartbeat_secs, "--heartbeat-secs")?;
+    cfg.grace = secs(args.grace_secs, "--grace-secs")?;
+    cfg.validate().map_err(|e| e.to_string())?;
+    let store = StoreConfig::from_env(args.project.clone()).map_err(|e| e.to_string())?;
+    Ok((cfg, store))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Installing a handler only fails if the runtime has no signal driver,
+    // which tokio::main always provides.
+    let mut term = signal(SignalKind::terminate()).expect("tokio installs SIGTERM handlers");
+    let mut int = signal(SignalKind::interrupt()).expect("tokio installs SIGINT handlers");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let (cfg, store_cfg) = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("vayu-agent: bad configuration: {e}");
+            std::process::exit(64);
+        }
+    };
+    let store = match Store::connect(&store_cfg).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("vayu-agent: {e}");
+            std::process::exit(69);
+        }
+    };
+    let report = vayu::agent::run(store, cfg, shutdown_signal())
+        .await
+        .context("the agent failed")?;
+    tracing::info!(claimed = report.claimed, outcomes = ?report.outcomes, "bye");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_specs_split_into_default_and_typed() {
+        let h = parse_handlers(&["research=python r.py".into(), "FOO=1 ./run.sh".into()])
+            .expect("valid");
+        assert_eq!(
+            h.by_type.get(&TaskType::Research).map(String::as_str),
+            Some("python r.py")
+        );
+        assert_eq!(h.default.as_deref(), Some("FOO=1 ./run.sh"));
+        assert!(parse_handlers(&["a".into(), "b".into()]).is_err());
+        assert!(parse_handlers(&["learning=".into()]).is_err());
+    }
+}

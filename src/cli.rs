@@ -1,0 +1,561 @@
+//! The `vayu` command line: the seed's commands, and what they imply.
+//!
+//! Every command prints a readable table by default and JSON with
+//! `--json`. Exit codes, which scripts may rely on:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure |
+//! | 2 | bad input: an unknown type, priority or status, a missing id (clap's usage errors) |
+//! | 3 | no such task or agent |
+//! | 4 | refused: the state machine does not allow it, or a conflict |
+//! | 5 | permission denied by the security rules |
+//! | 64 | bad configuration (no project, a bad flag combination) |
+//! | 69 | Firestore unreachable |
+
+use crate::error::Error;
+use crate::layout::Pile;
+use crate::lifecycle::Status;
+use crate::model::{
+    AgentDoc, AgentState, Complexity, Priority, Task, TaskType, Time, millis_between, now,
+};
+use crate::store::{Store, StoreConfig, Versioned};
+use crate::tasks::{self, NewTask};
+use clap::{Args, Parser, Subcommand};
+use std::fmt::Write as _;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vayu",
+    version,
+    about = "Create and watch tasks for a fleet of AI agents, straight in Firestore"
+)]
+pub struct Cli {
+    /// Firebase / Google Cloud project (default demo-vayu on the emulator).
+    #[arg(long, global = true, env = crate::store::env::VAYU_PROJECT)]
+    pub project: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create, inspect and control tasks.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// See the agents.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Start a local emulator, three agents and sample tasks, and watch them flow.
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TaskCmd {
+    /// Create a task; prints its id.
+    Create(CreateArgs),
+    /// One task in full.
+    Status {
+        #[arg(long)]
+        id: String,
+    },
+    /// Tasks, optionally of one status.
+    List {
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        #[arg(long, default_value_t = 100)]
+        limit: i32,
+    },
+    /// Cancel a task (a running one stops within one heartbeat).
+    Cancel {
+        #[arg(long)]
+        id: String,
+    },
+    /// Pause a task; it resumes from its last checkpoint.
+    Pause {
+        #[arg(long)]
+        id: String,
+    },
+    /// Resume a paused task.
+    Resume {
+        #[arg(long)]
+        id: String,
+    },
+    /// Re-queue a failed task with fresh retries.
+    Retry {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// What the task is about.
+    pub title: String,
+    #[arg(long = "type", value_enum, default_value_t = TaskType::UserRequest)]
+    pub task_type: TaskType,
+    #[arg(long, value_enum, default_value_t = Priority::Normal)]
+    pub priority: Priority,
+    /// Capabilities an agent needs to claim it.
+    #[arg(long, value_delimiter = ',')]
+    pub requires: Vec<String>,
+    #[arg(long = "tag", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Input for the handler (text or JSON).
+    #[arg(long, default_value = "")]
+    pub input: String,
+    #[arg(long)]
+    pub max_retries: Option<i64>,
+    /// Seconds one attempt may run.
+    #[arg(long)]
+    pub timeout: Option<i64>,
+    /// Estimated minutes.
+    #[arg(long)]
+    pub estimate: Option<f64>,
+    #[arg(long, value_enum)]
+    pub complexity: Option<Complexity>,
+    /// Free text about the request.
+    #[arg(long, default_value = "")]
+    pub context: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCmd {
+    /// Every agent with its health.
+    List {
+        /// Only agents that are online with a free slot.
+        #[arg(long)]
+        available: bool,
+    },
+    /// One agent's current tasks and history.
+    Workload {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 3)]
+    pub agents: usize,
+    #[arg(long, default_value_t = 12)]
+    pub tasks: usize,
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse()
+}
+
+/// An error with the exit code the table above gives it.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::NotFound(_) => 3,
+            Error::Conflict(_) | Error::Transition(_) => 4,
+            Error::PermissionDenied(_) => 5,
+            Error::Config(_) => 64,
+            Error::Unavailable { .. } => 69,
+            Error::InvalidTask(_) => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a parsed command, printing to stdout. The demo is run by the
+/// binary itself (it starts processes); everything else is here.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    if let Command::Demo(args) = &cli.command {
+        return crate::demo::run(args.clone(), cli.project.clone())
+            .await
+            .map_err(Failure::from);
+    }
+    let cfg = StoreConfig::from_env(cli.project.clone())?;
+    let store = Store::connect(&cfg).await?;
+    let out = match cli.command {
+        Command::Task(cmd) => task_cmd(&store, cmd, json).await?,
+        Command::Agent(cmd) => agent_cmd(&store, cmd, json).await?,
+        Command::Demo(_) => unreachable!("handled above"),
+    };
+    print!("{out}");
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing plain data structs to JSON cannot fail.
+    serde_json::to_string_pretty(v).expect("plain data serializes") + "\n"
+}
+
+async fn task_cmd(store: &Store, cmd: TaskCmd, json: bool) -> Result<String, Error> {
+    Ok(match cmd {
+        TaskCmd::Create(a) => {
+            let mut new = NewTask::new(a.task_type, a.priority, a.title);
+            new.requires = a.requires;
+            new.tags = a.tags;
+            new.input = a.input;
+            new.max_retries = a.max_retries;
+            new.timeout_secs = a.timeout;
+            new.estimated_minutes = a.estimate;
+            new.complexity = a.complexity;
+            new.requester.context = a.context;
+            let t = tasks::create(store, new).await?;
+            if json {
+                to_json(
+                    &serde_json::json!({"task_id": t.task_id, "status": t.status, "pile": Pile::of(t.status).as_str()}),
+                )
+            } else {
+                format!("{}\n", t.task_id)
+            }
+        }
+        TaskCmd::Status { id } => {
+            let v = store_find(store, &id).await?;
+            if json {
+                to_json(&v.value)
+            } else {
+                render_task(&v)
+            }
+        }
+        TaskCmd::List { status, limit } => {
+            let rows = store.list_tasks(status, Some(limit)).await?;
+            let (good, bad): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.is_ok());
+            let good: Vec<Versioned<Task>> = good.into_iter().filter_map(Result::ok).collect();
+            for b in bad.into_iter().filter_map(Result::err) {
+                eprintln!("warning: {b}");
+            }
+            if json {
+                to_json(&good.iter().map(|v| &v.value).collect::<Vec<_>>())
+            } else {
+                render_task_table(&good)
+            }
+        }
+        TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
+        TaskCmd::Pause { id } => control_out(tasks::pause(store, &id).await?, &id, json),
+        TaskCmd::Resume { id } => control_out(
+            tasks::ControlResult::Moved(tasks::resume(store, &id).await?),
+            &id,
+            json,
+        ),
+        TaskCmd::Retry { id } => control_out(
+            tasks::ControlResult::Moved(tasks::retry(store, &id).await?),
+            &id,
+            json,
+        ),
+    })
+}
+
+fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {
+    if json {
+        let (status, requested) = match &r {
+            tasks::ControlResult::Moved(s) => (Some(s.as_str()), None),
+            tasks::ControlResult::Requested(c) => (None, Some(c.as_str())),
+        };
+        to_json(&serde_json::json!({"task_id": id, "status": status, "requested": requested}))
+    } else {
+        format!("{id}: {r}\n")
+    }
+}
+
+async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(Error::NotFound(format!("'{id}' is not a task id (a uuid)")));
+    }
+    store
+        .find_task(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no task {id}")))
+}
+
+async fn agent_cmd(store: &Store, cmd: AgentCmd, json: bool) -> Result<String, Error> {
+    Ok(match cmd {
+        AgentCmd::List { available } => {
+            let mut agents = store.list_agents().await?;
+            let t_now = now();
+            for a in &mut agents {
+                a.status = Some(effective_state(a, t_now));
+            }
+            if available {
+                agents.retain(|a| {
+                    a.status != Some(AgentState::Offline)
+                        && (a.current_tasks.len() as i64) < a.concurrency
+                });
+            }
+            agents.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+            if json {
+                to_json(&agents)
+            } else {
+                render_agent_table(&agents, t_now)
+            }
+        }
+        AgentCmd::Workload { id } => {
+            let agent = store
+                .get_agent(&id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no agent {id}")))?;
+            let active: Vec<Versioned<Task>> = store
+                .list_pile(Pile::Active, None, None)
+                .await?
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|v| v.value.lease.owner.as_deref() == Some(&id))
+                .collect();
+            if json {
+                to_json(&serde_json::json!({
+                    "agent": agent,
+                    "tasks": active.iter().map(|v| &v.value).collect::<Vec<_>>(),
+                }))
+            } else {
+                let t_now = now();
+                let mut s = render_agent_table(std::slice::from_ref(&agent), t_now);
+                let _ = writeln!(
+                    s,
+                    "\ncompleted {}  failed attempts {}  running {}",
+                    agent.completed_count,
+                    agent.failed_count,
+                    active.len()
+                );
+                if !active.is_empty() {
+                    s.push('\n');
+                    s.push_str(&render_task_table(&active));
+                }
+                s
+            }
+        }
+    })
+}
+
+/// An agent whose heartbeat is older than three intervals' worth (30 s) is
+/// offline, whatever its document last said: a killed agent cannot say so.
+pub fn effective_state(a: &AgentDoc, t_now: Time) -> AgentState {
+    match a.last_heartbeat {
+        Some(hb) if millis_between(hb, t_now) <= 30_000 => a.status.unwrap_or(AgentState::Offline),
+        _ => AgentState::Offline,
+    }
+}
+
+fn age(t: Option<Time>, t_now: Time) -> String {
+    match t {
+        None => "-".into(),
+        Some(t) => {
+            let s = millis_between(t, t_now) / 1000;
+            match s {
+                s if s < 0 => "0s".into(),
+                s if s < 120 => format!("{s}s"),
+                s if s < 7200 => format!("{}m", s / 60),
+                s => format!("{}h", s / 3600),
+            }
+        }
+    }
+}
+
+/// A plain text table: columns as wide as their widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        let n = cells.len();
+        for (i, c) in cells.into_iter().enumerate() {
+            if i + 1 == n {
+                out.push_str(&c);
+            } else {
+                let pad = widths[i] - c.chars().count();
+                out.push_str(&c);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.iter().map(|s| s.to_string()).collect(), &mut out);
+    for r in rows {
+        line(r.clone(), &mut out);
+    }
+    out
+}
+
+pub fn render_task_table(tasks: &[Versioned<Task>]) -> String {
+    if tasks.is_empty() {
+        return "no tasks\n".into();
+    }
+    let t_now = now();
+    let rows: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|v| {
+            let t = &v.value;
+            vec![
+                t.task_id.clone(),
+                t.status.to_string(),
+                t.priority.to_string(),
+                t.task_type.to_string(),
+                format!("{}%", t.execution.progress),
+                t.lease
+                    .owner
+                    .clone()
+                    .or(t.assignment.primary_agent.clone())
+                    .unwrap_or_else(|| "-".into()),
+                age(t.created_at, t_now),
+                truncate_title(&t.title),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID", "STATUS", "PRIORITY", "TYPE", "PROGRESS", "AGENT", "AGE", "TITLE",
+        ],
+        &rows,
+    )
+}
+
+fn truncate_title(s: &str) -> String {
+    if s.chars().count() > 50 {
+        format!("{}…", s.chars().take(49).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn render_agent_table(agents: &[AgentDoc], t_now: Time) -> String {
+    if agents.is_empty() {
+        return "no agents\n".into();
+    }
+    let rows: Vec<Vec<String>> = agents
+        .iter()
+        .map(|a| {
+            vec![
+                a.agent_id.clone(),
+                effective_state(a, t_now).to_string(),
+                format!("{}/{}", a.current_tasks.len(), a.concurrency),
+                format!("{:.1}%", a.cpu_usage),
+                format!("{:.1}%", a.memory_usage),
+                format!("{:.1}", a.rss_mb),
+                age(a.last_heartbeat, t_now),
+                if a.capabilities.is_empty() {
+                    "-".into()
+                } else {
+                    a.capabilities.join(",")
+                },
+                a.handles.join(","),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "AGENT",
+            "STATUS",
+            "TASKS",
+            "CPU",
+            "MEM",
+            "RSS_MB",
+            "HEARTBEAT",
+            "CAPABILITIES",
+            "HANDLES",
+        ],
+        &rows,
+    )
+}
+
+pub fn render_task(v: &Versioned<Task>) -> String {
+    let t = &v.value;
+    let t_now = now();
+    let mut s = String::new();
+    let _ = writeln!(s, "task      {}", t.task_id);
+    let _ = writeln!(s, "title     {}", t.title);
+    let _ = writeln!(s, "status    {} (in tasks/{}/items)", t.status, v.pile);
+    let _ = writeln!(
+        s,
+        "type      {}   priority {}   complexity {}",
+        t.task_type, t.priority, t.metadata.complexity
+    );
+    let _ = writeln!(s, "requester {} {}", t.requester.kind, t.requester.id);
+    let _ = writeln!(s, "created   {} ago", age(t.created_at, t_now));
+    if let Some(owner) = &t.lease.owner {
+        let _ = writeln!(
+            s,
+            "agent     {} (epoch {}, lease {})",
+            owner,
+            t.lease.epoch,
+            t.lease
+                .expires_at
+                .map(|e| format!("until {e}"))
+                .unwrap_or_else(|| "released".into())
+        );
+    }
+    let _ = writeln!(
+        s,
+        "progress  {}%{}",
+        t.execution.progress,
+        t.execution
+            .current_step
+            .as_ref()
+            .map(|c| format!(" — {c}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "attempt   {} (retries {}/{})",
+        t.execution.attempt, t.metadata.retry_count, t.metadata.max_retries
+    );
+    if !t.requires.is_empty() {
+        let _ = writeln!(s, "requires  {}", t.requires.join(", "));
+    }
+    if let Some(r) = &t.execution.result {
+        let _ = writeln!(s, "result    {r}");
+    }
+    if let Some(e) = &t.execution.last_error {
+        let _ = writeln!(s, "error     {e}");
+    }
+    if let Some(c) = &t.control {
+        let _ = writeln!(s, "requested {c}");
+    }
+    for a in &t.execution.artifacts {
+        let _ = writeln!(s, "artifact  {} {}", a.name, a.uri);
+    }
+    if let Some(c) = t.last_checkpoint() {
+        let _ = writeln!(s, "checkpoint {}", c.data);
+    }
+    if !t.history.is_empty() {
+        let _ = writeln!(s, "history");
+        for h in &t.history {
+            let _ = writeln!(
+                s,
+                "  {}  {:<10} {}{}",
+                h.at.map(|a| a.to_string()).unwrap_or_default(),
+                h.status.map(|s| s.to_string()).unwrap_or_default(),
+                h.agent.clone().unwrap_or_default(),
+                h.note
+                    .as_ref()
+                    .map(|n| format!("  {n}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !t.execution.logs.is_empty() {
+        let _ = writeln!(
+            s,
+            "log (last {} of {} lines)",
+            t.execution.logs.len(),
+            t.execution.log_lines
+        );
+        for l in &t.execution.logs {
+            let _ = writeln!(s, "  {l}");
+        }
+    }
+    s
+}

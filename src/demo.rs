@@ -1,0 +1,177 @@
+//! `vayu demo`: the whole system on one machine in a minute. Starts the
+//! local emulator (unless `FIRESTORE_EMULATOR_HOST` points at one), a few
+//! agents in this process, and sample tasks, then shows them flowing from
+//! queued through active to completed.
+
+use crate::agent::{self, AgentConfig, Handlers};
+use crate::cli::{DemoArgs, render_agent_table, render_task_table};
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::error::{Error, Result};
+use crate::layout::Pile;
+use crate::model::{Priority, TaskType, now};
+use crate::store::{Store, StoreConfig};
+use crate::tasks::{self, NewTask};
+use std::time::{Duration, Instant};
+
+/// The demo's handler: reports progress, leaves an artifact, and fails the
+/// first attempt of any task whose title says "flaky", to show a retry.
+pub const DEMO_HANDLER: &str = r#"input=$(cat)
+case "$input" in *flaky*) if [ "$VAYU_ATTEMPT" = 1 ]; then echo "flaky: failing attempt 1 on purpose" >&2; exit 1; fi;; esac
+for p in 20 40 60 80; do echo "vayu:progress $p step $p"; sleep 0.2; done
+echo "vayu:artifact summary inline:ok-$VAYU_TASK_ID"
+echo "vayu:result done by $VAYU_AGENT_ID on attempt $VAYU_ATTEMPT""#;
+
+const SAMPLES: &[(TaskType, Priority, &str)] = &[
+    (
+        TaskType::Research,
+        Priority::High,
+        "Analyze performance bottlenecks",
+    ),
+    (
+        TaskType::UserRequest,
+        Priority::Critical,
+        "Summarize the incident report",
+    ),
+    (
+        TaskType::Maintenance,
+        Priority::Low,
+        "Rotate stale log files",
+    ),
+    (
+        TaskType::Scheduled,
+        Priority::Normal,
+        "Nightly house report",
+    ),
+    (TaskType::Learning, Priority::Normal, "Practice the new API"),
+    (
+        TaskType::Research,
+        Priority::Normal,
+        "Compare three queue designs (flaky)",
+    ),
+];
+
+pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
+    let mut _emulator = None;
+    let mut cfg = match StoreConfig::from_env(project.clone()) {
+        Ok(cfg) if cfg.emulator_host.is_some() => cfg,
+        _ => {
+            println!("starting the Firestore emulator…");
+            let rules = std::path::Path::new("firestore.rules");
+            let emu = Emulator::start(EmulatorOptions {
+                rules: rules.is_file().then(|| rules.to_path_buf()),
+                ..EmulatorOptions::default()
+            })
+            .await
+            .map_err(|e| Error::Config(e.to_string()))?;
+            println!(
+                "emulator up at {} (export FIRESTORE_EMULATOR_HOST={} to use the CLI against it)",
+                emu.host(),
+                emu.host()
+            );
+            let cfg = StoreConfig::emulator(emu.host(), crate::store::DEFAULT_DATABASE);
+            _emulator = Some(emu);
+            cfg
+        }
+    };
+    if let Some(p) = project {
+        cfg.project_id = p;
+    }
+    let store = Store::connect(&cfg).await?;
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut agents = Vec::new();
+    for i in 0..args.agents.max(1) {
+        let mut a = AgentConfig::new(
+            format!("demo-agent-{}", i + 1),
+            Handlers {
+                default: Some(DEMO_HANDLER.into()),
+                ..Handlers::default()
+            },
+        );
+        a.concurrency = 2;
+        a.heartbeat = Duration::from_secs(1);
+        a.lease = Duration::from_secs(10);
+        a.retry_backoff = crate::retry::Backoff {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(5),
+        };
+        let mut rx = stop_tx.subscribe();
+        let store = Store::connect(&cfg).await?;
+        agents.push(tokio::spawn(agent::run(store, a, async move {
+            let _ = rx.recv().await;
+        })));
+    }
+    println!(
+        "started {} agents; creating {} tasks",
+        args.agents.max(1),
+        args.tasks
+    );
+    let start = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..args.tasks {
+        let (ty, pr, title) = SAMPLES[i % SAMPLES.len()];
+        let t = tasks::create(&store, NewTask::new(ty, pr, format!("{title} #{}", i + 1))).await?;
+        ids.push(t.task_id);
+    }
+    let deadline = start + Duration::from_secs(120);
+    loop {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let mut counts = Vec::new();
+        for pile in Pile::ALL {
+            let n = store.list_pile(pile, None, None).await?.len();
+            counts.push((pile, n));
+        }
+        let line: Vec<String> = counts.iter().map(|(p, n)| format!("{p} {n:>3}")).collect();
+        println!(
+            "[{:>5.1}s] {}",
+            start.elapsed().as_secs_f64(),
+            line.join("   ")
+        );
+        let done = counts
+            .iter()
+            .find(|(p, _)| *p == Pile::Completed)
+            .map(|c| c.1)
+            .unwrap_or(0);
+        if done >= args.tasks || Instant::now() > deadline {
+            break;
+        }
+    }
+    let completed: Vec<_> = store
+        .list_pile(Pile::Completed, None, None)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.ok())
+        .collect();
+    println!(
+        "\ntasks/completed/items:\n{}",
+        render_task_table(&completed)
+    );
+    println!(
+        "agents:\n{}",
+        render_agent_table(&store.list_agents().await?, now())
+    );
+    if let Some(flaky) = completed.iter().find(|v| v.value.title.contains("flaky")) {
+        println!(
+            "the flaky task's history (note the failed attempt and the retry):\n{}",
+            crate::cli::render_task(flaky)
+        );
+    }
+    let _ = stop_tx.send(());
+    for a in agents {
+        let _ = a.await;
+    }
+    let all_done = completed.len() >= args.tasks;
+    println!(
+        "{} of {} tasks completed in {:.1}s",
+        completed.len(),
+        args.tasks,
+        start.elapsed().as_secs_f64()
+    );
+    if all_done {
+        Ok(())
+    } else {
+        Err(Error::Conflict(
+            "not every task completed within two minutes".into(),
+        ))
+    }
+}

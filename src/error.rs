@@ -1,0 +1,47 @@
+//! The library's errors. Binaries map them to exit codes (see
+//! `src/bin/vayu.rs`); the library never exits.
+
+use crate::lifecycle::TransitionError;
+use crate::model::InvalidTask;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Firestore did not answer: down, frozen, or the network is cut.
+    #[error("cannot reach Firestore at {endpoint}: {detail}")]
+    Unavailable { endpoint: String, detail: String },
+    /// A precondition failed: someone else changed the document first (a
+    /// lost claim race, a lease taken over, a person's control request).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The rules refused the write or read.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    InvalidTask(#[from] InvalidTask),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// A document that does not parse as what it should be.
+    #[error("malformed document {name}: {reason}")]
+    Malformed { name: String, reason: String },
+    #[error("bad configuration: {0}")]
+    Config(String),
+    #[error("firestore: {0}")]
+    Firestore(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict(_))
+    }
+}

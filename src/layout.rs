@@ -1,0 +1,124 @@
+//! Where documents live in Firestore.
+//!
+//! ```text
+//! tasks/queued/items/{task_id}      created, queued, blocked, paused, rejected
+//! tasks/active/items/{task_id}      assigned, executing, reviewing
+//! tasks/completed/items/{task_id}   completed, failed (dead letter), cancelled
+//! task_logs/{task_id}/lines/{epoch}-{seq}   full logs, one batch of lines each
+//! agents/{agent_id}                 the seed's agent_status
+//! quarantine/{task_id}              documents that did not parse, with the reason
+//! ```
+//!
+//! Why three piles: a person in the Firebase console opens `tasks` and sees
+//! the queue, the work in flight and the record, the seed's
+//! `tasks: {active, queued, completed}`. Agents listen to the queued pile
+//! only, so finding work never reads finished tasks. Firestore paths
+//! alternate collection and document, so each pile is a document under
+//! `tasks` with an `items` subcollection.
+//!
+//! A move between piles is one commit: a delete of the old document,
+//! conditioned on its update time, and a create of the new one,
+//! conditioned on its absence. The rules allow a delete only when the same
+//! commit creates the task in another pile.
+
+use crate::lifecycle::Status;
+use std::fmt;
+
+/// The collection of a task's pile.
+pub const TASKS: &str = "tasks";
+/// The subcollection of each pile that holds the task documents.
+pub const ITEMS: &str = "items";
+pub const AGENTS: &str = "agents";
+pub const TASK_LOGS: &str = "task_logs";
+pub const LOG_LINES: &str = "lines";
+pub const QUARANTINE: &str = "quarantine";
+
+/// One of the three task collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pile {
+    Queued,
+    Active,
+    Completed,
+}
+
+impl Pile {
+    pub const ALL: [Pile; 3] = [Pile::Queued, Pile::Active, Pile::Completed];
+
+    /// The pile a task in `status` lives in.
+    pub fn of(status: Status) -> Pile {
+        use Status::*;
+        match status {
+            Created | Queued | Blocked | Paused | Rejected => Pile::Queued,
+            Assigned | Executing | Reviewing => Pile::Active,
+            Completed | Failed | Cancelled => Pile::Completed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pile::Queued => "queued",
+            Pile::Active => "active",
+            Pile::Completed => "completed",
+        }
+    }
+
+    /// `tasks/{pile}`, relative to the documents root.
+    pub fn parent(self) -> String {
+        format!("{TASKS}/{}", self.as_str())
+    }
+
+    /// `tasks/{pile}/items/{task_id}`, relative to the documents root.
+    pub fn doc(self, task_id: &str) -> String {
+        format!("{TASKS}/{}/{ITEMS}/{task_id}", self.as_str())
+    }
+}
+
+impl fmt::Display for Pile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `agents/{agent_id}`.
+pub fn agent_doc(agent_id: &str) -> String {
+    format!("{AGENTS}/{agent_id}")
+}
+
+/// `task_logs/{task_id}/lines/{epoch}-{seq}`: zero-padded so the console
+/// and a query ordered by id list them in order.
+pub fn log_doc(task_id: &str, epoch: i64, seq: u64) -> String {
+    format!("{TASK_LOGS}/{task_id}/{LOG_LINES}/{epoch:06}-{seq:08}")
+}
+
+/// `quarantine/{task_id}`.
+pub fn quarantine_doc(task_id: &str) -> String {
+    format!("{QUARANTINE}/{task_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_has_one_pile_and_leased_ones_are_active() {
+        for s in Status::ALL {
+            assert_eq!(Pile::of(s) == Pile::Active, s.is_leased(), "{s}");
+            if s.is_claimable() {
+                assert_eq!(Pile::of(s), Pile::Queued, "{s}");
+            }
+            if s.is_terminal() {
+                assert_eq!(Pile::of(s), Pile::Completed, "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn paths_alternate_collection_and_document() {
+        assert_eq!(Pile::Queued.doc("t1"), "tasks/queued/items/t1");
+        assert_eq!(Pile::Active.parent(), "tasks/active");
+        assert_eq!(log_doc("t", 2, 7), "task_logs/t/lines/000002-00000007");
+        for p in [Pile::Completed.doc("x"), agent_doc("a"), log_doc("t", 1, 1)] {
+            assert_eq!(p.split('/').count() % 2, 0, "{p} names a document");
+        }
+    }
+}

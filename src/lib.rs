@@ -1,0 +1,51 @@
+//! vayu: a Firebase-native task and workflow system for fleets of AI agents.
+//!
+//! There is no central server: Firestore is the only shared state. Every
+//! machine runs the same `vayu-agent` daemon, which claims tasks with a
+//! compare-and-set commit and runs them through a handler; people drive it
+//! with the `vayu` CLI, the Firebase console, or the dashboard; and
+//! `firestore.rules` enforces the state machine and the leases.
+//!
+//! # Layout
+//!
+//! The pure core, no I/O, unit-tested:
+//! - [`lifecycle`]: the state machine, one table of allowed transitions.
+//! - [`model`]: the task and agent documents as stored.
+//! - [`layout`]: which collection holds what.
+//! - [`retry`]: backoff delays for failed attempts.
+//! - [`protocol`]: the handler's stdout line protocol.
+//!
+//! The edges:
+//! - [`store`]: every Firestore read and write, as conditional commits.
+//! - [`listen`]: Firestore listeners, so agents learn of work without polling.
+//! - [`auth`]: acting as a Firebase Auth user instead of an admin.
+//! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
+//! - [`handler`]: running one task's handler as a child process.
+//! - [`cli`]: the `vayu` command line.
+//! - [`emulator`]: finding and starting the local Firestore emulator.
+//! - [`metrics`]: client-side counts of Firestore operations.
+//!
+//! The binaries in `src/bin/` are thin: tracing, config, then `run`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+pub mod layout;
+pub mod lifecycle;
+pub mod metrics;
+pub mod model;
+pub mod store;
+
+pub use error::{Error, Result};
+pub mod agent;
+pub mod assign;
+pub mod cli;
+pub mod demo;
+pub mod emulator;
+pub mod handler;
+pub mod listen;
+pub mod protocol;
+pub mod retry;
+pub mod sysinfo;
+pub mod tasks;

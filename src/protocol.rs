@@ -1,0 +1,137 @@
+//! The handler's stdout line protocol.
+//!
+//! A handler is any program. It gets the task as JSON on stdin and
+//! `VAYU_TASK_ID` (and friends, see [`crate::handler`]) in its environment.
+//! Each line it prints on stdout that starts with `vayu:` is a report:
+//!
+//! ```text
+//! vayu:progress 40 analyzing data     progress 0..=100, then the current step
+//! vayu:checkpoint {"page": 12}        resume state; a resumed attempt gets the last
+//! vayu:artifact report gs://b/r.md    a named output: a URI or a short value
+//! vayu:result 3 bottlenecks found     the task's result summary
+//! vayu:log text                       a log line (same as any other stdout line)
+//! ```
+//!
+//! Every other stdout line, and every stderr line, goes to the task's log.
+//! Exit status 0 completes the task; anything else fails the attempt.
+//!
+//! The prefix keeps ordinary output from being mistaken for a report, and
+//! a line that starts with `vayu:` but does not parse is logged with a
+//! warning rather than dropped, so a typo is visible.
+
+/// What one stdout line says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Progress {
+        percent: i64,
+        step: Option<String>,
+    },
+    Checkpoint(String),
+    Artifact {
+        name: String,
+        uri: String,
+    },
+    Result(String),
+    Log(String),
+    /// A `vayu:` line that does not parse; logged with the reason.
+    Invalid {
+        line: String,
+        reason: String,
+    },
+}
+
+pub const PREFIX: &str = "vayu:";
+
+/// Parses one line of a handler's stdout.
+pub fn parse_line(line: &str) -> Report {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let Some(rest) = line.strip_prefix(PREFIX) else {
+        return Report::Log(line.to_string());
+    };
+    let (verb, arg) = match rest.split_once(' ') {
+        Some((v, a)) => (v, a.trim()),
+        None => (rest, ""),
+    };
+    let invalid = |reason: &str| Report::Invalid {
+        line: line.to_string(),
+        reason: reason.to_string(),
+    };
+    match verb {
+        "progress" => {
+            let (num, step) = match arg.split_once(' ') {
+                Some((n, s)) => (n, Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+                None => (arg, None),
+            };
+            match num.trim_end_matches('%').parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Report::Progress {
+                    percent: p.round() as i64,
+                    step,
+                },
+                Ok(_) => invalid("progress must be 0..=100"),
+                Err(_) => invalid("progress needs a number"),
+            }
+        }
+        "checkpoint" if !arg.is_empty() => Report::Checkpoint(arg.to_string()),
+        "checkpoint" => invalid("checkpoint needs data"),
+        "artifact" => match arg.split_once(' ') {
+            Some((name, uri)) if !uri.trim().is_empty() => Report::Artifact {
+                name: name.to_string(),
+                uri: uri.trim().to_string(),
+            },
+            _ => invalid("artifact needs a name and a URI or value"),
+        },
+        "result" => Report::Result(arg.to_string()),
+        "log" => Report::Log(arg.to_string()),
+        _ => invalid("unknown report (progress, checkpoint, artifact, result, log)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_parse() {
+        assert_eq!(
+            parse_line("vayu:progress 40 analyzing data"),
+            Report::Progress {
+                percent: 40,
+                step: Some("analyzing data".into())
+            }
+        );
+        assert_eq!(
+            parse_line("vayu:progress 100"),
+            Report::Progress {
+                percent: 100,
+                step: None
+            }
+        );
+        assert_eq!(
+            parse_line("vayu:checkpoint {\"a\":1}"),
+            Report::Checkpoint("{\"a\":1}".into())
+        );
+        assert_eq!(
+            parse_line("vayu:artifact report gs://b/r.md"),
+            Report::Artifact {
+                name: "report".into(),
+                uri: "gs://b/r.md".into()
+            }
+        );
+        assert_eq!(parse_line("vayu:result ok"), Report::Result("ok".into()));
+        assert_eq!(parse_line("hello"), Report::Log("hello".into()));
+        assert_eq!(parse_line("vayu:log hi"), Report::Log("hi".into()));
+    }
+
+    #[test]
+    fn bad_reports_are_invalid_not_dropped() {
+        for l in [
+            "vayu:progress 140",
+            "vayu:progress x",
+            "vayu:artifact onlyname",
+            "vayu:frobnicate",
+            "vayu:checkpoint",
+        ] {
+            assert!(matches!(parse_line(l), Report::Invalid { .. }), "{l}");
+        }
+    }
+}

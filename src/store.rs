@@ -1,0 +1,679 @@
+//! The Firestore edge: every read and write vayu makes goes through here.
+//!
+//! Writes are raw `Commit` RPCs with preconditions rather than read-write
+//! transactions. On the emulator a contended transaction waits out a 2 s
+//! lock, and a query inside one locks the whole collection; a commit whose
+//! writes carry `exists` / `update_time` preconditions settles a race in
+//! milliseconds: the first commit wins, the others get FAILED_PRECONDITION
+//! at once. Production Firestore behaves the same way, and it is one RPC
+//! instead of three.
+//!
+//! Every call is bounded by a timeout, so a frozen server is an
+//! [`Error::Unavailable`], never a hang, and every document read or
+//! written is counted in [`OpCounters`].
+
+use crate::auth::SharedToken;
+use crate::error::{Error, Result};
+use crate::layout::{self, Pile};
+use crate::lifecycle::Status;
+use crate::metrics::OpCounters;
+use crate::model::{AgentDoc, Task};
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use firestore::gcloud_sdk::prost_types::Timestamp;
+use firestore::gcloud_sdk::tonic;
+use firestore::{FirestoreDb, FirestoreDbOptions};
+use pb::document_transform::field_transform::{ServerValue, TransformType};
+use pb::structured_query::{self as sq};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Names of the environment variables both binaries read. Scripts depend on
+/// them, so they are part of the interface.
+pub mod env {
+    /// `host:port` of the Firestore emulator; unset means production.
+    pub const FIRESTORE_EMULATOR_HOST: &str = "FIRESTORE_EMULATOR_HOST";
+    /// The Google Cloud / Firebase project id.
+    pub const VAYU_PROJECT: &str = "VAYU_PROJECT";
+    /// The Firestore database id, `(default)` unless set.
+    pub const VAYU_DATABASE: &str = "VAYU_DATABASE";
+    /// A Firebase ID token to act as (see `crate::auth`).
+    pub const VAYU_TOKEN: &str = "VAYU_TOKEN";
+}
+
+/// The project used on the emulator when none is given.
+pub const DEFAULT_EMULATOR_PROJECT: &str = "demo-vayu";
+pub const DEFAULT_DATABASE: &str = "(default)";
+
+/// Where and as whom to connect.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub project_id: String,
+    pub database_id: String,
+    /// `host:port` of an emulator; `None` is production Firestore.
+    pub emulator_host: Option<String>,
+    /// Act as this token's user. `None`: the emulator's admin `owner`, or
+    /// Google application default credentials in production.
+    pub token: Option<SharedToken>,
+    /// Bound on every RPC; a frozen server turns into `Unavailable`.
+    pub request_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// A config for the emulator at `host` with database `database_id`.
+    pub fn emulator(host: impl Into<String>, database_id: impl Into<String>) -> Self {
+        StoreConfig {
+            project_id: DEFAULT_EMULATOR_PROJECT.into(),
+            database_id: database_id.into(),
+            emulator_host: Some(host.into()),
+            token: None,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Reads `FIRESTORE_EMULATOR_HOST`, `VAYU_DATABASE`, `VAYU_TOKEN`;
+    /// `project` comes from the caller's flag or `VAYU_PROJECT`.
+    pub fn from_env(project: Option<String>) -> Result<Self> {
+        let emulator_host = std::env::var(env::FIRESTORE_EMULATOR_HOST)
+            .ok()
+            .filter(|h| !h.is_empty());
+        let project_id = match (project, &emulator_host) {
+            (Some(p), _) => p,
+            (None, Some(_)) => DEFAULT_EMULATOR_PROJECT.into(),
+            (None, None) => {
+                return Err(Error::Config(format!(
+                    "no project: pass --project or set {} (or set {} to use the emulator)",
+                    env::VAYU_PROJECT,
+                    env::FIRESTORE_EMULATOR_HOST
+                )));
+            }
+        };
+        Ok(StoreConfig {
+            project_id,
+            database_id: std::env::var(env::VAYU_DATABASE)
+                .ok()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| DEFAULT_DATABASE.into()),
+            emulator_host,
+            token: std::env::var(env::VAYU_TOKEN)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(SharedToken::new),
+            request_timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// Where requests go, for messages.
+    pub fn endpoint(&self) -> String {
+        match &self.emulator_host {
+            Some(h) => format!(
+                "emulator {h} (project {}, database {})",
+                self.project_id, self.database_id
+            ),
+            None => format!(
+                "firestore.googleapis.com (project {}, database {})",
+                self.project_id, self.database_id
+            ),
+        }
+    }
+}
+
+/// A document's value with what a conditional write needs: where it is and
+/// the update time it was read at.
+#[derive(Clone, Debug)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub pile: Pile,
+    pub update_time: Timestamp,
+}
+
+/// A connected database. Cheap to clone; clones share the connection and
+/// the counters.
+#[derive(Clone)]
+pub struct Store {
+    db: FirestoreDb,
+    counters: Arc<OpCounters>,
+    endpoint: String,
+    timeout: Duration,
+}
+
+impl Store {
+    pub async fn connect(cfg: &StoreConfig) -> Result<Store> {
+        Self::connect_with_counters(cfg, Arc::new(OpCounters::default())).await
+    }
+
+    /// Connects, sharing `counters` with other stores (a benchmark adds up
+    /// every agent's operations).
+    pub async fn connect_with_counters(
+        cfg: &StoreConfig,
+        counters: Arc<OpCounters>,
+    ) -> Result<Store> {
+        let options = FirestoreDbOptions {
+            google_project_id: cfg.project_id.clone(),
+            database_id: cfg.database_id.clone(),
+            max_retries: 0,
+            firebase_api_url: cfg.emulator_host.as_ref().map(|h| {
+                if h.contains("://") {
+                    h.clone()
+                } else {
+                    format!("http://{h}")
+                }
+            }),
+            request_timeout: Some(cfg.request_timeout),
+        };
+        let token = match (&cfg.token, &cfg.emulator_host) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(_)) => Some(SharedToken::emulator_owner()),
+            (None, None) => None,
+        };
+        let unavailable = |e: firestore::errors::FirestoreError| Error::Unavailable {
+            endpoint: cfg.endpoint(),
+            detail: e.to_string(),
+        };
+        let connect = async {
+            match token {
+                Some(t) => FirestoreDb::with_options_auth(options, t.credentials()).await,
+                None => FirestoreDb::with_options(options).await,
+            }
+        };
+        let db = tokio::time::timeout(cfg.request_timeout, connect)
+            .await
+            .map_err(|_| Error::Unavailable {
+                endpoint: cfg.endpoint(),
+                detail: "timed out connecting".into(),
+            })?
+            .map_err(unavailable)?;
+        Ok(Store {
+            db,
+            counters,
+            endpoint: cfg.endpoint(),
+            timeout: cfg.request_timeout,
+        })
+    }
+
+    pub fn db(&self) -> &FirestoreDb {
+        &self.db
+    }
+
+    pub fn counters(&self) -> &Arc<OpCounters> {
+        &self.counters
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// `projects/P/databases/D`.
+    pub fn database(&self) -> &str {
+        self.db.get_database_path()
+    }
+
+    /// The full resource name of a document path relative to the root.
+    pub fn name(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.db.get_documents_path())
+    }
+
+    /// Maps a gRPC status to the library's error.
+    pub fn map_status(&self, status: tonic::Status) -> Error {
+        use tonic::Code;
+        let msg = status.message().to_string();
+        match status.code() {
+            Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => Error::Conflict(msg),
+            Code::NotFound => Error::NotFound(msg),
+            Code::PermissionDenied | Code::Unauthenticated => Error::PermissionDenied(msg),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
+                Error::Unavailable {
+                    endpoint: self.endpoint.clone(),
+                    detail: format!("{:?}: {msg}", status.code()),
+                }
+            }
+            _ => Error::Firestore(format!("{:?}: {msg}", status.code())),
+        }
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::Unavailable {
+            endpoint: self.endpoint.clone(),
+            detail: format!("no answer within {:?}", self.timeout),
+        }
+    }
+
+    /// One atomic commit. Preconditions make it a compare-and-set.
+    pub async fn commit(&self, writes: Vec<pb::Write>) -> Result<pb::CommitResponse> {
+        let n = writes.len() as u64;
+        OpCounters::add(&self.counters.commits, 1);
+        let request = pb::CommitRequest {
+            database: self.database().to_string(),
+            writes,
+            ..Default::default()
+        };
+        let mut client = self.db.client().get();
+        let result = tokio::time::timeout(self.timeout, client.commit(request))
+            .await
+            .map_err(|_| self.timed_out())?;
+        match result {
+            Ok(resp) => {
+                OpCounters::add(&self.counters.writes, n);
+                Ok(resp.into_inner())
+            }
+            Err(status) => {
+                let err = self.map_status(status);
+                if err.is_conflict() {
+                    OpCounters::add(&self.counters.precondition_failures, 1);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Encodes `value` as the document at `rel`.
+    pub fn encode<T: Serialize>(&self, rel: &str, value: &T) -> Result<pb::Document> {
+        FirestoreDb::serialize_to_doc(self.name(rel), value)
+            .map_err(|e| Error::Firestore(format!("encoding {rel}: {e}")))
+    }
+
+    /// Decodes a task, or says why it is malformed.
+    pub fn decode_task(doc: &pb::Document) -> Result<Task> {
+        let task: Task = FirestoreDb::deserialize_doc_to(doc).map_err(|e| Error::Malformed {
+            name: doc.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let id = doc.name.rsplit('/').next().unwrap_or_default();
+        if task.task_id != id {
+            return Err(Error::Malformed {
+                name: doc.name.clone(),
+                reason: format!(
+                    "task_id '{}' differs from the document id '{id}'",
+                    task.task_id
+                ),
+            });
+        }
+        if !(0..=100).contains(&task.execution.progress) {
+            return Err(Error::Malformed {
+                name: doc.name.clone(),
+                reason: format!("progress {} is outside 0..=100", task.execution.progress),
+            });
+        }
+        Ok(task)
+    }
+
+    /// Decodes a document read with its update time in `pile`.
+    pub fn decode_versioned(doc: &pb::Document, pile: Pile) -> Result<Versioned<Task>> {
+        Ok(Versioned {
+            value: Self::decode_task(doc)?,
+            pile,
+            update_time: doc.update_time.unwrap_or_default(),
+        })
+    }
+
+    /// A full write of `task` into the pile its status says, with
+    /// `updated_at` (and on create `created_at`) set by the server.
+    pub fn task_write(
+        &self,
+        task: &Task,
+        precondition: Precondition,
+        creating: bool,
+    ) -> Result<pb::Write> {
+        let pile = Pile::of(task.status);
+        let doc = self.encode(&pile.doc(&task.task_id), task)?;
+        let mut transforms = vec![server_time("updated_at")];
+        if creating {
+            transforms.push(server_time("created_at"));
+        }
+        Ok(pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            update_mask: None,
+            update_transforms: transforms,
+            current_document: precondition.into_pb(),
+        })
+    }
+
+    /// A delete of `task_id` from `pile`, only if unchanged since `seen`.
+    pub fn delete_write(&self, pile: Pile, task_id: &str, seen: Timestamp) -> pb::Write {
+        pb::Write {
+            operation: Some(pb::write::Operation::Delete(self.name(&pile.doc(task_id)))),
+            current_document: Precondition::UpdatedAt(seen).into_pb(),
+            ..Default::default()
+        }
+    }
+
+    /// Creates a new task in the pile of its status. Fails with
+    /// `Conflict` if the id exists in that pile.
+    pub async fn create_task(&self, task: &Task) -> Result<()> {
+        task.validate_new()?;
+        let write = self.task_write(task, Precondition::Missing, true)?;
+        self.commit(vec![write]).await?;
+        Ok(())
+    }
+
+    /// Writes `new` over `seen` in one commit: in place when the status
+    /// keeps it in the same pile, else as a move (delete + create). Only if
+    /// nobody wrote the task since `seen` was read. `extra` writes (log
+    /// lines, say) commit with it, all or nothing. Returns the new version.
+    ///
+    /// `path` is the status steps the write takes (empty when the status
+    /// stays); it is checked against the state machine and must end at
+    /// `new.status`.
+    pub async fn replace_task(
+        &self,
+        seen: &Versioned<Task>,
+        new: &Task,
+        path: &[Status],
+        extra: Vec<pb::Write>,
+    ) -> Result<Versioned<Task>> {
+        crate::lifecycle::check_path(seen.value.status, path)?;
+        let end = path.last().copied().unwrap_or(seen.value.status);
+        if end != new.status {
+            return Err(Error::Firestore(format!(
+                "bug: the path ends at {end} but the task says {}",
+                new.status
+            )));
+        }
+        let to = Pile::of(new.status);
+        let mut writes = Vec::with_capacity(2 + extra.len());
+        let task_index;
+        if to == seen.pile {
+            task_index = 0;
+            writes.push(self.task_write(new, Precondition::UpdatedAt(seen.update_time), false)?);
+        } else {
+            writes.push(self.delete_write(seen.pile, &new.task_id, seen.update_time));
+            task_index = 1;
+            writes.push(self.task_write(new, Precondition::Missing, false)?);
+        }
+        writes.extend(extra);
+        let resp = self.commit(writes).await?;
+        let update_time = resp
+            .write_results
+            .get(task_index)
+            .and_then(|r| r.update_time)
+            .or(resp.commit_time)
+            .unwrap_or_default();
+        let mut value = new.clone();
+        // The server set updated_at to the commit's request time.
+        value.updated_at = resp
+            .commit_time
+            .and_then(|t| Time::try_from(t).ok())
+            .or(value.updated_at);
+        Ok(Versioned {
+            value,
+            pile: to,
+            update_time,
+        })
+    }
+
+    /// Finds a task in whichever pile holds it: one batch get of the three
+    /// possible documents.
+    pub async fn find_task(&self, task_id: &str) -> Result<Option<Versioned<Task>>> {
+        let names: Vec<String> = Pile::ALL
+            .iter()
+            .map(|p| self.name(&p.doc(task_id)))
+            .collect();
+        let docs = self.batch_get(names).await?;
+        for doc in docs.into_iter().flatten() {
+            let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
+            return Self::decode_versioned(&doc, pile).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Gets documents by full name; `None` for the missing ones, in order.
+    pub async fn batch_get(&self, names: Vec<String>) -> Result<Vec<Option<pb::Document>>> {
+        use futures::StreamExt;
+        let n = names.len();
+        OpCounters::add(&self.counters.polling_reads, n as u64);
+        let request = pb::BatchGetDocumentsRequest {
+            database: self.database().to_string(),
+            documents: names.clone(),
+            ..Default::default()
+        };
+        let fut = async {
+            let mut stream = self
+                .db
+                .client()
+                .get()
+                .batch_get_documents(request)
+                .await
+                .map_err(|s| self.map_status(s))?
+                .into_inner();
+            let mut found = std::collections::HashMap::new();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|s| self.map_status(s))?;
+                if let Some(pb::batch_get_documents_response::Result::Found(doc)) = item.result {
+                    found.insert(doc.name.clone(), doc);
+                }
+            }
+            Ok::<_, Error>(names.iter().map(|n| found.remove(n)).collect())
+        };
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| self.timed_out())?
+    }
+
+    /// Runs a query on the `items` of `parent` (relative path).
+    pub async fn run_query(
+        &self,
+        parent: &str,
+        collection: &str,
+        filter: Option<sq::Filter>,
+        order: Vec<sq::Order>,
+        limit: Option<i32>,
+    ) -> Result<Vec<pb::Document>> {
+        use futures::StreamExt;
+        let query = pb::StructuredQuery {
+            from: vec![sq::CollectionSelector {
+                collection_id: collection.into(),
+                all_descendants: false,
+            }],
+            r#where: filter,
+            order_by: order,
+            limit,
+            ..Default::default()
+        };
+        let parent = if parent.is_empty() {
+            self.db.get_documents_path().clone()
+        } else {
+            self.name(parent)
+        };
+        let request = pb::RunQueryRequest {
+            parent,
+            query_type: Some(pb::run_query_request::QueryType::StructuredQuery(query)),
+            ..Default::default()
+        };
+        let fut = async {
+            let mut stream = self
+                .db
+                .client()
+                .get()
+                .run_query(request)
+                .await
+                .map_err(|s| self.map_status(s))?
+                .into_inner();
+            let mut docs = Vec::new();
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(|s| self.map_status(s))?;
+                if let Some(doc) = item.document {
+                    docs.push(doc);
+                }
+            }
+            Ok::<_, Error>(docs)
+        };
+        let docs = tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| self.timed_out())??;
+        // Firestore bills an empty result as one read.
+        OpCounters::add(&self.counters.polling_reads, docs.len().max(1) as u64);
+        Ok(docs)
+    }
+
+    /// Tasks in `pile`, optionally of one status, oldest first, parsed;
+    /// malformed ones are returned as errors beside the good ones.
+    pub async fn list_pile(
+        &self,
+        pile: Pile,
+        status: Option<Status>,
+        limit: Option<i32>,
+    ) -> Result<Vec<Result<Versioned<Task>>>> {
+        let filter = status.map(|s| field_eq("status", string_value(s.as_str())));
+        let docs = self
+            .run_query(&pile.parent(), layout::ITEMS, filter, vec![], limit)
+            .await?;
+        let mut out: Vec<_> = docs
+            .iter()
+            .map(|d| Self::decode_versioned(d, pile))
+            .collect();
+        out.sort_by_key(|r| match r {
+            Ok(v) => (
+                v.value
+                    .created_at
+                    .map(|t| t.0.as_microsecond())
+                    .unwrap_or(i64::MAX),
+                v.value.task_id.clone(),
+            ),
+            Err(_) => (i64::MAX, String::new()),
+        });
+        Ok(out)
+    }
+
+    /// Tasks of `status` wherever they live.
+    pub async fn list_tasks(
+        &self,
+        status: Option<Status>,
+        limit: Option<i32>,
+    ) -> Result<Vec<Result<Versioned<Task>>>> {
+        let piles: Vec<Pile> = match status {
+            Some(s) => vec![Pile::of(s)],
+            None => Pile::ALL.to_vec(),
+        };
+        let mut out = Vec::new();
+        for pile in piles {
+            out.extend(self.list_pile(pile, status, limit).await?);
+        }
+        Ok(out)
+    }
+
+    /// Creates or replaces `agents/{id}`.
+    pub async fn put_agent(&self, agent: &AgentDoc) -> Result<()> {
+        let doc = self.encode(&layout::agent_doc(&agent.agent_id), agent)?;
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            update_transforms: vec![server_time("last_heartbeat")],
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        Ok(())
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<AgentDoc>> {
+        let docs = self
+            .run_query("", layout::AGENTS, None, vec![], None)
+            .await?;
+        docs.iter()
+            .map(|d| {
+                FirestoreDb::deserialize_doc_to::<AgentDoc>(d).map_err(|e| Error::Malformed {
+                    name: d.name.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn get_agent(&self, agent_id: &str) -> Result<Option<AgentDoc>> {
+        let docs = self
+            .batch_get(vec![self.name(&layout::agent_doc(agent_id))])
+            .await?;
+        match docs.into_iter().next().flatten() {
+            Some(d) => FirestoreDb::deserialize_doc_to::<AgentDoc>(&d)
+                .map(Some)
+                .map_err(|e| Error::Malformed {
+                    name: d.name.clone(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+}
+
+use crate::model::Time;
+
+/// A write's condition on the current document.
+#[derive(Clone, Copy, Debug)]
+pub enum Precondition {
+    None,
+    /// The document must not exist (a create).
+    Missing,
+    /// The document must exist, whatever its version.
+    Exists,
+    /// The document must be exactly the version read (compare-and-set).
+    UpdatedAt(Timestamp),
+}
+
+impl Precondition {
+    pub fn into_pb(self) -> Option<pb::Precondition> {
+        use pb::precondition::ConditionType;
+        let c = match self {
+            Precondition::None => return None,
+            Precondition::Missing => ConditionType::Exists(false),
+            Precondition::Exists => ConditionType::Exists(true),
+            Precondition::UpdatedAt(t) => ConditionType::UpdateTime(t),
+        };
+        Some(pb::Precondition {
+            condition_type: Some(c),
+        })
+    }
+}
+
+/// A field set to the commit's time by the server.
+pub fn server_time(field: &str) -> pb::document_transform::FieldTransform {
+    pb::document_transform::FieldTransform {
+        field_path: field.into(),
+        transform_type: Some(TransformType::SetToServerValue(
+            ServerValue::RequestTime as i32,
+        )),
+    }
+}
+
+pub fn string_value(s: &str) -> pb::Value {
+    pb::Value {
+        value_type: Some(pb::value::ValueType::StringValue(s.into())),
+    }
+}
+
+/// `field == value`.
+pub fn field_eq(field: &str, value: pb::Value) -> sq::Filter {
+    field_op(field, sq::field_filter::Operator::Equal, value)
+}
+
+/// `field <op> value`.
+pub fn field_op(field: &str, op: sq::field_filter::Operator, value: pb::Value) -> sq::Filter {
+    sq::Filter {
+        filter_type: Some(sq::filter::FilterType::FieldFilter(sq::FieldFilter {
+            field: Some(sq::FieldReference {
+                field_path: field.into(),
+            }),
+            op: op as i32,
+            value: Some(value),
+        })),
+    }
+}
+
+/// `field in [values]`.
+pub fn field_in(field: &str, values: &[&str]) -> sq::Filter {
+    let array = pb::Value {
+        value_type: Some(pb::value::ValueType::ArrayValue(pb::ArrayValue {
+            values: values.iter().map(|v| string_value(v)).collect(),
+        })),
+    };
+    field_op(field, sq::field_filter::Operator::In, array)
+}
+
+/// Which pile a full document name is in.
+pub fn pile_of_name(name: &str) -> Option<Pile> {
+    let mut parts = name.rsplit('/');
+    let _id = parts.next()?;
+    let items = parts.next()?;
+    let pile = parts.next()?;
+    if items != layout::ITEMS {
+        return None;
+    }
+    Pile::ALL.into_iter().find(|p| p.as_str() == pile)
+}

@@ -1,0 +1,225 @@
+//! What people do to tasks: create, cancel, pause, resume, retry. The CLI,
+//! the demo and the tests all go through these functions, so the tests
+//! exercise the CLI's code path.
+
+use crate::error::{Error, Result};
+use crate::layout::Pile;
+use crate::lifecycle::Status;
+use crate::model::{
+    ControlRequest, Lease, Priority, Requester, RequesterType, Task, TaskType, now,
+};
+use crate::store::{Store, Versioned};
+
+/// What a person asks for when creating a task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub task_type: TaskType,
+    pub priority: Priority,
+    pub title: String,
+    pub input: String,
+    pub requires: Vec<String>,
+    pub tags: Vec<String>,
+    pub max_retries: Option<i64>,
+    pub timeout_secs: Option<i64>,
+    pub estimated_minutes: Option<f64>,
+    pub complexity: Option<crate::model::Complexity>,
+    pub requester: Requester,
+}
+
+impl NewTask {
+    pub fn new(task_type: TaskType, priority: Priority, title: impl Into<String>) -> Self {
+        NewTask {
+            task_type,
+            priority,
+            title: title.into(),
+            input: String::new(),
+            requires: Vec::new(),
+            tags: Vec::new(),
+            max_retries: None,
+            timeout_secs: None,
+            estimated_minutes: None,
+            complexity: None,
+            requester: Requester {
+                kind: RequesterType::Human,
+                id: whoami(),
+                context: String::new(),
+            },
+        }
+    }
+
+    pub fn into_task(self) -> Task {
+        let mut t = Task::new(self.task_type, self.priority, self.title);
+        t.input = self.input;
+        t.requires = self.requires;
+        t.metadata.tags = self.tags;
+        if let Some(m) = self.max_retries {
+            t.metadata.max_retries = m;
+        }
+        t.metadata.timeout_secs = self.timeout_secs;
+        t.metadata.estimated_duration = self.estimated_minutes;
+        if let Some(c) = self.complexity {
+            t.metadata.complexity = c;
+        }
+        t.requester = self.requester;
+        t.record(Status::Queued, now(), None, Some("created".into()));
+        t
+    }
+}
+
+/// The local user, for `requester.id` when acting without a Firebase
+/// identity (on the emulator as admin).
+pub fn whoami() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "human".into())
+}
+
+/// Creates the task, queued. Returns it as written.
+pub async fn create(store: &Store, new: NewTask) -> Result<Task> {
+    let task = new.into_task();
+    store.create_task(&task).await?;
+    Ok(task)
+}
+
+async fn find(store: &Store, task_id: &str) -> Result<Versioned<Task>> {
+    if uuid::Uuid::parse_str(task_id).is_err() {
+        return Err(Error::NotFound(format!(
+            "'{task_id}' is not a task id (a uuid)"
+        )));
+    }
+    store
+        .find_task(task_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))
+}
+
+/// Whether a leased task's lease has run out (its agent is gone).
+fn lease_expired(t: &Task) -> bool {
+    t.lease.expires_at.is_none_or(|e| e <= now())
+}
+
+/// What a control command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlResult {
+    /// The task changed status at once.
+    Moved(Status),
+    /// The lease holder was asked; it obeys at its next heartbeat.
+    Requested(ControlRequest),
+}
+
+impl std::fmt::Display for ControlResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlResult::Moved(s) => write!(f, "now {s}"),
+            ControlResult::Requested(c) => write!(
+                f,
+                "{c} requested; the agent running it obeys within one heartbeat"
+            ),
+        }
+    }
+}
+
+/// Cancels a task: at once when nobody runs it, else by asking the holder.
+pub async fn cancel(store: &Store, task_id: &str) -> Result<ControlResult> {
+    control(store, task_id, ControlRequest::Cancel).await
+}
+
+/// Pauses a task: a queued one at once; a running one's handler is
+/// stopped by its agent, and the task waits, paused, with its checkpoints.
+pub async fn pause(store: &Store, task_id: &str) -> Result<ControlResult> {
+    control(store, task_id, ControlRequest::Pause).await
+}
+
+async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<ControlResult> {
+    for _ in 0..5 {
+        let seen = find(store, task_id).await?;
+        let target = match req {
+            ControlRequest::Cancel => Status::Cancelled,
+            ControlRequest::Pause => Status::Paused,
+        };
+        let t = &seen.value;
+        let result = if seen.pile == Pile::Active && !lease_expired(t) {
+            if t.control == Some(req) {
+                return Ok(ControlResult::Requested(req));
+            }
+            let mut next = t.clone();
+            next.control = Some(req);
+            store
+                .replace_task(&seen, &next, &[], vec![])
+                .await
+                .map(|_| ControlResult::Requested(req))
+        } else {
+            crate::lifecycle::check_path(t.status, &[target])?;
+            let mut next = t.clone();
+            next.status = target;
+            next.control = None;
+            next.lease = Lease {
+                owner: None,
+                expires_at: None,
+                epoch: t.lease.epoch,
+            };
+            next.record(target, now(), None, Some(format!("{req} by {}", whoami())));
+            store
+                .replace_task(&seen, &next, &[target], vec![])
+                .await
+                .map(|_| ControlResult::Moved(target))
+        };
+        match result {
+            Err(e) if e.is_conflict() => continue,
+            other => return other,
+        }
+    }
+    Err(Error::Conflict("the task kept changing; try again".into()))
+}
+
+/// Resumes a paused task: back to the queue, to restart from its last
+/// checkpoint.
+pub async fn resume(store: &Store, task_id: &str) -> Result<Status> {
+    requeue(store, task_id, Status::Paused, "resumed", false).await
+}
+
+/// Re-queues a failed (dead-lettered) task with a fresh set of retries.
+pub async fn retry(store: &Store, task_id: &str) -> Result<Status> {
+    requeue(store, task_id, Status::Failed, "retried by hand", true).await
+}
+
+async fn requeue(
+    store: &Store,
+    task_id: &str,
+    from: Status,
+    note: &str,
+    reset_retries: bool,
+) -> Result<Status> {
+    for _ in 0..5 {
+        let seen = find(store, task_id).await?;
+        if seen.value.status != from {
+            return Err(Error::Transition(crate::lifecycle::TransitionError {
+                from: seen.value.status,
+                to: Status::Queued,
+                allowed: format!("only a {from} task can be {note}"),
+            }));
+        }
+        let mut next = seen.value.clone();
+        next.status = Status::Queued;
+        next.control = None;
+        next.not_before = None;
+        if reset_retries {
+            next.metadata.retry_count = 0;
+        }
+        next.record(
+            Status::Queued,
+            now(),
+            None,
+            Some(format!("{note} by {}", whoami())),
+        );
+        match store
+            .replace_task(&seen, &next, &[Status::Queued], vec![])
+            .await
+        {
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(Status::Queued),
+        }
+    }
+    Err(Error::Conflict("the task kept changing; try again".into()))
+}

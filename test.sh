@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The project's test command, for humans and CI alike (.ci/run calls it):
+#   ./test.sh
+# Runs formatting and lint checks, every test target under cargo-nextest
+# (profile "ci" from .config/nextest.toml), the doc tests, then any extra
+# suites. Every step runs even if an earlier one failed, so one run reports
+# everything; the exit status is non-zero if any step failed.
+#
+# Integration tests start their own Cloud Firestore emulators; they need Java
+# 17+ and the emulator jar (see emulator/README.md), nothing running.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+# ---------------------------------------------------------------------------
+# EXTRA SUITES HOOK: further test suites (e.g. Firestore rules tests), one
+# command string per entry, run with `bash -c` from the repository root after
+# the Rust suites. Each must exit non-zero on failure. Empty for now.
+EXTRA_SUITES=(
+)
+# ---------------------------------------------------------------------------
+
+failed_steps=()
+passed=0
+failed=0
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+
+step() {
+  local name=$1
+  shift
+  echo
+  echo "==> $name"
+  local start=$SECONDS
+  if "$@"; then
+    echo "<== $name: ok ($((SECONDS - start)) s)"
+  else
+    echo "<== $name: FAILED ($((SECONDS - start)) s)"
+    failed_steps+=("$name")
+  fi
+}
+
+# Adds the counts from a runner's closing line(s) in file $1 to the totals.
+count_from() {
+  local file=$1 pattern=$2 line n
+  while IFS= read -r line; do
+    n=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+    passed=$((passed + ${n:-0}))
+    n=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+    failed=$((failed + ${n:-0}))
+    n=$(grep -oE '[0-9]+ timed out' <<<"$line" | grep -oE '[0-9]+' || true)
+    failed=$((failed + ${n:-0}))
+  done < <(grep -E "$pattern" "$file" || true)
+}
+
+nextest() {
+  cargo nextest run --workspace --all-targets --no-fail-fast \
+    --profile "${NEXTEST_PROFILE:-ci}" 2>&1 | tee "$log_dir/nextest.log"
+}
+
+doctests() {
+  cargo test --workspace --doc 2>&1 | tee "$log_dir/doc.log"
+}
+
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo nextest run" nextest
+count_from "$log_dir/nextest.log" '^ *Summary \['
+step "doc tests" doctests
+count_from "$log_dir/doc.log" '^test result:'
+
+for suite in "${EXTRA_SUITES[@]}"; do
+  step "extra suite: $suite" bash -c "$suite"
+done
+
+echo
+if ((${#failed_steps[@]})); then
+  echo "FAILED steps:"
+  printf '  - %s\n' "${failed_steps[@]}"
+fi
+# Plain closing line, understood by CI whatever the runner.
+echo "tests: $passed passed, $failed failed"
+((${#failed_steps[@]} == 0))

@@ -1,0 +1,360 @@
+//! The core loop on the real Firestore emulator: tasks created through the
+//! CLI's code path are claimed, run and completed by a fleet of agents.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use vayu::agent::{self, AgentConfig, AgentReport, Handlers};
+use vayu::layout::Pile;
+use vayu::lifecycle::Status;
+use vayu::model::{Priority, TaskType};
+use vayu::store::{Store, StoreConfig};
+use vayu::tasks::{self, NewTask};
+
+/// A fleet of in-process agents that stop together.
+struct Fleet {
+    stop: tokio::sync::watch::Sender<bool>,
+    agents: Vec<tokio::task::JoinHandle<vayu::Result<AgentReport>>>,
+}
+
+impl Fleet {
+    async fn start(cfg: &StoreConfig, configs: Vec<AgentConfig>) -> Fleet {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let mut agents = Vec::new();
+        for c in configs {
+            let store = Store::connect(cfg).await.expect("the emulator is up");
+            let mut rx = rx.clone();
+            agents.push(tokio::spawn(agent::run(store, c, async move {
+                let _ = rx.wait_for(|s| *s).await;
+            })));
+        }
+        Fleet { stop, agents }
+    }
+
+    fn all_running(&self) -> bool {
+        self.agents.iter().all(|a| !a.is_finished())
+    }
+
+    async fn stop(self) -> Vec<AgentReport> {
+        let _ = self.stop.send(true);
+        let mut out = Vec::new();
+        for a in self.agents {
+            out.push(
+                a.await
+                    .expect("the agent task did not panic")
+                    .expect("the agent ran"),
+            );
+        }
+        out
+    }
+}
+
+fn recording_handler(dir: &Path) -> Handlers {
+    Handlers {
+        default: Some(format!(
+            "echo \"$VAYU_TASK_ID\" >> {}/runs.txt",
+            dir.display()
+        )),
+        ..Handlers::default()
+    }
+}
+
+fn agent_cfg(id: &str, handlers: Handlers) -> AgentConfig {
+    let mut c = AgentConfig::new(id, handlers);
+    c.concurrency = 8;
+    c.heartbeat = Duration::from_secs(1);
+    c.lease = Duration::from_secs(10);
+    c
+}
+
+async fn setup(prefix: &str) -> (StoreConfig, Store) {
+    let emu = common::emulator().await;
+    let cfg = StoreConfig::emulator(emu.host(), common::unique_db_id(prefix));
+    let store = Store::connect(&cfg).await.expect("the emulator is up");
+    (cfg, store)
+}
+
+async fn count(store: &Store, pile: Pile) -> usize {
+    store
+        .list_pile(pile, None, None)
+        .await
+        .expect("query")
+        .len()
+}
+
+async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    loop {
+        let done = count(store, Pile::Completed).await;
+        if done >= n || Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn runs(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("runs.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_agents_complete_two_hundred_tasks_exactly_once() {
+    let (cfg, store) = setup("e2e").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::start(
+        &cfg,
+        (1..=3)
+            .map(|i| agent_cfg(&format!("agent-{i}"), recording_handler(dir.path())))
+            .collect(),
+    )
+    .await;
+
+    let started = Instant::now();
+    let mut ids = HashSet::new();
+    for i in 0..200 {
+        let pr = [
+            Priority::Critical,
+            Priority::High,
+            Priority::Normal,
+            Priority::Low,
+        ][i % 4];
+        let t = tasks::create(
+            &store,
+            NewTask::new(TaskType::Research, pr, format!("task {i}")),
+        )
+        .await
+        .expect("create");
+        ids.insert(t.task_id);
+    }
+    let done = wait_until_completed(&store, 200, Duration::from_secs(120)).await;
+    println!(
+        "200 tasks, 3 agents: all completed in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let reports = fleet.stop().await;
+
+    assert_eq!(done, 200, "every task ends in the completed collection");
+    let completed = store
+        .list_pile(Pile::Completed, None, None)
+        .await
+        .expect("query");
+    for r in &completed {
+        let v = r.as_ref().expect("completed tasks parse");
+        assert_eq!(v.value.status, Status::Completed, "{}", v.value.task_id);
+        assert_eq!(v.value.execution.progress, 100);
+        assert!(ids.contains(&v.value.task_id));
+    }
+    let mut claim_ms = Vec::new();
+    let mut run_ms = Vec::new();
+    for r in &completed {
+        let t = &r.as_ref().expect("parsed above").value;
+        if let (Some(c), Some(s), Some(f)) = (
+            t.created_at,
+            t.execution.started_at,
+            t.execution.finished_at,
+        ) {
+            claim_ms.push(vayu::model::millis_between(c, s));
+            run_ms.push(vayu::model::millis_between(s, f));
+        }
+    }
+    claim_ms.sort();
+    run_ms.sort();
+    println!(
+        "created->claimed ms p50 {} p99 {}; claimed->finished ms p50 {} p99 {}",
+        claim_ms[claim_ms.len() / 2],
+        claim_ms[claim_ms.len() * 99 / 100],
+        run_ms[run_ms.len() / 2],
+        run_ms[run_ms.len() * 99 / 100]
+    );
+    let runs = runs(dir.path());
+    let mut per_task: HashMap<&str, usize> = HashMap::new();
+    for r in &runs {
+        *per_task.entry(r.as_str()).or_default() += 1;
+    }
+    assert_eq!(per_task.len(), 200, "every task's handler ran");
+    assert!(
+        per_task.values().all(|n| *n == 1),
+        "a handler ran twice: {:?}",
+        per_task.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        count(&store, Pile::Queued).await,
+        0,
+        "the queued collection ends empty"
+    );
+    assert_eq!(
+        count(&store, Pile::Active).await,
+        0,
+        "the active collection ends empty"
+    );
+    let claimed: u64 = reports.iter().map(|r| r.claimed).sum();
+    assert_eq!(claimed, 200);
+    println!(
+        "claims per agent: {:?}",
+        reports.iter().map(|r| r.claimed).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
+    let (cfg, store) = setup("contention").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = tasks::create(
+        &store,
+        NewTask::new(TaskType::Research, Priority::High, "only one"),
+    )
+    .await
+    .expect("create");
+    // All eight see the task in their listener's first snapshot and go for
+    // it at once.
+    let fleet = Fleet::start(
+        &cfg,
+        (1..=8)
+            .map(|i| agent_cfg(&format!("racer-{i}"), recording_handler(dir.path())))
+            .collect(),
+    )
+    .await;
+    let done = wait_until_completed(&store, 1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reports = fleet.stop().await;
+
+    assert_eq!(done, 1);
+    let winners: Vec<_> = reports.iter().filter(|r| r.claimed > 0).collect();
+    assert_eq!(winners.len(), 1, "exactly one agent claims the task");
+    assert_eq!(winners[0].claimed, 1);
+    assert_eq!(
+        runs(dir.path()),
+        vec![t.task_id.clone()],
+        "the handler ran once"
+    );
+    let mut losers: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.conflict_ms.iter().copied())
+        .collect();
+    losers.sort_by(|a, b| a.total_cmp(b));
+    println!("losers' time to give up (ms): {losers:.1?}");
+    assert!(!losers.is_empty(), "at least one agent lost a race");
+    let median = losers[losers.len() / 2];
+    println!(
+        "median time to give up: {median:.1} ms over {} lost claims",
+        losers.len()
+    );
+    assert!(
+        median < 100.0,
+        "losers took {median:.1} ms (median) to give up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_created_while_agents_idle_is_claimed_through_the_listener() {
+    let (cfg, store) = setup("listener").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::start(
+        &cfg,
+        vec![
+            agent_cfg("idle-1", recording_handler(dir.path())),
+            agent_cfg("idle-2", recording_handler(dir.path())),
+        ],
+    )
+    .await;
+    // Let the agents settle into idleness.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let reads_before = store.counters().snapshot();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let t = tasks::create(
+            &store,
+            NewTask::new(TaskType::Learning, Priority::Normal, format!("wake {i}")),
+        )
+        .await
+        .expect("create");
+        ids.push(t.task_id);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        wait_until_completed(&store, 5, Duration::from_secs(30)).await,
+        5
+    );
+    let reports = fleet.stop().await;
+    let mut lat: Vec<i64> = reports
+        .iter()
+        .flat_map(|r| r.claim_latencies_ms.iter().copied())
+        .collect();
+    lat.sort();
+    println!("created -> claimed latency with idle agents (ms, server clock): {lat:?}");
+    assert_eq!(lat.len(), 5, "each task was claimed once");
+    let _ = reads_before;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_document_in_the_queue_crashes_no_agent() {
+    use firestore::gcloud_sdk::google::firestore::v1 as pb;
+    let (cfg, store) = setup("malformed").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fleet = Fleet::start(
+        &cfg,
+        vec![
+            agent_cfg("sturdy-1", recording_handler(dir.path())),
+            agent_cfg("sturdy-2", recording_handler(dir.path())),
+        ],
+    )
+    .await;
+    // As if typed into the console: priority is a number, progress a string.
+    let bad_id = uuid::Uuid::new_v4().to_string();
+    let mut fields = HashMap::new();
+    let s = |v: &str| pb::Value {
+        value_type: Some(pb::value::ValueType::StringValue(v.into())),
+    };
+    fields.insert("task_id".to_string(), s(&bad_id));
+    fields.insert("status".to_string(), s("queued"));
+    fields.insert(
+        "priority".to_string(),
+        pb::Value {
+            value_type: Some(pb::value::ValueType::IntegerValue(7)),
+        },
+    );
+    fields.insert(
+        "execution".to_string(),
+        pb::Value {
+            value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
+                fields: [("progress".to_string(), s("lots"))].into_iter().collect(),
+            })),
+        },
+    );
+    let doc = pb::Document {
+        name: store.name(&Pile::Queued.doc(&bad_id)),
+        fields,
+        ..Default::default()
+    };
+    store
+        .commit(vec![pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            ..Default::default()
+        }])
+        .await
+        .expect("admin write");
+
+    let good = tasks::create(
+        &store,
+        NewTask::new(TaskType::Research, Priority::Normal, "after the bad one"),
+    )
+    .await
+    .expect("create");
+    assert_eq!(
+        wait_until_completed(&store, 1, Duration::from_secs(30)).await,
+        1
+    );
+    assert!(
+        fleet.all_running(),
+        "an agent stopped after reading the malformed document"
+    );
+    let reports = fleet.stop().await;
+    assert_eq!(reports.iter().map(|r| r.claimed).sum::<u64>(), 1);
+    assert_eq!(runs(dir.path()), vec![good.task_id]);
+}
