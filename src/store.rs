@@ -563,6 +563,61 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a peer's document offline, only if it is still the version
+    /// `seen` (so of the agents that notice a death, one writes). Touches
+    /// nothing but `status`.
+    pub async fn mark_agent_offline(&self, seen: &pb::Document) -> Result<()> {
+        let mut fields = std::collections::HashMap::new();
+        fields.insert("status".to_string(), string_value("offline"));
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(pb::Document {
+                name: seen.name.clone(),
+                fields,
+                ..Default::default()
+            })),
+            update_mask: Some(pb::DocumentMask { field_paths: vec!["status".into()] }),
+            current_document: seen.update_time.map(Precondition::UpdatedAt).and_then(Precondition::into_pb),
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        Ok(())
+    }
+
+    /// Moves a queued document that does not parse to `quarantine/{id}`,
+    /// keeping its fields as they were and saying why. Conditional on the
+    /// version seen: a fixed document is not quarantined.
+    pub async fn quarantine(&self, doc: &pb::Document, reason: &str, by: &str) -> Result<()> {
+        let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+        let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
+        let s = |v: &str| string_value(v);
+        let mut fields = std::collections::HashMap::new();
+        fields.insert("task_id".to_string(), s(&id));
+        fields.insert("reason".to_string(), s(&reason.chars().take(2_000).collect::<String>()));
+        fields.insert("quarantined_by".to_string(), s(by));
+        fields.insert("original_path".to_string(), s(&pile.doc(&id)));
+        fields.insert(
+            "document".to_string(),
+            pb::Value { value_type: Some(pb::value::ValueType::MapValue(pb::MapValue { fields: doc.fields.clone() })) },
+        );
+        let create = pb::Write {
+            operation: Some(pb::write::Operation::Update(pb::Document {
+                name: self.name(&layout::quarantine_doc(&id)),
+                fields,
+                ..Default::default()
+            })),
+            update_transforms: vec![server_time("quarantined_at")],
+            current_document: Precondition::Missing.into_pb(),
+            ..Default::default()
+        };
+        let delete = pb::Write {
+            operation: Some(pb::write::Operation::Delete(doc.name.clone())),
+            current_document: doc.update_time.map(Precondition::UpdatedAt).and_then(Precondition::into_pb),
+            ..Default::default()
+        };
+        self.commit(vec![delete, create]).await?;
+        Ok(())
+    }
+
     pub async fn list_agents(&self) -> Result<Vec<AgentDoc>> {
         let docs = self
             .run_query("", layout::AGENTS, None, vec![], None)

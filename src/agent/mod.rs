@@ -11,7 +11,10 @@
 //! 5. on shutdown, stop claiming, give running handlers a grace period,
 //!    then release what is left back to the queue.
 
+mod recovery;
 mod runner;
+
+pub use recovery::requeue;
 
 use crate::assign::{self, Offer};
 use crate::error::{Error, Result};
@@ -141,6 +144,54 @@ pub struct AgentReport {
     pub conflict_ms: Vec<f64>,
 }
 
+/// Whether this agent's own heartbeats reach Firestore, and since when.
+#[derive(Clone, Default)]
+struct Health(Arc<std::sync::Mutex<HealthState>>);
+
+#[derive(Default)]
+struct HealthState {
+    ok_since: Option<Instant>,
+    inflight: bool,
+}
+
+impl Health {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        // Plain data: a panic elsewhere cannot leave it torn.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a heartbeat unless one is in flight.
+    fn begin(&self) -> bool {
+        let mut s = self.lock();
+        !std::mem::replace(&mut s.inflight, true)
+    }
+
+    fn end(&self, ok: bool) {
+        let mut s = self.lock();
+        s.inflight = false;
+        match (ok, s.ok_since) {
+            (true, None) => s.ok_since = Some(Instant::now()),
+            (false, _) => s.ok_since = None,
+            _ => {}
+        }
+    }
+
+    /// How long heartbeats have been succeeding without a failure.
+    fn healthy_for(&self) -> Duration {
+        self.lock().ok_since.map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// A peer as the agents listener last showed it.
+struct Peer {
+    doc: firestore::gcloud_sdk::google::firestore::v1::Document,
+    /// When its document last changed, by this agent's clock: peers'
+    /// clocks are not trusted for liveness.
+    changed: Instant,
+    /// Whether this agent already took over its work since it went quiet.
+    taken_over: bool,
+}
+
 /// A claimable task as the listener last showed it.
 struct Candidate {
     seen: Versioned<Task>,
@@ -203,6 +254,23 @@ pub async fn run(
     let (listener, mut events) =
         Listener::spawn(store.db().clone(), spec, store.counters().clone(), 1024);
 
+    match recovery::at_startup(&store, &cfg.agent_id).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(n, "requeued tasks left by a dead agent or a previous run"),
+        Err(e) => tracing::warn!(error = %e, "could not look for orphaned tasks at startup"),
+    }
+    let peers_spec = QuerySpec {
+        parent: store.db().get_documents_path().clone(),
+        collection_id: layout::AGENTS.into(),
+        filter: None,
+    };
+    let (peers_listener, mut peer_events) =
+        Listener::spawn(store.db().clone(), peers_spec, store.counters().clone(), 256);
+    let mut peers: HashMap<String, Peer> = HashMap::new();
+    let stale_after = cfg.lease + cfg.heartbeat;
+    let mut background: JoinSet<()> = JoinSet::new();
+    let health = Health::default();
+
     let mut candidates: HashMap<String, Candidate> = HashMap::new();
     let mut malformed: HashSet<String> = HashSet::new();
     let mut running: HashMap<String, ()> = HashMap::new();
@@ -257,9 +325,8 @@ pub async fn run(
                         }
                         tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
                         running.insert(id.clone(), ());
-                        let r = runner::Runner::new(store.clone(), cfg.clone(), claimed);
-                        let rx = release_rx.clone();
-                        runners.spawn(async move { (id, r.run(rx).await) });
+                        let r = runner::Runner::new(store.clone(), cfg.clone(), claimed, release_rx.clone());
+                        runners.spawn(async move { (id, r.run().await) });
                     }
                     Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {
                         // Someone else got it, or it changed: the listener
@@ -332,7 +399,15 @@ pub async fn run(
                         Err(e) => {
                             candidates.remove(&id);
                             if malformed.insert(id) {
-                                tracing::warn!(error = %e, "skipping a malformed task document");
+                                tracing::warn!(error = %e, "quarantining a malformed task document");
+                                let (store, me) = (store.clone(), cfg.agent_id.clone());
+                                background.spawn(async move {
+                                    match store.quarantine(&doc, &e.to_string(), &me).await {
+                                        Ok(()) => tracing::info!(doc = %doc.name, "quarantined"),
+                                        Err(e) if e.is_conflict() => {}
+                                        Err(e) => tracing::warn!(error = %e, "could not quarantine"),
+                                    }
+                                });
                             }
                         }
                     }
@@ -348,12 +423,66 @@ pub async fn run(
                     break;
                 }
             },
+            ev = peer_events.recv() => match ev {
+                Some(ListenEvent::Upsert(doc)) => {
+                    let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+                    if id != cfg.agent_id {
+                        let offline = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc)
+                            .map(|a| a.status == Some(AgentState::Offline))
+                            .unwrap_or(false);
+                        let taken_over = offline && peers.get(&id).is_some_and(|p| p.taken_over);
+                        peers.insert(id, Peer { doc, changed: Instant::now(), taken_over });
+                    }
+                }
+                Some(ListenEvent::Removed(name)) => {
+                    peers.remove(name.rsplit('/').next().unwrap_or_default());
+                }
+                Some(ListenEvent::Reset | ListenEvent::Current) => {}
+                None => {
+                    tracing::error!("the agents listener stopped");
+                    break;
+                }
+            },
+            Some(_) = background.join_next(), if !background.is_empty() => {}
             _ = heartbeat.tick() => {
+                // A peer's silence proves nothing while this agent cannot
+                // reach Firestore itself (everyone looks dead after an
+                // outage): judge peers only after a full window of our own
+                // heartbeats succeeding.
+                let judge = health.healthy_for() > stale_after;
+                for (peer_id, peer) in peers.iter_mut() {
+                    if judge && !peer.taken_over && peer.changed.elapsed().min(health.healthy_for()) > stale_after {
+                        peer.taken_over = true;
+                        let (store, me, peer_id, seen) = (store.clone(), cfg.agent_id.clone(), peer_id.clone(), peer.doc.clone());
+                        let max_wait = cfg.lease * 2;
+                        background.spawn(async move {
+                            let offline = store.mark_agent_offline(&seen).await;
+                            if offline.is_ok() {
+                                tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
+                            }
+                            match recovery::take_over(store, me, peer_id.clone(), max_wait).await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks"),
+                                Err(e) => tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks"),
+                            }
+                        });
+                    }
+                }
                 let state = if running.is_empty() { AgentState::Online } else { AgentState::Busy };
                 let doc = agent_doc(state, running.keys().cloned().collect(), cpu.sample(), &report);
-                if let Err(e) = store.put_agent(&doc).await {
-                    tracing::warn!(error = %e, "heartbeat failed");
+                // In the background: a frozen Firestore must not stall
+                // claims, listener events or shutdown. One at a time.
+                if !health.begin() {
+                    continue;
                 }
+                let (store, health) = (store.clone(), health.clone());
+                background.spawn(async move {
+                    let result = store.put_agent(&doc).await;
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, "heartbeat failed");
+                    }
+                    health.end(result.is_ok());
+                });
             }
             () = tokio::time::sleep_until(wake) => {
                 if claims_paused_until.is_some_and(|t| Instant::now() >= t) {
@@ -366,6 +495,8 @@ pub async fn run(
     // Graceful shutdown: stop claiming (we left the loop), let handlers
     // finish within the grace period, then release the rest.
     listener.shutdown().await;
+    peers_listener.shutdown().await;
+    background.abort_all();
     tracing::info!(agent = %cfg.agent_id, running = running.len(), "shutting down");
     let deadline = Instant::now() + cfg.grace;
     while !runners.is_empty() {

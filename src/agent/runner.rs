@@ -67,6 +67,8 @@ pub(super) struct Runner {
     pending_logs: Vec<String>,
     log_seq: u64,
     epoch: i64,
+    /// Set when the agent shuts down past its grace period.
+    release: watch::Receiver<bool>,
 }
 
 /// Why a write did not land.
@@ -77,7 +79,12 @@ enum Refused {
 }
 
 impl Runner {
-    pub(super) fn new(store: Store, cfg: Arc<AgentConfig>, claimed: Versioned<Task>) -> Self {
+    pub(super) fn new(
+        store: Store,
+        cfg: Arc<AgentConfig>,
+        claimed: Versioned<Task>,
+        release: watch::Receiver<bool>,
+    ) -> Self {
         let epoch = claimed.value.lease.epoch;
         Runner {
             store,
@@ -86,6 +93,7 @@ impl Runner {
             pending_logs: Vec::new(),
             log_seq: 0,
             epoch,
+            release,
         }
     }
 
@@ -93,7 +101,8 @@ impl Runner {
         &self.current.value.task_id
     }
 
-    pub(super) async fn run(mut self, mut release: watch::Receiver<bool>) -> Outcome {
+    pub(super) async fn run(mut self) -> Outcome {
+        let mut release = self.release.clone();
         let task = self.current.value.clone();
         let Some(command) = self
             .cfg
@@ -361,8 +370,21 @@ impl Runner {
     }
 
     /// Ends the run with one final write; maps refusals to outcomes.
+    ///
+    /// Through an outage it keeps trying (capped, jittered backoff): this
+    /// runner still holds the epoch, so once Firestore answers, either the
+    /// write lands or it is refused because another agent took over. Giving
+    /// up early would leave the task in the active pile under a live agent
+    /// that nobody would take it from. Only a shutdown stops the retries;
+    /// then the expired lease hands the task to a peer or to this agent's
+    /// next start.
     async fn finish(&mut self, next: Task, path: &[Status], outcome: Outcome) -> Outcome {
-        for attempt in 0..5u32 {
+        let backoff = crate::retry::Backoff {
+            base: std::time::Duration::from_millis(200),
+            cap: std::time::Duration::from_secs(5),
+        };
+        let mut failures = 0u32;
+        loop {
             match self.write(next.clone(), path).await {
                 Ok(()) => return outcome,
                 Err(Refused::Fenced) => {
@@ -370,24 +392,16 @@ impl Runner {
                 }
                 Err(Refused::Control(c)) => return Box::pin(self.obey(c)).await,
                 Err(Refused::Unavailable(e)) => {
-                    tracing::warn!(task = %self.id(), error = %e, attempt, "could not record the end; retrying");
-                    let lease_left = self
-                        .current
-                        .value
-                        .lease
-                        .expires_at
-                        .map(|t| millis_between(now(), t))
-                        .unwrap_or(0);
-                    if lease_left <= 0 {
-                        break;
+                    failures += 1;
+                    tracing::warn!(task = %self.id(), error = %e, failures, "could not record the end; retrying");
+                    if *self.release.borrow() {
+                        tracing::warn!(task = %self.id(), "shutting down with the end unrecorded; the lease will expire and the task be taken over");
+                        return Outcome::Unrecorded;
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(200 * 2u64.pow(attempt)))
-                        .await;
+                    tokio::time::sleep(backoff.jittered(failures)).await;
                 }
             }
         }
-        tracing::warn!(task = %self.id(), "the end of this run was not recorded; the lease will expire and the task be taken over");
-        Outcome::Unrecorded
     }
 
     async fn finish_success(&mut self) -> Outcome {
