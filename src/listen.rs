@@ -216,6 +216,12 @@ impl Listener {
         self.connected.load(Ordering::Relaxed)
     }
 
+    /// Whether the background task has ended, which happens only when the
+    /// event receiver was dropped (or the task was aborted).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Stops the task and waits until it has ended, so the stream is closed
     /// when this returns.
     pub async fn shutdown(mut self) {

@@ -575,8 +575,13 @@ impl Store {
                 fields,
                 ..Default::default()
             })),
-            update_mask: Some(pb::DocumentMask { field_paths: vec!["status".into()] }),
-            current_document: seen.update_time.map(Precondition::UpdatedAt).and_then(Precondition::into_pb),
+            update_mask: Some(pb::DocumentMask {
+                field_paths: vec!["status".into()],
+            }),
+            current_document: seen
+                .update_time
+                .map(Precondition::UpdatedAt)
+                .and_then(Precondition::into_pb),
             ..Default::default()
         };
         self.commit(vec![write]).await?;
@@ -592,12 +597,19 @@ impl Store {
         let s = |v: &str| string_value(v);
         let mut fields = std::collections::HashMap::new();
         fields.insert("task_id".to_string(), s(&id));
-        fields.insert("reason".to_string(), s(&reason.chars().take(2_000).collect::<String>()));
+        fields.insert(
+            "reason".to_string(),
+            s(&reason.chars().take(2_000).collect::<String>()),
+        );
         fields.insert("quarantined_by".to_string(), s(by));
         fields.insert("original_path".to_string(), s(&pile.doc(&id)));
         fields.insert(
             "document".to_string(),
-            pb::Value { value_type: Some(pb::value::ValueType::MapValue(pb::MapValue { fields: doc.fields.clone() })) },
+            pb::Value {
+                value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
+                    fields: doc.fields.clone(),
+                })),
+            },
         );
         let create = pb::Write {
             operation: Some(pb::write::Operation::Update(pb::Document {
@@ -611,7 +623,10 @@ impl Store {
         };
         let delete = pb::Write {
             operation: Some(pb::write::Operation::Delete(doc.name.clone())),
-            current_document: doc.update_time.map(Precondition::UpdatedAt).and_then(Precondition::into_pb),
+            current_document: doc
+                .update_time
+                .map(Precondition::UpdatedAt)
+                .and_then(Precondition::into_pb),
             ..Default::default()
         };
         self.commit(vec![delete, create]).await?;

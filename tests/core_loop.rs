@@ -208,7 +208,12 @@ async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
     // steady state, not the JIT.
     let (_, scratch) = setup("warmup").await;
     for i in 0..100 {
-        tasks::create(&scratch, NewTask::new(TaskType::Research, Priority::Low, format!("warm {i}"))).await.expect("create");
+        tasks::create(
+            &scratch,
+            NewTask::new(TaskType::Research, Priority::Low, format!("warm {i}")),
+        )
+        .await
+        .expect("create");
     }
     let (cfg, store) = setup("contention").await;
     let dir = tempfile::tempdir().expect("tempdir");

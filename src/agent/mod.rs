@@ -178,7 +178,10 @@ impl Health {
 
     /// How long heartbeats have been succeeding without a failure.
     fn healthy_for(&self) -> Duration {
-        self.lock().ok_since.map(|t| t.elapsed()).unwrap_or_default()
+        self.lock()
+            .ok_since
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
     }
 }
 
@@ -264,8 +267,12 @@ pub async fn run(
         collection_id: layout::AGENTS.into(),
         filter: None,
     };
-    let (peers_listener, mut peer_events) =
-        Listener::spawn(store.db().clone(), peers_spec, store.counters().clone(), 256);
+    let (peers_listener, mut peer_events) = Listener::spawn(
+        store.db().clone(),
+        peers_spec,
+        store.counters().clone(),
+        256,
+    );
     let mut peers: HashMap<String, Peer> = HashMap::new();
     let stale_after = cfg.lease + cfg.heartbeat;
     let mut background: JoinSet<()> = JoinSet::new();
@@ -325,7 +332,12 @@ pub async fn run(
                         }
                         tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
                         running.insert(id.clone(), ());
-                        let r = runner::Runner::new(store.clone(), cfg.clone(), claimed, release_rx.clone());
+                        let r = runner::Runner::new(
+                            store.clone(),
+                            cfg.clone(),
+                            claimed,
+                            release_rx.clone(),
+                        );
                         runners.spawn(async move { (id, r.run().await) });
                     }
                     Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {

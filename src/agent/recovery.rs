@@ -29,24 +29,42 @@ use firestore::gcloud_sdk::google::firestore::v1::structured_query::field_filter
 /// Moves one leased task back to the queue (or to the dead letter when its
 /// retries are spent). `Ok(false)` when someone else got there first or the
 /// task changed.
-pub async fn requeue(store: &Store, seen: &Versioned<Task>, by: &str, reason: &str) -> Result<bool> {
+pub async fn requeue(
+    store: &Store,
+    seen: &Versioned<Task>,
+    by: &str,
+    reason: &str,
+) -> Result<bool> {
     let t = &seen.value;
     if seen.pile != Pile::Active || !matches!(t.status, Status::Assigned | Status::Executing) {
         return Ok(false);
     }
     let t_now = now();
     let mut next = t.clone();
-    next.lease = Lease { owner: None, expires_at: None, epoch: t.lease.epoch + 1 };
+    next.lease = Lease {
+        owner: None,
+        expires_at: None,
+        epoch: t.lease.epoch + 1,
+    };
     next.metadata.retry_count += 1;
     next.assignment.primary_agent = None;
     next.control = None;
-    let error = format!("{reason} (held by {}, epoch {})", t.lease.owner.as_deref().unwrap_or("nobody"), t.lease.epoch);
+    let error = format!(
+        "{reason} (held by {}, epoch {})",
+        t.lease.owner.as_deref().unwrap_or("nobody"),
+        t.lease.epoch
+    );
     next.execution.last_error = Some(error.clone());
     next.record(Status::Failed, t_now, Some(by), Some(error));
     let path: &[Status] = if next.metadata.retry_count <= next.metadata.max_retries {
         next.status = Status::Queued;
         next.not_before = None;
-        next.record(Status::Queued, t_now, Some(by), Some(format!("requeued by {by}")));
+        next.record(
+            Status::Queued,
+            t_now,
+            Some(by),
+            Some(format!("requeued by {by}")),
+        );
         &[Status::Queued]
     } else {
         next.status = Status::Failed;
@@ -66,20 +84,48 @@ pub async fn requeue(store: &Store, seen: &Versioned<Task>, by: &str, reason: &s
 /// Active tasks held by `owner`.
 pub async fn held_by(store: &Store, owner: &str) -> Result<Vec<Versioned<Task>>> {
     let filter = store::field_eq("lease.owner", store::string_value(owner));
-    let docs = store.run_query(&Pile::Active.parent(), layout::ITEMS, Some(filter), vec![], None).await?;
-    Ok(docs.iter().filter_map(|d| Store::decode_versioned(d, Pile::Active).ok()).collect())
+    let docs = store
+        .run_query(
+            &Pile::Active.parent(),
+            layout::ITEMS,
+            Some(filter),
+            vec![],
+            None,
+        )
+        .await?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| Store::decode_versioned(d, Pile::Active).ok())
+        .collect())
 }
 
 /// Active tasks whose lease expired before now.
 pub async fn expired(store: &Store) -> Result<Vec<Versioned<Task>>> {
-    let filter = store::field_op("lease.expires_at", Operator::LessThan, timestamp_value(now()));
-    let docs = store.run_query(&Pile::Active.parent(), layout::ITEMS, Some(filter), vec![], Some(500)).await?;
-    Ok(docs.iter().filter_map(|d| Store::decode_versioned(d, Pile::Active).ok()).collect())
+    let filter = store::field_op(
+        "lease.expires_at",
+        Operator::LessThan,
+        timestamp_value(now()),
+    );
+    let docs = store
+        .run_query(
+            &Pile::Active.parent(),
+            layout::ITEMS,
+            Some(filter),
+            vec![],
+            Some(500),
+        )
+        .await?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| Store::decode_versioned(d, Pile::Active).ok())
+        .collect())
 }
 
 fn timestamp_value(t: crate::model::Time) -> firestore::gcloud_sdk::google::firestore::v1::Value {
     use firestore::gcloud_sdk::google::firestore::v1 as pb;
-    pb::Value { value_type: Some(pb::value::ValueType::TimestampValue(t.into())) }
+    pb::Value {
+        value_type: Some(pb::value::ValueType::TimestampValue(t.into())),
+    }
 }
 
 /// Startup: requeue what this agent's previous incarnation left, and
@@ -98,7 +144,12 @@ pub async fn at_startup(store: &Store, me: &str) -> Result<usize> {
 /// A peer stopped heartbeating: requeue its tasks as their leases expire.
 /// Waits for unexpired leases (bounded by `max_wait`), since the peer may
 /// only be slow and still renewing.
-pub async fn take_over(store: Store, me: String, peer: String, max_wait: std::time::Duration) -> Result<usize> {
+pub async fn take_over(
+    store: Store,
+    me: String,
+    peer: String,
+    max_wait: std::time::Duration,
+) -> Result<usize> {
     let deadline = tokio::time::Instant::now() + max_wait;
     let mut n = 0;
     loop {
@@ -109,15 +160,29 @@ pub async fn take_over(store: Store, me: String, peer: String, max_wait: std::ti
         let t_now = now();
         let mut next_expiry: Option<i64> = None;
         for v in &held {
-            let left = v.value.lease.expires_at.map(|e| millis_between(t_now, e)).unwrap_or(0);
+            let left = v
+                .value
+                .lease
+                .expires_at
+                .map(|e| millis_between(t_now, e))
+                .unwrap_or(0);
             if left <= 0 {
-                n += requeue(&store, v, &me, &format!("its agent {peer} stopped heartbeating and the lease expired")).await? as usize;
+                n += requeue(
+                    &store,
+                    v,
+                    &me,
+                    &format!("its agent {peer} stopped heartbeating and the lease expired"),
+                )
+                .await? as usize;
             } else {
                 next_expiry = Some(next_expiry.map_or(left, |m: i64| m.min(left)));
             }
         }
         match next_expiry {
-            Some(ms) if tokio::time::Instant::now() + std::time::Duration::from_millis(ms as u64) < deadline => {
+            Some(ms)
+                if tokio::time::Instant::now() + std::time::Duration::from_millis(ms as u64)
+                    < deadline =>
+            {
                 tokio::time::sleep(std::time::Duration::from_millis(ms as u64 + 50)).await;
             }
             _ => return Ok(n),
