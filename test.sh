@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command, for humans and CI alike (.ci/run calls it):
 #   ./test.sh
-# Runs formatting and lint checks, every test target under cargo-nextest
-# (profile "ci" from .config/nextest.toml), the doc tests, then any extra
-# suites. Every step runs even if an earlier one failed, so one run reports
+# Runs formatting and lint checks, every test (unit, integration against
+# the real emulator, doc tests) under `cargo test`, then any extra suites. Every step runs even if an earlier one failed, so one run reports
 # everything; the exit status is non-zero if any step failed.
 #
 # Integration tests start their own Cloud Firestore emulators; they need Java
@@ -52,21 +51,18 @@ count_from() {
   done < <(grep -E "$pattern" "$file" || true)
 }
 
-nextest() {
-  cargo nextest run --workspace --all-targets --no-fail-fast \
-    --profile "${NEXTEST_PROFILE:-ci}" 2>&1 | tee "$log_dir/nextest.log"
-}
-
-doctests() {
-  cargo test --workspace --doc 2>&1 | tee "$log_dir/doc.log"
+# cargo test, not nextest: it runs each test binary as one process, so
+# each binary starts one emulator and its tests share it (each in its own
+# database), and binaries run one after another, so a binary's timings are
+# not disturbed by another's load. Doc tests are included.
+rust_tests() {
+  cargo test --workspace --no-fail-fast 2>&1 | tee "$log_dir/test.log"
 }
 
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-step "cargo nextest run" nextest
-count_from "$log_dir/nextest.log" '^ *Summary \['
-step "doc tests" doctests
-count_from "$log_dir/doc.log" '^test result:'
+step "cargo test" rust_tests
+count_from "$log_dir/test.log" '^test result:'
 
 for suite in "${EXTRA_SUITES[@]}"; do
   step "extra suite: $suite" bash -c "$suite"

@@ -3,53 +3,16 @@
 
 mod common;
 
+use common::fleet::{Fleet, count, setup};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use vayu::agent::{self, AgentConfig, AgentReport, Handlers};
+use vayu::agent::{AgentConfig, Handlers};
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
 use vayu::model::{Priority, TaskType};
-use vayu::store::{Store, StoreConfig};
+use vayu::store::Store;
 use vayu::tasks::{self, NewTask};
-
-/// A fleet of in-process agents that stop together.
-struct Fleet {
-    stop: tokio::sync::watch::Sender<bool>,
-    agents: Vec<tokio::task::JoinHandle<vayu::Result<AgentReport>>>,
-}
-
-impl Fleet {
-    async fn start(cfg: &StoreConfig, configs: Vec<AgentConfig>) -> Fleet {
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let mut agents = Vec::new();
-        for c in configs {
-            let store = Store::connect(cfg).await.expect("the emulator is up");
-            let mut rx = rx.clone();
-            agents.push(tokio::spawn(agent::run(store, c, async move {
-                let _ = rx.wait_for(|s| *s).await;
-            })));
-        }
-        Fleet { stop, agents }
-    }
-
-    fn all_running(&self) -> bool {
-        self.agents.iter().all(|a| !a.is_finished())
-    }
-
-    async fn stop(self) -> Vec<AgentReport> {
-        let _ = self.stop.send(true);
-        let mut out = Vec::new();
-        for a in self.agents {
-            out.push(
-                a.await
-                    .expect("the agent task did not panic")
-                    .expect("the agent ran"),
-            );
-        }
-        out
-    }
-}
 
 fn recording_handler(dir: &Path) -> Handlers {
     Handlers {
@@ -67,21 +30,6 @@ fn agent_cfg(id: &str, handlers: Handlers) -> AgentConfig {
     c.heartbeat = Duration::from_secs(1);
     c.lease = Duration::from_secs(10);
     c
-}
-
-async fn setup(prefix: &str) -> (StoreConfig, Store) {
-    let emu = common::emulator().await;
-    let cfg = StoreConfig::emulator(emu.host(), common::unique_db_id(prefix));
-    let store = Store::connect(&cfg).await.expect("the emulator is up");
-    (cfg, store)
-}
-
-async fn count(store: &Store, pile: Pile) -> usize {
-    store
-        .list_pile(pile, None, None)
-        .await
-        .expect("query")
-        .len()
 }
 
 async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
@@ -198,68 +146,6 @@ async fn three_agents_complete_two_hundred_tasks_exactly_once() {
     println!(
         "claims per agent: {:?}",
         reports.iter().map(|r| r.claimed).collect::<Vec<_>>()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
-    // The emulator is a JVM: its first commits run ~5x slower than warm
-    // ones. Warm it up in another database so the race measures the
-    // steady state, not the JIT.
-    let (_, scratch) = setup("warmup").await;
-    for i in 0..100 {
-        tasks::create(
-            &scratch,
-            NewTask::new(TaskType::Research, Priority::Low, format!("warm {i}")),
-        )
-        .await
-        .expect("create");
-    }
-    let (cfg, store) = setup("contention").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let t = tasks::create(
-        &store,
-        NewTask::new(TaskType::Research, Priority::High, "only one"),
-    )
-    .await
-    .expect("create");
-    // All eight see the task in their listener's first snapshot and go for
-    // it at once.
-    let fleet = Fleet::start(
-        &cfg,
-        (1..=8)
-            .map(|i| agent_cfg(&format!("racer-{i}"), recording_handler(dir.path())))
-            .collect(),
-    )
-    .await;
-    let done = wait_until_completed(&store, 1, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let reports = fleet.stop().await;
-
-    assert_eq!(done, 1);
-    let winners: Vec<_> = reports.iter().filter(|r| r.claimed > 0).collect();
-    assert_eq!(winners.len(), 1, "exactly one agent claims the task");
-    assert_eq!(winners[0].claimed, 1);
-    assert_eq!(
-        runs(dir.path()),
-        vec![t.task_id.clone()],
-        "the handler ran once"
-    );
-    let mut losers: Vec<f64> = reports
-        .iter()
-        .flat_map(|r| r.conflict_ms.iter().copied())
-        .collect();
-    losers.sort_by(|a, b| a.total_cmp(b));
-    println!("losers' time to give up (ms): {losers:.1?}");
-    assert!(!losers.is_empty(), "at least one agent lost a race");
-    let median = losers[losers.len() / 2];
-    println!(
-        "median time to give up: {median:.1} ms over {} lost claims",
-        losers.len()
-    );
-    assert!(
-        median < 100.0,
-        "losers took {median:.1} ms (median) to give up"
     );
 }
 

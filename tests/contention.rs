@@ -1,0 +1,112 @@
+//! Contention: many agents race for one task. In a test binary of its own,
+//! so that no other test loads the machine while the race is timed.
+
+mod common;
+
+use common::fleet::{Fleet, count, setup};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use vayu::agent::{AgentConfig, Handlers};
+use vayu::layout::Pile;
+use vayu::model::{Priority, TaskType};
+use vayu::store::Store;
+use vayu::tasks::{self, NewTask};
+
+fn recording_handler(dir: &Path) -> Handlers {
+    Handlers {
+        default: Some(format!(
+            "echo \"$VAYU_TASK_ID\" >> {}/runs.txt",
+            dir.display()
+        )),
+        ..Handlers::default()
+    }
+}
+
+fn agent_cfg(id: &str, handlers: Handlers) -> AgentConfig {
+    let mut c = AgentConfig::new(id, handlers);
+    c.concurrency = 8;
+    c.heartbeat = Duration::from_secs(1);
+    c.lease = Duration::from_secs(10);
+    c
+}
+
+async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    loop {
+        let done = count(store, Pile::Completed).await;
+        if done >= n || Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn runs(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("runs.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
+    // The emulator is a JVM: its first commits run ~5x slower than warm
+    // ones. Warm it up in another database so the race measures the
+    // steady state, not the JIT.
+    let (_, scratch) = setup("warmup").await;
+    for i in 0..100 {
+        tasks::create(
+            &scratch,
+            NewTask::new(TaskType::Research, Priority::Low, format!("warm {i}")),
+        )
+        .await
+        .expect("create");
+    }
+    let (cfg, store) = setup("contention").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = tasks::create(
+        &store,
+        NewTask::new(TaskType::Research, Priority::High, "only one"),
+    )
+    .await
+    .expect("create");
+    // All eight see the task in their listener's first snapshot and go for
+    // it at once.
+    let fleet = Fleet::start(
+        &cfg,
+        (1..=8)
+            .map(|i| agent_cfg(&format!("racer-{i}"), recording_handler(dir.path())))
+            .collect(),
+    )
+    .await;
+    let done = wait_until_completed(&store, 1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reports = fleet.stop().await;
+
+    assert_eq!(done, 1);
+    let winners: Vec<_> = reports.iter().filter(|r| r.claimed > 0).collect();
+    assert_eq!(winners.len(), 1, "exactly one agent claims the task");
+    assert_eq!(winners[0].claimed, 1);
+    assert_eq!(
+        runs(dir.path()),
+        vec![t.task_id.clone()],
+        "the handler ran once"
+    );
+    let mut losers: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.conflict_ms.iter().copied())
+        .collect();
+    losers.sort_by(|a, b| a.total_cmp(b));
+    println!("losers' time to give up (ms): {losers:.1?}");
+    assert!(!losers.is_empty(), "at least one agent lost a race");
+    let median = losers[losers.len() / 2];
+    println!(
+        "median time to give up: {median:.1} ms over {} lost claims",
+        losers.len()
+    );
+    assert!(
+        median < 100.0,
+        "losers took {median:.1} ms (median) to give up"
+    );
+}
