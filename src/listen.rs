@@ -86,6 +86,11 @@ pub struct QuerySpec {
     /// Only documents that match this filter are in the result set. A document
     /// that stops matching is delivered as [`ListenEvent::Removed`].
     pub filter: Option<structured_query::Filter>,
+    /// The result set's order; with `limit`, which documents are in it.
+    pub order_by: Vec<structured_query::Order>,
+    /// At most this many documents: a window onto the top of a large
+    /// collection. A document pushed out of the window is `Removed`.
+    pub limit: Option<i32>,
 }
 
 impl QuerySpec {
@@ -97,6 +102,8 @@ impl QuerySpec {
                 all_descendants: false,
             }],
             r#where: self.filter.clone(),
+            order_by: self.order_by.clone(),
+            limit: self.limit,
             ..Default::default()
         }
     }
@@ -226,8 +233,8 @@ impl Listener {
     /// when this returns.
     pub async fn shutdown(mut self) {
         self.task.abort();
-        // An aborted task ends with a cancellation error, and a panic cannot
-        // happen in it by design; either way it is over, which is all we need.
+        // The result is the cancellation we asked for, or a panic we could
+        // only re-raise; either way the task is over, which is all we need.
         let _ = (&mut self.task).await;
     }
 }
@@ -621,5 +628,217 @@ impl View {
             outcome.events.push(ListenEvent::Current);
             outcome.current = true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The emulator never sends `DocumentDelete`, `DocumentRemove`, removals
+    //! in a `DocumentChange` or existence filters, but production Firestore
+    //! does; these cases are checked here on hand-made messages.
+
+    use super::*;
+    use firestore::gcloud_sdk::google::firestore::v1::{
+        DocumentChange, DocumentDelete, DocumentRemove,
+    };
+
+    fn doc(name: &str, version: i64) -> Document {
+        Document {
+            name: name.to_string(),
+            update_time: Some(Timestamp {
+                seconds: version,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn msg(response: ResponseType) -> ListenResponse {
+        ListenResponse {
+            response_type: Some(response),
+        }
+    }
+
+    fn change(document: Document) -> ListenResponse {
+        msg(ResponseType::DocumentChange(DocumentChange {
+            document: Some(document),
+            target_ids: vec![TARGET_ID],
+            removed_target_ids: vec![],
+        }))
+    }
+
+    fn target(kind: TargetChangeType, target_ids: Vec<i32>) -> ListenResponse {
+        msg(ResponseType::TargetChange(TargetChange {
+            target_change_type: kind as i32,
+            target_ids,
+            read_time: Some(Timestamp::default()),
+            ..Default::default()
+        }))
+    }
+
+    /// The end of a snapshot as the server sends it: CURRENT for our target,
+    /// then a NO_CHANGE for the whole stream with a read time.
+    fn snapshot_end(view: &mut View) -> Vec<ListenEvent> {
+        let mut events = view
+            .apply(target(TargetChangeType::Current, vec![TARGET_ID]))
+            .events;
+        events.extend(
+            view.apply(target(TargetChangeType::NoChange, vec![]))
+                .events,
+        );
+        events
+    }
+
+    fn names(events: &[ListenEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|event| match event {
+                ListenEvent::Reset => "reset".to_string(),
+                ListenEvent::Upsert(document) => format!("upsert {}", document.name),
+                ListenEvent::Removed(name) => format!("removed {name}"),
+                ListenEvent::Current => "current".to_string(),
+            })
+            .collect()
+    }
+
+    /// A view that has delivered the initial snapshot `a`, `b`.
+    fn current_view() -> View {
+        let mut view = View::default();
+        view.start_over();
+        assert!(
+            view.apply(target(TargetChangeType::Add, vec![TARGET_ID]))
+                .events
+                .is_empty()
+        );
+        assert!(view.apply(change(doc("a", 1))).events.is_empty());
+        assert!(view.apply(change(doc("b", 1))).events.is_empty());
+        let events = snapshot_end(&mut view);
+        assert_eq!(names(&events), ["reset", "upsert a", "upsert b", "current"]);
+        view
+    }
+
+    #[test]
+    fn a_snapshot_is_delivered_only_once_consistent() {
+        let mut view = View::default();
+        view.start_over();
+        view.apply(change(doc("a", 1)));
+        // A consistent point before CURRENT does not complete the snapshot.
+        let early = view.apply(target(TargetChangeType::NoChange, vec![]));
+        assert!(early.events.is_empty() && !early.current);
+        view.apply(target(TargetChangeType::Current, vec![TARGET_ID]));
+        let done = view.apply(target(TargetChangeType::NoChange, vec![]));
+        assert!(done.current);
+        assert_eq!(names(&done.events), ["reset", "upsert a", "current"]);
+    }
+
+    #[test]
+    fn production_style_changes_are_delivered_at_once() {
+        let mut view = current_view();
+        assert_eq!(names(&view.apply(change(doc("c", 1))).events), ["upsert c"]);
+        // Re-sent unchanged: not news. Changed: news.
+        assert!(view.apply(change(doc("c", 1))).events.is_empty());
+        assert_eq!(names(&view.apply(change(doc("c", 2))).events), ["upsert c"]);
+
+        let delete = msg(ResponseType::DocumentDelete(DocumentDelete {
+            document: "a".to_string(),
+            removed_target_ids: vec![TARGET_ID],
+            read_time: None,
+        }));
+        assert_eq!(names(&view.apply(delete).events), ["removed a"]);
+
+        let remove = msg(ResponseType::DocumentRemove(DocumentRemove {
+            document: "b".to_string(),
+            removed_target_ids: vec![TARGET_ID],
+            read_time: None,
+        }));
+        assert_eq!(names(&view.apply(remove).events), ["removed b"]);
+
+        let no_longer_matches = msg(ResponseType::DocumentChange(DocumentChange {
+            document: Some(doc("c", 3)),
+            target_ids: vec![],
+            removed_target_ids: vec![TARGET_ID],
+        }));
+        assert_eq!(names(&view.apply(no_longer_matches).events), ["removed c"]);
+
+        // Removing what is not known, or another target's document, is silent.
+        let other = msg(ResponseType::DocumentDelete(DocumentDelete {
+            document: "zzz".to_string(),
+            removed_target_ids: vec![TARGET_ID + 1],
+            read_time: None,
+        }));
+        assert!(view.apply(other).events.is_empty());
+        assert!(view.known.is_empty());
+    }
+
+    #[test]
+    fn a_server_reset_delivers_only_the_difference() {
+        let mut view = current_view();
+        view.apply(target(TargetChangeType::Reset, vec![TARGET_ID]));
+        view.apply(change(doc("b", 2)));
+        view.apply(change(doc("c", 1)));
+        // A document re-sent and then removed within the rebuild is gone.
+        view.apply(change(doc("d", 1)));
+        view.apply(msg(ResponseType::DocumentDelete(DocumentDelete {
+            document: "d".to_string(),
+            removed_target_ids: vec![TARGET_ID],
+            read_time: None,
+        })));
+        let events = snapshot_end(&mut view);
+        assert_eq!(names(&events), ["removed a", "upsert b", "upsert c"]);
+        assert_eq!(view.known.len(), 2);
+    }
+
+    #[test]
+    fn an_existence_filter_mismatch_ends_the_stream() {
+        let mut view = current_view();
+        let filter = |count| {
+            msg(ResponseType::Filter(ExistenceFilter {
+                target_id: TARGET_ID,
+                count,
+                unchanged_names: None,
+            }))
+        };
+        assert!(view.apply(filter(2)).end.is_none());
+        assert!(matches!(
+            view.apply(filter(1)).end,
+            Some(StreamEnd::FilterMismatch {
+                server: 1,
+                local: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn a_removed_target_ends_the_stream() {
+        let mut view = current_view();
+        let outcome = view.apply(target(TargetChangeType::Remove, vec![TARGET_ID]));
+        assert!(matches!(outcome.end, Some(StreamEnd::TargetRemoved(_))));
+    }
+
+    #[test]
+    fn a_new_stream_replaces_everything_known() {
+        let mut view = current_view();
+        view.start_over();
+        view.apply(change(doc("a", 1)));
+        let events = snapshot_end(&mut view);
+        assert_eq!(names(&events), ["reset", "upsert a", "current"]);
+        assert_eq!(view.known.len(), 1);
+    }
+
+    #[test]
+    fn backoff_grows_within_its_bounds() {
+        let options = ListenOptions::default();
+        for attempt in [0, 1, 5, 10, 31, 32, 1000, u32::MAX] {
+            for _ in 0..100 {
+                let delay = backoff_delay(&options, attempt);
+                assert!(delay >= options.backoff_min, "{delay:?} at {attempt}");
+                assert!(delay <= options.backoff_max, "{delay:?} at {attempt}");
+            }
+        }
+        assert_eq!(backoff_delay(&options, 0), options.backoff_min);
+        // Later attempts spread over the whole range (full jitter).
+        let late: Vec<Duration> = (0..200).map(|_| backoff_delay(&options, 20)).collect();
+        assert!(late.iter().any(|d| *d > Duration::from_secs(3)));
+        assert!(late.iter().any(|d| *d < Duration::from_secs(2)));
     }
 }

@@ -256,3 +256,41 @@ async fn a_malformed_document_in_the_queue_crashes_no_agent() {
     assert_eq!(reports.iter().map(|r| r.claimed).sum::<u64>(), 1);
     assert_eq!(runs(dir.path()), vec![good.task_id]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_looks_past_a_window_full_of_tasks_it_cannot_run() {
+    let (cfg, store) = setup("window").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // More tasks than an agent's first window (64), all needing a GPU.
+    for i in 0..80 {
+        let mut t = NewTask::new(TaskType::Research, Priority::High, format!("gpu {i}"));
+        t.requires = vec!["gpu".into()];
+        tasks::create(&store, t).await.expect("create");
+    }
+    let plain = tasks::create(
+        &store,
+        NewTask::new(TaskType::Research, Priority::Normal, "no gpu needed"),
+    )
+    .await
+    .expect("create");
+    let fleet = Fleet::start(
+        &cfg,
+        vec![agent_cfg("cpu-only", recording_handler(dir.path()))],
+    )
+    .await;
+    assert_eq!(
+        wait_until_completed(&store, 1, Duration::from_secs(30)).await,
+        1
+    );
+    fleet.stop().await;
+    assert_eq!(
+        runs(dir.path()),
+        vec![plain.task_id],
+        "the agent found the one task it can run"
+    );
+    assert_eq!(
+        count(&store, Pile::Queued).await,
+        80,
+        "the GPU tasks wait for a GPU agent"
+    );
+}

@@ -144,6 +144,48 @@ pub struct AgentReport {
     pub conflict_ms: Vec<f64>,
 }
 
+/// The largest window an agent listens to. Past it a backlog of tasks that
+/// no agent can run would cost every agent a full read of the queue.
+const MAX_WINDOW: i32 = 4096;
+
+/// How many of the queue's top tasks an agent follows: enough to keep its
+/// slots busy and to spread agents over different tasks.
+fn initial_window(concurrency: usize) -> i32 {
+    (4 * concurrency as i32).max(64)
+}
+
+/// What an agent listens to: the claimable tasks of the queued pile, best
+/// priority first, oldest first, at most `limit` of them.
+///
+/// A window, not the whole pile, so that a backlog of 100,000 tasks costs
+/// an agent `limit` documents of memory and reads, not 100,000. (It also
+/// matters on the emulator, which re-sends a listener's whole result set on
+/// every write to the collection.) The order needs the composite index
+/// (status, priority_rank, created_at) in `firestore.indexes.json`.
+/// A document without `priority_rank` or `created_at` is never in the
+/// window: the rules refuse such tasks, and `vayu task list` shows them.
+pub fn claim_window(parent: String, limit: i32) -> QuerySpec {
+    use firestore::gcloud_sdk::google::firestore::v1::structured_query::{
+        Direction, FieldReference, Order,
+    };
+    let asc = |f: &str| Order {
+        field: Some(FieldReference {
+            field_path: f.into(),
+        }),
+        direction: Direction::Ascending as i32,
+    };
+    QuerySpec {
+        parent,
+        collection_id: layout::ITEMS.into(),
+        filter: Some(store::field_in(
+            "status",
+            &[Status::Queued.as_str(), Status::Rejected.as_str()],
+        )),
+        order_by: vec![asc("priority_rank"), asc("created_at")],
+        limit: Some(limit),
+    }
+}
+
 /// Whether this agent's own heartbeats reach Firestore, and since when.
 #[derive(Clone, Default)]
 struct Health(Arc<std::sync::Mutex<HealthState>>);
@@ -246,16 +288,17 @@ pub async fn run(
         .await?;
     tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
 
-    let spec = QuerySpec {
-        parent: store.name(&Pile::Queued.parent()),
-        collection_id: layout::ITEMS.into(),
-        filter: Some(store::field_in(
-            "status",
-            &[Status::Queued.as_str(), Status::Rejected.as_str()],
-        )),
-    };
-    let (listener, mut events) =
-        Listener::spawn(store.db().clone(), spec, store.counters().clone(), 1024);
+    let queued_parent = store.name(&Pile::Queued.parent());
+    let mut window = initial_window(cfg.concurrency);
+    let (mut listener, mut events) = Listener::spawn(
+        store.db().clone(),
+        claim_window(queued_parent.clone(), window),
+        store.counters().clone(),
+        1024,
+    );
+    // Every document in the listener's result set, claimable or not.
+    let mut in_window: HashSet<String> = HashSet::new();
+    let mut window_current = false;
 
     match recovery::at_startup(&store, &cfg.agent_id).await {
         Ok(0) => {}
@@ -266,6 +309,8 @@ pub async fn run(
         parent: store.db().get_documents_path().clone(),
         collection_id: layout::AGENTS.into(),
         filter: None,
+        order_by: vec![],
+        limit: None,
     };
     let (peers_listener, mut peer_events) = Listener::spawn(
         store.db().clone(),
@@ -301,6 +346,24 @@ pub async fn run(
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
 
     loop {
+        // The window is full of tasks this agent can never run (other
+        // types or capabilities): look further down the queue.
+        if window_current
+            && candidates.is_empty()
+            && in_window.len() >= window as usize
+            && window < MAX_WINDOW
+        {
+            window = (window * 4).min(MAX_WINDOW);
+            tracing::info!(window, "no claimable task in the window; widening it");
+            listener.shutdown().await;
+            (listener, events) = Listener::spawn(
+                store.db().clone(),
+                claim_window(queued_parent.clone(), window),
+                store.counters().clone(),
+                1024,
+            );
+            window_current = false;
+        }
         // Claim while there are free slots and claimable work.
         let breaker_open = claims_paused_until.is_some_and(|t| Instant::now() < t);
         if !breaker_open {
@@ -396,8 +459,13 @@ pub async fn run(
                 }
             }
             ev = events.recv() => match ev {
-                Some(ListenEvent::Reset) => { candidates.clear(); }
+                Some(ListenEvent::Reset) => {
+                    candidates.clear();
+                    in_window.clear();
+                    window_current = false;
+                }
                 Some(ListenEvent::Upsert(doc)) => {
+                    in_window.insert(doc.name.clone());
                     let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
                     match Store::decode_versioned(&doc, Pile::Queued) {
                         Ok(v) => {
@@ -425,11 +493,14 @@ pub async fn run(
                     }
                 }
                 Some(ListenEvent::Removed(name)) => {
+                    in_window.remove(&name);
                     let id = name.rsplit('/').next().unwrap_or_default();
                     candidates.remove(id);
                     malformed.remove(id);
                 }
-                Some(ListenEvent::Current) => {}
+                Some(ListenEvent::Current) => {
+                    window_current = true;
+                }
                 None => {
                     tracing::error!("the queue listener stopped");
                     break;
