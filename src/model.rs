@@ -69,7 +69,7 @@ pub mod limits {
 }
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? } $(default $default:ident)?) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
         #[serde(rename_all = "snake_case")]
@@ -89,6 +89,12 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        $(impl Default for $name {
+            fn default() -> Self {
+                $name::$default
+            }
+        })?
 
         impl FromStr for $name {
             type Err = String;
@@ -112,6 +118,7 @@ string_enum!(
         Research => "research",
         Learning => "learning",
     }
+    default UserRequest
 );
 
 string_enum!(
@@ -122,6 +129,7 @@ string_enum!(
         Normal => "normal",
         Low => "low",
     }
+    default Normal
 );
 
 impl Priority {
@@ -144,6 +152,7 @@ string_enum!(
         Agent => "agent",
         System => "system",
     }
+    default Human
 );
 
 string_enum!(
@@ -171,6 +180,7 @@ string_enum!(
         Moderate => "moderate",
         Complex => "complex",
     }
+    default Simple
 );
 
 string_enum!(
@@ -190,30 +200,6 @@ string_enum!(
         Offline => "offline",
     }
 );
-
-impl Default for Priority {
-    fn default() -> Self {
-        Priority::Normal
-    }
-}
-
-impl Default for TaskType {
-    fn default() -> Self {
-        TaskType::UserRequest
-    }
-}
-
-impl Default for RequesterType {
-    fn default() -> Self {
-        RequesterType::Human
-    }
-}
-
-impl Default for Complexity {
-    fn default() -> Self {
-        Complexity::Simple
-    }
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

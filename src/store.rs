@@ -409,11 +409,13 @@ impl Store {
             .map(|p| self.name(&p.doc(task_id)))
             .collect();
         let docs = self.batch_get(names).await?;
-        for doc in docs.into_iter().flatten() {
-            let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
-            return Self::decode_versioned(&doc, pile).map(Some);
+        match docs.into_iter().flatten().next() {
+            Some(doc) => {
+                let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
+                Self::decode_versioned(&doc, pile).map(Some)
+            }
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Gets documents by full name; `None` for the missing ones, in order.

@@ -331,10 +331,12 @@ impl Runner {
                     {
                         return Err(Refused::Fenced);
                     }
-                    if let Some(c) = fresh.value.control {
-                        if path.is_empty() || !matches!(path.last(), Some(Status::Completed)) {
-                            return Err(Refused::Control(c));
-                        }
+                    // A control request that arrives as the handler
+                    // finishes is too late: the work is done.
+                    if let Some(c) = fresh.value.control
+                        && !matches!(path.last(), Some(Status::Completed))
+                    {
+                        return Err(Refused::Control(c));
                     }
                     // A person's edit: keep their fields, re-apply ours.
                     let mut merged = fresh.value.clone();
