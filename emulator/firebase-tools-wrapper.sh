@@ -29,12 +29,12 @@ java_major() { # prints the major version of java binary $1, or 0
 java_bin=$(command -v java || true)
 if [[ -z "$java_bin" || $(java_major "$java_bin") -lt 21 ]]; then
   java_bin=""
-  for candidate in $(ls -d /usr/lib/jvm/*/bin/java 2>/dev/null | sort -V -r); do
+  while IFS= read -r candidate; do
     if [[ $(java_major "$candidate") -ge 21 ]]; then
       java_bin=$candidate
       break
     fi
-  done
+  done < <(find /usr/lib/jvm -mindepth 3 -maxdepth 3 -path '*/bin/java' 2>/dev/null | sort -V -r)
 fi
 if [[ -z "$java_bin" ]]; then
   echo "firebase-tools needs Java 21+; none found on PATH or in /usr/lib/jvm." >&2

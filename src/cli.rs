@@ -136,6 +136,16 @@ pub enum AgentCmd {
         #[arg(long)]
         id: String,
     },
+    /// Print what a new agent needs to sign in as itself (an admin action:
+    /// signs a custom token with a service account key; see
+    /// docs/production.md). Writes nothing to Firestore.
+    Enroll {
+        #[arg(long)]
+        id: String,
+        /// Capabilities the agent will offer, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        capabilities: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -184,10 +194,24 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(Failure::from);
     }
-    let cfg = StoreConfig::from_env(cli.project.clone())?;
+    if let Command::Agent(AgentCmd::Enroll { id, capabilities }) = &cli.command {
+        let out =
+            crate::identity::enroll_command(cli.project.clone(), id, capabilities.clone(), json)
+                .await?;
+        print!("{out}");
+        return Ok(());
+    }
+    let mut cfg = StoreConfig::from_env(cli.project.clone())?;
+    // VAYU_IDENTITY=emulator|token: act as that user (the rules judge);
+    // otherwise VAYU_TOKEN's user, or admin when there is no token.
+    let identity = crate::identity::person_from_env(&cfg.project_id).await?;
+    if let Some(i) = &identity {
+        cfg.token = Some(i.token.clone());
+    }
+    let requester = cfg.token.as_ref().and_then(|t| t.uid());
     let store = Store::connect(&cfg).await?;
     let out = match cli.command {
-        Command::Task(cmd) => task_cmd(&store, cmd, json).await?,
+        Command::Task(cmd) => task_cmd(&store, cmd, json, requester).await?,
         Command::Agent(cmd) => agent_cmd(&store, cmd, json).await?,
         Command::Demo(_) => unreachable!("handled above"),
     };
@@ -200,10 +224,19 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("plain data serializes") + "\n"
 }
 
-async fn task_cmd(store: &Store, cmd: TaskCmd, json: bool) -> Result<String, Error> {
+async fn task_cmd(
+    store: &Store,
+    cmd: TaskCmd,
+    json: bool,
+    requester: Option<String>,
+) -> Result<String, Error> {
     Ok(match cmd {
         TaskCmd::Create(a) => {
             let mut new = NewTask::new(a.task_type, a.priority, a.title);
+            // As a signed-in user, the rules insist requester.id is its uid.
+            if let Some(uid) = requester {
+                new.requester.id = uid;
+            }
             new.requires = a.requires;
             new.tags = a.tags;
             new.input = a.input;
@@ -281,6 +314,8 @@ async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
 
 async fn agent_cmd(store: &Store, cmd: AgentCmd, json: bool) -> Result<String, Error> {
     Ok(match cmd {
+        // `run` answers enroll before connecting: it needs no Firestore.
+        AgentCmd::Enroll { .. } => unreachable!("enroll is handled in run"),
         AgentCmd::List { available } => {
             let mut agents = store.list_agents().await?;
             let t_now = now();

@@ -120,7 +120,7 @@ pub enum EmulatorError {
     },
     /// The JVM (or the `sh` around it) exited before the emulator was ready.
     #[error(
-        "Firestore emulator exited during startup ({status}) using jar {jar}; log {log}, tail:\n{log_tail}"
+        "Firestore emulator exited during startup ({status}) using jar {jar}; log {log} (deleted unless VAYU_EMULATOR_KEEP_LOGS=1), tail:\n{log_tail}"
     )]
     Exited {
         /// Exit status as reported by the watchdog shell.
@@ -497,7 +497,11 @@ impl Emulator {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| EmulatorError::io("spawning `sh` for the emulator watchdog", e))?;
+            .map_err(|e| {
+                // Nothing else will clean up the log dir if `sh` never ran.
+                let _ = std::fs::remove_dir_all(&dir);
+                EmulatorError::io("spawning `sh` for the emulator watchdog", e)
+            })?;
         let lifeline = shell.stdin.take();
         let stdout = shell.stdout.take();
         let report = SharedReport::default();

@@ -19,6 +19,9 @@
 //! - [`store`]: every Firestore read and write, as conditional commits.
 //! - [`listen`]: Firestore listeners, so agents learn of work without polling.
 //! - [`auth`]: acting as a Firebase Auth user instead of an admin.
+//! - [`identity`]: where those users' ID tokens come from (emulator tokens,
+//!   custom token → Identity Toolkit → refresh), and agent enrolment.
+//! - [`queries`]: every query the code issues, for the index check.
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`cli`]: the `vayu` command line.
@@ -44,8 +47,10 @@ pub mod cli;
 pub mod demo;
 pub mod emulator;
 pub mod handler;
+pub mod identity;
 pub mod listen;
 pub mod protocol;
+pub mod queries;
 pub mod retry;
 pub mod sysinfo;
 pub mod tasks;

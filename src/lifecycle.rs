@@ -6,7 +6,7 @@
 //! `blocked` (waiting on dependencies, section 5) and `cancelled`.
 //!
 //! The same table is written out in `firestore.rules`
-//! (`function allowedTransition`), so the database refuses what this module
+//! (`function next`), so the database refuses what this module
 //! refuses; `tests/rules_table.rs` checks the two agree.
 //!
 //! Why these arcs:

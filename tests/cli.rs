@@ -22,7 +22,11 @@ fn text(b: &[u8]) -> String {
 #[tokio::test]
 async fn an_unknown_priority_fails_and_names_the_valid_ones() {
     let emu = common::emulator().await;
-    let out = vayu(&common::unique_db_id("cli"), emu.host(), &["task", "create", "--priority", "urgent", "x"]);
+    let out = vayu(
+        &common::unique_db_id("cli"),
+        emu.host(),
+        &["task", "create", "--priority", "urgent", "x"],
+    );
     assert!(!out.status.success());
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -41,10 +45,24 @@ async fn unknown_type_status_and_missing_id_are_usage_errors() {
         vec!["task", "status"],
     ] {
         let out = vayu(&db, emu.host(), &args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
         assert!(!text(&out.stderr).is_empty());
     }
-    let out = vayu(&db, emu.host(), &["task", "status", "--id", "5b1c7e9a-0000-4000-8000-000000000000"]);
+    let out = vayu(
+        &db,
+        emu.host(),
+        &[
+            "task",
+            "status",
+            "--id",
+            "5b1c7e9a-0000-4000-8000-000000000000",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no task"));
 }
@@ -53,22 +71,44 @@ async fn unknown_type_status_and_missing_id_are_usage_errors() {
 async fn create_list_status_and_cancel_round_trip_as_json() {
     let emu = common::emulator().await;
     let db = common::unique_db_id("cli");
-    let out = vayu(&db, emu.host(), &["task", "create", "--type", "research", "--priority", "high", "--json", "Analyze performance bottlenecks"]);
+    let out = vayu(
+        &db,
+        emu.host(),
+        &[
+            "task",
+            "create",
+            "--type",
+            "research",
+            "--priority",
+            "high",
+            "--json",
+            "Analyze performance bottlenecks",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("create --json prints JSON");
-    let id = created["task_id"].as_str().expect("task_id is a string").to_string();
+    let created: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("create --json prints JSON");
+    let id = created["task_id"]
+        .as_str()
+        .expect("task_id is a string")
+        .to_string();
     uuid::Uuid::parse_str(&id).expect("the id is a uuid");
 
     let out = vayu(&db, emu.host(), &["task", "list", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("list --json prints an array");
+    let list: Vec<serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("list --json prints an array");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["task_id"], id.as_str());
     assert_eq!(list[0]["status"], "queued");
     assert_eq!(list[0]["type"], "research");
     assert_eq!(list[0]["priority"], "high");
 
-    let out = vayu(&db, emu.host(), &["task", "list", "--status", "executing", "--json"]);
+    let out = vayu(
+        &db,
+        emu.host(),
+        &["task", "list", "--status", "executing", "--json"],
+    );
     let none: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON array");
     assert!(none.is_empty());
 
@@ -100,7 +140,11 @@ fn an_unreachable_firestore_fails_clearly() {
         .output()
         .expect("the vayu binary runs");
     assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot reach Firestore"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot reach Firestore"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -128,5 +172,10 @@ fn the_agent_refuses_a_bad_configuration_with_64() {
         .env("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
         .output()
         .expect("the agent binary runs");
-    assert_eq!(out.status.code(), Some(64), "no handler: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "no handler: {}",
+        text(&out.stderr)
+    );
 }

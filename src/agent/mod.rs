@@ -403,7 +403,12 @@ pub async fn run(
                         );
                         runners.spawn(async move { (id, r.run().await) });
                     }
-                    Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {
+                    // Under firestore.rules the loser of a race is refused
+                    // before its precondition is checked: PermissionDenied.
+                    Err(e)
+                        if e.is_conflict()
+                            || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
+                    {
                         // Someone else got it, or it changed: the listener
                         // will show the new version if it is still claimable.
                         report.claim_conflicts += 1;

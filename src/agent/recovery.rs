@@ -76,7 +76,17 @@ pub async fn requeue(
             tracing::info!(task = %t.task_id, from = ?t.lease.owner, epoch = next.lease.epoch, status = %next.status, "took over a task: {reason}");
             Ok(true)
         }
-        Err(e) if e.is_conflict() || matches!(e, crate::Error::NotFound(_)) => Ok(false),
+        // Under firestore.rules a lost race is refused before its
+        // precondition is checked, as PermissionDenied.
+        Err(e)
+            if e.is_conflict()
+                || matches!(
+                    e,
+                    crate::Error::NotFound(_) | crate::Error::PermissionDenied(_)
+                ) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }

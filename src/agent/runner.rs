@@ -317,7 +317,12 @@ impl Runner {
                     self.current = v;
                     return Ok(());
                 }
-                Err(e) if e.is_conflict() || matches!(e, Error::NotFound(_)) => {
+                // Under firestore.rules a fenced write is refused before its
+                // precondition is checked: PermissionDenied means "re-read" too.
+                Err(e)
+                    if e.is_conflict()
+                        || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
+                {
                     self.pending_logs = saved_logs.clone();
                     self.log_seq = saved_seq;
                     let fresh = match self.store.find_task(&next.task_id).await {

@@ -129,13 +129,31 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let (cfg, store_cfg) = match config(&args) {
+    let (cfg, mut store_cfg) = match config(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("vayu-agent: bad configuration: {e}");
             std::process::exit(64);
         }
     };
+    // VAYU_AGENT_IDENTITY: sign in as the Firebase user whose uid is the
+    // agent id (see vayu::identity). Kept alive for the whole run: it
+    // refreshes the token in the background.
+    let identity = match vayu::identity::agent_from_env(&cfg.agent_id, &store_cfg.project_id).await
+    {
+        Ok(i) => i,
+        Err(vayu::Error::Config(e)) => {
+            eprintln!("vayu-agent: bad configuration: {e}");
+            std::process::exit(64);
+        }
+        Err(e) => {
+            eprintln!("vayu-agent: cannot sign in: {e}");
+            std::process::exit(69);
+        }
+    };
+    if let Some(i) = &identity {
+        store_cfg.token = Some(i.token.clone());
+    }
     let store = match Store::connect(&store_cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -147,6 +165,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("the agent failed")?;
     tracing::info!(claimed = report.claimed, outcomes = ?report.outcomes, "bye");
+    drop(identity);
     Ok(())
 }
 

@@ -1,0 +1,154 @@
+//! Every query the code issues has the composite index it needs in
+//! `firestore.indexes.json`, and no query is issued that is not declared in
+//! `vayu::queries` (the emulator serves any query without an index, so only
+//! this test catches a missing one before production does).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use vayu::queries::{CALL_SITES, composite_index_needed, declared_queries, index_serves};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn json_file(name: &str) -> serde_json::Value {
+    let path = root().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+}
+
+#[test]
+fn every_declared_query_has_the_composite_index_it_needs() {
+    let file = json_file("firestore.indexes.json");
+    let indexes = file["indexes"]
+        .as_array()
+        .expect("firestore.indexes.json has an `indexes` array");
+    let mut needing = 0;
+    for q in declared_queries() {
+        match composite_index_needed(&q) {
+            None => println!("single-field indexes serve: {}", q.name),
+            Some(need) => {
+                needing += 1;
+                assert!(
+                    indexes.iter().any(|i| index_serves(i, &need)),
+                    "query '{}' ({}) needs a composite index on collection `{}`: \
+                     equality {:?}, then {:?}; add it to firestore.indexes.json",
+                    q.name,
+                    q.site,
+                    need.collection_id,
+                    need.equality,
+                    need.ordered
+                );
+            }
+        }
+    }
+    println!(
+        "{} declared queries, {needing} needing a composite index, {} indexes in the file",
+        declared_queries().len(),
+        indexes.len()
+    );
+}
+
+/// Query call sites in a source file: `run_query(` calls and `QuerySpec {`
+/// literals, not their definitions.
+fn call_sites(text: &str) -> usize {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.starts_with("//"))
+        .map(|l| {
+            let runs = l.matches("run_query(").count()
+                - l.matches("fn run_query(").count()
+                - l.matches(".run_query(request)").count();
+            let specs = l.matches("QuerySpec {").count()
+                - l.matches("struct QuerySpec {").count()
+                - l.matches("impl QuerySpec {").count()
+                - l.matches("-> QuerySpec {").count();
+            runs + specs
+        })
+        .sum()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ is readable").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_query_is_issued_that_is_not_declared() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut found: BTreeMap<String, usize> = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("a source file is readable");
+        let n = call_sites(&text);
+        if n > 0 {
+            let rel = f
+                .strip_prefix(root())
+                .expect("under the crate")
+                .to_string_lossy()
+                .replace('\\', "/");
+            found.insert(rel, n);
+        }
+    }
+    let declared: BTreeMap<String, usize> = CALL_SITES
+        .iter()
+        .map(|(f, n)| (f.to_string(), *n))
+        .collect();
+    assert_eq!(
+        found, declared,
+        "query call sites in src/ differ from vayu::queries::CALL_SITES: declare the new \
+         query in vayu::queries::declared_queries (so its index need is checked) and update \
+         CALL_SITES"
+    );
+    for q in declared_queries() {
+        assert!(
+            declared.contains_key(q.site),
+            "query '{}' names site {} which has no call site",
+            q.name,
+            q.site
+        );
+    }
+}
+
+#[test]
+fn exempted_fields_are_never_queried_and_the_config_points_at_the_files() {
+    let file = json_file("firestore.indexes.json");
+    let exempt: Vec<(String, String)> = file["fieldOverrides"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|o| o["indexes"].as_array().is_some_and(|i| i.is_empty()))
+                .map(|o| {
+                    (
+                        o["collectionGroup"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        o["fieldPath"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for q in declared_queries() {
+        let text = format!("{:?} {:?}", q.filter, q.order_by);
+        for (group, field) in &exempt {
+            assert!(
+                !(q.collection_id == group && text.contains(&format!("field_path: \"{field}\""))),
+                "query '{}' uses {group}.{field}, which firestore.indexes.json exempts from indexing",
+                q.name
+            );
+        }
+    }
+    let fb = json_file("firebase.json");
+    assert_eq!(fb["firestore"]["rules"], "firestore.rules");
+    assert_eq!(fb["firestore"]["indexes"], "firestore.indexes.json");
+    assert!(root().join("firestore.rules").is_file());
+}
