@@ -22,6 +22,7 @@ impl Fleet {
     /// Connects every agent first, then starts them all at once, so they
     /// begin at the same moment.
     pub async fn start(cfg: &StoreConfig, configs: Vec<AgentConfig>) -> Fleet {
+        trace_from_env();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let mut stores = Vec::new();
         for _ in &configs {
@@ -95,7 +96,25 @@ pub async fn setup(prefix: &str) -> (StoreConfig, Store) {
     let store = Store::connect(&cfg)
         .await
         .unwrap_or_else(|e| panic!("the emulator is up, so connecting works: {e}"));
+    warm_up(&store).await;
     (cfg, store)
+}
+
+/// Waits (up to 60 s) until the database answers a query. A fresh database
+/// in a JVM that has just started, on a loaded 2-core machine, can take
+/// longer than one request timeout to answer its first request; tests
+/// should measure the system, not the emulator's cold start.
+pub async fn warm_up(store: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match store.list_pile(Pile::Queued, None, Some(1)).await {
+            Ok(_) => return,
+            Err(e) if Instant::now() > deadline => {
+                panic!("the emulator did not answer within 60 s: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 /// Polls the task every 50 ms until `pred` holds; panics after `limit` with
@@ -144,13 +163,14 @@ pub async fn count(store: &Store, pile: Pile) -> usize {
 pub fn describe(v: &Versioned<Task>) -> String {
     let t = &v.value;
     format!(
-        "pile {} status {} lease {:?}/{:?}/epoch {} control {:?} retry_count {}/{} attempt {} \
-         result {:?} last_error {:?} checkpoints {:?}\n{}",
+        "pile {} status {} lease {:?}/{:?}/epoch {} not_before {:?} control {:?} retry_count {}/{} \
+         attempt {} result {:?} last_error {:?} checkpoints {:?}\n{}",
         v.pile,
         t.status,
         t.lease.owner,
         t.lease.expires_at.map(|e| e.0.to_string()),
         t.lease.epoch,
+        t.not_before.map(|e| e.0.to_string()),
         t.control,
         t.metadata.retry_count,
         t.metadata.max_retries,
@@ -277,5 +297,16 @@ pub fn field_str<'a>(doc: &'a pb::Document, field: &str) -> Option<&'a str> {
     match doc.fields.get(field)?.value_type.as_ref()? {
         pb::value::ValueType::StringValue(s) => Some(s),
         _ => None,
+    }
+}
+
+/// Prints the library's tracing for in-process agents when
+/// `VAYU_TEST_LOG` is set (a filter such as `vayu=debug`).
+pub fn trace_from_env() {
+    if let Ok(filter) = std::env::var("VAYU_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
     }
 }

@@ -76,3 +76,6 @@ pub fn is_valid_db_id(id: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
+
+pub mod fleet;
+pub mod procs;
