@@ -165,11 +165,26 @@ async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<Co
                 .map(|_| ControlResult::Moved(target))
         };
         match result {
-            Err(e) if e.is_conflict() => continue,
+            Err(e) if lost_race(store, &seen, &e).await => continue,
             other => return other,
         }
     }
     Err(Error::Conflict("the task kept changing; try again".into()))
+}
+
+/// Whether a refused write lost a race (so reading again and retrying is
+/// right). Under `firestore.rules` a write based on a stale version may be
+/// refused as PERMISSION_DENIED before its precondition is checked, so a
+/// denial counts as a lost race when the task changed since `seen`.
+async fn lost_race(store: &Store, seen: &Versioned<Task>, e: &Error) -> bool {
+    match e {
+        Error::Conflict(_) => true,
+        Error::PermissionDenied(_) => match store.find_task(&seen.value.task_id).await {
+            Ok(Some(now)) => now.update_time != seen.update_time || now.pile != seen.pile,
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Resumes a paused task: back to the queue, to restart from its last
@@ -216,7 +231,7 @@ async fn requeue(
             .replace_task(&seen, &next, &[Status::Queued], vec![])
             .await
         {
-            Err(e) if e.is_conflict() => continue,
+            Err(e) if lost_race(store, &seen, &e).await => continue,
             Err(e) => return Err(e),
             Ok(_) => return Ok(Status::Queued),
         }

@@ -85,6 +85,13 @@ async fn three_agents_complete_two_hundred_tasks_exactly_once() {
         "200 tasks, 3 agents: all completed in {:.2} s",
         started.elapsed().as_secs_f64()
     );
+    if done < 200 {
+        for pile in [Pile::Queued, Pile::Active] {
+            for v in store.list_pile(pile, None, None).await.expect("query").iter().flatten() {
+                eprintln!("left in {pile}: {}", common::fleet::describe(v));
+            }
+        }
+    }
     let reports = fleet.stop().await;
 
     assert_eq!(done, 200, "every task ends in the completed collection");

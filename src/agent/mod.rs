@@ -489,7 +489,7 @@ pub async fn run(
                                 background.spawn(async move {
                                     match store.quarantine(&doc, &e.to_string(), &me).await {
                                         Ok(()) => tracing::info!(doc = %doc.name, "quarantined"),
-                                        Err(e) if e.is_conflict() => {}
+                                        Err(e) if e.is_conflict() || matches!(e, Error::PermissionDenied(_)) => {}
                                         Err(e) => tracing::warn!(error = %e, "could not quarantine"),
                                     }
                                 });

@@ -343,6 +343,46 @@ impl Runner {
                     {
                         return Err(Refused::Control(c));
                     }
+                    // Our lease ran out (an outage outlasted it) but nobody
+                    // took the task over: take it over from ourselves, with
+                    // the next epoch, the way a peer would, and carry on. The
+                    // rules refuse a holder's writes on an expired lease.
+                    let mut fresh = fresh;
+                    if fresh.value.lease.expires_at.is_none_or(|e| e <= now()) {
+                        let mut renewed = fresh.value.clone();
+                        renewed.lease.epoch += 1;
+                        renewed.lease.expires_at = Some(time_add(now(), self.cfg.lease));
+                        renewed.record(
+                            renewed.status,
+                            now(),
+                            Some(&self.cfg.agent_id),
+                            Some("the lease had expired with nobody taking over; renewed by its holder".into()),
+                        );
+                        match self.store.replace_task(&fresh, &renewed, &[], vec![]).await {
+                            Ok(v) => {
+                                self.epoch = v.value.lease.epoch;
+                                tracing::info!(task = %self.id(), epoch = self.epoch, "lease expired during an outage; taken back");
+                                next.lease = v.value.lease.clone();
+                                // Our pending write's own history entries
+                                // come after the renewal's.
+                                if let Some(entry) = v.value.history.last() {
+                                    let at = fresh.value.history.len().min(next.history.len());
+                                    next.history.insert(at, entry.clone());
+                                }
+                                fresh = v;
+                            }
+                            Err(e)
+                                if e.is_conflict()
+                                    || matches!(
+                                        e,
+                                        Error::NotFound(_) | Error::PermissionDenied(_)
+                                    ) =>
+                            {
+                                continue;
+                            }
+                            Err(e) => return Err(Refused::Unavailable(e)),
+                        }
+                    }
                     // A person's edit: keep their fields, re-apply ours.
                     let mut merged = fresh.value.clone();
                     merged.status = next.status;
