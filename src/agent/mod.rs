@@ -372,7 +372,7 @@ pub async fn run(
                 let eligible = candidates
                     .values()
                     .map(|c| &c.seen.value)
-                    .filter(|t| offer.can_claim(t, t_now));
+                    .filter(|t| offer.can_claim(t, t_now) && !running.contains_key(&t.task_id));
                 let Some(id) = assign::pick(&cfg.agent_id, eligible).map(|t| t.task_id.clone())
                 else {
                     break;
@@ -475,7 +475,11 @@ pub async fn run(
                     match Store::decode_versioned(&doc, Pile::Queued) {
                         Ok(v) => {
                             malformed.remove(&id);
-                            if offer.could_claim(&v.value) && !running.contains_key(&id) {
+                            // Kept even while our runner for the same id is
+                            // still winding down: a retried task comes back
+                            // to the queue before its runner is reaped, and
+                            // the listener will not show it again.
+                            if offer.could_claim(&v.value) {
                                 candidates.insert(id, Candidate { seen: v });
                             } else {
                                 candidates.remove(&id);
