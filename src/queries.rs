@@ -73,11 +73,23 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
     };
     let mut out = vec![
         {
-            // The agents' claim window, from the very function the agent
-            // uses (src/agent/mod.rs `claim_window`).
-            let spec = crate::agent::claim_window(String::new(), 64);
+            // The agents' view of a queue that fits its window, from the
+            // very function the agent uses (src/agent/mod.rs `queue_window`).
+            let spec = crate::agent::queue_window(String::new(), crate::agent::QueueView::All, 64);
             DeclaredQuery {
-                name: "agents listen to the claim window of the queued pile",
+                name: "agents listen to the whole queued pile while it fits their window",
+                site: "src/agent/mod.rs",
+                collection_id: layout::ITEMS,
+                filter: spec.filter,
+                order_by: spec.order_by,
+            }
+        },
+        {
+            // ... and to the best tasks by priority when it does not.
+            let spec =
+                crate::agent::queue_window(String::new(), crate::agent::QueueView::Priority, 64);
+            DeclaredQuery {
+                name: "agents listen to the priority window of a large queued pile",
                 site: "src/agent/mod.rs",
                 collection_id: layout::ITEMS,
                 filter: spec.filter,

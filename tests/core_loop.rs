@@ -87,7 +87,13 @@ async fn three_agents_complete_two_hundred_tasks_exactly_once() {
     );
     if done < 200 {
         for pile in [Pile::Queued, Pile::Active] {
-            for v in store.list_pile(pile, None, None).await.expect("query").iter().flatten() {
+            for v in store
+                .list_pile(pile, None, None)
+                .await
+                .expect("query")
+                .iter()
+                .flatten()
+            {
                 eprintln!("left in {pile}: {}", common::fleet::describe(v));
             }
         }

@@ -154,17 +154,31 @@ fn initial_window(concurrency: usize) -> i32 {
     (4 * concurrency as i32).max(64)
 }
 
-/// What an agent listens to: the claimable tasks of the queued pile, best
-/// priority first, oldest first, at most `limit` of them.
+/// How an agent looks at the queued pile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueView {
+    /// Every document of the pile, up to the window, in id order. While the
+    /// whole pile fits, the agent sees all of it: priority order is sorted
+    /// out in memory, and documents that do not parse (a mistyped status, a
+    /// task typed into the console without its ordering fields) are seen
+    /// and quarantined.
+    All,
+    /// A backlog larger than the window: the claimable tasks, best priority
+    /// first, oldest first. Needs the composite index (status,
+    /// priority_rank, created_at) in `firestore.indexes.json`. Documents
+    /// without those fields are not in this view; they are seen once the
+    /// backlog shrinks and the agent goes back to [`QueueView::All`].
+    Priority,
+}
+
+/// What an agent listens to: a window of at most `limit` documents of the
+/// queued pile, as `view` says.
 ///
 /// A window, not the whole pile, so that a backlog of 100,000 tasks costs
 /// an agent `limit` documents of memory and reads, not 100,000. (It also
 /// matters on the emulator, which re-sends a listener's whole result set on
-/// every write to the collection.) The order needs the composite index
-/// (status, priority_rank, created_at) in `firestore.indexes.json`.
-/// A document without `priority_rank` or `created_at` is never in the
-/// window: the rules refuse such tasks, and `vayu task list` shows them.
-pub fn claim_window(parent: String, limit: i32) -> QuerySpec {
+/// every write to the collection.)
+pub fn queue_window(parent: String, view: QueueView, limit: i32) -> QuerySpec {
     use firestore::gcloud_sdk::google::firestore::v1::structured_query::{
         Direction, FieldReference, Order,
     };
@@ -174,14 +188,21 @@ pub fn claim_window(parent: String, limit: i32) -> QuerySpec {
         }),
         direction: Direction::Ascending as i32,
     };
+    let (filter, order_by) = match view {
+        QueueView::All => (None, vec![]),
+        QueueView::Priority => (
+            Some(store::field_in(
+                "status",
+                &[Status::Queued.as_str(), Status::Rejected.as_str()],
+            )),
+            vec![asc("priority_rank"), asc("created_at")],
+        ),
+    };
     QuerySpec {
         parent,
         collection_id: layout::ITEMS.into(),
-        filter: Some(store::field_in(
-            "status",
-            &[Status::Queued.as_str(), Status::Rejected.as_str()],
-        )),
-        order_by: vec![asc("priority_rank"), asc("created_at")],
+        filter,
+        order_by,
         limit: Some(limit),
     }
 }
@@ -290,9 +311,10 @@ pub async fn run(
 
     let queued_parent = store.name(&Pile::Queued.parent());
     let mut window = initial_window(cfg.concurrency);
+    let mut view = QueueView::All;
     let (mut listener, mut events) = Listener::spawn(
         store.db().clone(),
-        claim_window(queued_parent.clone(), window),
+        queue_window(queued_parent.clone(), view, window),
         store.counters().clone(),
         1024,
     );
@@ -346,23 +368,34 @@ pub async fn run(
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
 
     loop {
-        // The window is full of tasks this agent can never run (other
-        // types or capabilities): look further down the queue.
-        if window_current
-            && candidates.is_empty()
-            && in_window.len() >= window as usize
-            && window < MAX_WINDOW
-        {
-            window = (window * 4).min(MAX_WINDOW);
-            tracing::info!(window, "no claimable task in the window; widening it");
-            listener.shutdown().await;
-            (listener, events) = Listener::spawn(
-                store.db().clone(),
-                claim_window(queued_parent.clone(), window),
-                store.counters().clone(),
-                1024,
-            );
-            window_current = false;
+        // Choose the view of the queue: all of it while it fits in the
+        // window; the best tasks by priority when it does not; a wider
+        // window when the best ones are all tasks this agent can never run
+        // (other types or capabilities).
+        if window_current {
+            let full = in_window.len() >= window as usize;
+            let next = match view {
+                QueueView::All if full => Some((QueueView::Priority, window)),
+                QueueView::Priority if in_window.len() < window as usize / 4 => {
+                    Some((QueueView::All, initial_window(cfg.concurrency)))
+                }
+                QueueView::Priority if full && candidates.is_empty() && window < MAX_WINDOW => {
+                    Some((QueueView::Priority, (window * 4).min(MAX_WINDOW)))
+                }
+                _ => None,
+            };
+            if let Some((v, w)) = next {
+                tracing::info!(view = ?v, window = w, "changing the view of the queue");
+                (view, window) = (v, w);
+                listener.shutdown().await;
+                (listener, events) = Listener::spawn(
+                    store.db().clone(),
+                    queue_window(queued_parent.clone(), view, window),
+                    store.counters().clone(),
+                    1024,
+                );
+                window_current = false;
+            }
         }
         // Claim while there are free slots and claimable work.
         let breaker_open = claims_paused_until.is_some_and(|t| Instant::now() < t);
