@@ -1,0 +1,963 @@
+//! Leases that survive crashes, on the real Firestore emulator: fencing,
+//! failover to peers and to a restarted agent, graceful shutdown, retries
+//! with backoff and the dead letter, timeouts, and agent health.
+//!
+//! Every test has its own database in the binary's shared emulator; tests
+//! that kill or stop agents use `vayu-agent` processes, the others run
+//! agents in-process.
+
+mod common;
+
+use common::fleet::{
+    Fleet, count, describe, fast_agent, history, lines, pids, read_task, setup, shell, wait_file,
+    wait_task,
+};
+use common::procs::{AgentProc, AgentSpec, Frozen, pid_alive, tail, vayu_cli, wait_dead};
+use std::time::Duration;
+use tokio::time::Instant;
+use vayu::layout::Pile;
+use vayu::lifecycle::Status;
+use vayu::model::{AgentState, Lease, Priority, Task, TaskType, millis_between, now, time_add};
+use vayu::retry::Backoff;
+use vayu::store::{Store, StoreConfig, Versioned};
+use vayu::tasks::{self, NewTask};
+
+fn new_task(title: &str) -> NewTask {
+    NewTask::new(TaskType::Research, Priority::Normal, title)
+}
+
+fn spec(cfg: &StoreConfig, dir: &std::path::Path, id: &str, handler: &str) -> AgentSpec {
+    let host = cfg
+        .emulator_host
+        .as_deref()
+        .expect("tests run on the emulator");
+    AgentSpec::new(id, handler, host, &cfg.database_id, dir)
+}
+
+/// What an agent's claim commit writes, done by hand: the library's
+/// compare-and-set, as agent `who`.
+async fn claim_as(
+    store: &Store,
+    seen: &Versioned<Task>,
+    who: &str,
+) -> vayu::Result<Versioned<Task>> {
+    let t_now = now();
+    let mut t = seen.value.clone();
+    t.lease = Lease {
+        owner: Some(who.to_string()),
+        expires_at: Some(time_add(t_now, Duration::from_secs(1))),
+        epoch: seen.value.lease.epoch + 1,
+    };
+    t.assignment.primary_agent = Some(who.to_string());
+    t.execution.attempt = t.metadata.retry_count + 1;
+    t.status = Status::Executing;
+    t.record(Status::Assigned, t_now, Some(who), None);
+    t.record(Status::Executing, t_now, Some(who), None);
+    store
+        .replace_task(seen, &t, &[Status::Assigned, Status::Executing], vec![])
+        .await
+}
+
+/// The holder's completion, done by hand.
+fn completed_by(seen: &Versioned<Task>, who: &str, result: &str) -> Task {
+    let mut t = seen.value.clone();
+    t.status = Status::Completed;
+    t.execution.progress = 100;
+    t.execution.result = Some(result.to_string());
+    t.execution.finished_at = Some(now());
+    t.record(Status::Completed, now(), Some(who), None);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_a_stale_holders_writes_are_refused_library() {
+    let (_, store) = setup("fence-lib").await;
+    let t = tasks::create(&store, new_task("fenced"))
+        .await
+        .expect("the emulator accepts a new task");
+    let queued = read_task(&store, &t.task_id).await;
+
+    // A claims (epoch 1) and renews once: its writes land while it holds
+    // the lease.
+    let a1 = claim_as(&store, &queued, "agent-a")
+        .await
+        .expect("A claims");
+    assert_eq!(a1.value.lease.epoch, 1);
+    let mut renewed = a1.value.clone();
+    renewed.execution.progress = 40;
+    let a2 = store
+        .replace_task(&a1, &renewed, &[], vec![])
+        .await
+        .expect("A's progress write lands while A holds the lease");
+
+    // A's lease runs out; B reclaims through the agents' own takeover path
+    // (epoch + 1, retry_count + 1), then claims it again (epoch + 1).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = read_task(&store, &t.task_id).await;
+    assert!(
+        expired.value.lease.expires_at.is_some_and(|e| e < now()),
+        "A's lease has expired: {}",
+        describe(&expired)
+    );
+    assert!(
+        vayu::agent::requeue(&store, &expired, "agent-b", "its lease expired")
+            .await
+            .expect("the reclaim commits"),
+        "B reclaims the expired task"
+    );
+    // A second reclaimer working from the same stale read loses.
+    assert!(
+        !vayu::agent::requeue(&store, &expired, "agent-c", "its lease expired")
+            .await
+            .expect("a lost reclaim is not an error"),
+        "exactly one agent reclaims a task"
+    );
+    let requeued = read_task(&store, &t.task_id).await;
+    assert_eq!(requeued.pile, Pile::Queued, "{}", describe(&requeued));
+    assert_eq!(
+        requeued.value.lease.epoch, 2,
+        "the reclaim raises the epoch"
+    );
+    assert_eq!(
+        requeued.value.metadata.retry_count, 1,
+        "and the retry count"
+    );
+    let b = claim_as(&store, &requeued, "agent-b")
+        .await
+        .expect("B claims");
+    assert_eq!(b.value.lease.epoch, 3);
+
+    // A wakes up and writes with what it last knew: every write is refused.
+    let mut late_progress = a2.value.clone();
+    late_progress.execution.progress = 90;
+    let e = store
+        .replace_task(&a2, &late_progress, &[], vec![])
+        .await
+        .expect_err("A's progress write after the takeover must be refused");
+    assert!(e.is_conflict(), "refused as a conflict, not {e}");
+    let e = store
+        .replace_task(
+            &a2,
+            &completed_by(&a2, "agent-a", "A's result"),
+            &[Status::Completed],
+            vec![],
+        )
+        .await
+        .expect_err("A's completion after the takeover must be refused");
+    assert!(e.is_conflict(), "refused as a conflict, not {e}");
+
+    // B completes; B's result stands.
+    store
+        .replace_task(
+            &b,
+            &completed_by(&b, "agent-b", "B's result"),
+            &[Status::Completed],
+            vec![],
+        )
+        .await
+        .expect("B, the holder, completes");
+    // A tries again, now against a completed task.
+    let e = store
+        .replace_task(
+            &a2,
+            &completed_by(&a2, "agent-a", "A's result"),
+            &[Status::Completed],
+            vec![],
+        )
+        .await
+        .expect_err("A cannot overwrite B's completion");
+    assert!(e.is_conflict(), "refused as a conflict, not {e}");
+    let done = read_task(&store, &t.task_id).await;
+    println!("{}", describe(&done));
+    assert_eq!(done.pile, Pile::Completed);
+    assert_eq!(done.value.status, Status::Completed);
+    assert_eq!(done.value.execution.result.as_deref(), Some("B's result"));
+    assert_eq!(done.value.lease.owner.as_deref(), Some("agent-b"));
+    assert_eq!(done.value.lease.epoch, 3);
+}
+
+/// A's handler is done and A is about to report, but A is stopped (a GC
+/// pause, a laptop lid) for longer than its lease. B takes over and
+/// completes; when A continues, its result is discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fencing_a_stopped_agent_cannot_complete_after_a_takeover() {
+    let (cfg, store) = setup("fence-proc").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let runs = dir.path().join("runs");
+    let handler = format!(
+        "echo \"$VAYU_AGENT_ID $VAYU_EPOCH start\" >> {r}; sleep 3; \
+         echo \"$VAYU_AGENT_ID $VAYU_EPOCH end\" >> {r}; \
+         echo \"vayu:result done by $VAYU_AGENT_ID at epoch $VAYU_EPOCH\"",
+        r = runs.display()
+    );
+    let mut a = AgentProc::spawn(&spec(&cfg, dir.path(), "fence-a", &handler));
+    let t = tasks::create(&store, new_task("fenced"))
+        .await
+        .expect("the emulator accepts a new task");
+    let claimed = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "claimed by A",
+        |v| {
+            v.value.status == Status::Executing && v.value.lease.owner.as_deref() == Some("fence-a")
+        },
+    )
+    .await;
+    let a_epoch = claimed.value.lease.epoch;
+    wait_file(&runs, Duration::from_secs(10)).await;
+
+    let mut stopped = Frozen::stop(a.pid());
+    let t_stop = now();
+    let mut b = AgentProc::spawn(&spec(&cfg, dir.path(), "fence-b", &handler));
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(40),
+        "completed by B",
+        |v| v.value.status == Status::Completed,
+    )
+    .await;
+    println!("{}", describe(&done));
+    let reclaimed_at = done
+        .value
+        .history
+        .iter()
+        .find(|h| h.epoch > a_epoch)
+        .and_then(|h| h.at)
+        .expect("the history shows the takeover");
+    println!(
+        "A stopped -> task reclaimed by a peer: {} ms (lease 2 s, heartbeat 0.5 s)",
+        millis_between(t_stop, reclaimed_at)
+    );
+    // A's handler (not stopped: it runs in its own process group) has
+    // finished and waits to be reaped, with its result in the pipe.
+    assert!(
+        lines(&runs)
+            .iter()
+            .any(|l| l == &format!("fence-a {a_epoch} end")),
+        "A's handler finished while A was stopped: {:?}",
+        lines(&runs)
+    );
+    let before = read_task(&store, &t.task_id).await;
+
+    let stopped_for = stopped.thaw();
+    println!(
+        "A continued after {:.1} s stopped",
+        stopped_for.as_secs_f64()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !a.log().contains("discarded") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a_log = a.log();
+    let after = read_task(&store, &t.task_id).await;
+    assert!(
+        a_log.contains("discarded"),
+        "A's log says its result was discarded:\n{}",
+        tail(&a_log, 30)
+    );
+    println!(
+        "A's log: {}",
+        a_log
+            .lines()
+            .filter(|l| l.contains("discarded"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        after.update_time,
+        before.update_time,
+        "A wrote nothing to the task after it continued:\n{}",
+        describe(&after)
+    );
+    let b_epoch = after.value.lease.epoch;
+    assert!(b_epoch > a_epoch, "the takeover raised the epoch");
+    assert_eq!(after.pile, Pile::Completed);
+    assert_eq!(after.value.status, Status::Completed);
+    assert_eq!(after.value.lease.owner.as_deref(), Some("fence-b"));
+    assert_eq!(
+        after.value.execution.result.as_deref(),
+        Some(format!("done by fence-b at epoch {b_epoch}").as_str()),
+        "B's result stands"
+    );
+    let completions: Vec<_> = after
+        .value
+        .history
+        .iter()
+        .filter(|h| h.status == Some(Status::Completed))
+        .collect();
+    assert_eq!(
+        completions.len(),
+        1,
+        "one completion:\n{}",
+        history(&after.value)
+    );
+    assert_eq!(completions[0].agent.as_deref(), Some("fence-b"));
+
+    for p in [&mut a, &mut b] {
+        let status = p.terminate(Duration::from_secs(20)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} exits 0 on SIGTERM, got {status:?}:\n{}",
+            p.id(),
+            tail(&p.log(), 20)
+        );
+    }
+}
+
+/// Kill -9 an agent that holds a task and do not restart it: a peer
+/// notices the silence, marks it offline and takes the task over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
+    let (cfg, store) = setup("failover-peer").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let runs = dir.path().join("runs");
+    let handler = format!(
+        "echo \"$VAYU_AGENT_ID $VAYU_EPOCH\" >> {}; sleep 1",
+        runs.display()
+    );
+    let mut victim = AgentProc::spawn(&spec(&cfg, dir.path(), "victim", &handler));
+    let t = tasks::create(&store, new_task("survives its agent"))
+        .await
+        .expect("the emulator accepts a new task");
+    let claimed = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "claimed",
+        |v| v.value.status == Status::Executing,
+    )
+    .await;
+    let mut peer = AgentProc::spawn(&spec(&cfg, dir.path(), "peer", &handler));
+    // Let the peer see the victim alive first.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let t_kill = now();
+    victim.kill9().await;
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(30),
+        "completed",
+        |v| v.value.status == Status::Completed,
+    )
+    .await;
+    println!("{}", describe(&done));
+    let reclaim = done
+        .value
+        .history
+        .iter()
+        .find(|h| h.epoch > claimed.value.lease.epoch)
+        .expect("the history shows the reclaim");
+    let reclaim_ms = millis_between(t_kill, reclaim.at.expect("history entries have times"));
+    println!("kill -9 -> reclaimed by a peer: {reclaim_ms} ms (lease 2 s, heartbeat 0.5 s)");
+    assert_eq!(
+        reclaim.agent.as_deref(),
+        Some("peer"),
+        "the peer reclaimed it"
+    );
+    assert_eq!(done.value.lease.owner.as_deref(), Some("peer"));
+    assert!(done.value.lease.epoch >= claimed.value.lease.epoch + 2);
+    assert_eq!(
+        done.value.metadata.retry_count, 1,
+        "the reclaim counts as a retry"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let victim_doc = loop {
+        let d = store
+            .get_agent("victim")
+            .await
+            .expect("the emulator answers a read of the agent doc")
+            .expect("the victim registered");
+        if d.status == Some(AgentState::Offline) || Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        victim_doc.status,
+        Some(AgentState::Offline),
+        "a peer marks the dead agent offline: {victim_doc:?}"
+    );
+    assert!(
+        peer.terminate(Duration::from_secs(20))
+            .await
+            .is_some_and(|s| s.success())
+    );
+}
+
+/// Kill -9 the only agent while it holds a task, and restart it with the
+/// same id: the new incarnation requeues what the old one held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_a_restarted_agent_requeues_its_own_leftovers() {
+    let (cfg, store) = setup("failover-self").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let runs = dir.path().join("runs");
+    // The first run hangs; later ones finish at once.
+    let handler = format!(
+        "echo \"$VAYU_AGENT_ID $VAYU_EPOCH\" >> {r}; \
+         if [ \"$(wc -l < {r})\" -lt 2 ]; then sleep 60; fi",
+        r = runs.display()
+    );
+    let s = spec(&cfg, dir.path(), "phoenix", &handler);
+    let mut first = AgentProc::spawn(&s);
+    let t = tasks::create(&store, new_task("outlives an incarnation"))
+        .await
+        .expect("the emulator accepts a new task");
+    let claimed = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "claimed",
+        |v| v.value.status == Status::Executing,
+    )
+    .await;
+    wait_file(&runs, Duration::from_secs(10)).await;
+    let t_kill = now();
+    first.kill9().await;
+    let mut second = AgentProc::spawn(&s);
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(30),
+        "completed",
+        |v| v.value.status == Status::Completed,
+    )
+    .await;
+    println!("{}", describe(&done));
+    let reclaim = done
+        .value
+        .history
+        .iter()
+        .find(|h| h.epoch > claimed.value.lease.epoch)
+        .expect("the history shows the reclaim");
+    println!(
+        "kill -9 + restart -> requeued by the new incarnation: {} ms",
+        millis_between(t_kill, reclaim.at.expect("history entries have times"))
+    );
+    assert_eq!(reclaim.agent.as_deref(), Some("phoenix"));
+    assert!(done.value.lease.epoch > claimed.value.lease.epoch + 1);
+    assert_eq!(lines(&runs).len(), 2, "ran twice: {:?}", lines(&runs));
+    assert!(
+        second
+            .terminate(Duration::from_secs(20))
+            .await
+            .is_some_and(|s| s.success())
+    );
+}
+
+/// SIGTERM while a short handler runs: it finishes within the grace period
+/// and the task completes; the agent exits 0 and says it is offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_a_short_handler_finishes_within_the_grace_period() {
+    let (cfg, store) = setup("shutdown-short").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let pid = dir.path().join("pid");
+    let handler = format!(
+        "echo $$ > {}; sleep 1; echo \"vayu:result finished\"",
+        pid.display()
+    );
+    let mut s = spec(&cfg, dir.path(), "stopping", &handler);
+    s.grace_secs = 10.0;
+    let mut agent = AgentProc::spawn(&s);
+    let t = tasks::create(&store, new_task("finish me"))
+        .await
+        .expect("the emulator accepts a new task");
+    wait_file(&pid, Duration::from_secs(20)).await;
+    let t0 = Instant::now();
+    let status = agent.terminate(Duration::from_secs(30)).await;
+    println!(
+        "SIGTERM -> exit: {} ms, {status:?}",
+        t0.elapsed().as_millis()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 after SIGTERM, got {status:?}:\n{}",
+        tail(&agent.log(), 30)
+    );
+    let v = read_task(&store, &t.task_id).await;
+    assert_eq!(v.value.status, Status::Completed, "{}", describe(&v));
+    assert_eq!(v.pile, Pile::Completed);
+    assert_eq!(v.value.execution.result.as_deref(), Some("finished"));
+    assert_eq!(
+        count(&store, Pile::Active).await,
+        0,
+        "nothing left in active"
+    );
+    let doc = store
+        .get_agent("stopping")
+        .await
+        .expect("the emulator answers a read of the agent doc")
+        .expect("the agent registered");
+    assert_eq!(doc.status, Some(AgentState::Offline), "{doc:?}");
+}
+
+/// SIGTERM while a long handler runs: after the grace period the handler is
+/// killed and the task goes back to the queue, where another agent picks it
+/// up. Never stuck in active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_a_long_handler_is_released_back_to_the_queue() {
+    let (cfg, store) = setup("shutdown-long").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let pid = dir.path().join("pid");
+    let handler = format!("echo $$ > {}; sleep 60", pid.display());
+    let mut s = spec(&cfg, dir.path(), "impatient", &handler);
+    s.grace_secs = 1.0;
+    let mut agent = AgentProc::spawn(&s);
+    let t = tasks::create(&store, new_task("too long"))
+        .await
+        .expect("the emulator accepts a new task");
+    wait_file(&pid, Duration::from_secs(20)).await;
+    let handler_pid = pids(&pid)[0];
+    let t0 = Instant::now();
+    let status = agent.terminate(Duration::from_secs(30)).await;
+    println!(
+        "SIGTERM -> exit: {} ms (grace 1 s), {status:?}",
+        t0.elapsed().as_millis()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 after SIGTERM, got {status:?}:\n{}",
+        tail(&agent.log(), 30)
+    );
+    let v = read_task(&store, &t.task_id).await;
+    println!("{}", describe(&v));
+    assert_eq!(v.pile, Pile::Queued, "released to the queue");
+    assert_eq!(v.value.status, Status::Queued);
+    assert_eq!(v.value.lease.owner, None, "no owner left on the lease");
+    assert_eq!(
+        count(&store, Pile::Active).await,
+        0,
+        "nothing left in active"
+    );
+    assert!(
+        !pid_alive(handler_pid),
+        "the handler was killed, not left running"
+    );
+
+    // And it is not stuck: the next agent runs it.
+    let mut next = AgentProc::spawn(&spec(
+        &cfg,
+        dir.path(),
+        "successor",
+        "echo \"vayu:result second try\"",
+    ));
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "completed",
+        |v| v.value.status == Status::Completed,
+    )
+    .await;
+    assert_eq!(done.value.execution.result.as_deref(), Some("second try"));
+    assert!(
+        next.terminate(Duration::from_secs(20))
+            .await
+            .is_some_and(|s| s.success())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_a_handler_that_fails_twice_completes_on_attempt_three() {
+    let (cfg, store) = setup("retry-ok").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let backoff = Backoff {
+        base: Duration::from_millis(400),
+        cap: Duration::from_secs(5),
+    };
+    let d = dir.path().display();
+    let handler = format!(
+        "f={d}/$VAYU_TASK_ID.count; n=$(( $(cat $f 2>/dev/null || echo 0) + 1 )); echo $n > $f; \
+         echo \"$VAYU_ATTEMPT $VAYU_AGENT_ID\" >> {d}/attempts; \
+         if [ $n -lt 3 ]; then echo \"boom $n\" >&2; exit 7; fi; \
+         echo \"vayu:result ok on attempt $VAYU_ATTEMPT\""
+    );
+    let configs = ["retry-1", "retry-2"]
+        .iter()
+        .map(|id| {
+            let mut c = fast_agent(id, shell(&handler));
+            c.retry_backoff = backoff;
+            c
+        })
+        .collect();
+    let fleet = Fleet::start(&cfg, configs).await;
+    let t = tasks::create(&store, new_task("third time lucky"))
+        .await
+        .expect("the emulator accepts a new task");
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(30),
+        "completed",
+        |v| v.value.status.is_terminal(),
+    )
+    .await;
+    fleet.stop().await;
+    println!("{}", describe(&done));
+    let v = &done.value;
+    assert_eq!(v.status, Status::Completed);
+    assert_eq!(v.execution.attempt, 3, "completed on attempt 3");
+    assert_eq!(v.metadata.retry_count, 2);
+    assert_eq!(v.execution.result.as_deref(), Some("ok on attempt 3"));
+    let attempts: Vec<String> = lines(&dir.path().join("attempts"))
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(attempts, ["1", "2", "3"], "VAYU_ATTEMPT counts up");
+
+    // The backoff gaps, from the history: failed -> (queued) -> executing.
+    let h = &v.history;
+    let mut failures = 0u32;
+    for (i, e) in h.iter().enumerate() {
+        if e.status != Some(Status::Failed) {
+            continue;
+        }
+        failures += 1;
+        let failed_at = e.at.expect("history entries have times");
+        let rest = &h[i + 1..];
+        assert!(
+            rest.first()
+                .is_some_and(|n| n.status == Some(Status::Queued)),
+            "a failed attempt with retries left goes back to queued:\n{}",
+            history(v)
+        );
+        let next_run = rest
+            .iter()
+            .find(|n| n.status == Some(Status::Executing))
+            .expect("each failure here is followed by another attempt");
+        let gap = millis_between(failed_at, next_run.at.expect("history entries have times"));
+        let floor = backoff.ceiling(failures).as_millis() as i64 / 2;
+        println!(
+            "failure {failures}: next attempt after {gap} ms (backoff floor {floor} ms, note {:?})",
+            rest[0].note
+        );
+        assert!(
+            gap >= floor - 5,
+            "attempt {} started {gap} ms after failure {failures}, before the backoff floor of {floor} ms:\n{}",
+            failures + 1,
+            history(v)
+        );
+    }
+    assert_eq!(failures, 2, "two failed attempts in the history");
+    assert!(
+        v.execution.logs.iter().any(|l| l.contains("boom")),
+        "the failures' stderr is in the log: {:?}",
+        v.execution.logs
+    );
+}
+
+/// One agent alone: the task it just failed comes back to the queue (after
+/// the backoff), and the same agent must pick it up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_a_lone_agent_retries_the_task_it_just_failed() {
+    let (cfg, store) = setup("retry-alone").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let d = dir.path().display();
+    let handler =
+        format!("echo $VAYU_ATTEMPT >> {d}/attempts; if [ $VAYU_ATTEMPT -lt 2 ]; then exit 3; fi");
+    let fleet = Fleet::start(&cfg, vec![fast_agent("alone", shell(&handler))]).await;
+    let t = tasks::create(&store, new_task("second time lucky"))
+        .await
+        .expect("the emulator accepts a new task");
+    let done = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "completed",
+        |v| v.value.status.is_terminal(),
+    )
+    .await;
+    fleet.stop().await;
+    println!("{}", describe(&done));
+    assert_eq!(done.value.status, Status::Completed);
+    assert_eq!(lines(&dir.path().join("attempts")), ["1", "2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_a_handler_that_always_fails_ends_in_the_dead_letter() {
+    let (cfg, store) = setup("retry-dead").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let d = dir.path().display();
+    let handler = format!(
+        "echo $VAYU_ATTEMPT >> {d}/attempts; \
+         if [ -f {d}/fixed ]; then echo \"vayu:result fixed by hand\"; exit 0; fi; \
+         echo \"fatal: disk on fire (attempt $VAYU_ATTEMPT)\" >&2; exit 42"
+    );
+    let fleet = Fleet::start(&cfg, vec![fast_agent("doomed", shell(&handler))]).await;
+    let mut new = new_task("never works");
+    new.max_retries = Some(2);
+    let t = tasks::create(&store, new)
+        .await
+        .expect("the emulator accepts a new task");
+    let dead = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(30),
+        "dead-lettered",
+        |v| v.value.status.is_terminal(),
+    )
+    .await;
+    println!("{}", describe(&dead));
+    assert_eq!(dead.value.status, Status::Failed);
+    assert_eq!(
+        dead.pile,
+        Pile::Completed,
+        "the dead letter is in the completed pile"
+    );
+    let err = dead.value.execution.last_error.clone().unwrap_or_default();
+    assert!(err.contains("42"), "the exit code is kept: {err:?}");
+    assert!(
+        err.contains("disk on fire"),
+        "the handler's stderr is kept: {err:?}"
+    );
+    // 1 attempt + max_retries retries, and no more.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        lines(&dir.path().join("attempts")),
+        ["1", "2", "3"],
+        "three attempts (max_retries 2), then no more"
+    );
+    assert_eq!(
+        read_task(&store, &t.task_id).await.value.status,
+        Status::Failed
+    );
+
+    // `vayu task retry` re-queues it with fresh retries.
+    std::fs::write(dir.path().join("fixed"), "").expect("the test's temp dir is writable");
+    let host = cfg
+        .emulator_host
+        .as_deref()
+        .expect("setup() configures the emulator");
+    let (code, out, err) = vayu_cli(
+        host,
+        &cfg.database_id,
+        &["--json", "task", "retry", "--id", &t.task_id],
+    )
+    .await;
+    assert_eq!(code, 0, "vayu task retry: {out}{err}");
+    let again = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(30),
+        "completed",
+        |v| v.value.status == Status::Completed,
+    )
+    .await;
+    fleet.stop().await;
+    assert_eq!(
+        again.value.execution.result.as_deref(),
+        Some("fixed by hand")
+    );
+    assert_eq!(
+        again.value.metadata.retry_count, 0,
+        "a retried task starts with fresh retries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_kills_the_handlers_whole_process_group_and_fails_the_attempt() {
+    let (cfg, store) = setup("timeout").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let d = dir.path().display();
+    let handler = format!("echo $$ >> {d}/pids; sleep 30 & echo $! >> {d}/grandchildren; sleep 30");
+    let fleet = Fleet::start(&cfg, vec![fast_agent("watchful", shell(&handler))]).await;
+    let mut new = new_task("runs forever");
+    new.timeout_secs = Some(1);
+    new.max_retries = Some(1);
+    let t = tasks::create(&store, new)
+        .await
+        .expect("the emulator accepts a new task");
+    let dead = wait_task(&store, &t.task_id, Duration::from_secs(30), "failed", |v| {
+        v.value.status.is_terminal()
+    })
+    .await;
+    fleet.stop().await;
+    println!("{}", describe(&dead));
+    assert_eq!(dead.value.status, Status::Failed);
+    let err = dead.value.execution.last_error.clone().unwrap_or_default();
+    assert!(
+        err.contains("timed out"),
+        "the error says timed out: {err:?}"
+    );
+    let timeouts: Vec<_> = dead
+        .value
+        .history
+        .iter()
+        .filter(|h| {
+            h.status == Some(Status::Failed)
+                && h.note.as_deref().is_some_and(|n| n.contains("timed out"))
+        })
+        .collect();
+    assert_eq!(
+        timeouts.len(),
+        2,
+        "both attempts timed out:\n{}",
+        history(&dead.value)
+    );
+    let mut runs = Vec::new();
+    for (i, e) in dead.value.history.iter().enumerate() {
+        if e.status == Some(Status::Executing)
+            && let Some(end) = dead.value.history[i + 1..]
+                .iter()
+                .find(|n| n.status == Some(Status::Failed))
+        {
+            runs.push(millis_between(
+                e.at.expect("history entries have times"),
+                end.at.expect("history entries have times"),
+            ));
+        }
+    }
+    println!("attempt durations with timeout_secs 1: {runs:?} ms");
+
+    let shells = pids(&dir.path().join("pids"));
+    let grandchildren = pids(&dir.path().join("grandchildren"));
+    assert_eq!(shells.len(), 2, "two attempts started");
+    assert_eq!(grandchildren.len(), 2, "each started a background sleep");
+    for pid in shells.iter().chain(&grandchildren) {
+        assert!(
+            wait_dead(*pid, Duration::from_secs(3)).await.is_some(),
+            "process {pid} of a timed-out handler is still alive (shells {shells:?}, \
+             grandchildren {grandchildren:?})"
+        );
+    }
+}
+
+/// `vayu agent list --json` shows each agent's health; a killed agent's
+/// document is turned offline by a peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_agent_list_shows_health_and_a_dead_agent_goes_offline() {
+    let (cfg, store) = setup("health").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let host = cfg
+        .emulator_host
+        .clone()
+        .expect("setup() configures the emulator");
+    let handler = "sleep 5";
+    let mut agents: Vec<AgentProc> = ["health-1", "health-2", "health-3"]
+        .iter()
+        .map(|id| AgentProc::spawn(&spec(&cfg, dir.path(), id, handler)))
+        .collect();
+    let t = tasks::create(&store, new_task("keeps one busy"))
+        .await
+        .expect("the emulator accepts a new task");
+    let claimed = wait_task(
+        &store,
+        &t.task_id,
+        Duration::from_secs(20),
+        "claimed",
+        |v| v.value.status == Status::Executing,
+    )
+    .await;
+    let busy_id = claimed
+        .value
+        .lease
+        .owner
+        .clone()
+        .expect("an executing task has a lease owner");
+
+    // The busy agent reports the task at its next heartbeat.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let list = loop {
+        let (code, out, err) =
+            vayu_cli(&host, &cfg.database_id, &["--json", "agent", "list"]).await;
+        assert_eq!(code, 0, "vayu agent list: {out}{err}");
+        let list: Vec<serde_json::Value> = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("agent list --json is a JSON array ({e}): {out}"));
+        let busy_shown = list.iter().any(|a| {
+            a["agent_id"] == busy_id.as_str()
+                && a["status"] == "busy"
+                && a["current_tasks"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x == t.task_id.as_str()))
+        });
+        if busy_shown || Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&list).expect("JSON values print")
+    );
+    assert_eq!(list.len(), 3, "three agents listed");
+    for a in &list {
+        let id = a["agent_id"].as_str().unwrap_or_default();
+        let want = if id == busy_id { "busy" } else { "online" };
+        assert_eq!(a["status"], want, "{id}'s status: {a}");
+        let cpu = a["cpu_usage"].as_f64();
+        assert!(cpu.is_some_and(|c| c >= 0.0), "{id} has cpu_usage: {a}");
+        let mem = a["memory_usage"].as_f64();
+        assert!(
+            mem.is_some_and(|m| m > 0.0 && m <= 100.0),
+            "{id} has memory_usage in percent: {a}"
+        );
+        assert!(
+            !a["last_heartbeat"].is_null(),
+            "{id} has last_heartbeat: {a}"
+        );
+        let current = a["current_tasks"].as_array().map(Vec::len);
+        assert_eq!(
+            current,
+            Some(usize::from(id == busy_id)),
+            "{id}'s current_tasks: {a}"
+        );
+    }
+
+    // Kill an idle agent; a peer marks it offline.
+    let victim_ix = agents
+        .iter()
+        .position(|a| a.id() != busy_id)
+        .expect("two of three agents are idle");
+    let victim_id = agents[victim_ix].id().to_string();
+    let t_kill = Instant::now();
+    agents[victim_ix].kill9().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let doc = store
+            .get_agent(&victim_id)
+            .await
+            .expect("the emulator answers a read of the agent doc")
+            .expect("the victim registered");
+        if doc.status == Some(AgentState::Offline) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{victim_id} still {:?} {:?} after kill -9 (lease 2 s); logs:\n{}",
+            doc.status,
+            t_kill.elapsed(),
+            agents
+                .iter()
+                .map(|a| tail(&a.log(), 10))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "kill -9 -> marked offline by a peer: {} ms (lease 2 s, heartbeat 0.5 s)",
+        t_kill.elapsed().as_millis()
+    );
+    let (code, out, _) = vayu_cli(&host, &cfg.database_id, &["--json", "agent", "list"]).await;
+    assert_eq!(code, 0);
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("a JSON array ({e}): {out}"));
+    let shown = list
+        .iter()
+        .find(|a| a["agent_id"] == victim_id.as_str())
+        .expect("the dead agent is still listed");
+    assert_eq!(shown["status"], "offline", "{shown}");
+    for a in agents.iter_mut() {
+        if a.id() != victim_id {
+            assert!(
+                a.terminate(Duration::from_secs(20))
+                    .await
+                    .is_some_and(|s| s.success()),
+                "{} exits 0",
+                a.id()
+            );
+        }
+    }
+}
