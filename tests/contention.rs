@@ -3,51 +3,10 @@
 
 mod common;
 
-use common::fleet::{Fleet, count, setup};
-use std::path::Path;
-use std::time::{Duration, Instant};
-use vayu::agent::{AgentConfig, Handlers};
-use vayu::layout::Pile;
+use common::fleet::{Fleet, busy_agent, recording_handler, runs, setup, wait_until_completed};
+use std::time::Duration;
 use vayu::model::{Priority, TaskType};
-use vayu::store::Store;
 use vayu::tasks::{self, NewTask};
-
-fn recording_handler(dir: &Path) -> Handlers {
-    Handlers {
-        default: Some(format!(
-            "echo \"$VAYU_TASK_ID\" >> {}/runs.txt",
-            dir.display()
-        )),
-        ..Handlers::default()
-    }
-}
-
-fn agent_cfg(id: &str, handlers: Handlers) -> AgentConfig {
-    let mut c = AgentConfig::new(id, handlers);
-    c.concurrency = 8;
-    c.heartbeat = Duration::from_secs(1);
-    c.lease = Duration::from_secs(10);
-    c
-}
-
-async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
-    let deadline = Instant::now() + limit;
-    loop {
-        let done = count(store, Pile::Completed).await;
-        if done >= n || Instant::now() > deadline {
-            return done;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn runs(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("runs.txt"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
@@ -76,7 +35,7 @@ async fn eight_agents_race_for_one_task_and_exactly_one_wins() {
     let fleet = Fleet::start(
         &cfg,
         (1..=8)
-            .map(|i| agent_cfg(&format!("racer-{i}"), recording_handler(dir.path())))
+            .map(|i| busy_agent(&format!("racer-{i}"), recording_handler(dir.path())))
             .collect(),
     )
     .await;

@@ -3,53 +3,15 @@
 
 mod common;
 
-use common::fleet::{Fleet, count, setup};
+use common::fleet::{
+    Fleet, busy_agent, count, recording_handler, runs, setup, wait_until_completed,
+};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
-use vayu::agent::{AgentConfig, Handlers};
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
 use vayu::model::{Priority, TaskType};
-use vayu::store::Store;
 use vayu::tasks::{self, NewTask};
-
-fn recording_handler(dir: &Path) -> Handlers {
-    Handlers {
-        default: Some(format!(
-            "echo \"$VAYU_TASK_ID\" >> {}/runs.txt",
-            dir.display()
-        )),
-        ..Handlers::default()
-    }
-}
-
-fn agent_cfg(id: &str, handlers: Handlers) -> AgentConfig {
-    let mut c = AgentConfig::new(id, handlers);
-    c.concurrency = 8;
-    c.heartbeat = Duration::from_secs(1);
-    c.lease = Duration::from_secs(10);
-    c
-}
-
-async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
-    let deadline = Instant::now() + limit;
-    loop {
-        let done = count(store, Pile::Completed).await;
-        if done >= n || Instant::now() > deadline {
-            return done;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn runs(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("runs.txt"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_complete_two_hundred_tasks_exactly_once() {
@@ -58,7 +20,7 @@ async fn three_agents_complete_two_hundred_tasks_exactly_once() {
     let fleet = Fleet::start(
         &cfg,
         (1..=3)
-            .map(|i| agent_cfg(&format!("agent-{i}"), recording_handler(dir.path())))
+            .map(|i| busy_agent(&format!("agent-{i}"), recording_handler(dir.path())))
             .collect(),
     )
     .await;
@@ -169,8 +131,8 @@ async fn a_task_created_while_agents_idle_is_claimed_through_the_listener() {
     let fleet = Fleet::start(
         &cfg,
         vec![
-            agent_cfg("idle-1", recording_handler(dir.path())),
-            agent_cfg("idle-2", recording_handler(dir.path())),
+            busy_agent("idle-1", recording_handler(dir.path())),
+            busy_agent("idle-2", recording_handler(dir.path())),
         ],
     )
     .await;
@@ -211,8 +173,8 @@ async fn a_malformed_document_in_the_queue_crashes_no_agent() {
     let fleet = Fleet::start(
         &cfg,
         vec![
-            agent_cfg("sturdy-1", recording_handler(dir.path())),
-            agent_cfg("sturdy-2", recording_handler(dir.path())),
+            busy_agent("sturdy-1", recording_handler(dir.path())),
+            busy_agent("sturdy-2", recording_handler(dir.path())),
         ],
     )
     .await;
@@ -238,18 +200,7 @@ async fn a_malformed_document_in_the_queue_crashes_no_agent() {
             })),
         },
     );
-    let doc = pb::Document {
-        name: store.name(&Pile::Queued.doc(&bad_id)),
-        fields,
-        ..Default::default()
-    };
-    store
-        .commit(vec![pb::Write {
-            operation: Some(pb::write::Operation::Update(doc)),
-            ..Default::default()
-        }])
-        .await
-        .expect("admin write");
+    common::fleet::put_raw(&store, &Pile::Queued.doc(&bad_id), fields).await;
 
     let good = tasks::create(
         &store,
@@ -288,7 +239,7 @@ async fn an_agent_looks_past_a_window_full_of_tasks_it_cannot_run() {
     .expect("create");
     let fleet = Fleet::start(
         &cfg,
-        vec![agent_cfg("cpu-only", recording_handler(dir.path()))],
+        vec![busy_agent("cpu-only", recording_handler(dir.path()))],
     )
     .await;
     assert_eq!(

@@ -6,6 +6,7 @@
 //! claim cannot take part as an agent.
 
 mod common;
+use common::fleet::runs;
 mod rules_support;
 
 use rules_support::*;
@@ -65,14 +66,6 @@ async fn start_agent(
         })
         .await
     })
-}
-
-fn runs(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("runs.txt"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

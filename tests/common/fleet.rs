@@ -310,3 +310,39 @@ pub fn trace_from_env() {
             .try_init();
     }
 }
+
+/// A handler that appends the task id to `dir/runs.txt`: one line per run,
+/// so a test counts executions.
+pub fn recording_handler(dir: &Path) -> Handlers {
+    shell(&format!(
+        "echo \"$VAYU_TASK_ID\" >> {}/runs.txt",
+        dir.display()
+    ))
+}
+
+/// The task ids `recording_handler` recorded, one per run.
+pub fn runs(dir: &Path) -> Vec<String> {
+    lines(&dir.join("runs.txt"))
+}
+
+/// An in-process agent for throughput tests: 8 slots, 1 s heartbeat, 10 s lease.
+pub fn busy_agent(id: &str, handlers: Handlers) -> AgentConfig {
+    let mut c = AgentConfig::new(id, handlers);
+    c.concurrency = 8;
+    c.heartbeat = Duration::from_secs(1);
+    c.lease = Duration::from_secs(10);
+    c
+}
+
+/// Polls until `n` tasks are in the completed pile or `limit` passed;
+/// returns how many are.
+pub async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> usize {
+    let deadline = Instant::now() + limit;
+    loop {
+        let done = count(store, Pile::Completed).await;
+        if done >= n || Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
