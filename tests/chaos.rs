@@ -241,6 +241,8 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
     let mut crashes: Vec<String> = Vec::new();
     let mut frozen: Option<Frozen> = None;
     let mut freeze_window: Option<(Instant, Instant)> = None;
+    // The same, by the wall clock the task histories use.
+    let mut freeze_wall: Option<(Time, Time)> = None;
     let mut next_kill = Instant::now() + KILL_EVERY;
     let mut next_check = Instant::now();
     let mut empty_checks = 0;
@@ -292,6 +294,7 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
                 reader.distinct.len()
             );
             frozen = Some(Frozen::stop(java_pid));
+            freeze_wall = Some((now(), now()));
             continue;
         }
         if let Some(f) = frozen.as_mut()
@@ -299,6 +302,7 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
         {
             let was = f.thaw();
             freeze_window = Some((f.at, Instant::now()));
+            freeze_wall = freeze_wall.map(|(start, _)| (start, now()));
             frozen = None;
             println!("thawed the emulator after {:.1} s", was.as_secs_f64());
         }
@@ -502,6 +506,11 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
         SLOW_RESTART
     );
     println!(
+        "kills that interrupted running tasks: {} (tasks interrupted: {})",
+        failover.iter().filter(|f| !f.to_requeue.is_empty()).count(),
+        failover.iter().map(|f| f.to_requeue.len()).sum::<usize>()
+    );
+    println!(
         "handler runs: {} for {} tasks",
         reader.runs.len(),
         by_task.len()
@@ -517,6 +526,9 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
     );
     let mut self_ms = Vec::new();
     let mut peer_ms = Vec::new();
+    // Recoveries the freeze held up (killed before the thaw, requeued after
+    // the freeze began) say more about the freeze than about failover.
+    let mut across_freeze_ms = Vec::new();
     for KillOutcome {
         kill: k,
         to_requeue: req,
@@ -526,7 +538,12 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
     {
         let kill = &kills[*k];
         for (ms, s) in req.iter().zip(by_self) {
-            if *s {
+            let held_up = freeze_wall.is_some_and(|(start, end)| {
+                kill.at < end && millis_between(start, kill.at) + ms > 0
+            });
+            if held_up {
+                across_freeze_ms.push(*ms)
+            } else if *s {
                 self_ms.push(*ms)
             } else {
                 peer_ms.push(*ms)
@@ -574,6 +591,10 @@ async fn chaos_kills_and_a_frozen_firestore_lose_nothing_and_complete_everything
     println!("failover (kill -> task requeued at a higher epoch):");
     println!("  by the restarted agent itself: {}", stats(&mut self_ms));
     println!("  by a peer:                     {}", stats(&mut peer_ms));
+    println!(
+        "  held up by the freeze:         {}",
+        stats(&mut across_freeze_ms)
+    );
     for c in &crashes {
         println!("UNEXPECTED EXIT: {c}");
     }

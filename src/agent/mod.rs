@@ -304,9 +304,26 @@ pub async fn run(
             failed_count: (*report.outcomes.get("retrying").unwrap_or(&0)
                 + *report.outcomes.get("failed").unwrap_or(&0)) as i64,
         };
-    store
-        .put_agent(&agent_doc(AgentState::Online, vec![], 0.0, &report))
-        .await?;
+    // Registration retries: an agent restarted into a busy or recovering
+    // Firestore (the emulator answers ABORTED on a lock timeout) should
+    // come up, not exit. A refusal by the rules is final.
+    {
+        use backon::{ExponentialBuilder, Retryable};
+        let online = agent_doc(AgentState::Online, vec![], 0.0, &report);
+        (|| store.put_agent(&online))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(12)
+                    .with_jitter(),
+            )
+            .when(|e: &Error| e.is_transient() || e.is_conflict())
+            .notify(|e: &Error, wait: Duration| {
+                tracing::warn!(error = %e, ?wait, "registering the agent failed; retrying");
+            })
+            .await?;
+    }
     tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
 
     let queued_parent = store.name(&Pile::Queued.parent());
@@ -322,7 +339,23 @@ pub async fn run(
     let mut in_window: HashSet<String> = HashSet::new();
     let mut window_current = false;
 
-    match recovery::at_startup(&store, &cfg.agent_id).await {
+    // Retried like registration: a previous run's tasks are held under our
+    // own id, and no peer takes them while we heartbeat, so this look must
+    // happen.
+    let startup = {
+        use backon::{ExponentialBuilder, Retryable};
+        (|| recovery::at_startup(&store, &cfg.agent_id))
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(12)
+                    .with_jitter(),
+            )
+            .when(|e: &Error| e.is_transient() || e.is_conflict())
+            .await
+    };
+    match startup {
         Ok(0) => {}
         Ok(n) => tracing::info!(n, "requeued tasks left by a dead agent or a previous run"),
         Err(e) => tracing::warn!(error = %e, "could not look for orphaned tasks at startup"),
