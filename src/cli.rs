@@ -52,6 +52,9 @@ pub enum Command {
     Agent(AgentCmd),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
+    /// Measure throughput, latency and Firestore operations per task
+    /// against the textbook claim loop and the emulator's ceiling.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -194,6 +197,15 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(Failure::from);
     }
+    if let Command::Bench(args) = &cli.command {
+        let report = crate::bench::run(args.clone(), cli.project.clone()).await?;
+        if json {
+            print!("{}", to_json(&report));
+        } else {
+            print!("{}", report.render());
+        }
+        return Ok(());
+    }
     if let Command::Agent(AgentCmd::Enroll { id, capabilities }) = &cli.command {
         let out =
             crate::identity::enroll_command(cli.project.clone(), id, capabilities.clone(), json)
@@ -213,7 +225,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let out = match cli.command {
         Command::Task(cmd) => task_cmd(&store, cmd, json, requester).await?,
         Command::Agent(cmd) => agent_cmd(&store, cmd, json).await?,
-        Command::Demo(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
     };
     print!("{out}");
     Ok(())

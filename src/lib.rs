@@ -25,6 +25,8 @@
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`cli`]: the `vayu` command line.
+//! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
+//!   emulator's ceiling.
 //! - [`emulator`]: finding and starting the local Firestore emulator.
 //! - [`metrics`]: client-side counts of Firestore operations.
 //!
@@ -33,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bench;
 pub mod error;
 pub mod layout;
 pub mod lifecycle;

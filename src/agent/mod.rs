@@ -487,6 +487,17 @@ pub async fn run(
                         let wait = breaker.jittered(outage_failures);
                         tracing::warn!(error = %e, ?wait, "Firestore unreachable; pausing claims");
                         claims_paused_until = Some(Instant::now() + wait);
+                        // The commit may have landed even though we heard
+                        // no answer. Then the task sits in the active pile
+                        // under our id, with nobody running it, and no peer
+                        // takes it from a live agent. Find out, and give it
+                        // back to the queue if so.
+                        let (store, me) = (store.clone(), cfg.agent_id.clone());
+                        let epoch = cand.seen.value.lease.epoch + 1;
+                        let task_id = id.clone();
+                        background.spawn(async move {
+                            settle_unknown_claim(store, me, task_id, epoch).await;
+                        });
                         candidates.insert(id, cand);
                         break;
                     }
@@ -716,6 +727,33 @@ async fn claim(
     store
         .replace_task(seen, &t, &[Status::Assigned, Status::Executing], vec![])
         .await
+}
+
+/// After a claim whose outcome is unknown: if it did land, requeue the
+/// task (this agent is not running it). Retries until Firestore answers,
+/// bounded so a long outage ends in the lease expiring instead.
+async fn settle_unknown_claim(store: Store, me: String, task_id: String, epoch: i64) {
+    for attempt in 0..20u32 {
+        match store.find_task(&task_id).await {
+            Ok(Some(v))
+                if v.pile == Pile::Active
+                    && v.value.lease.epoch == epoch
+                    && v.value.lease.owner.as_deref() == Some(me.as_str()) =>
+            {
+                match recovery::requeue(&store, &v, &me, "its claim's answer was lost").await {
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(task = %task_id, error = %e, "could not requeue after an unknown claim")
+                    }
+                }
+            }
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(task = %task_id, error = %e, attempt, "checking an unknown claim")
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250) * (attempt + 1).min(8)).await;
+    }
 }
 
 fn hostname() -> String {

@@ -1,0 +1,394 @@
+//! `vayu bench`: throughput, latency, scaling and Firestore operations per
+//! task, for vayu and two references, measured side by side in one run on
+//! the same emulator.
+//!
+//! Modes, each on a fresh database of the same emulator (queries slow down
+//! on a database that saw many documents come and go, so no mode inherits
+//! another's debris):
+//! - **vayu**: N in-process agents ([`crate::agent::run`], the daemon's own
+//!   loop, each with its own connection), fed by a producer that creates M
+//!   tasks through [`crate::tasks::create`], the CLI's code path. Before the
+//!   load, an idle fleet measures created → claimed latency one task at a
+//!   time, and counts every read idle agents make in a quiet window.
+//! - **textbook**: the claim loop a user would write: N workers, each
+//!   querying the oldest queued task of the highest priority inside a
+//!   read-write transaction, claiming it and committing, then completing it
+//!   ([`textbook`]).
+//! - **ceiling**: the emulator's raw rate for vayu's three commits per task
+//!   (create, claim, complete: five document writes) with no queue logic
+//!   ([`ceiling`]).
+//!
+//! Agents run in this process so that every Firestore operation is counted
+//! in one [`OpCounters`]; the RSS of an idle agent is measured on a real
+//! `vayu-agent` process ([`rss`]).
+//!
+//! The bench never runs against production Firestore, whose every read
+//! and write is billed: without `FIRESTORE_EMULATOR_HOST` it starts its
+//! own emulator.
+
+pub mod ceiling;
+pub mod progress;
+pub mod report;
+pub mod rss;
+pub mod stats;
+pub mod textbook;
+pub mod vayu;
+
+use crate::emulator::{Emulator, EmulatorOptions};
+use crate::error::{Error, Result};
+use crate::metrics::OpCounters;
+use crate::store::{Store, StoreConfig};
+use clap::Args;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub use report::BenchReport;
+
+/// One of the measured modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Mode {
+    Vayu,
+    Textbook,
+    Ceiling,
+}
+
+/// `vayu bench` flags.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Agents (vayu) and worker loops (textbook).
+    #[arg(long, default_value_t = 8)]
+    pub agents: usize,
+    /// Tasks per mode.
+    #[arg(long, default_value_t = 2000)]
+    pub tasks: usize,
+    /// Which modes to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "vayu,textbook,ceiling"
+    )]
+    pub modes: Vec<Mode>,
+    /// Handler command for every task. The default appends the task id to
+    /// a file, which costs the same fork as `true` and counts executions
+    /// exactly (duplicates).
+    #[arg(long)]
+    pub handler: Option<String>,
+    /// Task slots per agent (`vayu-agent --concurrency`).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Concurrent task creators feeding the queue.
+    #[arg(long, default_value_t = 8)]
+    pub producers: usize,
+    /// Stop the vayu mode's load phase after this many seconds and report
+    /// its rate so far.
+    #[arg(long, default_value_t = 300)]
+    pub limit_secs: u64,
+    /// Stop the textbook mode after this many seconds and report its rate
+    /// so far (it can take minutes under contention).
+    #[arg(long, default_value_t = 120)]
+    pub textbook_limit_secs: u64,
+    /// Tasks created one at a time while agents are idle, for the idle
+    /// created → claimed latency.
+    #[arg(long, default_value_t = 20)]
+    pub idle_samples: usize,
+    /// Seconds of the quiet window in which idle agents' reads are counted.
+    #[arg(long, default_value_t = 10)]
+    pub idle_window_secs: u64,
+    /// Tasks per mode in an unreported warm-up of the emulator's JVM
+    /// (0 skips it; cold commits are about five times slower).
+    #[arg(long, default_value_t = 300)]
+    pub warmup_tasks: usize,
+    /// Skip measuring a real `vayu-agent` process's RSS.
+    #[arg(long)]
+    pub no_rss: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for BenchArgs {
+    fn default() -> Self {
+        BenchArgs {
+            agents: 8,
+            tasks: 2000,
+            modes: vec![Mode::Vayu, Mode::Textbook, Mode::Ceiling],
+            handler: None,
+            concurrency: 4,
+            producers: 8,
+            limit_secs: 300,
+            textbook_limit_secs: 120,
+            idle_samples: 20,
+            idle_window_secs: 10,
+            warmup_tasks: 300,
+            no_rss: false,
+            quiet: false,
+        }
+    }
+}
+
+impl BenchArgs {
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.into()));
+        if !(1..=256).contains(&self.agents) {
+            return bad("--agents must be 1..=256");
+        }
+        if self.tasks == 0 {
+            return bad("--tasks must be at least 1");
+        }
+        if self.modes.is_empty() {
+            return bad("--modes needs at least one of vayu, textbook, ceiling");
+        }
+        if !(1..=256).contains(&self.concurrency) {
+            return bad("--concurrency must be 1..=256");
+        }
+        if self.producers == 0 {
+            return bad("--producers must be at least 1");
+        }
+        if self.handler.as_deref().is_some_and(|h| h.trim().is_empty()) {
+            return bad("--handler must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// What every mode needs: where the emulator is, and a scratch directory.
+pub struct Ctx {
+    pub args: BenchArgs,
+    pub host: String,
+    pub project: String,
+    /// The emulator JVM's pid when this process started it (for CPU use).
+    pub jvm_pid: Option<u32>,
+    /// Scratch files (handler execution logs); removed at the end.
+    pub workdir: PathBuf,
+    /// Show progress bars (off during warm-up and with `--quiet`).
+    pub show_progress: bool,
+}
+
+impl Ctx {
+    /// A database id no earlier run used: `bench-{mode}-{16 hex digits}`.
+    pub fn fresh_db(&self, mode: &str) -> String {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        format!("bench-{mode}-{}", &id[..16])
+    }
+
+    pub fn store_config(&self, database: &str) -> StoreConfig {
+        let mut cfg = StoreConfig::emulator(&self.host, database);
+        cfg.project_id = self.project.clone();
+        cfg
+    }
+
+    /// Connects with counters shared with other stores.
+    pub async fn connect(&self, database: &str, counters: &Arc<OpCounters>) -> Result<Store> {
+        Store::connect_with_counters(&self.store_config(database), counters.clone()).await
+    }
+
+    /// The handler command for `mode`, and the file the default one
+    /// appends each executed task id to.
+    pub fn handler(&self, mode: &str) -> (String, Option<PathBuf>) {
+        match &self.args.handler {
+            Some(h) => (h.clone(), None),
+            None => {
+                let file = self.workdir.join(format!("runs-{mode}.txt"));
+                (
+                    format!("echo \"$VAYU_TASK_ID\" >> '{}'", file.display()),
+                    Some(file),
+                )
+            }
+        }
+    }
+
+    fn log(&self, msg: impl AsRef<str>) {
+        if self.show_progress {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+/// Handler executions recorded in a runs file: (lines, distinct task ids).
+pub fn count_runs(file: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut ids = std::collections::HashSet::new();
+    let mut lines = 0;
+    for l in text.lines().filter(|l| !l.is_empty()) {
+        lines += 1;
+        ids.insert(l);
+    }
+    (lines, ids.len() as u64)
+}
+
+/// Handler executions so far, cheaply: a runs file holds one 36-character
+/// uuid and a newline per execution.
+pub fn runs_so_far(file: &Path) -> u64 {
+    std::fs::metadata(file).map(|m| m.len() / 37).unwrap_or(0)
+}
+
+/// How task creation went.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ProduceReport {
+    pub created: u64,
+    /// Creates that failed and were retried (lock timeouts, outages).
+    pub retries: u64,
+    /// Seconds from the first create sent to the last one acknowledged.
+    pub seconds: f64,
+}
+
+/// Calls `create(i)` for every i in 0..m from `producers` concurrent
+/// loops, retrying transient failures, until all are created or `stop`
+/// is set.
+pub async fn produce<F, Fut>(
+    m: usize,
+    producers: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    create: F,
+) -> Result<ProduceReport>
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let created = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
+    let started = std::time::Instant::now();
+    let mut loops = tokio::task::JoinSet::new();
+    for _ in 0..producers.min(m) {
+        let (next, created, retries, stop, create) = (
+            next.clone(),
+            created.clone(),
+            retries.clone(),
+            stop.clone(),
+            create.clone(),
+        );
+        loops.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= m || stop.load(Ordering::Relaxed) {
+                    return Ok::<(), Error>(());
+                }
+                let mut failures = 0u32;
+                loop {
+                    match create(i).await {
+                        Ok(()) => break,
+                        Err(e) if failures < 20 && (e.is_transient() || e.is_conflict()) => {
+                            failures += 1;
+                            retries.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(10 * u64::from(failures)))
+                                .await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                }
+                created.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    while let Some(joined) = loops.join_next().await {
+        joined.map_err(|e| Error::Firestore(format!("a producer panicked: {e}")))??;
+    }
+    Ok(ProduceReport {
+        created: created.load(Ordering::Relaxed),
+        retries: retries.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs the benchmark and returns its report; prints nothing to stdout.
+pub async fn run(args: BenchArgs, project: Option<String>) -> Result<BenchReport> {
+    args.validate()?;
+    let mut _emulator = None;
+    let (host, jvm_pid, started_emulator) =
+        match std::env::var(crate::store::env::FIRESTORE_EMULATOR_HOST)
+            .ok()
+            .filter(|h| !h.is_empty())
+        {
+            Some(h) => (h, None, false),
+            None => {
+                if !args.quiet {
+                    eprintln!("starting a Firestore emulator for the benchmark…");
+                }
+                let emu = Emulator::start(EmulatorOptions::default())
+                    .await
+                    .map_err(|e| Error::Config(e.to_string()))?;
+                let out = (emu.host().to_string(), emu.java_pid(), true);
+                _emulator = Some(emu);
+                out
+            }
+        };
+    let workdir =
+        std::env::temp_dir().join(format!("vayu-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&workdir)
+        .map_err(|e| Error::Config(format!("creating {}: {e}", workdir.display())))?;
+    let mut ctx = Ctx {
+        args: args.clone(),
+        host,
+        project: project.unwrap_or_else(|| crate::store::DEFAULT_EMULATOR_PROJECT.into()),
+        jvm_pid,
+        workdir: workdir.clone(),
+        show_progress: !args.quiet,
+    };
+    let result = run_modes(&mut ctx, started_emulator).await;
+    let _ = std::fs::remove_dir_all(&workdir);
+    result
+}
+
+async fn run_modes(ctx: &mut Ctx, started_emulator: bool) -> Result<BenchReport> {
+    let args = ctx.args.clone();
+    let mut report = BenchReport::new(&args, &ctx.host, started_emulator);
+    report.machine.emulator_java_pid = ctx.jvm_pid;
+
+    if args.warmup_tasks > 0 {
+        ctx.log(format!(
+            "warming up the emulator's JVM ({} tasks per mode, not reported)…",
+            args.warmup_tasks
+        ));
+        let shown = std::mem::replace(&mut ctx.show_progress, false);
+        let mut warm = ctx.args.clone();
+        warm.tasks = args.warmup_tasks;
+        warm.agents = args.agents.min(2);
+        let saved = std::mem::replace(&mut ctx.args, warm);
+        for mode in &args.modes {
+            let r = match mode {
+                Mode::Vayu => vayu::load(ctx).await.map(|_| ()),
+                Mode::Textbook => textbook::run(ctx, Duration::from_secs(20))
+                    .await
+                    .map(|_| ()),
+                Mode::Ceiling => ceiling::run(ctx).await.map(|_| ()),
+            };
+            if let Err(e) = r {
+                tracing::warn!(error = %e, ?mode, "warm-up failed");
+            }
+        }
+        ctx.args = saved;
+        ctx.show_progress = shown;
+    }
+
+    for mode in &args.modes {
+        match mode {
+            Mode::Vayu => {
+                ctx.log(format!(
+                    "vayu: {} in-process agents idle ({} s quiet window, {} single tasks)…",
+                    args.agents, args.idle_window_secs, args.idle_samples
+                ));
+                report.idle = Some(vayu::idle(ctx).await?);
+                report.vayu = Some(vayu::load(ctx).await?);
+            }
+            Mode::Textbook => {
+                let limit = Duration::from_secs(args.textbook_limit_secs);
+                report.textbook = Some(textbook::run(ctx, limit).await?);
+            }
+            Mode::Ceiling => report.ceiling = Some(ceiling::run(ctx).await?),
+        }
+    }
+    if !args.no_rss {
+        ctx.log("measuring an idle vayu-agent process's RSS…");
+        report.agent_rss = Some(rss::measure(ctx).await);
+    }
+    report.finish();
+    Ok(report)
+}

@@ -1,0 +1,463 @@
+//! The benchmark's report: one JSON object (`--json`) or a table, with the
+//! issue's targets checked against the measurements.
+
+use super::BenchArgs;
+use super::ceiling::CeilingReport;
+use super::rss::RssReport;
+use super::textbook::TextbookReport;
+use super::vayu::{IdleReport, VayuReport};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The machine the numbers come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cores: usize,
+    pub emulator: String,
+    /// Whether the bench started the emulator (else FIRESTORE_EMULATOR_HOST).
+    pub emulator_started_by_bench: bool,
+    pub emulator_java_pid: Option<u32>,
+}
+
+impl Machine {
+    fn detect(host: &str, started: bool) -> Machine {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Machine {
+            cpu_model,
+            cores: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            emulator: host.to_string(),
+            emulator_started_by_bench: started,
+            emulator_java_pid: None,
+        }
+    }
+}
+
+/// One of the issue's targets, checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub target: String,
+    pub measured: String,
+    /// `None` when this run cannot tell (a mode was skipped).
+    pub met: Option<bool>,
+}
+
+/// Everything `vayu bench` measured. The top-level keys are the headline
+/// numbers the issue names; the per-mode objects hold the details.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub agents: usize,
+    pub tasks: usize,
+    pub concurrency: usize,
+    pub producers: usize,
+    pub handler: String,
+    /// Agents run as tasks of this process, each with its own connection.
+    pub agents_in_process: bool,
+    /// vayu's completed tasks per second under load.
+    pub throughput: Option<f64>,
+    pub textbook_throughput: Option<f64>,
+    pub ceiling_throughput: Option<f64>,
+    /// throughput / textbook_throughput.
+    pub vs_textbook: Option<f64>,
+    /// throughput / ceiling_throughput.
+    pub vs_ceiling: Option<f64>,
+    /// Created → claimed with the agents idle (one task at a time), ms.
+    pub claim_p50_ms: Option<f64>,
+    pub claim_p95_ms: Option<f64>,
+    pub claim_p99_ms: Option<f64>,
+    /// Created → claimed under load (queue wait included), ms.
+    pub load_claim_p50_ms: Option<f64>,
+    pub load_claim_p99_ms: Option<f64>,
+    /// Firestore reads + writes per completed task under load.
+    pub ops_per_task: Option<f64>,
+    pub reads_per_task: Option<f64>,
+    pub writes_per_task: Option<f64>,
+    pub claim_attempts_per_task: Option<f64>,
+    /// Polling reads made by idle agents in the quiet window.
+    pub idle_polling_reads: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub lost: Option<u64>,
+    pub agent_rss_mb: Option<f64>,
+    pub machine: Machine,
+    pub idle: Option<IdleReport>,
+    pub vayu: Option<VayuReport>,
+    pub textbook: Option<TextbookReport>,
+    pub ceiling: Option<CeilingReport>,
+    pub agent_rss: Option<RssReport>,
+    pub targets: Vec<Target>,
+}
+
+impl BenchReport {
+    pub fn new(args: &BenchArgs, host: &str, started_emulator: bool) -> BenchReport {
+        BenchReport {
+            agents: args.agents,
+            tasks: args.tasks,
+            concurrency: args.concurrency,
+            producers: args.producers,
+            handler: args
+                .handler
+                .clone()
+                .unwrap_or_else(|| "echo \"$VAYU_TASK_ID\" >> runs file (default)".into()),
+            agents_in_process: true,
+            throughput: None,
+            textbook_throughput: None,
+            ceiling_throughput: None,
+            vs_textbook: None,
+            vs_ceiling: None,
+            claim_p50_ms: None,
+            claim_p95_ms: None,
+            claim_p99_ms: None,
+            load_claim_p50_ms: None,
+            load_claim_p99_ms: None,
+            ops_per_task: None,
+            reads_per_task: None,
+            writes_per_task: None,
+            claim_attempts_per_task: None,
+            idle_polling_reads: None,
+            duplicates: None,
+            lost: None,
+            agent_rss_mb: None,
+            machine: Machine::detect(host, started_emulator),
+            idle: None,
+            vayu: None,
+            textbook: None,
+            ceiling: None,
+            agent_rss: None,
+            targets: Vec::new(),
+        }
+    }
+
+    /// Fills the headline keys and checks the targets.
+    pub fn finish(&mut self) {
+        let round = |x: f64, places: i32| {
+            let k = 10f64.powi(places);
+            (x * k).round() / k
+        };
+        if let Some(v) = &self.vayu {
+            self.throughput = Some(round(v.throughput, 1));
+            self.load_claim_p50_ms = v.claim_ms.map(|p| p.p50);
+            self.load_claim_p99_ms = v.claim_ms.map(|p| p.p99);
+            self.ops_per_task = Some(round(v.per_task.ops, 2));
+            self.reads_per_task = Some(round(v.per_task.reads, 2));
+            self.writes_per_task = Some(round(v.per_task.writes, 2));
+            self.claim_attempts_per_task = Some(round(v.per_task.claim_attempts, 3));
+            self.duplicates = Some(v.duplicates);
+            self.lost = Some(v.lost);
+        }
+        if let Some(t) = &self.textbook {
+            self.textbook_throughput = Some(round(t.throughput, 1));
+        }
+        if let Some(c) = &self.ceiling {
+            self.ceiling_throughput = Some(round(c.throughput, 1));
+        }
+        if let Some(i) = &self.idle {
+            self.claim_p50_ms = i.claim_ms.map(|p| p.p50);
+            self.claim_p95_ms = i.claim_ms.map(|p| p.p95);
+            self.claim_p99_ms = i.claim_ms.map(|p| p.p99);
+            self.idle_polling_reads = Some(i.window.polling_reads);
+        }
+        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0.0 => Some(round(a / b, 2)),
+            _ => None,
+        };
+        self.vs_textbook = ratio(self.throughput, self.textbook_throughput);
+        self.vs_ceiling = ratio(self.throughput, self.ceiling_throughput);
+        self.agent_rss_mb = self
+            .agent_rss
+            .as_ref()
+            .and_then(|r| r.rss_mb)
+            .map(|x| round(x, 1));
+        self.targets = self.check_targets();
+    }
+
+    fn check_targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        let mut push = |target: String, measured: String, met: Option<bool>| {
+            out.push(Target {
+                target,
+                measured,
+                met,
+            })
+        };
+        let textbook_note = match &self.textbook {
+            Some(t) if t.stopped_at_limit => {
+                format!(" (textbook stopped at {:.0} s)", t.limit_s)
+            }
+            _ => String::new(),
+        };
+        push(
+            format!(
+                "≥ 10× textbook throughput (the target is at 8 agents; this run has {})",
+                self.agents
+            ),
+            match self.vs_textbook {
+                Some(r) => format!("{r:.1}×{textbook_note}"),
+                None => "not measured".into(),
+            },
+            self.vs_textbook.map(|r| r >= 10.0),
+        );
+        push(
+            "≥ 50 % of the ceiling".into(),
+            match self.vs_ceiling {
+                Some(r) => format!("{:.0} %", r * 100.0),
+                None => "not measured".into(),
+            },
+            self.vs_ceiling.map(|r| r >= 0.5),
+        );
+        push(
+            "idle created → claimed p99 < 100 ms".into(),
+            match self.claim_p99_ms {
+                Some(p) => format!(
+                    "p99 {p:.0} ms over {} tasks",
+                    self.idle.as_ref().map(|i| i.samples).unwrap_or(0)
+                ),
+                None => "not measured".into(),
+            },
+            self.claim_p99_ms.map(|p| p < 100.0),
+        );
+        push(
+            "≤ 6 Firestore operations per simple task".into(),
+            match (&self.vayu, self.ops_per_task) {
+                (Some(v), Some(o)) => format!(
+                    "{o:.2} ({:.2} writes + {:.2} listener reads + {:.2} polling reads)",
+                    v.per_task.writes, v.per_task.listener_reads, v.per_task.polling_reads
+                ),
+                _ => "not measured".into(),
+            },
+            self.ops_per_task.map(|o| o <= 6.0),
+        );
+        push(
+            "0 polling reads from idle agents".into(),
+            match &self.idle {
+                Some(i) => format!(
+                    "{} polling, {} listener reads, {} writes in {:.0} s",
+                    i.window.polling_reads, i.window.listener_reads, i.window.writes, i.window_s
+                ),
+                None => "not measured".into(),
+            },
+            self.idle_polling_reads.map(|r| r == 0),
+        );
+        push(
+            "idle agent RSS < 30 MB".into(),
+            match (&self.agent_rss, self.agent_rss_mb) {
+                (_, Some(mb)) => format!("{mb:.1} MiB"),
+                (Some(r), None) => r.note.clone().unwrap_or_default(),
+                _ => "not measured".into(),
+            },
+            self.agent_rss_mb.map(|mb| mb < 30.0),
+        );
+        push(
+            "0 duplicates and 0 lost tasks".into(),
+            match (self.duplicates, self.lost) {
+                (Some(d), Some(l)) => format!("{d} duplicates, {l} lost"),
+                _ => "not measured".into(),
+            },
+            match (self.duplicates, self.lost) {
+                (Some(d), Some(l)) => Some(d == 0 && l == 0),
+                _ => None,
+            },
+        );
+        out
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let opt = |x: Option<f64>, unit: &str| match x {
+            Some(v) => format!("{v:.1}{unit}"),
+            None => "-".into(),
+        };
+        let _ = writeln!(
+            s,
+            "vayu bench: {} agents (in-process, {} slots each), {} tasks, {} producers",
+            self.agents, self.concurrency, self.tasks, self.producers
+        );
+        let _ = writeln!(
+            s,
+            "machine: {} ({} cores); emulator {}{}",
+            self.machine.cpu_model,
+            self.machine.cores,
+            self.machine.emulator,
+            if self.machine.emulator_started_by_bench {
+                " (started by the bench)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(s, "handler: {}\n", self.handler);
+
+        let _ = writeln!(
+            s,
+            "{:<10} {:>10} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8}",
+            "mode", "tasks/s", "wall s", "completed", "ops/task", "writes/t", "reads/t", "cpu"
+        );
+        let cpu = |c: &super::stats::CpuUse| {
+            let jvm = c.emulator_s.map(|e| e / c.wall_s.max(1e-9));
+            match jvm {
+                Some(j) => format!(
+                    "{:.2}+{:.2}+{:.2}",
+                    (c.bench_s) / c.wall_s.max(1e-9),
+                    c.handlers_s / c.wall_s.max(1e-9),
+                    j
+                ),
+                None => format!(
+                    "{:.2}+{:.2}",
+                    c.bench_s / c.wall_s.max(1e-9),
+                    c.handlers_s / c.wall_s.max(1e-9)
+                ),
+            }
+        };
+        if let Some(v) = &self.vayu {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>10.1} {:>9.2} {:>10} {:>10.2} {:>10.2} {:>8.2} {:>8}",
+                "vayu",
+                v.throughput,
+                v.wall_s,
+                v.completed,
+                v.per_task.ops,
+                v.per_task.writes,
+                v.per_task.reads,
+                cpu(&v.cpu)
+            );
+            if v.stopped_at_limit {
+                let _ = writeln!(
+                    s,
+                    "           (vayu stopped at the {:.0} s limit: {} of {} completed; rate so far)",
+                    v.limit_s, v.completed, v.tasks
+                );
+            }
+        }
+        if let Some(t) = &self.textbook {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>10.1} {:>9.2} {:>10} {:>10.2} {:>10.2} {:>8.2} {:>8}{}",
+                "textbook",
+                t.throughput,
+                t.wall_s,
+                t.completed,
+                t.per_task.ops,
+                t.per_task.writes,
+                t.per_task.reads,
+                cpu(&t.cpu),
+                if t.stopped_at_limit {
+                    format!("  (stopped at the {:.0} s limit; rate so far)", t.limit_s)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if let Some(c) = &self.ceiling {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>10.1} {:>9.2} {:>10} {:>10.2} {:>10.2} {:>8.2} {:>8}",
+                "ceiling",
+                c.throughput,
+                c.wall_s,
+                c.completed,
+                c.per_task.ops,
+                c.per_task.writes,
+                c.per_task.reads,
+                cpu(&c.cpu)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "(cpu: cores busy on average: bench process + handler processes{})",
+            if self.machine.emulator_java_pid.is_some() {
+                " + emulator JVM"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            s,
+            "\nvayu / textbook: {}   vayu / ceiling: {}",
+            self.vs_textbook
+                .map(|r| format!("{r:.1}×"))
+                .unwrap_or("-".into()),
+            self.vs_ceiling
+                .map(|r| format!("{:.0} %", r * 100.0))
+                .unwrap_or("-".into()),
+        );
+
+        let pct = |p: Option<super::stats::Percentiles>| match p {
+            Some(p) => format!(
+                "p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms (n={})",
+                p.p50, p.p95, p.p99, p.max, p.n
+            ),
+            None => "-".into(),
+        };
+        let _ = writeln!(s, "\nlatency");
+        if let Some(i) = &self.idle {
+            let _ = writeln!(s, "  idle created → claimed     {}", pct(i.claim_ms));
+            let _ = writeln!(s, "  idle created → claim sent  {}", pct(i.noticed_ms));
+            let _ = writeln!(
+                s,
+                "  idle lost claim races      {} ({})",
+                i.lost_races,
+                pct(i.lost_race_ms)
+            );
+        }
+        if let Some(v) = &self.vayu {
+            let _ = writeln!(s, "  load created → claimed     {}", pct(v.claim_ms));
+            let _ = writeln!(s, "  load claimed → completed   {}", pct(v.run_ms));
+        }
+        if let Some(t) = &self.textbook {
+            let _ = writeln!(s, "  textbook created → claimed {}", pct(t.claim_ms));
+            let _ = writeln!(s, "  textbook claimed → done    {}", pct(t.run_ms));
+        }
+        if let Some(v) = &self.vayu {
+            let p = &v.per_task;
+            let _ = writeln!(
+                s,
+                "\nvayu operations per task: {:.2} writes, {:.2} listener reads, {:.2} polling reads, \
+                 {:.2} commits, {:.3} claim attempts; {} lost claim races",
+                p.writes,
+                p.listener_reads,
+                p.polling_reads,
+                p.commits,
+                p.claim_attempts,
+                v.lost_races
+            );
+            let _ = writeln!(
+                s,
+                "vayu correctness: {} completed, {} handler runs, {} duplicates, {} lost, {} left queued, {} left active",
+                v.completed, v.handler_runs, v.duplicates, v.lost, v.left_queued, v.left_active
+            );
+        }
+        if let Some(t) = &self.textbook {
+            let _ = writeln!(
+                s,
+                "textbook: {} aborted claim transactions, {} empty polls, {} duplicates",
+                t.aborted_claims, t.empty_polls, t.duplicates
+            );
+        }
+        let _ = writeln!(
+            s,
+            "agent RSS (idle vayu-agent process): {}",
+            opt(self.agent_rss_mb, " MiB")
+        );
+
+        let _ = writeln!(s, "\ntargets");
+        for t in &self.targets {
+            let mark = match t.met {
+                Some(true) => "met   ",
+                Some(false) => "MISSED",
+                None => "  -   ",
+            };
+            let _ = writeln!(s, "  {mark} {:<55} {}", t.target, t.measured);
+        }
+        s
+    }
+}
