@@ -308,16 +308,10 @@ pub async fn run(
     // Firestore (the emulator answers ABORTED on a lock timeout) should
     // come up, not exit. A refusal by the rules is final.
     {
-        use backon::{ExponentialBuilder, Retryable};
+        use backon::Retryable;
         let online = agent_doc(AgentState::Online, vec![], 0.0, &report);
         (|| store.put_agent(&online))
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(5))
-                    .with_max_times(12)
-                    .with_jitter(),
-            )
+            .retry(startup_backoff())
             .when(|e: &Error| e.is_transient() || e.is_conflict())
             .notify(|e: &Error, wait: Duration| {
                 tracing::warn!(error = %e, ?wait, "registering the agent failed; retrying");
@@ -343,15 +337,9 @@ pub async fn run(
     // own id, and no peer takes them while we heartbeat, so this look must
     // happen.
     let startup = {
-        use backon::{ExponentialBuilder, Retryable};
+        use backon::Retryable;
         (|| recovery::at_startup(&store, &cfg.agent_id))
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(Duration::from_millis(100))
-                    .with_max_delay(Duration::from_secs(5))
-                    .with_max_times(12)
-                    .with_jitter(),
-            )
+            .retry(startup_backoff())
             .when(|e: &Error| e.is_transient() || e.is_conflict())
             .await
     };
@@ -727,6 +715,16 @@ async fn claim(
     store
         .replace_task(seen, &t, &[Status::Assigned, Status::Executing], vec![])
         .await
+}
+
+/// Capped, jittered backoff for the writes an agent must make to start:
+/// about a minute in all before it gives up.
+fn startup_backoff() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(12)
+        .with_jitter()
 }
 
 /// After a claim whose outcome is unknown: if it did land, requeue the
