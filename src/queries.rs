@@ -97,6 +97,24 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             }
         },
         DeclaredQuery {
+            // `vayu bench`'s textbook mode: the oldest queued task of the
+            // highest priority, inside a transaction (the loop vayu is
+            // measured against; its listing of all tasks needs no index).
+            name: "bench textbook mode: the next task by priority and age",
+            site: "src/bench/textbook.rs",
+            collection_id: crate::bench::textbook::COLLECTION,
+            filter: Some(store::field_eq("status", store::string_value("queued"))),
+            order_by: ["priority_rank", "created_at"]
+                .iter()
+                .map(|f| sq::Order {
+                    field: Some(sq::FieldReference {
+                        field_path: f.to_string(),
+                    }),
+                    direction: sq::Direction::Ascending as i32,
+                })
+                .collect(),
+        },
+        DeclaredQuery {
             name: "agents listen to the agents collection (peers' health)",
             site: "src/agent/mod.rs",
             collection_id: layout::AGENTS,
@@ -161,6 +179,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
 pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/mod.rs", 2),
     ("src/agent/recovery.rs", 2),
+    ("src/bench/textbook.rs", 1),
     ("src/store.rs", 2),
 ];
 
