@@ -8,7 +8,7 @@
 //! different agents prefer different tasks, priority order is kept within
 //! a small window, and collisions become rare.
 
-use crate::model::{Task, TaskType, Time};
+use crate::model::{AgentDoc, Task, TaskType, Time};
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
@@ -22,6 +22,21 @@ pub struct Offer {
 }
 
 impl Offer {
+    /// What a peer offers, as its `agents/{id}` document says (`handles`
+    /// is `["*"]` for a catch-all handler; unknown type names are
+    /// ignored).
+    pub fn of_agent(doc: &AgentDoc) -> Offer {
+        Offer {
+            agent_id: doc.agent_id.clone(),
+            capabilities: doc.capabilities.iter().cloned().collect(),
+            handles: if doc.handles.iter().any(|h| h == "*") {
+                None
+            } else {
+                Some(doc.handles.iter().filter_map(|h| h.parse().ok()).collect())
+            },
+        }
+    }
+
     pub fn handles(&self, t: TaskType) -> bool {
         self.handles.as_ref().is_none_or(|set| set.contains(&t))
     }

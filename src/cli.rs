@@ -198,11 +198,26 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(Failure::from);
     }
     if let Command::Bench(args) = &cli.command {
-        let report = crate::bench::run(args.clone(), cli.project.clone()).await?;
-        if json {
-            print!("{}", to_json(&report));
-        } else {
-            print!("{}", report.render());
+        // One run per agent count; in text, each report is printed as soon
+        // as its run ends (a long table should not show nothing for half
+        // an hour), then the scaling table.
+        let mut reports = Vec::new();
+        for one in crate::bench::per_agent_count(args) {
+            let r = crate::bench::run(one, cli.project.clone()).await?;
+            if !json {
+                print!("{}", r.render());
+                use std::io::Write as _;
+                let _ = std::io::stdout().flush();
+            }
+            reports.push(r);
+        }
+        match (json, reports.as_slice()) {
+            (true, [one]) => print!("{}", to_json(one)),
+            (true, many) => print!("{}", to_json(&many)),
+            (false, many) if many.len() > 1 => {
+                print!("\n{}", crate::bench::report::scaling_table(many))
+            }
+            (false, _) => {}
         }
         return Ok(());
     }
@@ -524,7 +539,7 @@ pub fn render_task(v: &Versioned<Task>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "task      {}", t.task_id);
     let _ = writeln!(s, "title     {}", t.title);
-    let _ = writeln!(s, "status    {} (in tasks/{}/items)", t.status, v.pile);
+    let _ = writeln!(s, "status    {} (in {})", t.status, v.pile.doc(&t.task_id));
     let _ = writeln!(
         s,
         "type      {}   priority {}   complexity {}",

@@ -143,7 +143,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
         .filter_map(|r| r.ok())
         .collect();
     println!(
-        "\ntasks/completed/items:\n{}",
+        "\ntasks/completed/completed_tasks:\n{}",
         render_task_table(&completed)
     );
     println!(

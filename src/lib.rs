@@ -12,6 +12,7 @@
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
 //! - [`model`]: the task and agent documents as stored.
 //! - [`layout`]: which collection holds what.
+//! - [`lanes`]: how the queue is split between live agents.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`protocol`]: the handler's stdout line protocol.
 //!
@@ -37,6 +38,7 @@
 pub mod auth;
 pub mod bench;
 pub mod error;
+pub mod lanes;
 pub mod layout;
 pub mod lifecycle;
 pub mod metrics;

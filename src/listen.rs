@@ -378,7 +378,12 @@ impl Worker {
             let outcome = self.view.apply(response);
             for event in outcome.events {
                 match &event {
-                    ListenEvent::Upsert(_) => OpCounters::add(&self.counters.listener_reads, 1),
+                    ListenEvent::Upsert(_) => {
+                        OpCounters::add(&self.counters.listener_reads, 1);
+                        if self.spec.collection_id == crate::layout::AGENTS {
+                            OpCounters::add(&self.counters.presence_reads, 1);
+                        }
+                    }
                     ListenEvent::Removed(_) => OpCounters::add(&self.counters.listener_removals, 1),
                     ListenEvent::Reset | ListenEvent::Current => {}
                 }

@@ -18,6 +18,12 @@ pub struct OpCounters {
     pub listener_reads: AtomicU64,
     /// Documents removed from a listener's result set (not billed, but shown).
     pub listener_removals: AtomicU64,
+    /// Of `listener_reads`, those of the agents collection: the fleet's
+    /// presence (peers' heartbeats), a cost per agent and second, not per
+    /// task.
+    pub presence_reads: AtomicU64,
+    /// Of `writes`, the agents' own documents (registration, heartbeats).
+    pub presence_writes: AtomicU64,
     /// Document writes, deletes included, in committed requests.
     pub writes: AtomicU64,
     /// Commit RPCs sent, whether they succeeded or not.
@@ -34,6 +40,8 @@ pub struct OpSnapshot {
     pub polling_reads: u64,
     pub listener_reads: u64,
     pub listener_removals: u64,
+    pub presence_reads: u64,
+    pub presence_writes: u64,
     pub writes: u64,
     pub commits: u64,
     pub precondition_failures: u64,
@@ -51,6 +59,8 @@ impl OpCounters {
             polling_reads: get(&self.polling_reads),
             listener_reads: get(&self.listener_reads),
             listener_removals: get(&self.listener_removals),
+            presence_reads: get(&self.presence_reads),
+            presence_writes: get(&self.presence_writes),
             writes: get(&self.writes),
             commits: get(&self.commits),
             precondition_failures: get(&self.precondition_failures),
@@ -65,11 +75,19 @@ impl OpSnapshot {
         self.polling_reads + self.listener_reads + self.writes
     }
 
+    /// Billed operations on anything but the agents' own documents: what
+    /// the tasks themselves cost.
+    pub fn task_ops(&self) -> u64 {
+        self.billed() - self.presence_reads - self.presence_writes
+    }
+
     /// The counts accumulated since `earlier`.
     pub fn since(&self, earlier: &OpSnapshot) -> OpSnapshot {
         OpSnapshot {
             polling_reads: self.polling_reads - earlier.polling_reads,
             listener_reads: self.listener_reads - earlier.listener_reads,
+            presence_reads: self.presence_reads - earlier.presence_reads,
+            presence_writes: self.presence_writes - earlier.presence_writes,
             listener_removals: self.listener_removals - earlier.listener_removals,
             writes: self.writes - earlier.writes,
             commits: self.commits - earlier.commits,

@@ -347,6 +347,10 @@ pub struct Task {
     pub priority: Priority,
     /// `priority.rank()`, stored for ordering queries.
     pub priority_rank: i64,
+    /// Which agent's listener sees this task while it is queued (see
+    /// [`crate::lanes`]): set from the id at creation, changed only when
+    /// an agent forwards the task to a peer that can run it.
+    pub lane: i64,
     pub title: String,
     /// What the handler works on; free text or JSON.
     pub input: String,
@@ -373,6 +377,7 @@ impl Default for Task {
             updated_at: None,
             priority: Priority::Normal,
             priority_rank: Priority::Normal.rank(),
+            lane: 0,
             title: String::new(),
             input: String::new(),
             requires: Vec::new(),
@@ -398,8 +403,10 @@ pub struct InvalidTask(pub String);
 impl Task {
     /// A new task with a fresh uuid, queued, with the seed's defaults.
     pub fn new(task_type: TaskType, priority: Priority, title: impl Into<String>) -> Task {
+        let task_id = uuid::Uuid::new_v4().to_string();
         Task {
-            task_id: uuid::Uuid::new_v4().to_string(),
+            lane: crate::lanes::lane_for(&task_id),
+            task_id,
             task_type,
             priority,
             priority_rank: priority.rank(),
@@ -459,6 +466,9 @@ impl Task {
         }
         if self.metadata.timeout_secs.is_some_and(|t| t <= 0) {
             return bad("the timeout must be positive".into());
+        }
+        if !(0..crate::lanes::LANES).contains(&self.lane) {
+            return bad(format!("lane must be 0..{}", crate::lanes::LANES));
         }
         if self.priority_rank != self.priority.rank() {
             return bad("priority_rank does not match priority".into());

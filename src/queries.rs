@@ -71,31 +71,36 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             crate::model::now().into(),
         )),
     };
-    let mut out = vec![
-        {
-            // The agents' view of a queue that fits its window, from the
-            // very function the agent uses (src/agent/mod.rs `queue_window`).
-            let spec = crate::agent::queue_window(String::new(), crate::agent::QueueView::All, 64);
-            DeclaredQuery {
-                name: "agents listen to the whole queued pile while it fits their window",
+    let mut out = Vec::new();
+    // The agents' views of the queue, from the very function the agent
+    // uses (src/agent/mod.rs `queue_window`): the whole pile while it fits
+    // the window, the best tasks by priority when it does not; each for an
+    // agent alone (every lane: no lane filter), and for an agent with the
+    // most lanes it can own beside a peer (8 of 15: the most disjunctions).
+    let alone: Vec<i64> = (0..crate::lanes::LANES).collect();
+    let of_two = crate::lanes::owned("a", &["a".to_string(), "b".to_string()]);
+    for (view, what) in [
+        (
+            crate::agent::QueueView::All,
+            "agents listen to the queued pile while it fits their window",
+        ),
+        (
+            crate::agent::QueueView::Priority,
+            "agents listen to the priority window of a large queued pile",
+        ),
+    ] {
+        for lanes in [&alone, &of_two] {
+            let spec = crate::agent::queue_window(String::new(), view, lanes, 64);
+            out.push(DeclaredQuery {
+                name: what,
                 site: "src/agent/mod.rs",
-                collection_id: layout::ITEMS,
+                collection_id: layout::Pile::Queued.collection_id(),
                 filter: spec.filter,
                 order_by: spec.order_by,
-            }
-        },
-        {
-            // ... and to the best tasks by priority when it does not.
-            let spec =
-                crate::agent::queue_window(String::new(), crate::agent::QueueView::Priority, 64);
-            DeclaredQuery {
-                name: "agents listen to the priority window of a large queued pile",
-                site: "src/agent/mod.rs",
-                collection_id: layout::ITEMS,
-                filter: spec.filter,
-                order_by: spec.order_by,
-            }
-        },
+            });
+        }
+    }
+    out.extend([
         DeclaredQuery {
             // `vayu bench`'s textbook mode: the oldest queued task of the
             // highest priority, inside a transaction (the loop vayu is
@@ -124,7 +129,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         DeclaredQuery {
             name: "recovery: active tasks held by one agent",
             site: "src/agent/recovery.rs",
-            collection_id: layout::ITEMS,
+            collection_id: layout::Pile::Active.collection_id(),
             filter: Some(store::field_eq(
                 "lease.owner",
                 store::string_value("agent-1"),
@@ -134,7 +139,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         DeclaredQuery {
             name: "recovery: active tasks whose lease expired",
             site: "src/agent/recovery.rs",
-            collection_id: layout::ITEMS,
+            collection_id: layout::Pile::Active.collection_id(),
             filter: Some(store::field_op(
                 "lease.expires_at",
                 Operator::LessThan,
@@ -149,26 +154,28 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             filter: None,
             order_by: vec![],
         },
-    ];
-    // `vayu task list [--status S]`: each pile (all share collection id
-    // `items`), with or without a status equality; sorted in memory.
-    out.push(DeclaredQuery {
-        name: "list a pile (`vayu task list`)",
-        site: "src/store.rs",
-        collection_id: layout::ITEMS,
-        filter: None,
-        order_by: vec![],
-    });
-    out.push(DeclaredQuery {
-        name: "list a pile by status (`vayu task list --status`)",
-        site: "src/store.rs",
-        collection_id: layout::ITEMS,
-        filter: Some(store::field_eq(
-            "status",
-            store::string_value(Status::Executing.as_str()),
-        )),
-        order_by: vec![],
-    });
+    ]);
+    // `vayu task list [--status S]`: each pile, with or without a status
+    // equality; sorted in memory.
+    for pile in layout::Pile::ALL {
+        out.push(DeclaredQuery {
+            name: "list a pile (`vayu task list`)",
+            site: "src/store.rs",
+            collection_id: pile.collection_id(),
+            filter: None,
+            order_by: vec![],
+        });
+        out.push(DeclaredQuery {
+            name: "list a pile by status (`vayu task list --status`)",
+            site: "src/store.rs",
+            collection_id: pile.collection_id(),
+            filter: Some(store::field_eq(
+                "status",
+                store::string_value(Status::Executing.as_str()),
+            )),
+            order_by: vec![],
+        });
+    }
     out
 }
 
@@ -182,6 +189,39 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/bench/textbook.rs", 1),
     ("src/store.rs", 2),
 ];
+
+/// Firestore allows at most this many disjunctions per query (the filter
+/// in disjunctive normal form: each `in` of k values multiplies by k).
+pub const MAX_DISJUNCTIONS: usize = 30;
+
+/// How many disjunctions `q`'s filter has in disjunctive normal form.
+pub fn disjunctions(q: &DeclaredQuery) -> usize {
+    fn of(f: &sq::Filter) -> usize {
+        use sq::filter::FilterType;
+        match &f.filter_type {
+            Some(FilterType::FieldFilter(ff)) => {
+                let op = Operator::try_from(ff.op).unwrap_or(Operator::Unspecified);
+                match (op, ff.value.as_ref().and_then(|v| v.value_type.as_ref())) {
+                    (
+                        Operator::In | Operator::ArrayContainsAny,
+                        Some(pb::value::ValueType::ArrayValue(a)),
+                    ) => a.values.len().max(1),
+                    _ => 1,
+                }
+            }
+            Some(FilterType::CompositeFilter(c)) => {
+                let parts = c.filters.iter().map(of);
+                if c.op == sq::composite_filter::Operator::Or as i32 {
+                    parts.sum()
+                } else {
+                    parts.product()
+                }
+            }
+            _ => 1,
+        }
+    }
+    q.filter.as_ref().map_or(1, of)
+}
 
 fn field_filters(f: &sq::Filter, out: &mut Vec<(String, Operator)>) {
     use sq::filter::FilterType;

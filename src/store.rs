@@ -517,7 +517,7 @@ impl Store {
     ) -> Result<Vec<Result<Versioned<Task>>>> {
         let filter = status.map(|s| field_eq("status", string_value(s.as_str())));
         let docs = self
-            .run_query(&pile.parent(), layout::ITEMS, filter, vec![], limit)
+            .run_query(&pile.parent(), pile.collection_id(), filter, vec![], limit)
             .await?;
         let mut out: Vec<_> = docs
             .iter()
@@ -562,6 +562,7 @@ impl Store {
             ..Default::default()
         };
         self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
         Ok(())
     }
 
@@ -587,6 +588,7 @@ impl Store {
             ..Default::default()
         };
         self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
         Ok(())
     }
 
@@ -738,14 +740,41 @@ pub fn field_in(field: &str, values: &[&str]) -> sq::Filter {
     field_op(field, sq::field_filter::Operator::In, array)
 }
 
+/// `field in [values]` for integers.
+pub fn field_in_ints(field: &str, values: &[i64]) -> sq::Filter {
+    let array = pb::Value {
+        value_type: Some(pb::value::ValueType::ArrayValue(pb::ArrayValue {
+            values: values
+                .iter()
+                .map(|v| pb::Value {
+                    value_type: Some(pb::value::ValueType::IntegerValue(*v)),
+                })
+                .collect(),
+        })),
+    };
+    field_op(field, sq::field_filter::Operator::In, array)
+}
+
+/// All of `filters` (one filter stays as it is).
+pub fn all_of(mut filters: Vec<sq::Filter>) -> Option<sq::Filter> {
+    match filters.len() {
+        0 => None,
+        1 => filters.pop(),
+        _ => Some(sq::Filter {
+            filter_type: Some(sq::filter::FilterType::CompositeFilter(
+                sq::CompositeFilter {
+                    op: sq::composite_filter::Operator::And as i32,
+                    filters,
+                },
+            )),
+        }),
+    }
+}
+
 /// Which pile a full document name is in.
 pub fn pile_of_name(name: &str) -> Option<Pile> {
     let mut parts = name.rsplit('/');
     let _id = parts.next()?;
-    let items = parts.next()?;
-    let pile = parts.next()?;
-    if items != layout::ITEMS {
-        return None;
-    }
-    Pile::ALL.into_iter().find(|p| p.as_str() == pile)
+    let collection = Pile::of_collection_id(parts.next()?)?;
+    (parts.next()? == collection.as_str()).then_some(collection)
 }

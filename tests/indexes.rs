@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vayu::queries::{CALL_SITES, composite_index_needed, declared_queries, index_serves};
+use vayu::queries::{
+    CALL_SITES, MAX_DISJUNCTIONS, composite_index_needed, declared_queries, disjunctions,
+    index_serves,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,6 +51,23 @@ fn every_declared_query_has_the_composite_index_it_needs() {
         declared_queries().len(),
         indexes.len()
     );
+}
+
+/// Production Firestore refuses a query with more than 30 disjunctions
+/// (the emulator does not), and an agent's priority view multiplies the
+/// statuses by its lanes: with every lane, it must still fit.
+#[test]
+fn every_declared_query_fits_the_disjunction_limit() {
+    for q in declared_queries() {
+        let n = disjunctions(&q);
+        println!("{n:>3} disjunctions: {}", q.name);
+        assert!(
+            n <= MAX_DISJUNCTIONS,
+            "query '{}' ({}) has {n} disjunctions; Firestore allows {MAX_DISJUNCTIONS}",
+            q.name,
+            q.site
+        );
+    }
 }
 
 /// Query call sites in a source file: `run_query(` calls and `QuerySpec {`

@@ -200,7 +200,9 @@ async fn pause_stops_the_handler_and_resume_restarts_from_the_last_checkpoint() 
 /// As if typed into the console: fields of the wrong type, or values out
 /// of range. With `ordered`, the document also has the fields agents order
 /// the queue by (`priority_rank`, `created_at`), as a document copied from
-/// a real task and then mangled would.
+/// a real task and then mangled would. Always with a `lane` (src/lanes.rs):
+/// agents listen to their lanes only, so a document without one is seen
+/// by none (the README says to give one).
 fn malformed_fields(
     id: &str,
     kind: &str,
@@ -209,6 +211,7 @@ fn malformed_fields(
     let mut f = HashMap::new();
     f.insert("task_id".to_string(), string_value(id));
     f.insert("title".to_string(), string_value("typed by hand"));
+    f.insert("lane".to_string(), int_value(3));
     if ordered {
         f.insert("priority_rank".to_string(), int_value(2));
         f.insert(
@@ -331,9 +334,10 @@ async fn quarantine_malformed_documents_leave_the_queue_with_a_reason() {
     .await;
 }
 
-/// Typed from scratch in the console, so without `priority_rank` and
-/// `created_at`, and with a field of the wrong type: it does not parse, so
-/// it must be quarantined, not left in the queued pile unseen.
+/// Typed from scratch in the console (with a lane), so without
+/// `priority_rank` and `created_at`, and with a field of the wrong type: it
+/// does not parse, so it must be quarantined, not left in the queued pile
+/// unseen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantine_a_hand_typed_document_without_ordering_fields_is_quarantined_too() {
     quarantine_case("quarantine-unordered", &[("wrong-types", false)]).await;

@@ -305,9 +305,39 @@ async fn everything_that_is_not_vayus_is_denied() {
     .await;
     denied(
         "an agent writes an unknown pile",
-        scribble(&agent, "tasks/archive/items/x"),
+        scribble(&agent, "tasks/archive/archive_tasks/x"),
     )
     .await;
+    {
+        // A well-formed new task, in the queued pile's document but the
+        // wrong subcollection: the create rule would pass it anywhere else.
+        let t = new_task("alice");
+        let w_ok = raw_write(
+            &alice,
+            &Pile::Queued.doc(&t.task_id),
+            &task_json(&t),
+            &["created_at", "updated_at"],
+            Precondition::Missing,
+        );
+        allowed(
+            "a person creates a task in tasks/queued/queued_tasks",
+            alice.commit(vec![w_ok]),
+        )
+        .await;
+        let t = new_task("alice");
+        let w_bad = raw_write(
+            &alice,
+            &format!("tasks/queued/items/{}", t.task_id),
+            &task_json(&t),
+            &["created_at", "updated_at"],
+            Precondition::Missing,
+        );
+        denied(
+            "a person creates the same task in tasks/queued/items",
+            alice.commit(vec![w_bad]),
+        )
+        .await;
+    }
     allowed("an admin writes anything", scribble(&w.admin, "notes/n1")).await;
     denied(
         "a person reads an unknown collection",
@@ -320,4 +350,76 @@ async fn everything_that_is_not_vayus_is_denied() {
     )
     .await;
     w.done("else");
+}
+
+/// Lanes (src/lanes.rs): a new task names a lane in range, and only an
+/// agent moves a waiting task to another lane, changing nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_agents_forward_waiting_tasks_between_lanes() {
+    let w = World::new("rules-lanes").await;
+    let alice = w.human("alice").await;
+    let agent = w.agent("agent-1").await;
+
+    for (case, lane) in [
+        ("a new task in lane 15 (there are 15: 0..14)", json!(15)),
+        ("a new task in lane -1", json!(-1)),
+        ("a new task whose lane is a string", json!("3")),
+        ("a new task without a lane", serde_json::Value::Null),
+    ] {
+        let t = new_task("alice");
+        let mut doc = task_json(&t);
+        match lane {
+            serde_json::Value::Null => {
+                doc.as_object_mut().expect("a task is a map").remove("lane");
+            }
+            v => doc["lane"] = v,
+        }
+        let write = raw_write(
+            &alice,
+            &Pile::Queued.doc(&t.task_id),
+            &doc,
+            &["created_at", "updated_at"],
+            Precondition::Missing,
+        );
+        denied(case, alice.commit(vec![write])).await;
+    }
+
+    let seen = w.queued("alice").await;
+    let mut moved = seen.value.clone();
+    moved.lane = (seen.value.lane + 1) % vayu::lanes::LANES;
+    denied(
+        "a person moves a task to another lane",
+        raw_replace(&alice, &seen, &moved, vec![]),
+    )
+    .await;
+    let mut more = moved.clone();
+    more.priority = Priority::Critical;
+    more.priority_rank = Priority::Critical.rank();
+    denied(
+        "an agent forwards a task and raises its priority",
+        raw_replace(&agent, &seen, &more, vec![]),
+    )
+    .await;
+    let mut out_of_range = seen.value.clone();
+    out_of_range.lane = vayu::lanes::LANES;
+    denied(
+        "an agent forwards a task to a lane that does not exist",
+        raw_replace(&agent, &seen, &out_of_range, vec![]),
+    )
+    .await;
+    allowed(
+        "an agent forwards a waiting task to another lane",
+        raw_replace(&agent, &seen, &moved, vec![]),
+    )
+    .await;
+
+    let running = w.running("alice", "agent-1", 30).await;
+    let mut t = running.value.clone();
+    t.lane = (t.lane + 1) % vayu::lanes::LANES;
+    denied(
+        "the holder moves a running task to another lane",
+        raw_replace(&agent, &running, &t, vec![]),
+    )
+    .await;
+    w.done("only_agents_forward_waiting_tasks_between_lanes");
 }

@@ -18,6 +18,7 @@ pub use recovery::requeue;
 
 use crate::assign::{self, Offer};
 use crate::error::{Error, Result};
+use crate::lanes;
 use crate::layout::{self, Pile};
 use crate::lifecycle::Status;
 use crate::listen::{ListenEvent, Listener, QuerySpec};
@@ -172,13 +173,14 @@ pub enum QueueView {
 }
 
 /// What an agent listens to: a window of at most `limit` documents of the
-/// queued pile, as `view` says.
+/// queued pile, in the lanes `lanes` ([`crate::lanes`]), as `view` says.
 ///
 /// A window, not the whole pile, so that a backlog of 100,000 tasks costs
 /// an agent `limit` documents of memory and reads, not 100,000. (It also
 /// matters on the emulator, which re-sends a listener's whole result set on
-/// every write to the collection.)
-pub fn queue_window(parent: String, view: QueueView, limit: i32) -> QuerySpec {
+/// every write to the collection.) Lanes, so that each task reaches one
+/// agent's listener, not every agent's.
+pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) -> QuerySpec {
     use firestore::gcloud_sdk::google::firestore::v1::structured_query::{
         Direction, FieldReference, Order,
     };
@@ -188,19 +190,27 @@ pub fn queue_window(parent: String, view: QueueView, limit: i32) -> QuerySpec {
         }),
         direction: Direction::Ascending as i32,
     };
+    // Every lane (an agent alone): no lane filter at all. Same documents,
+    // and `in` costs a disjunction per value (the emulator runs each).
+    let all_lanes = (0..lanes::LANES).all(|l| lanes.contains(&l));
+    let in_lanes = (!all_lanes).then(|| store::field_in_ints("lane", lanes));
     let (filter, order_by) = match view {
-        QueueView::All => (None, vec![]),
+        QueueView::All => (in_lanes, vec![]),
         QueueView::Priority => (
-            Some(store::field_in(
-                "status",
-                &[Status::Queued.as_str(), Status::Rejected.as_str()],
-            )),
+            store::all_of(
+                std::iter::once(store::field_in(
+                    "status",
+                    &[Status::Queued.as_str(), Status::Rejected.as_str()],
+                ))
+                .chain(in_lanes)
+                .collect(),
+            ),
             vec![asc("priority_rank"), asc("created_at")],
         ),
     };
     QuerySpec {
         parent,
-        collection_id: layout::ITEMS.into(),
+        collection_id: Pile::Queued.collection_id().into(),
         filter,
         order_by,
         limit: Some(limit),
@@ -251,11 +261,82 @@ impl Health {
 /// A peer as the agents listener last showed it.
 struct Peer {
     doc: firestore::gcloud_sdk::google::firestore::v1::Document,
+    /// What it can run, from its document (`None` if it does not parse).
+    offer: Option<Offer>,
+    /// It says it is offline (it shut down, or a peer found it dead), or
+    /// its last heartbeat (server time) was long ago when we first saw it:
+    /// a crashed agent's document from an earlier run.
+    offline: bool,
     /// When its document last changed, by this agent's clock: peers'
     /// clocks are not trusted for liveness.
     changed: Instant,
     /// Whether this agent already took over its work since it went quiet.
     taken_over: bool,
+}
+
+impl Peer {
+    fn new(
+        doc: firestore::gcloud_sdk::google::firestore::v1::Document,
+        previous: Option<&Peer>,
+        stale_after: Duration,
+    ) -> Peer {
+        let parsed = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc).ok();
+        // Twice the staleness, so that clock skew between this machine and
+        // the server cannot make a live peer look dead.
+        let long_silent = |a: &AgentDoc| {
+            a.last_heartbeat.is_some_and(|t| {
+                crate::model::millis_between(t, now()) > 2 * stale_after.as_millis() as i64
+            })
+        };
+        let offline = parsed
+            .as_ref()
+            .is_some_and(|a| a.status == Some(AgentState::Offline) || long_silent(a));
+        Peer {
+            offer: parsed.as_ref().map(Offer::of_agent),
+            offline,
+            changed: Instant::now(),
+            taken_over: offline && previous.is_some_and(|p| p.taken_over),
+            doc,
+        }
+    }
+
+    /// Counted in the split of the lanes: it says it is up, and it has
+    /// written within `stale_after` of this agent's own heartbeats last
+    /// succeeding for that long (while we cannot reach Firestore, nobody
+    /// looks dead to us).
+    fn is_live(&self, stale_after: Duration, healthy_for: Duration) -> bool {
+        !self.offline && self.changed.elapsed().min(healthy_for) <= stale_after
+    }
+}
+
+/// The live agents' offers, this one included, for [`crate::lanes`].
+fn live_offers(
+    me: &Offer,
+    peers: &HashMap<String, Peer>,
+    stale_after: Duration,
+    healthy_for: Duration,
+) -> Vec<Offer> {
+    let mut out: Vec<Offer> = peers
+        .values()
+        .filter(|p| p.is_live(stale_after, healthy_for))
+        .filter_map(|p| p.offer.clone())
+        .collect();
+    out.push(me.clone());
+    out
+}
+
+/// The lanes this agent owns, given its view of the peers.
+fn my_lanes(
+    me: &Offer,
+    peers: &HashMap<String, Peer>,
+    stale_after: Duration,
+    healthy_for: Duration,
+) -> Vec<i64> {
+    let ids: Vec<String> = live_offers(me, peers, stale_after, healthy_for)
+        .into_iter()
+        .map(|o| o.agent_id)
+        .collect();
+    lanes::owned(&me.agent_id, &ids)
 }
 
 /// A claimable task as the listener last showed it.
@@ -320,15 +401,59 @@ pub async fn run(
     }
     tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
 
+    // Peers first: which lanes of the queue are ours depends on who else is
+    // live, and listening to every lane for a moment would cost a read of
+    // every queued task.
+    let peers_spec = QuerySpec {
+        parent: store.db().get_documents_path().clone(),
+        collection_id: layout::AGENTS.into(),
+        filter: None,
+        order_by: vec![],
+        limit: None,
+    };
+    let (peers_listener, mut peer_events) = Listener::spawn(
+        store.db().clone(),
+        peers_spec,
+        store.counters().clone(),
+        256,
+    );
+    let mut peers: HashMap<String, Peer> = HashMap::new();
+    let stale_after = cfg.lease + cfg.heartbeat;
+    let first_peers = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(ev) = peer_events.recv().await {
+            match ev {
+                ListenEvent::Upsert(doc) => {
+                    let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+                    if id != cfg.agent_id {
+                        let peer = Peer::new(doc, None, stale_after);
+                        peers.insert(id, peer);
+                    }
+                }
+                ListenEvent::Removed(name) => {
+                    peers.remove(name.rsplit('/').next().unwrap_or_default());
+                }
+                ListenEvent::Current => return true,
+                ListenEvent::Reset => {}
+            }
+        }
+        false
+    })
+    .await;
+    if !matches!(first_peers, Ok(true)) {
+        tracing::warn!("no snapshot of the peers yet; starting with every lane");
+    }
+
     let queued_parent = store.name(&Pile::Queued.parent());
+    let mut lanes = my_lanes(&offer, &peers, stale_after, Duration::ZERO);
     let mut window = initial_window(cfg.concurrency);
     let mut view = QueueView::All;
     let (mut listener, mut events) = Listener::spawn(
         store.db().clone(),
-        queue_window(queued_parent.clone(), view, window),
+        queue_window(queued_parent.clone(), view, &lanes, window),
         store.counters().clone(),
         1024,
     );
+    tracing::info!(?lanes, "listening to the queue");
     // Every document in the listener's result set, claimable or not.
     let mut in_window: HashSet<String> = HashSet::new();
     let mut window_current = false;
@@ -348,27 +473,21 @@ pub async fn run(
         Ok(n) => tracing::info!(n, "requeued tasks left by a dead agent or a previous run"),
         Err(e) => tracing::warn!(error = %e, "could not look for orphaned tasks at startup"),
     }
-    let peers_spec = QuerySpec {
-        parent: store.db().get_documents_path().clone(),
-        collection_id: layout::AGENTS.into(),
-        filter: None,
-        order_by: vec![],
-        limit: None,
-    };
-    let (peers_listener, mut peer_events) = Listener::spawn(
-        store.db().clone(),
-        peers_spec,
-        store.counters().clone(),
-        256,
-    );
-    let mut peers: HashMap<String, Peer> = HashMap::new();
-    let stale_after = cfg.lease + cfg.heartbeat;
     let mut background: JoinSet<()> = JoinSet::new();
     let health = Health::default();
 
     let mut candidates: HashMap<String, Candidate> = HashMap::new();
+    // Tasks in our lanes that this agent can never run, to be forwarded,
+    // and the version of each we last forwarded (not twice the same).
+    let mut stuck: HashMap<String, Versioned<Task>> = HashMap::new();
+    let mut forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp> =
+        HashMap::new();
     let mut malformed: HashSet<String> = HashSet::new();
     let mut running: HashMap<String, ()> = HashMap::new();
+    // Claims sent and not yet answered, and their task ids.
+    let mut claiming: JoinSet<(String, Candidate, Duration, Result<Versioned<Task>>)> =
+        JoinSet::new();
+    let mut claiming_ids: HashSet<String> = HashSet::new();
     let mut runners: JoinSet<(String, Outcome)> = JoinSet::new();
     let (release_tx, release_rx) = watch::channel(false);
 
@@ -389,6 +508,51 @@ pub async fn run(
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
 
     loop {
+        // The split of the lanes follows the live peers: re-listen when
+        // our share changed (a peer joined, left or died).
+        let now_lanes = my_lanes(&offer, &peers, stale_after, health.healthy_for());
+        if now_lanes != lanes {
+            tracing::info!(from = ?lanes, to = ?now_lanes, "the lanes changed");
+            lanes = now_lanes;
+            (view, window) = (QueueView::All, initial_window(cfg.concurrency));
+            listener.shutdown().await;
+            (listener, events) = Listener::spawn(
+                store.db().clone(),
+                queue_window(queued_parent.clone(), view, &lanes, window),
+                store.counters().clone(),
+                1024,
+            );
+            candidates.clear();
+            stuck.clear();
+            in_window.clear();
+            window_current = false;
+        }
+        // Tasks in our lanes that we cannot run go to a peer that can.
+        if !stuck.is_empty() {
+            let live = live_offers(&offer, &peers, stale_after, health.healthy_for());
+            for seen in stuck.values() {
+                let Some(lane) = lanes::forward_lane(&seen.value, &cfg.agent_id, &live) else {
+                    continue;
+                };
+                if forwarded.get(&seen.value.task_id) == Some(&seen.update_time) {
+                    continue;
+                }
+                forwarded.insert(seen.value.task_id.clone(), seen.update_time);
+                let (store, seen) = (store.clone(), seen.clone());
+                background.spawn(async move {
+                    let mut t = seen.value.clone();
+                    t.lane = lane;
+                    match store.replace_task(&seen, &t, &[], vec![]).await {
+                        Ok(_) => {
+                            tracing::debug!(task = %t.task_id, lane, "forwarded to a peer's lane")
+                        }
+                        Err(e) => {
+                            tracing::debug!(task = %t.task_id, error = %e, "could not forward")
+                        }
+                    }
+                });
+            }
+        }
         // Choose the view of the queue: all of it while it fits in the
         // window; the best tasks by priority when it does not; a wider
         // window when the best ones are all tasks this agent can never run
@@ -411,22 +575,25 @@ pub async fn run(
                 listener.shutdown().await;
                 (listener, events) = Listener::spawn(
                     store.db().clone(),
-                    queue_window(queued_parent.clone(), view, window),
+                    queue_window(queued_parent.clone(), view, &lanes, window),
                     store.counters().clone(),
                     1024,
                 );
                 window_current = false;
             }
         }
-        // Claim while there are free slots and claimable work.
+        // Claim while there are free slots and claimable work. Claims run
+        // side by side (one per free slot), not one after another: each is
+        // a round trip, and a queue backlog should fill every slot at once.
         let breaker_open = claims_paused_until.is_some_and(|t| Instant::now() < t);
         if !breaker_open {
             let t_now = now();
-            while running.len() < cfg.concurrency {
-                let eligible = candidates
-                    .values()
-                    .map(|c| &c.seen.value)
-                    .filter(|t| offer.can_claim(t, t_now) && !running.contains_key(&t.task_id));
+            while running.len() + claiming_ids.len() < cfg.concurrency {
+                let eligible = candidates.values().map(|c| &c.seen.value).filter(|t| {
+                    offer.can_claim(t, t_now)
+                        && !running.contains_key(&t.task_id)
+                        && !claiming_ids.contains(&t.task_id)
+                });
                 let Some(id) = assign::pick(&cfg.agent_id, eligible).map(|t| t.task_id.clone())
                 else {
                     break;
@@ -435,8 +602,47 @@ pub async fn run(
                     .remove(&id)
                     .expect("picked from the candidates just now");
                 crate::metrics::OpCounters::add(&store.counters().claim_attempts, 1);
-                let attempt_started = Instant::now();
-                match claim(&store, &cfg, &cand.seen).await {
+                claiming_ids.insert(id.clone());
+                let (store, cfg) = (store.clone(), cfg.clone());
+                claiming.spawn(async move {
+                    let started = Instant::now();
+                    let result = claim(&store, &cfg, &cand.seen).await;
+                    (id, cand, started.elapsed(), result)
+                });
+            }
+        }
+
+        // When to look again without an event: the breaker reopening, or the
+        // earliest backoff of a waiting task.
+        let t_now = now();
+        let next_not_before = candidates
+            .values()
+            .filter_map(|c| c.seen.value.not_before)
+            .filter(|nb| *nb > t_now)
+            .min()
+            .map(|nb| {
+                Instant::now()
+                    + Duration::from_millis(
+                        crate::model::millis_between(t_now, nb).max(0) as u64 + 1,
+                    )
+            });
+        let wake = [claims_paused_until, next_not_before]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far);
+
+        // Not biased: a busy queue listener must not starve the heartbeat
+        // or the peers listener (peers would look dead, and so would we).
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(joined) = claiming.join_next(), if !claiming.is_empty() => {
+                let Ok((id, cand, took, result)) = joined else {
+                    tracing::error!("a claim panicked");
+                    continue;
+                };
+                claiming_ids.remove(&id);
+                match result {
                     Ok(claimed) => {
                         outage_failures = 0;
                         report.claimed += 1;
@@ -466,9 +672,7 @@ pub async fn run(
                         // Someone else got it, or it changed: the listener
                         // will show the new version if it is still claimable.
                         report.claim_conflicts += 1;
-                        report
-                            .conflict_ms
-                            .push(attempt_started.elapsed().as_secs_f64() * 1000.0);
+                        report.conflict_ms.push(took.as_secs_f64() * 1000.0);
                     }
                     Err(e) if e.is_transient() => {
                         outage_failures += 1;
@@ -487,38 +691,12 @@ pub async fn run(
                             settle_unknown_claim(store, me, task_id, epoch).await;
                         });
                         candidates.insert(id, cand);
-                        break;
                     }
                     Err(e) => {
                         tracing::warn!(task = %id, error = %e, "claim refused; skipping the task");
                     }
                 }
             }
-        }
-
-        // When to look again without an event: the breaker reopening, or the
-        // earliest backoff of a waiting task.
-        let t_now = now();
-        let next_not_before = candidates
-            .values()
-            .filter_map(|c| c.seen.value.not_before)
-            .filter(|nb| *nb > t_now)
-            .min()
-            .map(|nb| {
-                Instant::now()
-                    + Duration::from_millis(
-                        crate::model::millis_between(t_now, nb).max(0) as u64 + 1,
-                    )
-            });
-        let wake = [claims_paused_until, next_not_before]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(far);
-
-        tokio::select! {
-            biased;
-            () = &mut shutdown => break,
             Some(joined) = runners.join_next(), if !runners.is_empty() => {
                 match joined {
                     Ok((id, outcome)) => {
@@ -528,67 +706,92 @@ pub async fn run(
                     Err(e) => tracing::error!(error = %e, "a runner panicked"),
                 }
             }
-            ev = events.recv() => match ev {
-                Some(ListenEvent::Reset) => {
-                    candidates.clear();
-                    in_window.clear();
-                    window_current = false;
-                }
-                Some(ListenEvent::Upsert(doc)) => {
-                    in_window.insert(doc.name.clone());
-                    let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
-                    match Store::decode_versioned(&doc, Pile::Queued) {
-                        Ok(v) => {
-                            malformed.remove(&id);
-                            // Kept even while our runner for the same id is
-                            // still winding down: a retried task comes back
-                            // to the queue before its runner is reaped, and
-                            // the listener will not show it again.
-                            if offer.could_claim(&v.value) {
-                                candidates.insert(id, Candidate { seen: v });
-                            } else {
-                                candidates.remove(&id);
+            ev = events.recv() => {
+                // Take every event that is already here before claiming
+                // again: claims made from a stale view are lost races.
+                let mut ev = ev;
+                let mut closed = false;
+                loop {
+                    match ev {
+                        Some(ListenEvent::Reset) => {
+                            candidates.clear();
+                            stuck.clear();
+                            in_window.clear();
+                            window_current = false;
+                        }
+                        Some(ListenEvent::Upsert(doc)) => {
+                            in_window.insert(doc.name.clone());
+                            let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+                            match Store::decode_versioned(&doc, Pile::Queued) {
+                                Ok(v) => {
+                                    malformed.remove(&id);
+                                    // Kept even while our runner for the same id is
+                                    // still winding down: a retried task comes back
+                                    // to the queue before its runner is reaped, and
+                                    // the listener will not show it again.
+                                    if offer.could_claim(&v.value) {
+                                        stuck.remove(&id);
+                                        candidates.insert(id, Candidate { seen: v });
+                                    } else {
+                                        candidates.remove(&id);
+                                        if v.value.status.is_claimable() && v.value.control.is_none() {
+                                            stuck.insert(id, v);
+                                        } else {
+                                            stuck.remove(&id);
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    candidates.remove(&id);
+                                    stuck.remove(&id);
+                                    if malformed.insert(id) {
+                                        tracing::warn!(error = %e, "quarantining a malformed task document");
+                                        let (store, me) = (store.clone(), cfg.agent_id.clone());
+                                        background.spawn(async move {
+                                            match store.quarantine(&doc, &e.to_string(), &me).await {
+                                                Ok(()) => tracing::info!(doc = %doc.name, "quarantined"),
+                                                Err(e) if e.is_conflict() || matches!(e, Error::PermissionDenied(_)) => {}
+                                                Err(e) => tracing::warn!(error = %e, "could not quarantine"),
+                                            }
+                                        });
+                                    }
+                                }
                             }
                         }
-                        Err(e) => {
-                            candidates.remove(&id);
-                            if malformed.insert(id) {
-                                tracing::warn!(error = %e, "quarantining a malformed task document");
-                                let (store, me) = (store.clone(), cfg.agent_id.clone());
-                                background.spawn(async move {
-                                    match store.quarantine(&doc, &e.to_string(), &me).await {
-                                        Ok(()) => tracing::info!(doc = %doc.name, "quarantined"),
-                                        Err(e) if e.is_conflict() || matches!(e, Error::PermissionDenied(_)) => {}
-                                        Err(e) => tracing::warn!(error = %e, "could not quarantine"),
-                                    }
-                                });
-                            }
+                        Some(ListenEvent::Removed(name)) => {
+                            in_window.remove(&name);
+                            let id = name.rsplit('/').next().unwrap_or_default();
+                            candidates.remove(id);
+                            stuck.remove(id);
+                            forwarded.remove(id);
+                            malformed.remove(id);
+                        }
+                        Some(ListenEvent::Current) => {
+                            window_current = true;
+                        }
+                        None => {
+                            tracing::error!("the queue listener stopped");
+                            closed = true;
                         }
                     }
+                    if closed {
+                        break;
+                    }
+                    match events.try_recv() {
+                        Ok(next) => ev = Some(next),
+                        Err(_) => break,
+                    }
                 }
-                Some(ListenEvent::Removed(name)) => {
-                    in_window.remove(&name);
-                    let id = name.rsplit('/').next().unwrap_or_default();
-                    candidates.remove(id);
-                    malformed.remove(id);
-                }
-                Some(ListenEvent::Current) => {
-                    window_current = true;
-                }
-                None => {
-                    tracing::error!("the queue listener stopped");
+                if closed {
                     break;
                 }
-            },
+            }
             ev = peer_events.recv() => match ev {
                 Some(ListenEvent::Upsert(doc)) => {
                     let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
                     if id != cfg.agent_id {
-                        let offline = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc)
-                            .map(|a| a.status == Some(AgentState::Offline))
-                            .unwrap_or(false);
-                        let taken_over = offline && peers.get(&id).is_some_and(|p| p.taken_over);
-                        peers.insert(id, Peer { doc, changed: Instant::now(), taken_over });
+                        let peer = Peer::new(doc, peers.get(&id), stale_after);
+                        peers.insert(id, peer);
                     }
                 }
                 Some(ListenEvent::Removed(name)) => {
@@ -655,6 +858,26 @@ pub async fn run(
     peers_listener.shutdown().await;
     background.abort_all();
     tracing::info!(agent = %cfg.agent_id, running = running.len(), "shutting down");
+    // Claims still in flight: one that lands now would leave a task in the
+    // active pile under our id with nobody running it; give it back.
+    while let Some(joined) = claiming.join_next().await {
+        if let Ok((id, _, _, Ok(claimed))) = joined {
+            report.claimed += 1;
+            match recovery::requeue(
+                &store,
+                &claimed,
+                &cfg.agent_id,
+                "the agent shut down before starting it",
+            )
+            .await
+            {
+                Ok(_) => tracing::info!(task = %id, "released a task claimed during shutdown"),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "could not release a task claimed during shutdown; its lease will expire")
+                }
+            }
+        }
+    }
     let deadline = Instant::now() + cfg.grace;
     while !runners.is_empty() {
         tokio::select! {
@@ -689,7 +912,11 @@ pub async fn run(
 /// still the version we saw) and creates the active one (only if absent).
 /// Exactly one of any number of racing agents succeeds; the others get a
 /// precondition failure in one round trip.
-async fn claim(
+///
+/// Lanes make races rare (a lane has one owner), but they happen while
+/// agents' views of the peer set differ, and past 15 agents. Public so that
+/// `tests/contention.rs` can race it.
+pub async fn claim(
     store: &Store,
     cfg: &AgentConfig,
     seen: &Versioned<Task>,

@@ -20,7 +20,7 @@
 //! every agent was down at once).
 
 use crate::error::Result;
-use crate::layout::{self, Pile};
+use crate::layout::Pile;
 use crate::lifecycle::Status;
 use crate::model::{Lease, Task, millis_between, now};
 use crate::store::{self, Store, Versioned};
@@ -97,7 +97,7 @@ pub async fn held_by(store: &Store, owner: &str) -> Result<Vec<Versioned<Task>>>
     let docs = store
         .run_query(
             &Pile::Active.parent(),
-            layout::ITEMS,
+            Pile::Active.collection_id(),
             Some(filter),
             vec![],
             None,
@@ -119,7 +119,7 @@ pub async fn expired(store: &Store) -> Result<Vec<Versioned<Task>>> {
     let docs = store
         .run_query(
             &Pile::Active.parent(),
-            layout::ITEMS,
+            Pile::Active.collection_id(),
             Some(filter),
             vec![],
             Some(500),

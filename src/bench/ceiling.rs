@@ -8,6 +8,13 @@
 //! handler: `N × concurrency` workers (vayu's task slots) each take the
 //! next task number and commit its three steps back to back. Nothing a
 //! queue on this emulator does per task can be cheaper.
+//!
+//! A second run, [`run_listened`], makes the same commits while N idle
+//! listeners watch the queued pile, split into lanes as N agents would
+//! split it. It measures what the emulator charges a commit for every
+//! listener on the collection (it re-evaluates each listener's query,
+//! scanning every document with the collection id, on every commit): the
+//! ceiling of any design in which agents learn of work by listening.
 
 use super::stats::{CpuMeter, CpuUse};
 use super::vayu::{PerTask, bench_task};
@@ -25,6 +32,8 @@ use std::time::Instant;
 #[derive(Debug, Clone, Serialize)]
 pub struct CeilingReport {
     pub workers: usize,
+    /// Idle listeners on the queued pile during the run.
+    pub listeners: usize,
     pub tasks: usize,
     pub completed: u64,
     pub wall_s: f64,
@@ -37,6 +46,17 @@ pub struct CeilingReport {
 }
 
 pub async fn run(ctx: &Ctx) -> Result<CeilingReport> {
+    run_with(ctx, 0).await
+}
+
+/// The same commits while `ctx.args.agents` listeners watch the queued
+/// pile, each on the lanes one of N agents would own, with an agent's
+/// initial window. Their documents are received and dropped.
+pub async fn run_listened(ctx: &Ctx) -> Result<CeilingReport> {
+    run_with(ctx, ctx.args.agents).await
+}
+
+async fn run_with(ctx: &Ctx, listeners: usize) -> Result<CeilingReport> {
     let m = ctx.args.tasks;
     let workers = (ctx.args.agents * ctx.args.concurrency).min(m);
     let db = ctx.fresh_db("ceiling");
@@ -46,12 +66,29 @@ pub async fn run(ctx: &Ctx) -> Result<CeilingReport> {
     for _ in 0..ctx.args.agents {
         stores.push(ctx.connect(&db, &counters).await?);
     }
+    let ids: Vec<String> = (0..listeners).map(|i| format!("listener-{i:02}")).collect();
+    let mut watching = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let store = &stores[i % stores.len()];
+        let spec = crate::agent::queue_window(
+            store.name(&crate::layout::Pile::Queued.parent()),
+            crate::agent::QueueView::All,
+            &crate::lanes::owned(id, &ids),
+            (4 * ctx.args.concurrency as i32).max(64),
+        );
+        let (listener, mut events) =
+            crate::listen::Listener::spawn(store.db().clone(), spec, counters.clone(), 1024);
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        watching.push((listener, drain));
+    }
+    // Let the listeners open before the clock starts.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicU64::new(0));
     let progress = {
         let done = done.clone();
         Progress::start(
-            format!("ceiling W={workers}"),
+            format!("ceiling W={workers} L={listeners}"),
             m as u64,
             move || done.load(Ordering::Relaxed),
             ctx.show_progress,
@@ -84,12 +121,17 @@ pub async fn run(ctx: &Ctx) -> Result<CeilingReport> {
     }
     let wall_s = started.elapsed().as_secs_f64();
     let cpu = cpu.stop();
+    for (listener, drain) in watching {
+        listener.shutdown().await;
+        drain.abort();
+    }
     progress.finish().await;
     result?;
     let completed = done.load(Ordering::Relaxed);
     let ops = counters.snapshot();
     Ok(CeilingReport {
         workers,
+        listeners,
         tasks: m,
         completed,
         wall_s,

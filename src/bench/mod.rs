@@ -6,17 +6,19 @@
 //! on a database that saw many documents come and go, so no mode inherits
 //! another's debris):
 //! - **vayu**: N in-process agents ([`crate::agent::run`], the daemon's own
-//!   loop, each with its own connection), fed by a producer that creates M
-//!   tasks through [`crate::tasks::create`], the CLI's code path. Before the
-//!   load, an idle fleet measures created → claimed latency one task at a
-//!   time, and counts every read idle agents make in a quiet window.
+//!   loop, each with its own connection), fed by producers that create M
+//!   tasks the way [`crate::tasks::create`] (the CLI's code path) does.
+//!   Before the load, an idle fleet measures created → claimed latency one
+//!   task at a time, and counts every read idle agents make in a quiet
+//!   window.
 //! - **textbook**: the claim loop a user would write: N workers, each
 //!   querying the oldest queued task of the highest priority inside a
 //!   read-write transaction, claiming it and committing, then completing it
 //!   ([`textbook`]).
 //! - **ceiling**: the emulator's raw rate for vayu's three commits per task
 //!   (create, claim, complete: five document writes) with no queue logic
-//!   ([`ceiling`]).
+//!   ([`ceiling`]); and again with N idle listeners on the queued pile
+//!   (ceiling+L), what the emulator allows any design whose agents listen.
 //!
 //! Agents run in this process so that every Firestore operation is counted
 //! in one [`OpCounters`]; the RSS of an idle agent is measured on a real
@@ -58,8 +60,13 @@ pub enum Mode {
 /// `vayu bench` flags.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Agents (vayu) and worker loops (textbook).
-    #[arg(long, default_value_t = 8)]
+    /// Agents (vayu) and worker loops (textbook). A list (`1,2,4,8,16`)
+    /// runs the whole benchmark once per value, each on an emulator of its
+    /// own when the bench starts them, and ends with a scaling table.
+    #[arg(long = "agents", value_delimiter = ',', default_value = "8")]
+    pub agent_counts: Vec<usize>,
+    /// The agent count of the run in progress (one of `agent_counts`).
+    #[arg(skip)]
     pub agents: usize,
     /// Tasks per mode.
     #[arg(long, default_value_t = 2000)]
@@ -113,6 +120,7 @@ pub struct BenchArgs {
 impl Default for BenchArgs {
     fn default() -> Self {
         BenchArgs {
+            agent_counts: vec![8],
             agents: 8,
             tasks: 2000,
             modes: vec![Mode::Vayu, Mode::Textbook, Mode::Ceiling],
@@ -133,8 +141,9 @@ impl Default for BenchArgs {
 impl BenchArgs {
     fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::Config(m.into()));
-        if !(1..=256).contains(&self.agents) {
-            return bad("--agents must be 1..=256");
+        if self.agent_counts.is_empty() || self.agent_counts.iter().any(|n| !(1..=256).contains(n))
+        {
+            return bad("--agents must be 1..=256 (or a list of such, like 1,2,4,8,16)");
         }
         if self.tasks == 0 {
             return bad("--tasks must be at least 1");
@@ -298,9 +307,27 @@ where
     })
 }
 
-/// Runs the benchmark and returns its report; prints nothing to stdout.
-pub async fn run(args: BenchArgs, project: Option<String>) -> Result<BenchReport> {
+/// The runs `args` asks for: one per agent count of `--agents`.
+pub fn per_agent_count(args: &BenchArgs) -> Vec<BenchArgs> {
+    args.agent_counts
+        .iter()
+        .map(|&n| {
+            let mut one = args.clone();
+            one.agents = n;
+            one.agent_counts = vec![n];
+            one
+        })
+        .collect()
+}
+
+/// Runs the benchmark for `args.agents` agents (the first of
+/// `agent_counts` when unset) and returns its report; prints nothing to
+/// stdout.
+pub async fn run(mut args: BenchArgs, project: Option<String>) -> Result<BenchReport> {
     args.validate()?;
+    if args.agents == 0 {
+        args.agents = args.agent_counts[0];
+    }
     let mut _emulator = None;
     let (host, jvm_pid, started_emulator) =
         match std::env::var(crate::store::env::FIRESTORE_EMULATOR_HOST)
@@ -382,7 +409,10 @@ async fn run_modes(ctx: &mut Ctx, started_emulator: bool) -> Result<BenchReport>
                 let limit = Duration::from_secs(args.textbook_limit_secs);
                 report.textbook = Some(textbook::run(ctx, limit).await?);
             }
-            Mode::Ceiling => report.ceiling = Some(ceiling::run(ctx).await?),
+            Mode::Ceiling => {
+                report.ceiling = Some(ceiling::run(ctx).await?);
+                report.listened_ceiling = Some(ceiling::run_listened(ctx).await?);
+            }
         }
     }
     if !args.no_rss {

@@ -8,13 +8,14 @@
 //!   at a time, spaced out, for the created → claimed latency of an idle
 //!   fleet;
 //! - [`load`]: a producer creates M tasks through [`crate::tasks::create`]
-//!   (the CLI's code path) while the agents claim, run and complete them.
+//!   (the CLI's code path: [`crate::tasks::NewTask::into_task`], then
+//!   [`Store::create_task`]) while the agents claim, run and complete them.
 
 use super::stats::{CpuMeter, CpuUse, Percentiles};
 use super::{Ctx, ProduceReport, count_runs, produce, runs_so_far};
 use crate::agent::{self, AgentConfig, AgentReport, Handlers};
 use crate::error::{Error, Result};
-use crate::layout::{self, Pile};
+use crate::layout::Pile;
 use crate::lifecycle::Status;
 use crate::metrics::{OpCounters, OpSnapshot};
 use crate::model::{Priority, Task, TaskType, Time};
@@ -191,6 +192,12 @@ pub struct PerTask {
     pub writes: f64,
     /// Billed operations: reads plus writes.
     pub ops: f64,
+    /// Of `ops`, those on task documents: the lifecycle of the task
+    /// itself (create, claim, complete), without the fleet's presence.
+    pub task_ops: f64,
+    /// Of `ops`, the agents' heartbeats and the peers' listeners reading
+    /// them: a cost per agent and second, spread over the tasks.
+    pub presence_ops: f64,
     pub commits: f64,
     pub claim_attempts: f64,
 }
@@ -204,6 +211,8 @@ impl PerTask {
             reads: (ops.polling_reads + ops.listener_reads) as f64 / d,
             writes: ops.writes as f64 / d,
             ops: ops.billed() as f64 / d,
+            task_ops: ops.task_ops() as f64 / d,
+            presence_ops: (ops.presence_reads + ops.presence_writes) as f64 / d,
             commits: ops.commits as f64 / d,
             claim_attempts: ops.claim_attempts as f64 / d,
         }
@@ -262,12 +271,19 @@ pub async fn load(ctx: &Ctx) -> Result<VayuReport> {
     let cpu = CpuMeter::start(ctx.jvm_pid);
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
+    // Each task is made once, so that a create retried after an answer
+    // that never came (a timeout) cannot make a second task: the retry
+    // finds its own task there (a conflict) and counts it created.
+    let to_create: Arc<Vec<Task>> =
+        Arc::new((0..m).map(|i| bench_task(i, "load").into_task()).collect());
     let producer = tokio::spawn(produce(m, ctx.args.producers, stop.clone(), {
         move |i| {
-            let creator = creator.clone();
+            let (creator, to_create) = (creator.clone(), to_create.clone());
             async move {
-                tasks::create(&creator, bench_task(i, "load")).await?;
-                Ok(())
+                match creator.create_task(&to_create[i]).await {
+                    Err(e) if e.is_conflict() => Ok(()),
+                    r => r,
+                }
             }
         }
     }));
@@ -430,7 +446,7 @@ async fn wait_completed(
 
 /// Documents in `pile`, counted by the server (an aggregation query).
 pub async fn count(store: &Store, pile: Pile) -> Result<u64> {
-    count_collection(store, &store.name(&pile.parent()), layout::ITEMS).await
+    count_collection(store, &store.name(&pile.parent()), pile.collection_id()).await
 }
 
 /// `COUNT(*)` of the collection `collection_id` under `parent` (a full

@@ -22,12 +22,23 @@ impl Fleet {
     /// Connects every agent first, then starts them all at once, so they
     /// begin at the same moment.
     pub async fn start(cfg: &StoreConfig, configs: Vec<AgentConfig>) -> Fleet {
+        Self::start_counted(cfg, configs, None).await
+    }
+
+    /// [`Fleet::start`], with every agent's operations counted in
+    /// `counters` when given.
+    pub async fn start_counted(
+        cfg: &StoreConfig,
+        configs: Vec<AgentConfig>,
+        counters: Option<std::sync::Arc<vayu::metrics::OpCounters>>,
+    ) -> Fleet {
         trace_from_env();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let mut stores = Vec::new();
         for _ in &configs {
+            let counters = counters.clone().unwrap_or_default();
             stores.push(
-                Store::connect(cfg)
+                Store::connect_with_counters(cfg, counters)
                     .await
                     .unwrap_or_else(|e| panic!("the emulator is up, so connecting works: {e}")),
             );
