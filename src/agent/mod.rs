@@ -485,7 +485,7 @@ pub async fn run(
     let mut malformed: HashSet<String> = HashSet::new();
     let mut running: HashMap<String, ()> = HashMap::new();
     // Claims sent and not yet answered, and their task ids.
-    let mut claiming: JoinSet<(String, Candidate, Duration, Result<Versioned<Task>>)> =
+    let mut claiming: JoinSet<(String, Candidate, Instant, Result<Versioned<Task>>)> =
         JoinSet::new();
     let mut claiming_ids: HashSet<String> = HashSet::new();
     let mut runners: JoinSet<(String, Outcome)> = JoinSet::new();
@@ -605,9 +605,9 @@ pub async fn run(
                 claiming_ids.insert(id.clone());
                 let (store, cfg) = (store.clone(), cfg.clone());
                 claiming.spawn(async move {
-                    let started = Instant::now();
+                    let sent = Instant::now();
                     let result = claim(&store, &cfg, &cand.seen).await;
-                    (id, cand, started.elapsed(), result)
+                    (id, cand, sent, result)
                 });
             }
         }
@@ -637,12 +637,28 @@ pub async fn run(
         tokio::select! {
             () = &mut shutdown => break,
             Some(joined) = claiming.join_next(), if !claiming.is_empty() => {
-                let Ok((id, cand, took, result)) = joined else {
+                let Ok((id, cand, sent, result)) = joined else {
                     tracing::error!("a claim panicked");
                     continue;
                 };
                 claiming_ids.remove(&id);
+                let took = sent.elapsed();
                 match result {
+                    // The lease was set to run from when the claim was
+                    // sent. An answer that comes this late (a stalled
+                    // server) leaves too little of it: a peer may take the
+                    // task over while the handler runs, and it would run
+                    // twice. Give it back instead of starting it.
+                    Ok(claimed) if took >= cfg.lease / 2 => {
+                        report.claimed += 1;
+                        tracing::warn!(task = %id, ?took, "the claim's answer came too late to trust its lease; giving the task back");
+                        let (store, me) = (store.clone(), cfg.agent_id.clone());
+                        background.spawn(async move {
+                            if let Err(e) = recovery::requeue(&store, &claimed, &me, "its claim's answer came too late to trust the lease").await {
+                                tracing::warn!(task = %claimed.value.task_id, error = %e, "could not give back a late claim; its lease will expire");
+                            }
+                        });
+                    }
                     Ok(claimed) => {
                         outage_failures = 0;
                         report.claimed += 1;
