@@ -325,18 +325,10 @@ fn live_offers(
     out
 }
 
-/// The lanes this agent owns, given its view of the peers.
-fn my_lanes(
-    me: &Offer,
-    peers: &HashMap<String, Peer>,
-    stale_after: Duration,
-    healthy_for: Duration,
-) -> Vec<i64> {
-    let ids: Vec<String> = live_offers(me, peers, stale_after, healthy_for)
-        .into_iter()
-        .map(|o| o.agent_id)
-        .collect();
-    lanes::owned(&me.agent_id, &ids)
+/// The lanes agent `me` owns, given the live agents' offers.
+fn my_lanes(me: &str, live: &[Offer]) -> Vec<i64> {
+    let ids: Vec<String> = live.iter().map(|o| o.agent_id.clone()).collect();
+    lanes::owned(me, &ids)
 }
 
 /// A claimable task as the listener last showed it.
@@ -444,7 +436,10 @@ pub async fn run(
     }
 
     let queued_parent = store.name(&Pile::Queued.parent());
-    let mut lanes = my_lanes(&offer, &peers, stale_after, Duration::ZERO);
+    let mut lanes = my_lanes(
+        &cfg.agent_id,
+        &live_offers(&offer, &peers, stale_after, Duration::ZERO),
+    );
     let mut window = initial_window(cfg.concurrency);
     let mut view = QueueView::All;
     let (mut listener, mut events) = Listener::spawn(
@@ -510,7 +505,10 @@ pub async fn run(
     loop {
         // The split of the lanes follows the live peers: re-listen when
         // our share changed (a peer joined, left or died).
-        let now_lanes = my_lanes(&offer, &peers, stale_after, health.healthy_for());
+        let now_lanes = my_lanes(
+            &cfg.agent_id,
+            &live_offers(&offer, &peers, stale_after, health.healthy_for()),
+        );
         if now_lanes != lanes {
             tracing::info!(from = ?lanes, to = ?now_lanes, "the lanes changed");
             lanes = now_lanes;
