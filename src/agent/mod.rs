@@ -217,6 +217,22 @@ pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) 
     }
 }
 
+/// Opens the agent's queue listener on `view` of its `lanes`.
+fn listen_queue(
+    store: &Store,
+    queued_parent: &str,
+    view: QueueView,
+    lanes: &[i64],
+    window: i32,
+) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {
+    Listener::spawn(
+        store.db().clone(),
+        queue_window(queued_parent.to_string(), view, lanes, window),
+        store.counters().clone(),
+        1024,
+    )
+}
+
 /// Whether this agent's own heartbeats reach Firestore, and since when.
 #[derive(Clone, Default)]
 struct Health(Arc<std::sync::Mutex<HealthState>>);
@@ -442,12 +458,7 @@ pub async fn run(
     );
     let mut window = initial_window(cfg.concurrency);
     let mut view = QueueView::All;
-    let (mut listener, mut events) = Listener::spawn(
-        store.db().clone(),
-        queue_window(queued_parent.clone(), view, &lanes, window),
-        store.counters().clone(),
-        1024,
-    );
+    let (mut listener, mut events) = listen_queue(&store, &queued_parent, view, &lanes, window);
     tracing::info!(?lanes, "listening to the queue");
     // Every document in the listener's result set, claimable or not.
     let mut in_window: HashSet<String> = HashSet::new();
@@ -514,12 +525,7 @@ pub async fn run(
             lanes = now_lanes;
             (view, window) = (QueueView::All, initial_window(cfg.concurrency));
             listener.shutdown().await;
-            (listener, events) = Listener::spawn(
-                store.db().clone(),
-                queue_window(queued_parent.clone(), view, &lanes, window),
-                store.counters().clone(),
-                1024,
-            );
+            (listener, events) = listen_queue(&store, &queued_parent, view, &lanes, window);
             candidates.clear();
             stuck.clear();
             in_window.clear();
@@ -571,12 +577,7 @@ pub async fn run(
                 tracing::info!(view = ?v, window = w, "changing the view of the queue");
                 (view, window) = (v, w);
                 listener.shutdown().await;
-                (listener, events) = Listener::spawn(
-                    store.db().clone(),
-                    queue_window(queued_parent.clone(), view, &lanes, window),
-                    store.counters().clone(),
-                    1024,
-                );
+                (listener, events) = listen_queue(&store, &queued_parent, view, &lanes, window);
                 window_current = false;
             }
         }
