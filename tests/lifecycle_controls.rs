@@ -6,7 +6,7 @@ mod common;
 
 use common::fleet::{
     Fleet, describe, fast_agent, field_str, get_raw, int_value, lines, map_value, pids, put_raw,
-    read_task, setup, shell, string_value, wait_file, wait_task,
+    read_task, setup, shell, string_value, wait_completed, wait_file, wait_task,
 };
 use common::procs::{vayu_cli, wait_dead};
 use std::collections::HashMap;
@@ -304,14 +304,7 @@ async fn quarantine_case(prefix: &str, kinds: &[(&str, bool)]) {
             "the {kind} document left the queue"
         );
     }
-    let done = wait_task(
-        &store,
-        &good.task_id,
-        Duration::from_secs(20),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let done = wait_completed(&store, &good.task_id, Duration::from_secs(20)).await;
     assert_eq!(done.pile, Pile::Completed);
     assert!(
         fleet.all_running(),

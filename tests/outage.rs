@@ -7,7 +7,7 @@
 mod common;
 
 use common::fleet::{
-    Fleet, describe, fast_agent, history, lines, pids, shell, wait_file, wait_task,
+    Fleet, describe, fast_agent, history, lines, pids, shell, wait_completed, wait_file, wait_task,
 };
 use common::procs::{AgentProc, AgentSpec, Frozen, pid_alive, tail};
 use std::time::Duration;
@@ -144,10 +144,7 @@ async fn outage_agents_survive_a_frozen_firestore_and_finish_their_work() {
         ids.push(t.task_id);
     }
     for id in &ids {
-        wait_task(&store, id, Duration::from_secs(30), "completed", |v| {
-            v.value.status == Status::Completed
-        })
-        .await;
+        wait_completed(&store, id, Duration::from_secs(30)).await;
     }
     for a in agents.iter_mut() {
         let log = a.log();
@@ -157,13 +154,7 @@ async fn outage_agents_survive_a_frozen_firestore_and_finish_their_work() {
             a.id(),
             tail(&log, 40)
         );
-        let status = a.terminate(Duration::from_secs(20)).await;
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{} exits 0 after the outage, got {status:?}:\n{}",
-            a.id(),
-            tail(&a.log(), 30)
-        );
+        a.stop_cleanly(Duration::from_secs(20)).await;
     }
 }
 
@@ -236,13 +227,7 @@ async fn outage_an_agent_starting_during_an_outage_does_not_take_live_work() {
     assert_eq!(done.value.execution.result.as_deref(), Some("by holder"));
     assert_eq!(lines(&dir.path().join("runs")).len(), 1, "it ran once");
     for a in [&mut holder, &mut newcomer] {
-        let status = a.terminate(Duration::from_secs(20)).await;
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{} exits 0, got {status:?}:\n{}",
-            a.id(),
-            tail(&a.log(), 30)
-        );
+        a.stop_cleanly(Duration::from_secs(20)).await;
     }
 }
 

@@ -9,8 +9,8 @@
 mod common;
 
 use common::fleet::{
-    Fleet, count, describe, fast_agent, history, lines, pids, read_task, setup, shell, wait_file,
-    wait_task,
+    Fleet, count, describe, fast_agent, history, lines, pids, read_task, setup, shell,
+    wait_completed, wait_file, wait_task,
 };
 use common::procs::{AgentProc, AgentSpec, Frozen, pid_alive, tail, vayu_cli, wait_dead};
 use std::time::Duration;
@@ -296,13 +296,7 @@ async fn fencing_a_stopped_agent_cannot_complete_after_a_takeover() {
     assert_eq!(completions[0].agent.as_deref(), Some("fence-b"));
 
     for p in [&mut a, &mut b] {
-        let status = p.terminate(Duration::from_secs(20)).await;
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{} exits 0 on SIGTERM, got {status:?}:\n{}",
-            p.id(),
-            tail(&p.log(), 20)
-        );
+        p.stop_cleanly(Duration::from_secs(20)).await;
     }
 }
 
@@ -334,14 +328,7 @@ async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     let t_kill = now();
     victim.kill9().await;
-    let done = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(30),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let done = wait_completed(&store, &t.task_id, Duration::from_secs(30)).await;
     println!("{}", describe(&done));
     let reclaim = done
         .value
@@ -380,11 +367,7 @@ async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
         Some(AgentState::Offline),
         "a peer marks the dead agent offline: {victim_doc:?}"
     );
-    assert!(
-        peer.terminate(Duration::from_secs(20))
-            .await
-            .is_some_and(|s| s.success())
-    );
+    peer.stop_cleanly(Duration::from_secs(20)).await;
 }
 
 /// Kill -9 the only agent while it holds a task, and restart it with the
@@ -417,14 +400,7 @@ async fn failover_a_restarted_agent_requeues_its_own_leftovers() {
     let t_kill = now();
     first.kill9().await;
     let mut second = AgentProc::spawn(&s);
-    let done = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(30),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let done = wait_completed(&store, &t.task_id, Duration::from_secs(30)).await;
     println!("{}", describe(&done));
     let reclaim = done
         .value
@@ -439,12 +415,7 @@ async fn failover_a_restarted_agent_requeues_its_own_leftovers() {
     assert_eq!(reclaim.agent.as_deref(), Some("phoenix"));
     assert!(done.value.lease.epoch > claimed.value.lease.epoch + 1);
     assert_eq!(lines(&runs).len(), 2, "ran twice: {:?}", lines(&runs));
-    assert!(
-        second
-            .terminate(Duration::from_secs(20))
-            .await
-            .is_some_and(|s| s.success())
-    );
+    second.stop_cleanly(Duration::from_secs(20)).await;
 }
 
 /// SIGTERM while a short handler runs: it finishes within the grace period
@@ -543,20 +514,9 @@ async fn shutdown_a_long_handler_is_released_back_to_the_queue() {
         "successor",
         "echo \"vayu:result second try\"",
     ));
-    let done = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(20),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let done = wait_completed(&store, &t.task_id, Duration::from_secs(20)).await;
     assert_eq!(done.value.execution.result.as_deref(), Some("second try"));
-    assert!(
-        next.terminate(Duration::from_secs(20))
-            .await
-            .is_some_and(|s| s.success())
-    );
+    next.stop_cleanly(Duration::from_secs(20)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,14 +697,7 @@ async fn retries_a_handler_that_always_fails_ends_in_the_dead_letter() {
     )
     .await;
     assert_eq!(code, 0, "vayu task retry: {out}{err}");
-    let again = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(30),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let again = wait_completed(&store, &t.task_id, Duration::from_secs(30)).await;
     fleet.stop().await;
     assert_eq!(
         again.value.execution.result.as_deref(),
@@ -951,13 +904,7 @@ async fn health_agent_list_shows_health_and_a_dead_agent_goes_offline() {
     assert_eq!(shown["status"], "offline", "{shown}");
     for a in agents.iter_mut() {
         if a.id() != victim_id {
-            assert!(
-                a.terminate(Duration::from_secs(20))
-                    .await
-                    .is_some_and(|s| s.success()),
-                "{} exits 0",
-                a.id()
-            );
+            a.stop_cleanly(Duration::from_secs(20)).await;
         }
     }
 }

@@ -152,6 +152,14 @@ pub async fn wait_task(
     }
 }
 
+/// [`wait_task`] until the task is completed.
+pub async fn wait_completed(store: &Store, id: &str, limit: Duration) -> Versioned<Task> {
+    wait_task(store, id, limit, "completed", |v| {
+        v.value.status == vayu::lifecycle::Status::Completed
+    })
+    .await
+}
+
 /// The task as read now; panics if it is in no pile.
 pub async fn read_task(store: &Store, id: &str) -> Versioned<Task> {
     store

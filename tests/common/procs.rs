@@ -159,6 +159,18 @@ impl AgentProc {
         self.wait_exit(limit).await
     }
 
+    /// [`AgentProc::terminate`], and asserts that it exits 0 (showing the
+    /// end of its log if not).
+    pub async fn stop_cleanly(&mut self, limit: Duration) {
+        let status = self.terminate(limit).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} exits 0 on SIGTERM, got {status:?}:\n{}",
+            self.id(),
+            tail(&self.log(), 30)
+        );
+    }
+
     /// Everything this agent id logged so far (all incarnations).
     pub fn log(&self) -> String {
         read_lossy(&self.spec.log_path())
