@@ -513,14 +513,21 @@ pub async fn run(
     tokio::pin!(shutdown);
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
 
+    // Set when the peers may have changed (a peers event, or time passing
+    // on a heartbeat tick), so the split is not recomputed on every event.
+    let mut recheck_lanes = false;
     loop {
         // The split of the lanes follows the live peers: re-listen when
         // our share changed (a peer joined, left or died).
-        let now_lanes = my_lanes(
-            &cfg.agent_id,
-            &live_offers(&offer, &peers, stale_after, health.healthy_for()),
-        );
-        if now_lanes != lanes {
+        let changed = std::mem::take(&mut recheck_lanes)
+            .then(|| {
+                my_lanes(
+                    &cfg.agent_id,
+                    &live_offers(&offer, &peers, stale_after, health.healthy_for()),
+                )
+            })
+            .filter(|now| *now != lanes);
+        if let Some(now_lanes) = changed {
             tracing::info!(from = ?lanes, to = ?now_lanes, "the lanes changed");
             lanes = now_lanes;
             (view, window) = (QueueView::All, initial_window(cfg.concurrency));
@@ -807,10 +814,12 @@ pub async fn run(
                     if id != cfg.agent_id {
                         let peer = Peer::new(doc, peers.get(&id), stale_after);
                         peers.insert(id, peer);
+                        recheck_lanes = true;
                     }
                 }
                 Some(ListenEvent::Removed(name)) => {
                     peers.remove(name.rsplit('/').next().unwrap_or_default());
+                    recheck_lanes = true;
                 }
                 Some(ListenEvent::Reset | ListenEvent::Current) => {}
                 None => {
@@ -820,6 +829,7 @@ pub async fn run(
             },
             Some(_) = background.join_next(), if !background.is_empty() => {}
             _ = heartbeat.tick() => {
+                recheck_lanes = true;
                 // A peer's silence proves nothing while this agent cannot
                 // reach Firestore itself (everyone looks dead after an
                 // outage): judge peers only after a full window of our own
