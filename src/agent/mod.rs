@@ -234,16 +234,24 @@ fn listen_queue(
 }
 
 /// Whether this agent's own heartbeats reach Firestore, and since when.
-#[derive(Clone, Default)]
+///
+/// Peers are judged dead only after a full window of our own heartbeats
+/// succeeding, so this must not overstate our reach. A heartbeat that
+/// hangs (Firestore frozen, a network partition) is no failure until its
+/// deadline, yet while it hangs we see nothing: a heartbeat slower than
+/// half the staleness window counts as a gap, and the window restarts
+/// when it ends. (Half, not one heartbeat period: under load a heartbeat
+/// often takes longer than a period, and a blind spot shorter than half
+/// the window cannot make a peer that beats every period look silent for
+/// a whole window.)
+#[derive(Clone)]
 struct Health(Arc<std::sync::Mutex<HealthState>>);
 
-#[derive(Default)]
-struct HealthState {
-    ok_since: Option<Instant>,
-    inflight: bool,
-}
-
 impl Health {
+    fn new(slow: Duration) -> Health {
+        Health(Arc::new(std::sync::Mutex::new(HealthState::new(slow))))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
         // Plain data: a panic elsewhere cannot leave it torn.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
@@ -251,25 +259,66 @@ impl Health {
 
     /// Starts a heartbeat unless one is in flight.
     fn begin(&self) -> bool {
-        let mut s = self.lock();
-        !std::mem::replace(&mut s.inflight, true)
+        self.lock().begin(Instant::now())
     }
 
     fn end(&self, ok: bool) {
-        let mut s = self.lock();
-        s.inflight = false;
-        match (ok, s.ok_since) {
-            (true, None) => s.ok_since = Some(Instant::now()),
-            (false, _) => s.ok_since = None,
-            _ => {}
+        self.lock().end(ok, Instant::now());
+    }
+
+    /// How long heartbeats have been succeeding without a gap.
+    fn healthy_for(&self) -> Duration {
+        self.lock().healthy_for(Instant::now())
+    }
+}
+
+/// [`Health`]'s state, with the clock passed in so it can be unit-tested.
+#[derive(Debug)]
+struct HealthState {
+    /// A heartbeat that takes longer than this is a gap in our view.
+    slow: Duration,
+    ok_since: Option<Instant>,
+    inflight_since: Option<Instant>,
+}
+
+impl HealthState {
+    fn new(slow: Duration) -> HealthState {
+        HealthState {
+            slow,
+            ok_since: None,
+            inflight_since: None,
         }
     }
 
-    /// How long heartbeats have been succeeding without a failure.
-    fn healthy_for(&self) -> Duration {
-        self.lock()
-            .ok_since
-            .map(|t| t.elapsed())
+    fn begin(&mut self, at: Instant) -> bool {
+        if self.inflight_since.is_some() {
+            return false;
+        }
+        self.inflight_since = Some(at);
+        true
+    }
+
+    fn end(&mut self, ok: bool, at: Instant) {
+        let slow = self
+            .inflight_since
+            .take()
+            .is_some_and(|began| at.saturating_duration_since(began) > self.slow);
+        self.ok_since = match (ok, slow, self.ok_since) {
+            (false, _, _) => None,
+            (true, true, _) | (true, false, None) => Some(at),
+            (true, false, Some(since)) => Some(since),
+        };
+    }
+
+    fn healthy_for(&self, at: Instant) -> Duration {
+        if self
+            .inflight_since
+            .is_some_and(|began| at.saturating_duration_since(began) > self.slow)
+        {
+            return Duration::ZERO;
+        }
+        self.ok_since
+            .map(|t| at.saturating_duration_since(t))
             .unwrap_or_default()
     }
 }
@@ -322,6 +371,63 @@ impl Peer {
     /// looks dead to us).
     fn is_live(&self, stale_after: Duration, healthy_for: Duration) -> bool {
         !self.offline && self.changed.elapsed().min(healthy_for) <= stale_after
+    }
+}
+
+/// Takes over a peer that went quiet: marks it offline and requeues its
+/// tasks as their leases expire. Returns whether that was settled (done,
+/// or the peer turned out alive), as against cut short by Firestore.
+async fn take_over_quiet(
+    store: &Store,
+    me: &str,
+    peer_id: &str,
+    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+    max_wait: Duration,
+) -> bool {
+    match confirm_offline(store, peer_id, seen).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(peer = %peer_id, "a quiet peer heartbeated after all; not taking over");
+            return true;
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer_id, error = %e, "could not mark a quiet peer offline");
+            return false;
+        }
+    }
+    match recovery::take_over(store.clone(), me.to_string(), peer_id.to_string(), max_wait).await {
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks");
+            false
+        }
+    }
+}
+
+/// Marks a quiet peer offline, conditional on the document we last saw,
+/// and says whether it is offline now. A peer that wrote since (our
+/// listener lagged, or it came back from an outage first) is not: its
+/// leases are its own to renew, and taking its tasks would run them twice.
+/// Marked by another agent first counts as offline.
+async fn confirm_offline(
+    store: &Store,
+    peer_id: &str,
+    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+) -> Result<bool> {
+    match store.mark_agent_offline(seen).await {
+        Ok(()) => {
+            tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
+            Ok(true)
+        }
+        Err(e) if e.is_conflict() => Ok(store
+            .get_agent(peer_id)
+            .await?
+            .is_some_and(|a| a.status == Some(AgentState::Offline))),
+        Err(e) => Err(e),
     }
 }
 
@@ -480,7 +586,9 @@ pub async fn run(
         Err(e) => tracing::warn!(error = %e, "could not look for orphaned tasks at startup"),
     }
     let mut background: JoinSet<()> = JoinSet::new();
-    let health = Health::default();
+    // Take-overs of quiet peers: (peer, whether it was settled).
+    let mut takeovers: JoinSet<(String, bool)> = JoinSet::new();
+    let health = Health::new(stale_after / 2);
 
     let mut candidates: HashMap<String, Candidate> = HashMap::new();
     // Tasks in our lanes that this agent can never run, to be forwarded,
@@ -828,6 +936,15 @@ pub async fn run(
                 }
             },
             Some(_) = background.join_next(), if !background.is_empty() => {}
+            Some(joined) = takeovers.join_next(), if !takeovers.is_empty() => {
+                // Unsettled (Firestore did not answer): judge it again at the
+                // next tick rather than leave its tasks behind.
+                if let Ok((peer_id, false)) = joined
+                    && let Some(peer) = peers.get_mut(&peer_id)
+                {
+                    peer.taken_over = false;
+                }
+            }
             _ = heartbeat.tick() => {
                 recheck_lanes = true;
                 // A peer's silence proves nothing while this agent cannot
@@ -840,16 +957,9 @@ pub async fn run(
                         peer.taken_over = true;
                         let (store, me, peer_id, seen) = (store.clone(), cfg.agent_id.clone(), peer_id.clone(), peer.doc.clone());
                         let max_wait = cfg.lease * 2;
-                        background.spawn(async move {
-                            let offline = store.mark_agent_offline(&seen).await;
-                            if offline.is_ok() {
-                                tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
-                            }
-                            match recovery::take_over(store, me, peer_id.clone(), max_wait).await {
-                                Ok(0) => {}
-                                Ok(n) => tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks"),
-                                Err(e) => tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks"),
-                            }
+                        takeovers.spawn(async move {
+                            let settled = take_over_quiet(&store, &me, &peer_id, &seen, max_wait).await;
+                            (peer_id, settled)
                         });
                     }
                 }
@@ -882,6 +992,7 @@ pub async fn run(
     listener.shutdown().await;
     peers_listener.shutdown().await;
     background.abort_all();
+    takeovers.abort_all();
     tracing::info!(agent = %cfg.agent_id, running = running.len(), "shutting down");
     // Claims still in flight: one that lands now would leave a task in the
     // active pile under our id with nobody running it; give it back.
@@ -1010,4 +1121,64 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLOW: Duration = Duration::from_millis(500);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn health_grows_while_heartbeats_are_quick() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        assert_eq!(h.healthy_for(t0), Duration::ZERO, "no heartbeat yet");
+        assert!(h.begin(t0));
+        assert!(!h.begin(t0 + ms(10)), "one heartbeat at a time");
+        h.end(true, t0 + ms(20));
+        for i in 1..10u64 {
+            assert!(h.begin(t0 + ms(500 * i)));
+            h.end(true, t0 + ms(500 * i + 20));
+        }
+        assert_eq!(h.healthy_for(t0 + ms(5_000)), ms(4_980));
+    }
+
+    #[test]
+    fn a_failed_heartbeat_restarts_the_window() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        h.begin(t0);
+        h.end(true, t0 + ms(10));
+        h.begin(t0 + ms(500));
+        h.end(false, t0 + ms(510));
+        assert_eq!(h.healthy_for(t0 + ms(900)), Duration::ZERO);
+        h.begin(t0 + ms(1_000));
+        h.end(true, t0 + ms(1_010));
+        assert_eq!(h.healthy_for(t0 + ms(2_010)), ms(1_000));
+    }
+
+    /// The chaos run's freeze: a heartbeat hangs 10 s and then succeeds.
+    /// Until it ends we are blind, and afterwards the window starts again:
+    /// a peer silent through the freeze is not judged on our old record.
+    #[test]
+    fn a_hanging_heartbeat_is_a_gap_even_if_it_succeeds() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        h.begin(t0);
+        h.end(true, t0 + ms(10));
+        h.begin(t0 + ms(500));
+        assert_eq!(
+            h.healthy_for(t0 + ms(900)),
+            ms(890),
+            "in flight, not yet late"
+        );
+        assert_eq!(h.healthy_for(t0 + ms(5_000)), Duration::ZERO, "late");
+        h.end(true, t0 + ms(10_500));
+        assert_eq!(h.healthy_for(t0 + ms(11_000)), ms(500));
+    }
 }
