@@ -338,12 +338,48 @@ impl Store {
     }
 
     /// Creates a new task in the pile of its status. Fails with
-    /// `Conflict` if the id exists in that pile.
+    /// `Conflict` if the id exists already.
+    ///
+    /// A create that Firestore did not answer (a timeout, a dropped call;
+    /// the emulator sometimes cancels calls under load) is tried again, a
+    /// few times over about 3 s: the id is fixed, so a retry cannot make a
+    /// second task, and a retry that finds the task there means an earlier
+    /// attempt landed. A conflict with nothing there is the emulator's
+    /// lock timeout (ABORTED), and is tried again too.
     pub async fn create_task(&self, task: &Task) -> Result<()> {
         task.validate_new()?;
         let write = self.task_write(task, Precondition::Missing, true)?;
-        self.commit(vec![write]).await?;
-        Ok(())
+        let mut backoff = backon::BackoffBuilder::build(
+            backon::ExponentialBuilder::default()
+                .with_min_delay(std::time::Duration::from_millis(200))
+                .with_max_delay(std::time::Duration::from_secs(2))
+                .with_max_times(4)
+                .with_jitter(),
+        );
+        let mut uncertain = false;
+        loop {
+            let err = match self.commit(vec![write.clone()]).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
+                    Ok(Some(_)) if uncertain => return Ok(()),
+                    Ok(Some(_)) => return Err(e),
+                    Ok(None) => e,
+                    Err(read) => read,
+                },
+                Err(e) if e.is_transient() => {
+                    uncertain = true;
+                    e
+                }
+                Err(e) => return Err(e),
+            };
+            match backoff.next() {
+                Some(wait) => {
+                    tracing::debug!(task = %task.task_id, error = %err, ?wait, "create failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(err),
+            }
+        }
     }
 
     /// Writes `new` over `seen` in one commit: in place when the status
@@ -428,30 +464,53 @@ impl Store {
             documents: names.clone(),
             ..Default::default()
         };
-        let fut = async {
+        self.read_retrying(|| async {
             let mut stream = self
                 .db
                 .client()
                 .get()
-                .batch_get_documents(request)
-                .await
-                .map_err(|s| self.map_status(s))?
+                .batch_get_documents(request.clone())
+                .await?
                 .into_inner();
             let mut found = std::collections::HashMap::new();
             while let Some(item) = stream.next().await {
-                let item = item.map_err(|s| self.map_status(s))?;
-                if let Some(pb::batch_get_documents_response::Result::Found(doc)) = item.result {
+                if let Some(pb::batch_get_documents_response::Result::Found(doc)) = item?.result {
                     found.insert(doc.name.clone(), doc);
                 }
             }
-            Ok::<_, Error>(names.iter().map(|n| found.remove(n)).collect())
-        };
-        tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| self.timed_out())?
+            Ok(names.iter().map(|n| found.remove(n)).collect())
+        })
+        .await
     }
 
-    /// Runs a query on the `items` of `parent` (relative path).
+    /// Runs one read, again if the server dropped it. Under load the
+    /// emulator sometimes answers CANCELLED ("call already cancelled") to a
+    /// call this client never cancelled; a read is safe to repeat, so two
+    /// more quick tries. (Commits are not repeated here: whether a dropped
+    /// commit landed is the caller's question, see `create_task`.) Each
+    /// try has its own timeout.
+    async fn read_retrying<T, F, Fut>(&self, read: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match tokio::time::timeout(self.timeout, read()).await {
+                Err(_) => return Err(self.timed_out()),
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(status)) if status.code() == tonic::Code::Cancelled && tries < 3 => {
+                    tracing::debug!(%status, tries, "a read was dropped; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(tries)))
+                        .await;
+                }
+                Ok(Err(status)) => return Err(self.map_status(status)),
+            }
+        }
+    }
+
+    /// Runs a query on `collection` under `parent` (a relative path).
     pub async fn run_query(
         &self,
         parent: &str,
@@ -481,27 +540,24 @@ impl Store {
             query_type: Some(pb::run_query_request::QueryType::StructuredQuery(query)),
             ..Default::default()
         };
-        let fut = async {
-            let mut stream = self
-                .db
-                .client()
-                .get()
-                .run_query(request)
-                .await
-                .map_err(|s| self.map_status(s))?
-                .into_inner();
-            let mut docs = Vec::new();
-            while let Some(item) = stream.next().await {
-                let item = item.map_err(|s| self.map_status(s))?;
-                if let Some(doc) = item.document {
-                    docs.push(doc);
+        let docs = self
+            .read_retrying(|| async {
+                let mut stream = self
+                    .db
+                    .client()
+                    .get()
+                    .run_query(request.clone())
+                    .await?
+                    .into_inner();
+                let mut docs = Vec::new();
+                while let Some(item) = stream.next().await {
+                    if let Some(doc) = item?.document {
+                        docs.push(doc);
+                    }
                 }
-            }
-            Ok::<_, Error>(docs)
-        };
-        let docs = tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| self.timed_out())??;
+                Ok(docs)
+            })
+            .await?;
         // Firestore bills an empty result as one read.
         OpCounters::add(&self.counters.polling_reads, docs.len().max(1) as u64);
         Ok(docs)

@@ -79,7 +79,7 @@ fn call_sites(text: &str) -> usize {
         .map(|l| {
             let runs = l.matches("run_query(").count()
                 - l.matches("fn run_query(").count()
-                - l.matches(".run_query(request)").count();
+                - l.matches(".run_query(request").count();
             let specs = l.matches("QuerySpec {").count()
                 - l.matches("struct QuerySpec {").count()
                 - l.matches("impl QuerySpec {").count()

@@ -304,3 +304,46 @@ async fn outage_a_claim_that_times_out_is_not_left_stuck_in_active() {
     assert_eq!(done.value.status, Status::Completed);
     assert_eq!(lines(&runs).len(), 1, "it ran once: {:?}", lines(&runs));
 }
+
+/// `vayu task create` into a short outage: the first attempts time out,
+/// the frozen server may apply them when it wakes, and the retry that
+/// then finds the task there counts it created. One task, no error.
+/// A genuine second create of the same id is still a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_a_create_sent_into_a_short_outage_lands_once() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let (emu, mut cfg, _store) = dedicated("outage-create").await;
+    cfg.request_timeout = Duration::from_millis(500);
+    let hasty = Store::connect(&cfg)
+        .await
+        .expect("the emulator is up, so connecting works");
+    let task = NewTask::new(TaskType::Research, Priority::High, "created in the dark").into_task();
+    let mut frozen = Frozen::stop(java_pid(&emu));
+    let creating = tokio::spawn({
+        let (hasty, task) = (hasty.clone(), task.clone());
+        async move { hasty.create_task(&task).await }
+    });
+    // Longer than one attempt and its first backoff; shorter than all.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(!creating.is_finished(), "the create is still trying");
+    frozen.thaw();
+    let created = creating.await.expect("the create task does not panic");
+    assert!(created.is_ok(), "the create landed: {created:?}");
+    let found = hasty
+        .find_task(&task.task_id)
+        .await
+        .expect("the emulator answers after the thaw")
+        .expect("the task is there");
+    assert_eq!(found.value.status, Status::Queued);
+    assert_eq!(
+        found.value.history.len(),
+        1,
+        "created once: {}",
+        describe(&found)
+    );
+    let again = hasty.create_task(&task).await;
+    assert!(
+        again.as_ref().is_err_and(|e| e.is_conflict()),
+        "a second create of the same id is a conflict: {again:?}"
+    );
+}
