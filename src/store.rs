@@ -342,7 +342,7 @@ impl Store {
     ///
     /// A create that Firestore did not answer (a timeout, a dropped call;
     /// the emulator sometimes cancels calls under load) is tried again, a
-    /// few times over about 3 s: the id is fixed, so a retry cannot make a
+    /// few times over a few seconds: the id is fixed, so a retry cannot make a
     /// second task, and a retry that finds the task there means an earlier
     /// attempt landed. A conflict with nothing there is the emulator's
     /// lock timeout (ABORTED), and is tried again too.
