@@ -340,12 +340,19 @@ impl Store {
     /// Creates a new task in the pile of its status. Fails with
     /// `Conflict` if the id exists already.
     ///
-    /// A create that Firestore did not answer (a timeout, a dropped call;
-    /// the emulator sometimes cancels calls under load) is tried again, a
-    /// few times over a few seconds: the id is fixed, so a retry cannot make a
-    /// second task, and a retry that finds the task there means an earlier
-    /// attempt landed. A conflict with nothing there is the emulator's
-    /// lock timeout (ABORTED), and is tried again too.
+    /// A create that Firestore did not answer (a timeout, or a call the
+    /// emulator drops under load with CANCELLED) may still have landed, and
+    /// an agent may already have claimed it and moved it out of the queued
+    /// pile. So before trying again, look for the task in every pile: found
+    /// means it landed. Blindly repeating the create would make the task a
+    /// second time once it has left the queue, since its precondition
+    /// (nothing at this id) is per pile. A conflict with nothing there is
+    /// the emulator's lock timeout (ABORTED), and is tried again too. A few
+    /// tries over a few seconds.
+    ///
+    /// One window stays open, and Firestore offers no way to close it: a
+    /// first attempt the server holds past a later one that created the
+    /// task, and applies only after the task has left the queue.
     pub async fn create_task(&self, task: &Task) -> Result<()> {
         task.validate_new()?;
         let write = self.task_write(task, Precondition::Missing, true)?;
@@ -358,19 +365,16 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let err = match self.commit(vec![write.clone()]).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
-                    Ok(Some(_)) if uncertain => return Ok(()),
-                    Ok(Some(_)) => return Err(e),
-                    Ok(None) => e,
-                    Err(read) => read,
-                },
-                Err(e) if e.is_transient() => {
-                    uncertain = true;
-                    e
+            let err = match self.create_once(task, &write, uncertain).await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Retry {
+                    error,
+                    landed_maybe,
+                }) => {
+                    uncertain |= landed_maybe;
+                    error
                 }
-                Err(e) => return Err(e),
             };
             match backoff.next() {
                 Some(wait) => {
@@ -382,6 +386,41 @@ impl Store {
         }
     }
 
+    /// One try of [`Store::create_task`]; after an unanswered try
+    /// (`uncertain`), it first looks for the task.
+    async fn create_once(
+        &self,
+        task: &Task,
+        write: &pb::Write,
+        uncertain: bool,
+    ) -> std::result::Result<(), Attempt> {
+        let retry = |error: Error, landed_maybe: bool| Attempt::Retry {
+            error,
+            landed_maybe,
+        };
+        if uncertain {
+            match self.find_task(&task.task_id).await {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) => {}
+                Err(e) if e.is_transient() => return Err(retry(e, false)),
+                Err(e) => return Err(Attempt::Final(e)),
+            }
+        }
+        match self.commit(vec![write.clone()]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
+                // An unanswered try landed since we looked.
+                Ok(Some(_)) if uncertain => Ok(()),
+                // Someone else's task has this id.
+                Ok(Some(_)) => Err(Attempt::Final(e)),
+                Ok(None) => Err(retry(e, false)),
+                Err(read) if read.is_transient() => Err(retry(read, false)),
+                Err(read) => Err(Attempt::Final(read)),
+            },
+            Err(e) if e.is_transient() => Err(retry(e, true)),
+            Err(e) => Err(Attempt::Final(e)),
+        }
+    }
     /// Writes `new` over `seen` in one commit: in place when the status
     /// keeps it in the same pile, else as a move (delete + create). Only if
     /// nobody wrote the task since `seen` was read. `extra` writes (log
@@ -724,6 +763,17 @@ impl Store {
 }
 
 use crate::model::Time;
+
+/// How one try of a create ended, when it did not create the task.
+enum Attempt {
+    /// Try again; `landed_maybe` if Firestore did not answer, so the try
+    /// may have created the task.
+    Retry {
+        error: Error,
+        landed_maybe: bool,
+    },
+    Final(Error),
+}
 
 /// A write's condition on the current document.
 #[derive(Clone, Copy, Debug)]

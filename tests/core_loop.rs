@@ -258,3 +258,69 @@ async fn an_agent_looks_past_a_window_full_of_tasks_it_cannot_run() {
         "the GPU tasks wait for a GPU agent"
     );
 }
+
+/// A create that landed while its answer was lost, and that an agent then
+/// claimed out of the queued pile before the create tried again. The
+/// retry must find the task in the active pile and report success: a
+/// blind repeat would make it a second time, since nothing is at its id
+/// in the queued pile any more. (CI saw a handler run twice this way when
+/// the emulator dropped a create's answer under load.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_is_not_made_twice() {
+    let (mut cfg, store) = setup("lost-answer").await;
+    let proxy = common::proxy::Proxy::start(
+        cfg.emulator_host
+            .as_deref()
+            .expect("the tests run on the emulator"),
+    )
+    .await;
+    cfg.emulator_host = Some(proxy.host.clone());
+    let creator = vayu::store::Store::connect(&cfg)
+        .await
+        .expect("the proxy forwards to the emulator");
+    common::fleet::warm_up(&creator).await;
+
+    let task = NewTask::new(TaskType::Research, Priority::High, "answer lost").into_task();
+    proxy.mute();
+    let creating = tokio::spawn({
+        let (creator, task) = (creator.clone(), task.clone());
+        async move { creator.create_task(&task).await }
+    });
+    let agent = busy_agent("quick", recording_handler(std::path::Path::new("/")));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let claimed = loop {
+        if let Ok(Some(v)) = store.find_task(&task.task_id).await {
+            break vayu::agent::claim(&store, &agent, &v)
+                .await
+                .expect("nobody else claims it");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the create never reached the server"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(!creating.is_finished(), "the create heard nothing yet");
+    proxy.cut();
+    let created = tokio::time::timeout(Duration::from_secs(30), creating)
+        .await
+        .expect("the create gives up within its retries")
+        .expect("the create does not panic");
+    assert!(created.is_ok(), "the create landed: {created:?}");
+    let queued = store
+        .list_pile(Pile::Queued, None, None)
+        .await
+        .expect("a query");
+    assert!(
+        queued.is_empty(),
+        "the task was made again in the queued pile: {} documents",
+        queued.len()
+    );
+    let found = store
+        .find_task(&task.task_id)
+        .await
+        .expect("a read")
+        .expect("the task is there");
+    assert_eq!(found.pile, Pile::Active);
+    assert_eq!(found.value.lease.epoch, claimed.value.lease.epoch);
+}

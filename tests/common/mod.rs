@@ -79,3 +79,4 @@ pub fn is_valid_db_id(id: &str) -> bool {
 
 pub mod fleet;
 pub mod procs;
+pub mod proxy;
