@@ -338,7 +338,8 @@ impl Store {
     }
 
     /// Creates a new task in the pile of its status. Fails with
-    /// `Conflict` if the id exists already.
+    /// `Conflict` if that pile holds the id (fresh uuids never collide; the
+    /// precondition is there for replays).
     ///
     /// A create that Firestore did not answer (a timeout, or a call the
     /// emulator drops under load with CANCELLED) may still have landed, and
@@ -421,6 +422,7 @@ impl Store {
             Err(e) => Err(Attempt::Final(e)),
         }
     }
+
     /// Writes `new` over `seen` in one commit: in place when the status
     /// keeps it in the same pile, else as a move (delete + create). Only if
     /// nobody wrote the task since `seen` was read. `extra` writes (log
