@@ -17,7 +17,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
-use vayu::model::{AgentState, Lease, Priority, Task, TaskType, millis_between, now, time_add};
+use vayu::model::{
+    AgentDoc, AgentState, Lease, Priority, Task, TaskType, millis_between, now, time_add,
+};
 use vayu::retry::Backoff;
 use vayu::store::{Store, StoreConfig, Versioned};
 use vayu::tasks::{self, NewTask};
@@ -907,4 +909,70 @@ async fn health_agent_list_shows_health_and_a_dead_agent_goes_offline() {
             a.stop_cleanly(Duration::from_secs(20)).await;
         }
     }
+}
+
+/// A peer is taken over only if it stayed quiet: the offline mark is
+/// conditional on the peer's document as last seen. A peer that
+/// heartbeated since (the listener lagged, or it came back from an
+/// outage first) is alive and keeps its tasks; one that another agent
+/// already marked counts as offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_a_peer_that_heartbeated_since_is_not_taken_over() {
+    let (_cfg, store) = setup("confirm-offline").await;
+    let name = store.name(&vayu::layout::agent_doc("peer"));
+    let read = || async {
+        store
+            .batch_get(vec![name.clone()])
+            .await
+            .expect("a read")
+            .remove(0)
+            .expect("the peer is registered")
+    };
+    let doc = AgentDoc {
+        agent_id: "peer".into(),
+        status: Some(AgentState::Online),
+        last_heartbeat: Some(now()),
+        ..AgentDoc::default()
+    };
+    store.put_agent(&doc).await.expect("registered");
+    let seen = read().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store
+        .put_agent(&AgentDoc {
+            last_heartbeat: Some(now()),
+            ..doc.clone()
+        })
+        .await
+        .expect("a heartbeat");
+
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen)
+        .await
+        .expect("Firestore answers");
+    assert!(!confirmed, "it heartbeated after we looked: alive");
+    let now_doc = store
+        .get_agent("peer")
+        .await
+        .expect("a read")
+        .expect("there");
+    assert_eq!(now_doc.status, Some(AgentState::Online), "not marked");
+
+    let fresh = read().await;
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &fresh)
+        .await
+        .expect("Firestore answers");
+    assert!(confirmed, "quiet since the version seen: marked");
+    let now_doc = store
+        .get_agent("peer")
+        .await
+        .expect("a read")
+        .expect("there");
+    assert_eq!(now_doc.status, Some(AgentState::Offline));
+
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen)
+        .await
+        .expect("Firestore answers");
+    assert!(
+        confirmed,
+        "marked by another agent first: offline all the same"
+    );
 }

@@ -12,6 +12,8 @@
 //!    then release what is left back to the queue.
 
 mod recovery;
+
+pub use recovery::confirm_offline;
 mod runner;
 
 pub use recovery::requeue;
@@ -384,7 +386,7 @@ async fn take_over_quiet(
     seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
     max_wait: Duration,
 ) -> bool {
-    match confirm_offline(store, peer_id, seen).await {
+    match recovery::confirm_offline(store, peer_id, seen).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(peer = %peer_id, "a quiet peer heartbeated after all; not taking over");
@@ -405,29 +407,6 @@ async fn take_over_quiet(
             tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks");
             false
         }
-    }
-}
-
-/// Marks a quiet peer offline, conditional on the document we last saw,
-/// and says whether it is offline now. A peer that wrote since (our
-/// listener lagged, or it came back from an outage first) is not: its
-/// leases are its own to renew, and taking its tasks would run them twice.
-/// Marked by another agent first counts as offline.
-async fn confirm_offline(
-    store: &Store,
-    peer_id: &str,
-    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
-) -> Result<bool> {
-    match store.mark_agent_offline(seen).await {
-        Ok(()) => {
-            tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
-            Ok(true)
-        }
-        Err(e) if e.is_conflict() => Ok(store
-            .get_agent(peer_id)
-            .await?
-            .is_some_and(|a| a.status == Some(AgentState::Offline))),
-        Err(e) => Err(e),
     }
 }
 

@@ -4,8 +4,9 @@
 //! not changed for longer than a lease plus a heartbeat has stopped
 //! heartbeating: it was killed, its machine died, or it is cut off. Any
 //! agent that notices:
-//! 1. marks the peer's document `offline` (conditional on the version it
-//!    saw, so only one of the noticing agents writes it);
+//! 1. marks the peer's document `offline`, conditional on the version it
+//!    saw ([`confirm_offline`]): a peer that wrote since is alive after all
+//!    (our listener lagged), and keeps its tasks;
 //! 2. finds the peer's tasks in the active pile and moves each one whose
 //!    lease has expired back to the queue, raising the epoch (which fences
 //!    the old holder) and `retry_count` (a task that kills its agents over
@@ -149,6 +150,29 @@ pub async fn at_startup(store: &Store, me: &str) -> Result<usize> {
         n += requeue(store, &v, me, "its lease expired").await? as usize;
     }
     Ok(n)
+}
+
+/// Marks a quiet peer offline, conditional on the document we last saw,
+/// and says whether it is offline now. A peer that wrote since (our
+/// listener lagged, or it came back from an outage first) is not: its
+/// leases are its own to renew, and taking its tasks would run them twice.
+/// Marked by another agent first counts as offline.
+pub async fn confirm_offline(
+    store: &Store,
+    peer_id: &str,
+    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+) -> Result<bool> {
+    match store.mark_agent_offline(seen).await {
+        Ok(()) => {
+            tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
+            Ok(true)
+        }
+        Err(e) if e.is_conflict() => Ok(store
+            .get_agent(peer_id)
+            .await?
+            .is_some_and(|a| a.status == Some(crate::model::AgentState::Offline))),
+        Err(e) => Err(e),
+    }
 }
 
 /// A peer stopped heartbeating: requeue its tasks as their leases expire.
