@@ -932,7 +932,7 @@ pub async fn run(
                 // heartbeats succeeding.
                 let judge = health.healthy_for() > stale_after;
                 for (peer_id, peer) in peers.iter_mut() {
-                    if judge && !peer.taken_over && peer.changed.elapsed().min(health.healthy_for()) > stale_after {
+                    if judge && !peer.taken_over && peer.changed.elapsed() > stale_after {
                         peer.taken_over = true;
                         let (store, me, peer_id, seen) = (store.clone(), cfg.agent_id.clone(), peer_id.clone(), peer.doc.clone());
                         let max_wait = cfg.lease * 2;
