@@ -309,9 +309,14 @@ async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
     let (cfg, store) = setup("failover-peer").await;
     let dir = tempfile::tempdir().expect("the system temp dir is writable");
     let runs = dir.path().join("runs");
+    // The victim's run hangs until the kill; the peer's finishes at once.
+    // (It used to sleep 1 s, which a loaded machine could finish before
+    // the kill landed: the victim completed the task and nothing failed
+    // over.)
     let handler = format!(
-        "echo \"$VAYU_AGENT_ID $VAYU_EPOCH\" >> {}; sleep 1",
-        runs.display()
+        "echo \"$VAYU_AGENT_ID $VAYU_EPOCH\" >> {r}; \
+         if [ \"$(wc -l < {r})\" -lt 2 ]; then sleep 60; fi",
+        r = runs.display()
     );
     let mut victim = AgentProc::spawn(&spec(&cfg, dir.path(), "victim", &handler));
     let t = tasks::create(&store, new_task("survives its agent"))
