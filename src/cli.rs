@@ -176,6 +176,7 @@ impl From<Error> for Failure {
             Error::NotFound(_) => 3,
             Error::Conflict(_) | Error::Transition(_) => 4,
             Error::PermissionDenied(_) => 5,
+            Error::QuotaExceeded(_) => 6,
             Error::Config(_) => 64,
             Error::Unavailable { .. } => 69,
             Error::InvalidTask(_) => 2,

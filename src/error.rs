@@ -18,6 +18,10 @@ pub enum Error {
     /// The rules refused the write or read.
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// The rules refused a new task because the caller's window of this
+    /// minute is full (`quota/{uid}@{minute}`, docs/security.md "Quota").
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
     #[error("not found: {0}")]
     NotFound(String),
     #[error(transparent)]

@@ -43,6 +43,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;
+pub mod quota;
 pub mod store;
 
 pub use error::{Error, Result};

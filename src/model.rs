@@ -66,6 +66,8 @@ pub mod limits {
     pub const HISTORY_KEPT: usize = 50;
     pub const ERROR_MAX: usize = 4_000;
     pub const MAX_RETRIES_MAX: u32 = 20;
+    /// `assignment.executors`: agents that ever claimed a task.
+    pub const EXECUTORS_MAX: usize = 64;
 }
 
 macro_rules! string_enum {
@@ -217,6 +219,21 @@ pub struct Assignment {
     pub collaborators: Vec<String>,
     pub assigned_at: Option<Time>,
     pub assignment_method: Option<AssignmentMethod>,
+    /// Every agent that ever claimed or reclaimed the task, append-only,
+    /// at most [`limits::EXECUTORS_MAX`]: a reviewer must not be one of
+    /// them (firestore.rules `executorsWithCaller`, `isReviewDecision`).
+    /// Omitted while empty, so a new task's assignment is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub executors: Vec<String>,
+}
+
+impl Assignment {
+    /// Records `agent` as an executor (a claim or reclaim): appended once.
+    pub fn add_executor(&mut self, agent: &str) {
+        if !self.executors.iter().any(|a| a == agent) {
+            self.executors.push(agent.to_string());
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -535,6 +552,9 @@ pub struct AgentDoc {
     pub version: String,
     pub completed_count: i64,
     pub failed_count: i64,
+    /// The agent's heartbeat interval in milliseconds (50..=3_600_000): a
+    /// peer may mark it offline only after two of them passed silently.
+    pub heartbeat_ms: i64,
 }
 
 #[cfg(test)]

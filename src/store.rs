@@ -135,6 +135,9 @@ pub struct Store {
     counters: Arc<OpCounters>,
     endpoint: String,
     timeout: Duration,
+    /// Who the store acts as (`None`: no token, e.g. production's
+    /// application-default credentials). Read for the quota's payer.
+    token: Option<SharedToken>,
 }
 
 impl Store {
@@ -170,6 +173,7 @@ impl Store {
             endpoint: cfg.endpoint(),
             detail: e.to_string(),
         };
+        let kept = token.clone();
         let connect = async {
             match token {
                 Some(t) => FirestoreDb::with_options_auth(options, t.credentials()).await,
@@ -188,6 +192,22 @@ impl Store {
             counters,
             endpoint: cfg.endpoint(),
             timeout: cfg.request_timeout,
+            token: kept,
+        })
+    }
+
+    /// Who pays the create quota: a signed-in user (a Firebase ID token
+    /// with a uid). `None` for the emulator's `owner`, service accounts and
+    /// no token at all: the rules do not judge those, or refuse them anyway.
+    pub fn payer(&self) -> Option<crate::quota::Payer> {
+        let t = self.token.as_ref().filter(|t| !t.is_emulator_owner())?;
+        let agent = t
+            .claims()
+            .and_then(|c| c.get("agent").and_then(|v| v.as_bool()))
+            .unwrap_or(false);
+        Some(crate::quota::Payer {
+            uid: t.uid()?,
+            agent,
         })
     }
 
@@ -357,6 +377,7 @@ impl Store {
     pub async fn create_task(&self, task: &Task) -> Result<()> {
         task.validate_new()?;
         let write = self.task_write(task, Precondition::Missing, true)?;
+        let payer = self.payer();
         let mut backoff = backon::BackoffBuilder::build(
             backon::ExponentialBuilder::default()
                 .with_min_delay(std::time::Duration::from_millis(200))
@@ -366,7 +387,7 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let err = match self.create_once(task, &write, uncertain).await {
+            let err = match self.create_once(task, &write, payer.as_ref(), uncertain).await {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry {
@@ -388,11 +409,15 @@ impl Store {
     }
 
     /// One try of [`Store::create_task`]; after an unanswered try
-    /// (`uncertain`), it first looks for the task.
+    /// (`uncertain`), it first looks for the task. A signed-in `payer`
+    /// pays into its quota window of this minute in the same commit; a
+    /// refusal that straddled a minute's end is tried again (the rules
+    /// judge the window by the server's minute).
     async fn create_once(
         &self,
         task: &Task,
         write: &pb::Write,
+        payer: Option<&crate::quota::Payer>,
         uncertain: bool,
     ) -> std::result::Result<(), Attempt> {
         let retry = |error: Error, landed_maybe: bool| Attempt::Retry {
@@ -407,8 +432,21 @@ impl Store {
                 Err(e) => return Err(Attempt::Final(e)),
             }
         }
-        match self.commit(vec![write.clone()]).await {
+        let mut writes = vec![write.clone()];
+        let minute = crate::quota::minute(crate::model::now());
+        if let Some(p) = payer {
+            let pay = crate::quota::write(self, p, minute, &task.task_id).map_err(Attempt::Final)?;
+            writes.push(pay);
+        }
+        match self.commit(writes).await {
             Ok(_) => Ok(()),
+            Err(e @ Error::PermissionDenied(_)) => match payer {
+                Some(p) if crate::quota::minute(crate::model::now()) != minute => {
+                    Err(retry(e, false))
+                }
+                Some(p) => Err(Attempt::Final(crate::quota::explain(self, p, minute, e).await)),
+                None => Err(Attempt::Final(e)),
+            },
             Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
                 // An unanswered try landed since we looked.
                 Ok(Some(_)) if uncertain => Ok(()),

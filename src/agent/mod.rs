@@ -117,6 +117,10 @@ impl AgentConfig {
         if self.handlers.is_empty() {
             return bad("no handler: pass --handler 'CMD' or --handler TYPE='CMD'");
         }
+        // The bounds firestore.rules puts on `heartbeat_ms` in agents/{id}.
+        if self.heartbeat < Duration::from_millis(50) || self.heartbeat > Duration::from_secs(3600) {
+            return bad("the heartbeat interval must be 50 ms..=1 h");
+        }
         if self.heartbeat.is_zero() || self.lease < self.heartbeat * 2 {
             return bad("the lease must be at least twice the heartbeat interval");
         }
@@ -474,6 +478,9 @@ pub async fn run(
             incarnation: incarnation.clone(),
             hostname: hostname(),
             version: env!("CARGO_PKG_VERSION").into(),
+            // Saturated: a week-long interval would still fit, and the
+            // rules bound it to 50..=3_600_000 ms.
+            heartbeat_ms: i64::try_from(cfg.heartbeat.as_millis()).unwrap_or(i64::MAX),
             completed_count: *report.outcomes.get("completed").unwrap_or(&0) as i64,
             failed_count: (*report.outcomes.get("retrying").unwrap_or(&0)
                 + *report.outcomes.get("failed").unwrap_or(&0)) as i64,
@@ -1044,6 +1051,7 @@ pub async fn claim(
         epoch: seen.value.lease.epoch + 1,
     };
     t.assignment.primary_agent = Some(cfg.agent_id.clone());
+    t.assignment.add_executor(&cfg.agent_id);
     t.assignment.assigned_at = Some(t_now);
     t.assignment.assignment_method = Some(AssignmentMethod::Claimed);
     t.execution.started_at = Some(t_now);

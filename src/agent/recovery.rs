@@ -23,7 +23,7 @@
 use crate::error::Result;
 use crate::layout::Pile;
 use crate::lifecycle::Status;
-use crate::model::{Lease, Task, millis_between, now};
+use crate::model::{ControlRequest, Lease, Task, millis_between, now};
 use crate::store::{self, Store, Versioned};
 use firestore::gcloud_sdk::google::firestore::v1::structured_query::field_filter::Operator;
 
@@ -50,6 +50,23 @@ pub async fn requeue(
     next.metadata.retry_count += 1;
     next.assignment.primary_agent = None;
     next.control = None;
+    // A pending cancel or pause survives the takeover (firestore.rules
+    // `takeoverObeys`): the task ends cancelled or paused, not requeued.
+    if let Some(c) = t.control {
+        let to = match c {
+            ControlRequest::Cancel => Status::Cancelled,
+            ControlRequest::Pause => Status::Paused,
+        };
+        // Not a failed attempt: the retries stay as they were.
+        next.metadata.retry_count = t.metadata.retry_count;
+        next.status = to;
+        next.not_before = None;
+        if to == Status::Cancelled {
+            next.execution.finished_at = Some(t_now);
+        }
+        next.record(to, t_now, Some(by), Some(format!("{reason}; {c:?} obeyed by {by}")));
+        return replace_or_lost(store, seen, &next, &[to], reason).await;
+    }
     let error = format!(
         "{reason} (held by {}, epoch {})",
         t.lease.owner.as_deref().unwrap_or("nobody"),
@@ -72,7 +89,19 @@ pub async fn requeue(
         next.execution.finished_at = Some(t_now);
         &[Status::Failed]
     };
-    match store.replace_task(seen, &next, path, vec![]).await {
+    replace_or_lost(store, seen, &next, path, reason).await
+}
+
+/// Writes a takeover; `Ok(false)` when another agent got there first.
+async fn replace_or_lost(
+    store: &Store,
+    seen: &Versioned<Task>,
+    next: &Task,
+    path: &[Status],
+    reason: &str,
+) -> Result<bool> {
+    let t = &seen.value;
+    match store.replace_task(seen, next, path, vec![]).await {
         Ok(_) => {
             tracing::info!(task = %t.task_id, from = ?t.lease.owner, epoch = next.lease.epoch, status = %next.status, "took over a task: {reason}");
             Ok(true)
