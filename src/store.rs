@@ -355,8 +355,22 @@ impl Store {
     /// first attempt the server holds past a later one that created the
     /// task, and applies only after the task has left the queue.
     pub async fn create_task(&self, task: &Task) -> Result<()> {
+        self.create_task_with(task, Vec::new()).await
+    }
+
+    /// The writes that create a new task (validated first), which the
+    /// rules judge as a new task: every path that makes a task uses them,
+    /// so whatever a new task must commit with is added here, once.
+    pub fn new_task_writes(&self, task: &Task) -> Result<Vec<pb::Write>> {
         task.validate_new()?;
-        let write = self.task_write(task, Precondition::Missing, true)?;
+        Ok(vec![self.task_write(task, Precondition::Missing, true)?])
+    }
+
+    /// [`Store::create_task`] with `extra` writes in the same commit, all
+    /// or nothing (a restore deletes the quarantine record it replaces).
+    pub async fn create_task_with(&self, task: &Task, extra: Vec<pb::Write>) -> Result<()> {
+        let mut writes = self.new_task_writes(task)?;
+        writes.extend(extra);
         let mut backoff = backon::BackoffBuilder::build(
             backon::ExponentialBuilder::default()
                 .with_min_delay(std::time::Duration::from_millis(200))
@@ -366,7 +380,7 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let err = match self.create_once(task, &write, uncertain).await {
+            let err = match self.create_once(task, &writes, uncertain).await {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry {
@@ -392,7 +406,7 @@ impl Store {
     async fn create_once(
         &self,
         task: &Task,
-        write: &pb::Write,
+        writes: &[pb::Write],
         uncertain: bool,
     ) -> std::result::Result<(), Attempt> {
         let retry = |error: Error, landed_maybe: bool| Attempt::Retry {
@@ -407,7 +421,7 @@ impl Store {
                 Err(e) => return Err(Attempt::Final(e)),
             }
         }
-        match self.commit(vec![write.clone()]).await {
+        match self.commit(writes.to_vec()).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
                 // An unanswered try landed since we looked.
