@@ -43,7 +43,9 @@ async fn quarantined(w: &World) -> Record {
         .quarantine(&doc, "priority: invalid type", "agent-1")
         .await
         .expect("an agent quarantines a malformed document");
-    quarantine::get(&w.admin, &id).await.expect("the record exists")
+    quarantine::get(&w.admin, &id)
+        .await
+        .expect("the record exists")
 }
 
 fn person(uid: &str) -> Requester {
@@ -102,7 +104,11 @@ async fn only_operators_drop_quarantine_records() {
     )
     .await;
     assert!(record_exists(&w, &rec.task_id).await);
-    for (uid, role) in [("olga", "operator"), ("rita", "reviewer"), ("root", "admin")] {
+    for (uid, role) in [
+        ("olga", "operator"),
+        ("rita", "reviewer"),
+        ("root", "admin"),
+    ] {
         let r = quarantined(&w).await;
         let store = w.human_with_role(uid, role).await;
         allowed(
