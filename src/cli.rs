@@ -7,8 +7,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority or status, a missing id (clap's usage errors) |
-//! | 3 | no such task or agent |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task |
+//! | 3 | no such task, agent or quarantine record |
 //! | 4 | refused: the state machine does not allow it, or a conflict |
 //! | 5 | permission denied by the security rules |
 //! | 64 | bad configuration (no project, a bad flag combination) |
