@@ -39,7 +39,7 @@ use std::time::Duration;
 mod mint;
 mod people;
 pub use mint::exchange_custom_token;
-use mint::{Minter, check_id, emulator_setup, export_lines, minter};
+use mint::{EmulatorSetup, check_id, export_lines, mint_command};
 pub use people::{PersonEnrollment, Role, add_person, user_add_command};
 
 /// Environment variables read by [`agent_from_env`] and [`person_from_env`].
@@ -797,32 +797,25 @@ pub async fn enroll_command(
     json: bool,
 ) -> Result<String> {
     check_id("agent id", agent_id)?;
-    let minter = match minter(project)? {
-        Minter::Auth(m) => m,
-        Minter::FirestoreEmulator { project } => {
-            return Ok(emulator_setup(
-                "# On the Firestore emulator an agent signs in with an unsigned token for its id\n\
-                 # (the emulator accepts it; production never does). No secret to hand over.",
-                json!({"agent_id": agent_id, "project_id": project}),
-                &[
-                    ("VAYU_PROJECT", project.clone()),
-                    ("VAYU_AGENT_ID", agent_id.into()),
-                    ("VAYU_CAPABILITIES", capabilities.join(",")),
-                    (env::VAYU_AGENT_IDENTITY, "emulator".into()),
-                ],
-                json,
-            ));
-        }
+    let joined = capabilities.join(",");
+    let setup = |project: &str| EmulatorSetup {
+        comment: "# On the Firestore emulator an agent signs in with an unsigned token for its id\n\
+                  # (the emulator accepts it; production never does). No secret to hand over.",
+        who: json!({"agent_id": agent_id, "project_id": project}),
+        vars: vec![
+            ("VAYU_PROJECT", project.into()),
+            ("VAYU_AGENT_ID", agent_id.into()),
+            ("VAYU_CAPABILITIES", joined),
+            (env::VAYU_AGENT_IDENTITY, "emulator".into()),
+        ],
     };
-    let enrolled = enroll(
-        &minter.client,
-        minter.service_account.as_ref(),
-        &minter.project,
-        agent_id,
-        capabilities,
-    )
-    .await?;
-    Ok(minter.hand_over(&enrolled, json, enrolled.env_lines(&minter.api_key)))
+    mint_command(project, json, setup, async |m| {
+        let sa = m.service_account.as_ref();
+        let enrolled = enroll(&m.client, sa, &m.project, agent_id, capabilities).await?;
+        let lines = enrolled.env_lines(&m.api_key);
+        Ok((enrolled, lines))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@ mod rules_support;
 use rules_support::*;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
-use vayu::layout::{self, Pile};
+use vayu::layout::Pile;
 use vayu::model::{AgentDoc, AgentState};
-use vayu::store::Precondition;
 
 /// Runs `vayu` on `w`'s database, as admin (`who` empty) or as the
 /// emulator identity `uid:role`.
@@ -51,43 +50,6 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("--json prints JSON")
 }
 
-/// A task document with `bad` fields written past the rules into the
-/// queued pile and quarantined by an agent, as `vayu-agent` does it. Its id.
-async fn quarantined(w: &World, bad: Value) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    let path = Pile::Queued.doc(&id);
-    let mut doc = task_json(&new_task("alice"));
-    doc["task_id"] = json!(id);
-    for (k, v) in bad.as_object().expect("an object") {
-        doc[k] = v.clone();
-    }
-    let bad = doc;
-    let write = raw_write(&w.admin, &path, &bad, &[], Precondition::None);
-    w.admin.commit(vec![write]).await.expect("admin writes");
-    let doc = w
-        .admin
-        .batch_get(vec![w.admin.name(&path)])
-        .await
-        .expect("reads");
-    let doc = doc
-        .into_iter()
-        .next()
-        .flatten()
-        .expect("the document exists");
-    w.agent("agent-1")
-        .await
-        .quarantine(&doc, "cannot read it", "agent-1")
-        .await
-        .expect("an agent quarantines a malformed document");
-    id
-}
-
-async fn record_exists(w: &World, id: &str) -> bool {
-    let name = w.admin.name(&layout::quarantine_doc(id));
-    let docs = w.admin.batch_get(vec![name]).await.expect("admin reads");
-    docs.into_iter().next().flatten().is_some()
-}
-
 fn write_file(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
     let p = dir.path().join(name);
     std::fs::write(&p, body).expect("writes a temp file");
@@ -99,8 +61,12 @@ const OLGA: &str = "olga:operator";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantine_list_show_restore_and_drop_round_trip() {
     let w = World::new("cli-quarantine").await;
-    let a = quarantined(&w, json!({"title": "fix me", "priority": 7})).await;
-    let b = quarantined(&w, json!({"title": "drop me", "priority": "urgent"})).await;
+    let a = w
+        .quarantined(json!({"title": "fix me", "priority": 7}))
+        .await;
+    let b = w
+        .quarantined(json!({"title": "drop me", "priority": "urgent"}))
+        .await;
 
     let table = expect(&vayu(&w, OLGA, &["quarantine", "list"]), 0, "list");
     assert!(table.starts_with("ID"), "{table}");
@@ -166,7 +132,7 @@ async fn quarantine_list_show_restore_and_drop_round_trip() {
         2,
         "no file",
     );
-    assert!(record_exists(&w, &a).await, "bad input wrote nothing");
+    assert!(w.record_exists(&a).await, "bad input wrote nothing");
     assert!(w.admin.find_task(&a).await.expect("reads").is_none());
 
     // A viewer may look but not restore (5); an operator restores.
@@ -184,7 +150,7 @@ async fn quarantine_list_show_restore_and_drop_round_trip() {
     expect(&vayu(&w, "vera:viewer", &args), 5, "a viewer restores");
     assert_eq!(expect(&vayu(&w, OLGA, &args), 0, "restore").trim(), a);
     assert!(
-        !record_exists(&w, &a).await,
+        !w.record_exists(&a).await,
         "the record went with the restore"
     );
     let t = json_of(&vayu(&w, OLGA, &["task", "status", "--id", &a, "--json"]));
@@ -209,11 +175,11 @@ async fn quarantine_list_show_restore_and_drop_round_trip() {
     );
     let dry = expect(&vayu(&w, OLGA, &["quarantine", "drop", &b]), 0, "dry run");
     assert!(dry.contains("would drop") && dry.contains("--yes"), "{dry}");
-    assert!(record_exists(&w, &b).await, "a dry run drops nothing");
+    assert!(w.record_exists(&b).await, "a dry run drops nothing");
     let out = vayu(&w, OLGA, &["quarantine", "drop", &b, "--yes", "--json"]);
     expect(&out, 0, "drop");
     assert_eq!(json_of(&out)["dropped"], true);
-    assert!(!record_exists(&w, &b).await);
+    assert!(!w.record_exists(&b).await);
     expect(
         &vayu(&w, OLGA, &["quarantine", "drop", &b, "--yes"]),
         3,

@@ -286,6 +286,23 @@ fn firebase_tools() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// firebase-tools, or `None` after saying the test is skipped; CI installs
+/// it (.ci/run), so there it must be found.
+fn firebase_tools_or_skip() -> Option<PathBuf> {
+    let found = firebase_tools();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "firebase-tools is missing in CI"
+        );
+        println!(
+            "SKIPPED: firebase-tools not found (VAYU_FIREBASE_TOOLS, PATH, or \
+             ~/.cache/vayu/firebase-tools); the stub test covers the REST client"
+        );
+    }
+    found
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -352,16 +369,7 @@ async fn start_auth_emulator(firebase: &Path) -> AuthEmulator {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolled_agent_signs_in_through_the_auth_emulator_and_acts_under_the_rules() {
-    let Some(firebase) = firebase_tools() else {
-        // CI installs firebase-tools (.ci/run), so there it must be found.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "firebase-tools is missing in CI"
-        );
-        println!(
-            "SKIPPED: firebase-tools not found (VAYU_FIREBASE_TOOLS, PATH, or \
-             ~/.cache/vayu/firebase-tools); the stub test covers the REST client"
-        );
+    let Some(firebase) = firebase_tools_or_skip() else {
         return;
     };
     let auth = start_auth_emulator(&firebase).await;
@@ -454,12 +462,7 @@ fn vayu_cli(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_added_person_signs_in_by_refresh_token_and_acts_with_their_role() {
-    let Some(firebase) = firebase_tools() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "firebase-tools is missing in CI"
-        );
-        println!("SKIPPED: firebase-tools not found; tests/cli_ops.rs covers the emulator path");
+    let Some(firebase) = firebase_tools_or_skip() else {
         return;
     };
     let auth = start_auth_emulator(&firebase).await;

@@ -8,41 +8,13 @@ mod rules_support;
 
 use rules_support::*;
 use serde_json::{Map, Value, json};
-use vayu::layout::{self, Pile};
+use vayu::layout::Pile;
 use vayu::model::{Requester, RequesterType};
 use vayu::quarantine::{self, Record};
-use vayu::store::Precondition;
 
-/// A malformed document (priority 7) written past the rules into the
-/// queued pile, then quarantined by an agent as `vayu-agent` does it.
+/// A quarantined document (priority 7), read back as its record.
 async fn quarantined(w: &World) -> Record {
-    let id = uuid::Uuid::new_v4().to_string();
-    let mut bad = task_json(&new_task("alice"));
-    bad["task_id"] = json!(id);
-    bad["priority"] = json!(7);
-    let path = Pile::Queued.doc(&id);
-    let write = raw_write(
-        &w.admin,
-        &path,
-        &bad,
-        &["created_at", "updated_at"],
-        Precondition::None,
-    );
-    w.admin.commit(vec![write]).await.expect("admin writes");
-    let doc = w
-        .admin
-        .batch_get(vec![w.admin.name(&path)])
-        .await
-        .expect("admin reads")
-        .into_iter()
-        .next()
-        .flatten()
-        .expect("the bad document exists");
-    w.agent("agent-1")
-        .await
-        .quarantine(&doc, "priority: invalid type", "agent-1")
-        .await
-        .expect("an agent quarantines a malformed document");
+    let id = w.quarantined(json!({"priority": 7})).await;
     quarantine::get(&w.admin, &id)
         .await
         .expect("the record exists")
@@ -63,12 +35,6 @@ fn fixed() -> Map<String, Value> {
         .clone()
 }
 
-async fn record_exists(w: &World, id: &str) -> bool {
-    let name = w.admin.name(&layout::quarantine_doc(id));
-    let docs = w.admin.batch_get(vec![name]).await.expect("admin reads");
-    docs.into_iter().next().flatten().is_some()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_operators_drop_quarantine_records() {
     let w = World::new("rules-q-drop").await;
@@ -83,27 +49,16 @@ async fn only_operators_drop_quarantine_records() {
             c
         })
         .await;
-    denied(
-        "a person without a role drops a record",
-        quarantine::drop_record(&alice, &rec),
-    )
-    .await;
-    denied(
-        "a viewer drops a record",
-        quarantine::drop_record(&vera, &rec),
-    )
-    .await;
-    denied(
-        "an agent drops a record",
-        quarantine::drop_record(&agent, &rec),
-    )
-    .await;
-    denied(
-        "an agent with an admin role drops a record",
-        quarantine::drop_record(&agent_admin, &rec),
-    )
-    .await;
-    assert!(record_exists(&w, &rec.task_id).await);
+    for (who, store) in [
+        ("a person without a role", &alice),
+        ("a viewer", &vera),
+        ("an agent", &agent),
+        ("an agent with an admin role", &agent_admin),
+    ] {
+        let case = format!("{who} drops a record");
+        denied(&case, quarantine::drop_record(store, &rec)).await;
+    }
+    assert!(w.record_exists(&rec.task_id).await);
     for (uid, role) in [
         ("olga", "operator"),
         ("rita", "reviewer"),
@@ -116,7 +71,7 @@ async fn only_operators_drop_quarantine_records() {
             quarantine::drop_record(&store, &r),
         )
         .await;
-        assert!(!record_exists(&w, &r.task_id).await, "{role}");
+        assert!(!w.record_exists(&r.task_id).await, "{role}");
     }
     w.done("quarantine drop");
 }
@@ -145,14 +100,14 @@ async fn an_operator_restores_a_record_as_a_new_task_of_their_own() {
         quarantine::restore(&olga, &rec, Some(&fixed), person("alice")),
     )
     .await;
-    assert!(record_exists(&w, &id).await && !w.exists_in(Pile::Queued, &id).await);
+    assert!(w.record_exists(&id).await && !w.exists_in(Pile::Queued, &id).await);
     let t = allowed(
         "an operator restores a record as their own task",
         quarantine::restore(&olga, &rec, Some(&fixed), person("olga")),
     )
     .await;
     assert_eq!(t.task_id, id);
-    assert!(!record_exists(&w, &id).await, "the record is gone");
+    assert!(!w.record_exists(&id).await, "the record is gone");
     let v = w.read(&id).await;
     assert_eq!(v.pile, Pile::Queued);
     assert_eq!(v.value.requester.id, "olga");

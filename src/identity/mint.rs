@@ -74,7 +74,7 @@ pub(crate) fn check_id(what: &str, id: &str) -> Result<()> {
 }
 
 /// Where `vayu agent enroll` and `vayu user add` mint an identity.
-pub(crate) enum Minter {
+enum Minter {
     /// Only `FIRESTORE_EMULATOR_HOST` is set: emulator identities, which
     /// need no secret, so only their setup is printed.
     FirestoreEmulator { project: String },
@@ -102,8 +102,8 @@ impl AuthMinter {
     }
 }
 
-/// Which [`Minter`] the environment asks for (see [`enroll_command`]).
-pub(crate) fn minter(project: Option<String>) -> Result<Minter> {
+/// Which [`Minter`] the environment asks for (see `enroll_command`).
+fn minter(project: Option<String>) -> Result<Minter> {
     let auth_emulator = non_empty_env(env::FIREBASE_AUTH_EMULATOR_HOST).is_some();
     let firestore_emulator = non_empty_env(crate::store::env::FIRESTORE_EMULATOR_HOST).is_some();
     if firestore_emulator && !auth_emulator {
@@ -129,12 +129,7 @@ pub(crate) fn minter(project: Option<String>) -> Result<Minter> {
 /// The emulator identity setup: `who` (an object naming the identity)
 /// with `identity: emulator` and `vars` as JSON, or `comment` and the
 /// shell lines.
-pub(crate) fn emulator_setup(
-    comment: &str,
-    who: Value,
-    vars: &[(&str, String)],
-    json: bool,
-) -> String {
+fn emulator_setup(comment: &str, who: Value, vars: &[(&str, String)], json: bool) -> String {
     if !json {
         return export_lines(comment, vars);
     }
@@ -151,4 +146,34 @@ pub(crate) fn emulator_setup(
 fn pretty(v: &Value) -> String {
     // A JSON value always serializes.
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+/// What `agent enroll` and `user add` print with only the Firestore
+/// emulator: the identity's emulator setup, which needs no secret.
+pub(crate) struct EmulatorSetup {
+    pub comment: &'static str,
+    /// An object naming the identity, for JSON.
+    pub who: Value,
+    pub vars: Vec<(&'static str, String)>,
+}
+
+/// The skeleton of `vayu agent enroll` and `vayu user add`: with only the
+/// Firestore emulator, prints `setup(project)`; else `mint`s the identity
+/// and hands over what it returns (the value for JSON, and shell lines).
+pub(crate) async fn mint_command<T: Serialize>(
+    project: Option<String>,
+    json: bool,
+    setup: impl FnOnce(&str) -> EmulatorSetup,
+    mint: impl AsyncFnOnce(&AuthMinter) -> Result<(T, String)>,
+) -> Result<String> {
+    match minter(project)? {
+        Minter::FirestoreEmulator { project } => {
+            let s = setup(&project);
+            Ok(emulator_setup(s.comment, s.who, &s.vars, json))
+        }
+        Minter::Auth(m) => {
+            let (value, lines) = mint(&m).await?;
+            Ok(m.hand_over(&value, json, lines))
+        }
+    }
 }

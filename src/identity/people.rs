@@ -4,7 +4,7 @@
 //! a refresh token, and the CLI signs in with it
 //! (`VAYU_IDENTITY=refresh-token`, see [`super::person_from_env`]).
 
-use super::mint::{Minter, check_id, emulator_setup, exchange_custom_token, export_lines, minter};
+use super::mint::{EmulatorSetup, check_id, exchange_custom_token, export_lines, mint_command};
 use super::{AuthClient, ServiceAccount, env, person_claims};
 use crate::error::Result;
 use serde::Serialize;
@@ -107,32 +107,24 @@ pub async fn user_add_command(
     json: bool,
 ) -> Result<String> {
     check_id("user id", uid)?;
-    let minter = match minter(project)? {
-        Minter::Auth(m) => m,
-        Minter::FirestoreEmulator { project } => {
-            return Ok(emulator_setup(
-                "# On the Firestore emulator a person signs in with an unsigned token for their\n\
-                 # uid and role (the emulator accepts it; production never does). No secret.",
-                json!({"uid": uid, "project_id": project, "role": role}),
-                &[
-                    ("VAYU_PROJECT", project.clone()),
-                    (env::VAYU_IDENTITY, "emulator".into()),
-                    (env::VAYU_UID, uid.into()),
-                    (env::VAYU_ROLE, role.as_str().into()),
-                ],
-                json,
-            ));
-        }
+    let setup = |project: &str| EmulatorSetup {
+        comment: "# On the Firestore emulator a person signs in with an unsigned token for their\n\
+                  # uid and role (the emulator accepts it; production never does). No secret.",
+        who: json!({"uid": uid, "project_id": project, "role": role}),
+        vars: vec![
+            ("VAYU_PROJECT", project.into()),
+            (env::VAYU_IDENTITY, "emulator".into()),
+            (env::VAYU_UID, uid.into()),
+            (env::VAYU_ROLE, role.as_str().into()),
+        ],
     };
-    let added = add_person(
-        &minter.client,
-        minter.service_account.as_ref(),
-        &minter.project,
-        uid,
-        role,
-    )
-    .await?;
-    Ok(minter.hand_over(&added, json, added.env_lines(&minter.api_key)))
+    mint_command(project, json, setup, async |m| {
+        let sa = m.service_account.as_ref();
+        let added = add_person(&m.client, sa, &m.project, uid, role).await?;
+        let lines = added.env_lines(&m.api_key);
+        Ok((added, lines))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -163,12 +163,23 @@ impl<'a> Fields<'a> {
             .filter(|(_, v)| !v.is_null())
     }
 
-    fn string(&self, key: &str) -> Result<Option<String>, InvalidTask> {
+    /// `key` converted by `read`, or an error saying it `must be` so.
+    fn typed<T>(
+        &self,
+        key: &str,
+        must_be: &str,
+        read: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<T>, InvalidTask> {
         match self.get(key) {
             None => Ok(None),
-            Some((_, Value::String(s))) => Ok(Some(s.clone())),
-            Some((name, _)) => Err(invalid(&name, "must be a string")),
+            Some((name, v)) => read(v)
+                .map(Some)
+                .ok_or_else(|| invalid(&name, &format!("must be {must_be}"))),
         }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, InvalidTask> {
+        self.typed(key, "a string", |v| v.as_str().map(str::to_string))
     }
 
     /// `input` is text; JSON typed as a map or list is kept as its text.
@@ -182,37 +193,20 @@ impl<'a> Fields<'a> {
     }
 
     fn strings(&self, key: &str) -> Result<Option<Vec<String>>, InvalidTask> {
-        let Some((name, v)) = self.get(key) else {
-            return Ok(None);
-        };
-        let list = v.as_array().and_then(|items| {
-            items
+        self.typed(key, "a list of strings", |v| {
+            v.as_array()?
                 .iter()
                 .map(|i| i.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        });
-        list.map(Some)
-            .ok_or_else(|| invalid(&name, "must be a list of strings"))
+                .collect()
+        })
     }
 
     fn int(&self, key: &str) -> Result<Option<i64>, InvalidTask> {
-        match self.get(key) {
-            None => Ok(None),
-            Some((name, v)) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| invalid(&name, "must be an integer")),
-        }
+        self.typed(key, "an integer", Value::as_i64)
     }
 
     fn number(&self, key: &str) -> Result<Option<f64>, InvalidTask> {
-        match self.get(key) {
-            None => Ok(None),
-            Some((name, v)) => v
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| invalid(&name, "must be a number")),
-        }
+        self.typed(key, "a number", Value::as_f64)
     }
 
     /// A string naming one of an enum's values (type, priority, ...).
