@@ -243,8 +243,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let mut cfg = StoreConfig::from_env(cli.project.clone())?;
-    // VAYU_IDENTITY=emulator|token: act as that user (the rules judge);
-    // otherwise VAYU_TOKEN's user, or admin when there is no token.
+    // VAYU_IDENTITY=emulator|refresh-token|token: act as that user (the
+    // rules judge); otherwise VAYU_TOKEN's user, or admin when there is no
+    // token.
     let identity = crate::identity::person_from_env(&cfg.project_id).await?;
     if let Some(i) = &identity {
         cfg.token = Some(i.token.clone());

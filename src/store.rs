@@ -368,9 +368,16 @@ impl Store {
 
     /// [`Store::create_task`] with `extra` writes in the same commit, all
     /// or nothing (a restore deletes the quarantine record it replaces).
+    /// The writes are made afresh for each try, so one that depends on the
+    /// time (a quota window) is right for the try that lands.
     pub async fn create_task_with(&self, task: &Task, extra: Vec<pb::Write>) -> Result<()> {
-        let mut writes = self.new_task_writes(task)?;
-        writes.extend(extra);
+        let writes = || -> Result<Vec<pb::Write>> {
+            let mut w = self.new_task_writes(task)?;
+            w.extend_from_slice(&extra);
+            Ok(w)
+        };
+        // Bad input fails here, before anything is sent.
+        writes()?;
         let mut backoff = backon::BackoffBuilder::build(
             backon::ExponentialBuilder::default()
                 .with_min_delay(std::time::Duration::from_millis(200))
@@ -380,7 +387,7 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let err = match self.create_once(task, &writes, uncertain).await {
+            let err = match self.create_once(task, &writes()?, uncertain).await {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry {
