@@ -23,10 +23,14 @@ pub enum QuarantineCmd {
         limit: i32,
     },
     /// One record in full, with the original document as it was.
-    Show { id: String },
+    Show {
+        /// The quarantined task id.
+        id: String,
+    },
     /// Puts the document back as a new queued task of yours, with the same
     /// id, and deletes the record, in one commit.
     Restore {
+        /// The quarantined task id, which the task keeps.
         id: String,
         /// A fixed document (a JSON object of task fields: title, type,
         /// priority, input, requires, tags, ...) to restore instead.
@@ -35,6 +39,7 @@ pub enum QuarantineCmd {
     },
     /// Deletes the record. Without --yes, only says what would be dropped.
     Drop {
+        /// The quarantined task id.
         id: String,
         /// Really drop it.
         #[arg(long)]
