@@ -56,6 +56,38 @@ impl Offer {
     }
 }
 
+/// Why a task waits that no live agent can ever take, for `vayu task
+/// status` and `task list` ("waiting: {this}"); `None` when some live agent
+/// could claim it, or when it is not waiting to be claimed. `live` is what
+/// the agents that are not offline offer.
+///
+/// The reason names what is missing: the type when no live agent handles
+/// it; else the required capabilities that no live agent handling the type
+/// offers; else (each is offered, but never all by one agent) all of them.
+pub fn waiting_reason(task: &Task, live: &[Offer]) -> Option<String> {
+    if !task.status.is_claimable() || live.iter().any(|o| o.could_claim(task)) {
+        return None;
+    }
+    if live.is_empty() {
+        return Some("no live agent".into());
+    }
+    let handlers: Vec<&Offer> = live.iter().filter(|o| o.handles(task.task_type)).collect();
+    if handlers.is_empty() {
+        return Some(format!("no live agent offers type {}", task.task_type));
+    }
+    let missing: Vec<&str> = task
+        .requires
+        .iter()
+        .filter(|c| !handlers.iter().any(|o| o.capabilities.contains(*c)))
+        .map(String::as_str)
+        .collect();
+    Some(if missing.is_empty() {
+        format!("no live agent offers all of {}", task.requires.join(", "))
+    } else {
+        format!("no live agent offers {}", missing.join(", "))
+    })
+}
+
 /// How many of the best tasks an agent chooses among.
 pub const WINDOW: usize = 8;
 
@@ -126,6 +158,38 @@ mod tests {
         t.control = None;
         t.status = Status::Blocked;
         assert!(!offer(&["gpu"], None).can_claim(&t, now));
+    }
+
+    #[test]
+    fn a_task_no_live_agent_can_take_says_what_is_missing() {
+        let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
+        t.requires = vec!["gpu".into(), "web".into()];
+        let research = Some(&[TaskType::Research][..]);
+        let reason = |live: &[Offer]| waiting_reason(&t, live);
+        assert_eq!(reason(&[]).as_deref(), Some("no live agent"));
+        assert_eq!(
+            reason(&[offer(&["gpu", "web"], Some(&[TaskType::Learning]))]).as_deref(),
+            Some("no live agent offers type research")
+        );
+        assert_eq!(
+            reason(&[offer(&["web"], research), offer(&["gpu"], Some(&[]))]).as_deref(),
+            Some("no live agent offers gpu"),
+            "gpu counts only on an agent that handles the type"
+        );
+        assert_eq!(
+            reason(&[offer(&["web"], research), offer(&["gpu"], None)]).as_deref(),
+            Some("no live agent offers all of gpu, web")
+        );
+        assert_eq!(
+            reason(&[offer(&[], None), offer(&["gpu", "web"], None)]),
+            None
+        );
+        t.status = Status::Executing;
+        assert_eq!(
+            waiting_reason(&t, &[]),
+            None,
+            "only a task waiting to be claimed waits"
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority or status, a missing id (clap's usage errors) |
-//! | 3 | no such task or agent |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task |
+//! | 3 | no such task, agent or quarantine record |
 //! | 4 | refused: the state machine does not allow it, or a conflict |
 //! | 5 | permission denied by the security rules |
 //! | 64 | bad configuration (no project, a bad flag combination) |
@@ -24,6 +24,10 @@ use crate::store::{Store, StoreConfig, Versioned};
 use crate::tasks::{self, NewTask};
 use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
+
+mod quarantine;
+mod user;
+mod waits;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,6 +54,12 @@ pub enum Command {
     /// See the agents.
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Documents agents could not read: list, show, restore, drop.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCmd),
+    /// Give people a role.
+    #[command(subcommand)]
+    User(user::UserCmd),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
     /// Measure throughput, latency and Firestore operations per task
@@ -229,9 +239,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         print!("{out}");
         return Ok(());
     }
+    if let Command::User(cmd) = &cli.command {
+        print!("{}", user::run(cli.project.clone(), cmd, json).await?);
+        return Ok(());
+    }
     let mut cfg = StoreConfig::from_env(cli.project.clone())?;
-    // VAYU_IDENTITY=emulator|token: act as that user (the rules judge);
-    // otherwise VAYU_TOKEN's user, or admin when there is no token.
+    // VAYU_IDENTITY=emulator|refresh-token|token: act as that user (the
+    // rules judge); otherwise VAYU_TOKEN's user, or admin when there is no
+    // token.
     let identity = crate::identity::person_from_env(&cfg.project_id).await?;
     if let Some(i) = &identity {
         cfg.token = Some(i.token.clone());
@@ -241,7 +256,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let out = match cli.command {
         Command::Task(cmd) => task_cmd(&store, cmd, json, requester).await?,
         Command::Agent(cmd) => agent_cmd(&store, cmd, json).await?,
-        Command::Demo(_) | Command::Bench(_) => unreachable!("handled above"),
+        Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
+        Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
     };
     print!("{out}");
     Ok(())
@@ -284,10 +300,11 @@ async fn task_cmd(
         }
         TaskCmd::Status { id } => {
             let v = store_find(store, &id).await?;
+            let waiting = waits::waits(store, &[&v.value]).await.pop().flatten();
             if json {
-                to_json(&v.value)
+                to_json(&waits::with_waiting(&v.value, waiting.as_deref()))
             } else {
-                render_task(&v)
+                waits::with_waiting_line(render_task(&v), waiting.as_deref())
             }
         }
         TaskCmd::List { status, limit } => {
@@ -297,10 +314,15 @@ async fn task_cmd(
             for b in bad.into_iter().filter_map(Result::err) {
                 eprintln!("warning: {b}");
             }
+            let tasks: Vec<&Task> = good.iter().map(|v| &v.value).collect();
+            let waiting = waits::waits(store, &tasks).await;
             if json {
-                to_json(&good.iter().map(|v| &v.value).collect::<Vec<_>>())
+                let rows: Vec<_> = (tasks.iter().zip(&waiting))
+                    .map(|(t, w)| waits::with_waiting(t, w.as_deref()))
+                    .collect();
+                to_json(&rows)
             } else {
-                render_task_table(&good)
+                render_task_table_waiting(&good, &waiting)
             }
         }
         TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
@@ -454,14 +476,25 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 pub fn render_task_table(tasks: &[Versioned<Task>]) -> String {
+    render_task_table_waiting(tasks, &[])
+}
+
+/// The task table, each title followed by why the task waits, if it does
+/// (`waiting[i]` for `tasks[i]`).
+pub fn render_task_table_waiting(tasks: &[Versioned<Task>], waiting: &[Option<String>]) -> String {
     if tasks.is_empty() {
         return "no tasks\n".into();
     }
     let t_now = now();
     let rows: Vec<Vec<String>> = tasks
         .iter()
-        .map(|v| {
+        .enumerate()
+        .map(|(i, v)| {
             let t = &v.value;
+            let title = match waiting.get(i).and_then(Option::as_deref) {
+                Some(w) => format!("{}  [waiting: {w}]", truncate_title(&t.title)),
+                None => truncate_title(&t.title),
+            };
             vec![
                 t.task_id.clone(),
                 t.status.to_string(),
@@ -474,7 +507,7 @@ pub fn render_task_table(tasks: &[Versioned<Task>]) -> String {
                     .or(t.assignment.primary_agent.clone())
                     .unwrap_or_else(|| "-".into()),
                 age(t.created_at, t_now),
-                truncate_title(&t.title),
+                title,
             ]
         })
         .collect();

@@ -36,23 +36,32 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
+mod mint;
+mod people;
+pub use mint::exchange_custom_token;
+use mint::{EmulatorSetup, check_id, export_lines, mint_command};
+pub use people::{PersonEnrollment, Role, add_person, user_add_command};
+
 /// Environment variables read by [`agent_from_env`] and [`person_from_env`].
 pub mod env {
     /// How `vayu-agent` signs in: `emulator`, `refresh-token`,
     /// `custom-token`, `token` (use `VAYU_TOKEN`) or `admin` (the default:
     /// the emulator's `owner` or Google credentials, past the rules).
     pub const VAYU_AGENT_IDENTITY: &str = "VAYU_AGENT_IDENTITY";
-    /// How the `vayu` CLI signs in: `emulator` (as `VAYU_UID`), `token`, or
+    /// How the `vayu` CLI signs in: `emulator` (as `VAYU_UID`),
+    /// `refresh-token` (a person enrolled by `vayu user add`), `token`, or
     /// `admin` (the default).
     pub const VAYU_IDENTITY: &str = "VAYU_IDENTITY";
     /// The uid the CLI acts as with `VAYU_IDENTITY=emulator`.
     pub const VAYU_UID: &str = "VAYU_UID";
-    /// A `role` claim for emulator identities (`admin`, `reviewer`).
+    /// A `role` claim for emulator identities (`viewer`, `operator`,
+    /// `reviewer`, `admin`).
     pub const VAYU_ROLE: &str = "VAYU_ROLE";
     /// The Firebase Web API key (public; identifies the project to
     /// Identity Toolkit). Any value works on the Auth emulator.
     pub const VAYU_API_KEY: &str = "VAYU_API_KEY";
-    /// An agent's refresh token, as printed by `vayu agent enroll`.
+    /// An agent's or person's refresh token, as printed by `vayu agent
+    /// enroll` or `vayu user add`.
     pub const VAYU_REFRESH_TOKEN: &str = "VAYU_REFRESH_TOKEN";
     /// A service account key file (JSON) for signing custom tokens; falls
     /// back to `GOOGLE_APPLICATION_CREDENTIALS`.
@@ -610,6 +619,22 @@ fn api_key(endpoints: &Endpoints) -> Result<String> {
     }
 }
 
+/// The `refresh-token` identity of `mode_var` (`VAYU_AGENT_IDENTITY` or
+/// `VAYU_IDENTITY`): `VAYU_REFRESH_TOKEN`, as printed by `enrolled_by`.
+fn refresh_token_source(mode_var: &str, enrolled_by: &str) -> Result<Source> {
+    let endpoints = Endpoints::from_env();
+    let refresh_token = non_empty_env(env::VAYU_REFRESH_TOKEN).ok_or_else(|| {
+        Error::Config(format!(
+            "{mode_var}=refresh-token needs {} (from `{enrolled_by}`)",
+            env::VAYU_REFRESH_TOKEN
+        ))
+    })?;
+    Ok(Source::RefreshToken {
+        refresh_token,
+        client: AuthClient::new(endpoints.clone(), api_key(&endpoints)?)?,
+    })
+}
+
 /// How `vayu-agent` signs in, from `VAYU_AGENT_IDENTITY` (see [`env`]).
 /// `Ok(None)`: act as admin (the emulator's `owner`, or Google credentials
 /// in production), as before identities existed.
@@ -630,19 +655,7 @@ pub async fn agent_from_env(agent_id: &str, project: &str) -> Result<Option<Sign
                 ));
             }
         },
-        "refresh-token" => {
-            let endpoints = Endpoints::from_env();
-            let refresh_token = non_empty_env(env::VAYU_REFRESH_TOKEN).ok_or_else(|| {
-                Error::Config(format!(
-                    "VAYU_AGENT_IDENTITY=refresh-token needs {} (from `vayu agent enroll`)",
-                    env::VAYU_REFRESH_TOKEN
-                ))
-            })?;
-            Source::RefreshToken {
-                refresh_token,
-                client: AuthClient::new(endpoints.clone(), api_key(&endpoints)?)?,
-            }
-        }
+        "refresh-token" => refresh_token_source(env::VAYU_AGENT_IDENTITY, "vayu agent enroll")?,
         "custom-token" => {
             let endpoints = Endpoints::from_env();
             let sa = ServiceAccount::from_env()?.ok_or_else(|| {
@@ -677,8 +690,10 @@ pub async fn agent_from_env(agent_id: &str, project: &str) -> Result<Option<Sign
 }
 
 /// How the `vayu` CLI signs in, from `VAYU_IDENTITY`: `emulator` acts as
-/// uid `VAYU_UID` (default `$USER`) with an optional `VAYU_ROLE`; `token`
-/// as `VAYU_TOKEN`. `Ok(None)`: admin.
+/// uid `VAYU_UID` (default `$USER`) with an optional `VAYU_ROLE`;
+/// `refresh-token` as the person `vayu user add` enrolled
+/// (`VAYU_REFRESH_TOKEN`, `VAYU_API_KEY`); `token` as `VAYU_TOKEN`.
+/// `Ok(None)`: admin.
 pub async fn person_from_env(project: &str) -> Result<Option<SignedIn>> {
     let mode = non_empty_env(env::VAYU_IDENTITY).unwrap_or_else(|| "admin".into());
     let source = match mode.as_str() {
@@ -692,9 +707,10 @@ pub async fn person_from_env(project: &str) -> Result<Option<SignedIn>> {
             Some(t) => Source::Static(t),
             None => return Err(Error::Config("VAYU_IDENTITY=token needs VAYU_TOKEN".into())),
         },
+        "refresh-token" => refresh_token_source(env::VAYU_IDENTITY, "vayu user add")?,
         other => {
             return Err(Error::Config(format!(
-                "{}='{other}': expected emulator, token or admin",
+                "{}='{other}': expected emulator, refresh-token, token or admin",
                 env::VAYU_IDENTITY
             )));
         }
@@ -728,24 +744,17 @@ impl Enrollment {
     /// revoked (Firebase console > Authentication > the user > disable, or
     /// the Admin SDK's revokeRefreshTokens).
     pub fn env_lines(&self, api_key: &str) -> String {
-        let mut s = String::new();
-        s.push_str("# Give these to the agent machine; keep VAYU_REFRESH_TOKEN secret.\n");
-        s.push_str(&format!("export VAYU_PROJECT={}\n", self.project_id));
-        s.push_str(&format!("export VAYU_AGENT_ID={}\n", self.agent_id));
-        if !self.capabilities.is_empty() {
-            s.push_str(&format!(
-                "export VAYU_CAPABILITIES={}\n",
-                self.capabilities.join(",")
-            ));
-        }
-        s.push_str("export VAYU_AGENT_IDENTITY=refresh-token\n");
-        s.push_str(&format!("export {}={api_key}\n", env::VAYU_API_KEY));
-        s.push_str(&format!(
-            "export {}={}\n",
-            env::VAYU_REFRESH_TOKEN,
-            self.refresh_token
-        ));
-        s
+        export_lines(
+            "# Give these to the agent machine; keep VAYU_REFRESH_TOKEN secret.",
+            &[
+                ("VAYU_PROJECT", self.project_id.clone()),
+                ("VAYU_AGENT_ID", self.agent_id.clone()),
+                ("VAYU_CAPABILITIES", self.capabilities.join(",")),
+                (env::VAYU_AGENT_IDENTITY, "refresh-token".into()),
+                (env::VAYU_API_KEY, api_key.into()),
+                (env::VAYU_REFRESH_TOKEN, self.refresh_token.clone()),
+            ],
+        )
     }
 }
 
@@ -760,27 +769,7 @@ pub async fn enroll(
     agent_id: &str,
     capabilities: Vec<String>,
 ) -> Result<Enrollment> {
-    let claims = agent_claims();
-    let custom = match service_account {
-        Some(sa) => sa.custom_token(agent_id, &claims, unix_now())?,
-        None if client.endpoints().is_emulator() => unsigned_custom_token(agent_id, &claims)?,
-        None => {
-            return Err(Error::Config(format!(
-                "enrolling needs a service account key ({} or {}) to sign the custom token",
-                env::VAYU_SERVICE_ACCOUNT,
-                env::GOOGLE_APPLICATION_CREDENTIALS
-            )));
-        }
-    };
-    let session = client.sign_in_with_custom_token(&custom).await?;
-    let granted = SharedToken::new(session.id_token.clone());
-    if granted.uid().as_deref() != Some(agent_id)
-        || granted.claims().and_then(|c| c.get(AGENT_CLAIM).cloned()) != Some(Value::Bool(true))
-    {
-        return Err(Error::PermissionDenied(
-            "Firebase Auth answered with a token that is not this agent's".into(),
-        ));
-    }
+    let session = exchange_custom_token(client, service_account, agent_id, &agent_claims()).await?;
     Ok(Enrollment {
         agent_id: agent_id.into(),
         project_id: project_id.into(),
@@ -807,65 +796,26 @@ pub async fn enroll_command(
     capabilities: Vec<String>,
     json: bool,
 ) -> Result<String> {
-    if agent_id.is_empty()
-        || agent_id.len() > 128
-        || !agent_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(Error::Config(
-            "the agent id must be 1-128 characters of a-z, A-Z, 0-9, '-', '_', '.'".into(),
-        ));
-    }
-    let auth_emulator = non_empty_env(env::FIREBASE_AUTH_EMULATOR_HOST).is_some();
-    let firestore_emulator = non_empty_env(crate::store::env::FIRESTORE_EMULATOR_HOST).is_some();
-    if firestore_emulator && !auth_emulator {
-        let project = project.unwrap_or_else(|| crate::store::DEFAULT_EMULATOR_PROJECT.into());
-        let out = json!({
-            "agent_id": agent_id,
-            "project_id": project,
-            "identity": "emulator",
-            "env": {
-                "VAYU_PROJECT": project,
-                "VAYU_AGENT_ID": agent_id,
-                "VAYU_AGENT_IDENTITY": "emulator",
-                "VAYU_CAPABILITIES": capabilities.join(","),
-            }
-        });
-        if json {
-            return Ok(serde_json::to_string_pretty(&out).unwrap_or_default() + "\n");
-        }
-        let mut s = String::from(
-            "# On the Firestore emulator an agent signs in with an unsigned token for its id\n\
-             # (the emulator accepts it; production never does). No secret to hand over.\n",
-        );
-        s.push_str(&format!("export VAYU_PROJECT={project}\n"));
-        s.push_str(&format!("export VAYU_AGENT_ID={agent_id}\n"));
-        if !capabilities.is_empty() {
-            s.push_str(&format!(
-                "export VAYU_CAPABILITIES={}\n",
-                capabilities.join(",")
-            ));
-        }
-        s.push_str("export VAYU_AGENT_IDENTITY=emulator\n");
-        return Ok(s);
-    }
-    let endpoints = Endpoints::from_env();
-    let api_key = api_key(&endpoints)?;
-    let sa = ServiceAccount::from_env()?;
-    let project = project
-        .or_else(|| non_empty_env(crate::store::env::VAYU_PROJECT))
-        .or_else(|| sa.as_ref().and_then(|s| s.project_id.clone()))
-        .or_else(|| auth_emulator.then(|| crate::store::DEFAULT_EMULATOR_PROJECT.into()))
-        .ok_or_else(|| Error::Config("no project: pass --project or set VAYU_PROJECT".into()))?;
-    let client = AuthClient::new(endpoints, api_key.clone())?;
-    let enrolled = enroll(&client, sa.as_ref(), &project, agent_id, capabilities).await?;
-    if json {
-        let mut v = serde_json::to_value(&enrolled).unwrap_or_default();
-        v["api_key"] = Value::String(api_key);
-        return Ok(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n");
-    }
-    Ok(enrolled.env_lines(&api_key))
+    check_id("agent id", agent_id)?;
+    let joined = capabilities.join(",");
+    let setup = |project: &str| EmulatorSetup {
+        comment: "# On the Firestore emulator an agent signs in with an unsigned token for its id\n\
+                  # (the emulator accepts it; production never does). No secret to hand over.",
+        who: json!({"agent_id": agent_id, "project_id": project}),
+        vars: vec![
+            ("VAYU_PROJECT", project.into()),
+            ("VAYU_AGENT_ID", agent_id.into()),
+            ("VAYU_CAPABILITIES", joined),
+            (env::VAYU_AGENT_IDENTITY, "emulator".into()),
+        ],
+    };
+    mint_command(project, json, setup, async |m| {
+        let sa = m.service_account.as_ref();
+        let enrolled = enroll(&m.client, sa, &m.project, agent_id, capabilities).await?;
+        let lines = enrolled.env_lines(&m.api_key);
+        Ok((enrolled, lines))
+    })
+    .await
 }
 
 #[cfg(test)]

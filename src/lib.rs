@@ -23,6 +23,7 @@
 //! - [`identity`]: where those users' ID tokens come from (emulator tokens,
 //!   custom token → Identity Toolkit → refresh), and agent enrolment.
 //! - [`queries`]: every query the code issues, for the index check.
+//! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`cli`]: the `vayu` command line.
@@ -56,6 +57,7 @@ pub mod handler;
 pub mod identity;
 pub mod listen;
 pub mod protocol;
+pub mod quarantine;
 pub mod queries;
 pub mod retry;
 pub mod sysinfo;

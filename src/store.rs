@@ -375,9 +375,41 @@ impl Store {
     /// first attempt the server holds past a later one that created the
     /// task, and applies only after the task has left the queue.
     pub async fn create_task(&self, task: &Task) -> Result<()> {
+        self.create_task_with(task, Vec::new()).await
+    }
+
+    /// The writes that create a new task (validated first), which the
+    /// rules judge as a new task: every path that makes a task uses them,
+    /// so whatever a new task must commit with is added here, once.
+    pub fn new_task_writes(&self, task: &Task) -> Result<Vec<pb::Write>> {
         task.validate_new()?;
-        let write = self.task_write(task, Precondition::Missing, true)?;
-        let payer = self.payer();
+        self.new_task_writes_at(task, crate::quota::minute(crate::model::now()))
+    }
+
+    /// [`Store::new_task_writes`] paying into the quota window of `minute`:
+    /// a signed-in caller's new task commits with a write to its window
+    /// (firestore.rules `withinQuota`); admins pay nothing.
+    fn new_task_writes_at(&self, task: &Task, minute: i64) -> Result<Vec<pb::Write>> {
+        task.validate_new()?;
+        let mut writes = vec![self.task_write(task, Precondition::Missing, true)?];
+        if let Some(p) = self.payer() {
+            writes.push(crate::quota::write(self, &p, minute, &task.task_id)?);
+        }
+        Ok(writes)
+    }
+
+    /// [`Store::create_task`] with `extra` writes in the same commit, all
+    /// or nothing (a restore deletes the quarantine record it replaces).
+    /// The writes are made afresh for each try, so the quota window is the
+    /// one of the minute the try is sent in.
+    pub async fn create_task_with(&self, task: &Task, extra: Vec<pb::Write>) -> Result<()> {
+        let writes = |minute: i64| -> Result<Vec<pb::Write>> {
+            let mut w = self.new_task_writes_at(task, minute)?;
+            w.extend_from_slice(&extra);
+            Ok(w)
+        };
+        // Bad input fails here, before anything is sent.
+        writes(0)?;
         let mut backoff = backon::BackoffBuilder::build(
             backon::ExponentialBuilder::default()
                 .with_min_delay(std::time::Duration::from_millis(200))
@@ -387,7 +419,8 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let err = match self.create_once(task, &write, payer.as_ref(), uncertain).await {
+            let minute = crate::quota::minute(crate::model::now());
+            let err = match self.create_once(task, &writes(minute)?, minute, uncertain).await {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry {
@@ -416,8 +449,8 @@ impl Store {
     async fn create_once(
         &self,
         task: &Task,
-        write: &pb::Write,
-        payer: Option<&crate::quota::Payer>,
+        writes: &[pb::Write],
+        minute: i64,
         uncertain: bool,
     ) -> std::result::Result<(), Attempt> {
         let retry = |error: Error, landed_maybe: bool| Attempt::Retry {
@@ -432,19 +465,14 @@ impl Store {
                 Err(e) => return Err(Attempt::Final(e)),
             }
         }
-        let mut writes = vec![write.clone()];
-        let minute = crate::quota::minute(crate::model::now());
-        if let Some(p) = payer {
-            let pay = crate::quota::write(self, p, minute, &task.task_id).map_err(Attempt::Final)?;
-            writes.push(pay);
-        }
-        match self.commit(writes).await {
+        let payer = self.payer();
+        match self.commit(writes.to_vec()).await {
             Ok(_) => Ok(()),
             Err(e @ Error::PermissionDenied(_)) => match payer {
-                Some(p) if crate::quota::minute(crate::model::now()) != minute => {
+                Some(_) if crate::quota::minute(crate::model::now()) != minute => {
                     Err(retry(e, false))
                 }
-                Some(p) => Err(Attempt::Final(crate::quota::explain(self, p, minute, e).await)),
+                Some(p) => Err(Attempt::Final(crate::quota::explain(self, &p, minute, e).await)),
                 None => Err(Attempt::Final(e)),
             },
             Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {

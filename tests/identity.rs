@@ -286,6 +286,23 @@ fn firebase_tools() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// firebase-tools, or `None` after saying the test is skipped; CI installs
+/// it (.ci/run), so there it must be found.
+fn firebase_tools_or_skip() -> Option<PathBuf> {
+    let found = firebase_tools();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "firebase-tools is missing in CI"
+        );
+        println!(
+            "SKIPPED: firebase-tools not found (VAYU_FIREBASE_TOOLS, PATH, or \
+             ~/.cache/vayu/firebase-tools); the stub test covers the REST client"
+        );
+    }
+    found
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -352,16 +369,7 @@ async fn start_auth_emulator(firebase: &Path) -> AuthEmulator {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enrolled_agent_signs_in_through_the_auth_emulator_and_acts_under_the_rules() {
-    let Some(firebase) = firebase_tools() else {
-        // CI installs firebase-tools (.ci/run), so there it must be found.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "firebase-tools is missing in CI"
-        );
-        println!(
-            "SKIPPED: firebase-tools not found (VAYU_FIREBASE_TOOLS, PATH, or \
-             ~/.cache/vayu/firebase-tools); the stub test covers the REST client"
-        );
+    let Some(firebase) = firebase_tools_or_skip() else {
         return;
     };
     let auth = start_auth_emulator(&firebase).await;
@@ -422,4 +430,123 @@ async fn an_enrolled_agent_signs_in_through_the_auth_emulator_and_acts_under_the
     )
     .await;
     drop(auth);
+}
+
+/// `vayu` against both emulators, as admin unless `env` says otherwise.
+fn vayu_cli(
+    w: &World,
+    auth_host: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vayu"));
+    c.args(args)
+        .env("FIRESTORE_EMULATOR_HOST", &w.host)
+        .env("VAYU_DATABASE", &w.db)
+        .env("FIREBASE_AUTH_EMULATOR_HOST", auth_host);
+    for var in [
+        "VAYU_PROJECT",
+        "VAYU_TOKEN",
+        "VAYU_IDENTITY",
+        "VAYU_REFRESH_TOKEN",
+        "VAYU_API_KEY",
+        "VAYU_SERVICE_ACCOUNT",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    ] {
+        c.env_remove(var);
+    }
+    c.envs(env.iter().copied())
+        .output()
+        .expect("the vayu binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_person_signs_in_by_refresh_token_and_acts_with_their_role() {
+    let Some(firebase) = firebase_tools_or_skip() else {
+        return;
+    };
+    let auth = start_auth_emulator(&firebase).await;
+    let w = World::new("identity-person").await;
+    let out_text = |o: &std::process::Output| {
+        format!(
+            "exit {:?}: {} {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let add = |uid: &str, role: &str| {
+        let out = vayu_cli(
+            &w,
+            &auth.host,
+            &["user", "add", "--id", uid, "--role", role, "--json"],
+            &[],
+        );
+        assert!(out.status.success(), "{}", out_text(&out));
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!((&j["uid"], &j["role"]), (&uid.into(), &role.into()), "{j}");
+        assert_eq!(j["emulator"], true);
+        j["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_string()
+    };
+    let olga = add("olga", "operator");
+    let vera = add("vera", "viewer");
+    let bad = vayu_cli(
+        &w,
+        &auth.host,
+        &["user", "add", "--id", "x", "--role", "boss"],
+        &[],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", out_text(&bad));
+    let lines = vayu_cli(
+        &w,
+        &auth.host,
+        &["user", "add", "--id", "olga", "--role", "operator"],
+        &[],
+    );
+    let lines = String::from_utf8_lossy(&lines.stdout).into_owned();
+    assert!(
+        lines.contains("export VAYU_IDENTITY=refresh-token\n"),
+        "{lines}"
+    );
+    assert!(lines.contains("export VAYU_REFRESH_TOKEN="), "{lines}");
+
+    // The person's vayu signs in with the refresh token: the task is theirs.
+    let out = vayu_cli(
+        &w,
+        &auth.host,
+        &["task", "create", "--json", "hi"],
+        &as_person(&olga),
+    );
+    assert!(out.status.success(), "{}", out_text(&out));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let id = created["task_id"].as_str().expect("an id");
+    assert_eq!(w.read(id).await.value.requester.id, "olga");
+
+    // The role claim reaches the rules: only the operator drops a record.
+    let record = vayu::layout::quarantine_doc("q1");
+    let seed = raw_write(
+        &w.admin,
+        &record,
+        &serde_json::json!({"task_id": "q1", "reason": "x"}),
+        &[],
+        vayu::store::Precondition::None,
+    );
+    w.admin.commit(vec![seed]).await.expect("admin writes");
+    let drop_args = ["quarantine", "drop", "q1", "--yes"];
+    let out = vayu_cli(&w, &auth.host, &drop_args, &as_person(&vera));
+    assert_eq!(out.status.code(), Some(5), "{}", out_text(&out));
+    let out = vayu_cli(&w, &auth.host, &drop_args, &as_person(&olga));
+    assert!(out.status.success(), "{}", out_text(&out));
+    drop(auth);
+}
+
+/// The environment of a person's `vayu` signed in by refresh token.
+fn as_person(token: &str) -> [(&'static str, &str); 2] {
+    [
+        ("VAYU_IDENTITY", "refresh-token"),
+        ("VAYU_REFRESH_TOKEN", token),
+    ]
 }

@@ -149,6 +149,45 @@ impl World {
         docs.into_iter().next().flatten().is_some()
     }
 
+    /// A queued task of alice's with `bad` fields written past the rules
+    /// (as in the console), then quarantined by an agent as `vayu-agent`
+    /// does it. The record's id.
+    pub async fn quarantined(&self, bad: Value) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let path = Pile::Queued.doc(&id);
+        let mut doc = task_json(&new_task("alice"));
+        doc["task_id"] = Value::String(id.clone());
+        for (k, v) in bad.as_object().expect("an object of fields") {
+            doc[k] = v.clone();
+        }
+        let write = raw_write(&self.admin, &path, &doc, &[], Precondition::None);
+        self.admin.commit(vec![write]).await.expect("admin writes");
+        let read = self.admin.batch_get(vec![self.admin.name(&path)]);
+        let found = read
+            .await
+            .expect("admin reads")
+            .into_iter()
+            .next()
+            .flatten();
+        self.agent("agent-1")
+            .await
+            .quarantine(
+                &found.expect("the document exists"),
+                "cannot read it",
+                "agent-1",
+            )
+            .await
+            .expect("an agent quarantines a malformed document");
+        id
+    }
+
+    /// Whether `quarantine/{id}` exists.
+    pub async fn record_exists(&self, id: &str) -> bool {
+        let name = self.admin.name(&layout::quarantine_doc(id));
+        let docs = self.admin.batch_get(vec![name]).await.expect("admin reads");
+        docs.into_iter().next().flatten().is_some()
+    }
+
     /// A queued task requested by `requester`.
     pub async fn queued(&self, requester: &str) -> Versioned<Task> {
         self.seed(&new_task(requester)).await
