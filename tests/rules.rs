@@ -177,7 +177,7 @@ async fn people_create_tasks_only_as_themselves_and_only_well_formed() {
             times,
             Precondition::Missing,
         );
-        alice.commit(vec![w])
+        alice.commit(vec![w, pay(&alice, &good.task_id)])
     };
     let mut v = task_json(&good);
     v["priority"] = json!(7);
@@ -321,7 +321,7 @@ async fn everything_that_is_not_vayus_is_denied() {
         );
         allowed(
             "a person creates a task in tasks/queued/queued_tasks",
-            alice.commit(vec![w_ok]),
+            alice.commit(vec![w_ok, pay(&alice, &t.task_id)]),
         )
         .await;
         let t = new_task("alice");
@@ -334,7 +334,7 @@ async fn everything_that_is_not_vayus_is_denied() {
         );
         denied(
             "a person creates the same task in tasks/queued/items",
-            alice.commit(vec![w_bad]),
+            alice.commit(vec![w_bad, pay(&alice, &t.task_id)]),
         )
         .await;
     }

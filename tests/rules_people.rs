@@ -268,6 +268,7 @@ fn agent_doc(id: &str) -> AgentDoc {
         incarnation: uuid::Uuid::new_v4().to_string(),
         hostname: "test".into(),
         version: "0.1.0".into(),
+        heartbeat_ms: 1000,
         ..AgentDoc::default()
     }
 }

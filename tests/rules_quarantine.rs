@@ -39,7 +39,7 @@ fn fixed() -> Map<String, Value> {
 async fn only_operators_drop_quarantine_records() {
     let w = World::new("rules-q-drop").await;
     let rec = quarantined(&w).await;
-    let alice = w.human("alice").await;
+    let alice = w.roleless("alice").await;
     let vera = w.human_with_role("vera", "viewer").await;
     let agent = w.agent("agent-1").await;
     let agent_admin = w
@@ -82,7 +82,7 @@ async fn an_operator_restores_a_record_as_a_new_task_of_their_own() {
     let rec = quarantined(&w).await;
     let id = rec.task_id.clone();
     let fixed = fixed();
-    let alice = w.human("alice").await;
+    let alice = w.roleless("alice").await;
     let vera = w.human_with_role("vera", "viewer").await;
     let olga = w.human_with_role("olga", "operator").await;
     denied(

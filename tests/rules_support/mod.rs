@@ -72,13 +72,46 @@ impl World {
         self.with_token(&emulator_token(PROJECT, uid, claims)).await
     }
 
-    /// A user with the `agent: true` claim.
+    /// A user with the `agent: true` claim, registered in `agents/{uid}`
+    /// as an agent that runs every type and offers no capability (claims
+    /// check the claimer's own document).
     pub async fn agent(&self, uid: &str) -> Store {
+        self.register(uid, &[], &["*"]).await;
+        self.unregistered_agent(uid).await
+    }
+
+    /// An agent identity with no `agents/{uid}` document yet.
+    pub async fn unregistered_agent(&self, uid: &str) -> Store {
         self.user(uid, &agent_claims()).await
     }
 
-    /// A signed-in person without the agent claim.
+    /// Writes `agents/{uid}` as admin: online now, offering `capabilities`
+    /// and handling `handles` (`*`: every type), beating every second.
+    pub async fn register(&self, uid: &str, capabilities: &[&str], handles: &[&str]) {
+        let doc = agent_doc(uid, capabilities, handles);
+        let w = raw_write(
+            &self.admin,
+            &layout::agent_doc(uid),
+            &doc,
+            &["last_heartbeat"],
+            Precondition::None,
+        );
+        self.admin.commit(vec![w]).await.expect("admin writes");
+    }
+
+    /// A person who creates and controls tasks: role `operator`.
     pub async fn human(&self, uid: &str) -> Store {
+        self.user(uid, &person_claims(Some("operator"))).await
+    }
+
+    /// A person who may only read: role `viewer`.
+    pub async fn viewer(&self, uid: &str) -> Store {
+        self.user(uid, &person_claims(Some("viewer"))).await
+    }
+
+    /// Signed in for real, but with no role: not a member (any Google
+    /// account can sign in to a Firebase project).
+    pub async fn roleless(&self, uid: &str) -> Store {
         self.user(uid, &person_claims(None)).await
     }
 
@@ -216,6 +249,26 @@ pub fn at(secs: i64) -> vayu::model::Time {
     }
 }
 
+/// An agent document as `vayu-agent` writes it (without `last_heartbeat`,
+/// which is the server's time).
+pub fn agent_doc(uid: &str, capabilities: &[&str], handles: &[&str]) -> Value {
+    serde_json::json!({
+        "agent_id": uid, "status": "online", "capabilities": capabilities,
+        "handles": handles, "concurrency": 4, "current_tasks": [],
+        "cpu_usage": 1.0, "memory_usage": 10.0, "rss_mb": 20.0,
+        "incarnation": "i-1", "hostname": "h", "version": "0.1.0",
+        "completed_count": 0, "failed_count": 0, "heartbeat_ms": 1000,
+    })
+}
+
+/// The quota write that pays for new task `task_id` in the same commit,
+/// as `Store::create_task` adds it for a signed-in caller.
+pub fn pay(store: &Store, task_id: &str) -> pb::Write {
+    let payer = store.payer().expect("a signed-in caller pays");
+    vayu::quota::write(store, &payer, vayu::quota::minute(now()), task_id)
+        .expect("a quota write encodes")
+}
+
 /// A new task as `vayu task create` makes it, requested by `requester`.
 pub fn new_task(requester: &str) -> Task {
     let mut n = NewTask::new(TaskType::Research, Priority::Normal, "rules test");
@@ -234,6 +287,7 @@ pub fn claimed_by(seen: &Task, agent: &str, epoch: i64) -> Task {
         epoch,
     };
     t.assignment.primary_agent = Some(agent.into());
+    t.assignment.add_executor(agent);
     t.assignment.assigned_at = Some(t_now);
     t.assignment.assignment_method = Some(AssignmentMethod::Claimed);
     t.execution.started_at = Some(t_now);
