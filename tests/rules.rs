@@ -381,10 +381,16 @@ async fn only_agents_forward_waiting_tasks_between_lanes() {
             &["created_at", "updated_at"],
             Precondition::Missing,
         );
-        denied(case, alice.commit(vec![write])).await;
+        denied(case, alice.commit(vec![write, pay(&alice, &t.task_id)])).await;
     }
 
-    let seen = w.queued("alice").await;
+    // Forwarding is for a task its lane's owner cannot run: this one needs
+    // a gpu, which agent-1 lacks and agent-2 offers.
+    let mut needs_gpu = new_task("alice");
+    needs_gpu.requires = vec!["gpu".into()];
+    let seen = w.seed(&needs_gpu).await;
+    w.register("agent-2", &["gpu"], &["*"]).await;
+    let capable = w.unregistered_agent("agent-2").await;
     let mut moved = seen.value.clone();
     moved.lane = (seen.value.lane + 1) % vayu::lanes::LANES;
     denied(
@@ -407,8 +413,13 @@ async fn only_agents_forward_waiting_tasks_between_lanes() {
         raw_replace(&agent, &seen, &out_of_range, vec![]),
     )
     .await;
+    denied(
+        "an agent that can run a task forwards it",
+        raw_replace(&capable, &seen, &moved, vec![]),
+    )
+    .await;
     allowed(
-        "an agent forwards a waiting task to another lane",
+        "an agent that cannot run a task forwards it to another lane",
         raw_replace(&agent, &seen, &moved, vec![]),
     )
     .await;

@@ -500,6 +500,7 @@ async fn a_task_is_taken_over_only_after_its_lease_expired_and_the_old_holder_is
             epoch,
         };
         t.assignment.primary_agent = Some(who.into());
+        t.assignment.add_executor(who);
         t.metadata.retry_count += 1;
         t.execution.attempt += 1;
         t.record(
