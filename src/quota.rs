@@ -98,10 +98,9 @@ pub async fn explain(store: &Store, payer: &Payer, minute: i64, err: Error) -> E
         Err(_) => None,
     };
     match count {
-        Some(n) if n >= payer.limit() => Error::QuotaExceeded(format!(
-            "at most {} tasks a minute",
-            payer.limit()
-        )),
+        Some(n) if n >= payer.limit() => {
+            Error::QuotaExceeded(format!("at most {} tasks a minute", payer.limit()))
+        }
         _ => err,
     }
 }

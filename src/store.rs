@@ -420,7 +420,10 @@ impl Store {
         let mut uncertain = false;
         loop {
             let minute = crate::quota::minute(crate::model::now());
-            let err = match self.create_once(task, &writes(minute)?, minute, uncertain).await {
+            let err = match self
+                .create_once(task, &writes(minute)?, minute, uncertain)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::Retry {
@@ -472,7 +475,9 @@ impl Store {
                 Some(_) if crate::quota::minute(crate::model::now()) != minute => {
                     Err(retry(e, false))
                 }
-                Some(p) => Err(Attempt::Final(crate::quota::explain(self, &p, minute, e).await)),
+                Some(p) => Err(Attempt::Final(
+                    crate::quota::explain(self, &p, minute, e).await,
+                )),
                 None => Err(Attempt::Final(e)),
             },
             Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {

@@ -118,7 +118,8 @@ impl AgentConfig {
             return bad("no handler: pass --handler 'CMD' or --handler TYPE='CMD'");
         }
         // The bounds firestore.rules puts on `heartbeat_ms` in agents/{id}.
-        if self.heartbeat < Duration::from_millis(50) || self.heartbeat > Duration::from_secs(3600) {
+        if self.heartbeat < Duration::from_millis(50) || self.heartbeat > Duration::from_secs(3600)
+        {
             return bad("the heartbeat interval must be 50 ms..=1 h");
         }
         if self.heartbeat.is_zero() || self.lease < self.heartbeat * 2 {

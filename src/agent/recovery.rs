@@ -64,7 +64,12 @@ pub async fn requeue(
         if to == Status::Cancelled {
             next.execution.finished_at = Some(t_now);
         }
-        next.record(to, t_now, Some(by), Some(format!("{reason}; {c:?} obeyed by {by}")));
+        next.record(
+            to,
+            t_now,
+            Some(by),
+            Some(format!("{reason}; {c:?} obeyed by {by}")),
+        );
         return replace_or_lost(store, seen, &next, &[to], reason).await;
     }
     let error = format!(
