@@ -148,6 +148,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "list the quarantine (`vayu quarantine list`, `vayu task list`)",
+            site: "src/quarantine.rs",
+            collection_id: layout::QUARANTINE,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "list the agents (`vayu agent list`)",
             site: "src/store.rs",
             collection_id: layout::AGENTS,
@@ -187,6 +194,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/mod.rs", 2),
     ("src/agent/recovery.rs", 2),
     ("src/bench/textbook.rs", 1),
+    ("src/quarantine.rs", 1),
     ("src/store.rs", 2),
 ];
 

@@ -416,6 +416,9 @@ async fn an_enrolled_agent_signs_in_through_the_auth_emulator_and_acts_under_the
         agent_id: "agent-7".into(),
         status: Some(vayu::model::AgentState::Online),
         concurrency: 1,
+        // Claims check the claimer's own offer: it runs every type.
+        handles: vec!["*".into()],
+        heartbeat_ms: 1000,
         ..AgentDoc::default()
     };
     allowed(
