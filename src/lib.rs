@@ -15,6 +15,7 @@
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`protocol`]: the handler's stdout line protocol.
+//! - [`schema`]: the bounds the rules put on a stored task, checked in Rust too.
 //!
 //! The edges:
 //! - [`store`]: every Firestore read and write, as conditional commits.
@@ -45,6 +46,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 pub mod quota;
+pub mod schema;
 pub mod store;
 
 pub use error::{Error, Result};

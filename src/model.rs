@@ -66,6 +66,14 @@ pub mod limits {
     pub const HISTORY_KEPT: usize = 50;
     pub const ERROR_MAX: usize = 4_000;
     pub const MAX_RETRIES_MAX: u32 = 20;
+    /// `metadata.timeout_secs`: one attempt runs a week at most.
+    pub const TIMEOUT_SECS_MAX: i64 = 604_800;
+    /// `metadata.estimated_duration`, in minutes: a week.
+    pub const ESTIMATE_MINUTES_MAX: f64 = 10_080.0;
+    /// `metadata.actual_duration`, in minutes: a year.
+    pub const ACTUAL_MINUTES_MAX: f64 = 525_600.0;
+    /// `review.quality_score`: the seed's 0–5 scale.
+    pub const QUALITY_MAX: f64 = 5.0;
     /// `assignment.executors`: agents that ever claimed a task.
     pub const EXECUTORS_MAX: usize = 64;
 }
@@ -436,8 +444,11 @@ impl Task {
     /// clear message instead of a permission error.
     pub fn validate_new(&self) -> Result<(), InvalidTask> {
         let bad = |m: String| Err(InvalidTask(m));
-        if uuid::Uuid::parse_str(&self.task_id).is_err() {
-            return bad(format!("task_id '{}' is not a uuid", self.task_id));
+        if !crate::schema::is_task_id(&self.task_id) {
+            return bad(format!(
+                "task_id '{}' is not 1-64 of A-Z a-z 0-9 _ - starting with a letter or digit",
+                self.task_id
+            ));
         }
         if !self.status.is_initial() {
             return bad(format!(
@@ -481,28 +492,25 @@ impl Task {
                 limits::MAX_RETRIES_MAX
             ));
         }
-        if self.metadata.timeout_secs.is_some_and(|t| t <= 0) {
-            return bad("the timeout must be positive".into());
-        }
-        if !(0..crate::lanes::LANES).contains(&self.lane) {
-            return bad(format!("lane must be 0..{}", crate::lanes::LANES));
-        }
-        if self.priority_rank != self.priority.rank() {
-            return bad("priority_rank does not match priority".into());
-        }
-        Ok(())
+        crate::schema::check_stored(self).map_err(InvalidTask)
     }
 
     /// How long one attempt may run: the explicit timeout, else twice the
     /// estimate (people underestimate), else one hour.
+    ///
+    /// Saturating: whatever a document says (i64::MAX, 1e300, NaN), the
+    /// answer is at most [`limits::TIMEOUT_SECS_MAX`] and never panics.
     pub fn timeout(&self) -> std::time::Duration {
-        const DEFAULT: std::time::Duration = std::time::Duration::from_secs(3600);
+        use std::time::Duration;
+        const DEFAULT: Duration = Duration::from_secs(3600);
+        let max = Duration::from_secs(limits::TIMEOUT_SECS_MAX as u64);
         if let Some(secs) = self.metadata.timeout_secs.filter(|s| *s > 0) {
-            return std::time::Duration::from_secs(secs as u64);
+            return Duration::from_secs(secs.min(limits::TIMEOUT_SECS_MAX) as u64);
         }
         match self.metadata.estimated_duration {
-            Some(minutes) if minutes > 0.0 => {
-                std::time::Duration::from_secs_f64((minutes * 60.0 * 2.0).max(1.0))
+            Some(minutes) if minutes.is_finite() && minutes > 0.0 => {
+                Duration::try_from_secs_f64((minutes * 60.0 * 2.0).max(1.0))
+                    .map_or(max, |d| d.min(max))
             }
             _ => DEFAULT,
         }
@@ -599,7 +607,7 @@ mod tests {
         t.status = Status::Executing;
         assert!(t.validate_new().is_err());
         let mut t = ok.clone();
-        t.task_id = "not-a-uuid".into();
+        t.task_id = "not a task id!".into();
         assert!(t.validate_new().is_err());
         let mut t = ok;
         t.metadata.max_retries = 99;
@@ -614,6 +622,30 @@ mod tests {
         assert_eq!(t.timeout().as_secs(), 180);
         t.metadata.timeout_secs = Some(7);
         assert_eq!(t.timeout().as_secs(), 7);
+    }
+
+    #[test]
+    fn timeout_saturates_whatever_the_document_says() {
+        let week = limits::TIMEOUT_SECS_MAX as u64;
+        let mut t = Task::new(TaskType::Research, Priority::Low, "t");
+        t.metadata.timeout_secs = Some(i64::MAX);
+        assert_eq!(t.timeout().as_secs(), week);
+        t.metadata.timeout_secs = Some(-5);
+        assert_eq!(
+            t.timeout().as_secs(),
+            3600,
+            "a non-positive timeout is ignored"
+        );
+        t.metadata.timeout_secs = None;
+        for (minutes, secs) in [
+            (1e300, week),
+            (f64::INFINITY, 3600),
+            (f64::NAN, 3600),
+            (-1.0, 3600),
+        ] {
+            t.metadata.estimated_duration = Some(minutes);
+            assert_eq!(t.timeout().as_secs(), secs, "estimate {minutes}");
+        }
     }
 
     #[test]

@@ -314,6 +314,12 @@ impl Store {
                 reason: format!("progress {} is outside 0..=100", task.execution.progress),
             });
         }
+        // What the rules would refuse is quarantined, not run (a document
+        // typed into the console passes no rule).
+        crate::schema::check_stored(&task).map_err(|reason| Error::Malformed {
+            name: doc.name.clone(),
+            reason,
+        })?;
         Ok(task)
     }
 

@@ -133,7 +133,8 @@ async fn people_create_tasks_only_as_themselves_and_only_well_formed() {
         let w = alice
             .task_write(t, Precondition::Missing, true)
             .expect("a task encodes");
-        alice.commit(vec![w])
+        // Paid for, so that each case is refused for its own reason.
+        alice.commit(vec![w, pay(&alice, &t.task_id)])
     };
     let mut t = new_task("alice");
     t.status = Status::Executing;
@@ -158,8 +159,8 @@ async fn people_create_tasks_only_as_themselves_and_only_well_formed() {
     t.lease.owner = Some("alice".into());
     denied("a new task with a lease owner", create(&t)).await;
     let mut t = new_task("alice");
-    t.task_id = "not-a-uuid".into();
-    denied("a task id that is not a uuid", create(&t)).await;
+    t.task_id = "bad.id".into();
+    denied("a task id outside the id pattern", create(&t)).await;
     let mut t = new_task("alice");
     t.metadata.max_retries = 99;
     denied("max_retries out of bounds", create(&t)).await;

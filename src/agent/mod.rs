@@ -11,6 +11,7 @@
 //! 5. on shutdown, stop claiming, give running handlers a grace period,
 //!    then release what is left back to the queue.
 
+mod guard;
 mod recovery;
 
 pub use recovery::confirm_offline;
@@ -778,7 +779,7 @@ pub async fn run(
                             claimed,
                             release_rx.clone(),
                         );
-                        runners.spawn(async move { (id, r.run().await) });
+                        runners.spawn(guard::run(store.clone(), cfg.agent_id.clone(), id, r));
                     }
                     // Under firestore.rules the loser of a race is refused
                     // before its precondition is checked: PermissionDenied.

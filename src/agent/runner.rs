@@ -42,6 +42,9 @@ pub enum Outcome {
     /// Firestore could not be reached to record the end; the lease will
     /// expire and another agent (or this one) will take the task over.
     Unrecorded,
+    /// The runner panicked; the task was failed with the panic's message
+    /// (see `guard`).
+    Panicked,
 }
 
 impl Outcome {
@@ -55,6 +58,7 @@ impl Outcome {
             Outcome::Released => "released",
             Outcome::Fenced => "fenced",
             Outcome::Unrecorded => "unrecorded",
+            Outcome::Panicked => "panicked",
         }
     }
 }
@@ -126,7 +130,11 @@ impl Runner {
                     .await;
             }
         };
-        let deadline = Instant::now() + task.timeout();
+        // Saturated: `timeout()` is at most a week, but a deadline must
+        // never be the thing that panics.
+        let deadline = Instant::now()
+            .checked_add(task.timeout())
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
         let mut tick =
             tokio::time::interval_at(Instant::now() + self.cfg.heartbeat, self.cfg.heartbeat);
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -459,7 +467,10 @@ impl Runner {
         next.execution.finished_at = Some(t_now);
         next.lease.expires_at = None;
         if let Some(started) = next.execution.started_at {
-            next.metadata.actual_duration = Some(millis_between(started, t_now) as f64 / 60_000.0);
+            next.metadata.actual_duration = Some(
+                (millis_between(started, t_now) as f64 / 60_000.0)
+                    .clamp(0.0, limits::ACTUAL_MINUTES_MAX),
+            );
         }
         next.record(Status::Completed, t_now, Some(&self.cfg.agent_id), None);
         self.finish(next, &[Status::Completed], Outcome::Completed)

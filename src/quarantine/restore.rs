@@ -62,14 +62,7 @@ const METADATA: &[&str] = &[
 /// The history note of a restored task.
 pub const RESTORED_NOTE: &str = "restored from quarantine";
 
-/// Whether `id` is a task id: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`.
-pub fn is_task_id(id: &str) -> bool {
-    id.len() <= 64
-        && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
+pub use crate::schema::is_task_id;
 
 /// The new task restored as `id` from `fields` (the quarantined document
 /// or its fixed version), requested by `requester`, queued, with a history

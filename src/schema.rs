@@ -1,0 +1,188 @@
+//! What a stored task may hold, as `firestore.rules` says it (pure).
+//!
+//! The rules and the decoder must accept the same documents: a document
+//! the rules accept but the agent cannot decode is stuck (the agent tries
+//! to quarantine it and the rules refuse), and one the agent decodes but
+//! the rules refuse crashes nothing but can never move. So every bound the
+//! rules put on list elements and numbers is checked here too, with the
+//! same patterns (docs/security.md, "One schema"), when a task is decoded
+//! and before one is created.
+
+use crate::model::{Task, limits};
+
+/// A task id: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$` (a uuid is one; so is a
+/// Firestore console auto-id).
+pub fn is_task_id(s: &str) -> bool {
+    s.len() <= 64
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+}
+
+/// An agent id: `^[A-Za-z0-9._-]{1,128}$`.
+pub fn is_agent_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// A capability a task requires: `^[A-Za-z0-9_.:/+-]{1,64}$`.
+pub fn is_capability(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.:/+-".contains(c))
+}
+
+/// A tag: `^[A-Za-z0-9 _.:/+#@-]{1,64}$`.
+pub fn is_tag(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _.:/+#@-".contains(c))
+}
+
+/// Checks every element of `list` with `ok`, and its length.
+fn each(list: &[String], max: usize, ok: fn(&str) -> bool, what: &str) -> Result<(), String> {
+    if list.len() > max {
+        return Err(format!("at most {max} {what}"));
+    }
+    match list.iter().find(|s| !ok(s)) {
+        Some(bad) => Err(format!(
+            "{what}: '{bad}' is not allowed (see docs/security.md)"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether `x` is a finite number in `lo..=hi` (NaN is not).
+fn within(x: f64, lo: f64, hi: f64) -> bool {
+    x >= lo && x <= hi
+}
+
+/// The bounds on lists and numbers that the rules check on every stored
+/// task (`isTaskCore`, `isMetadata`, `isDependencies`, `isAssignment`,
+/// `isReview`). Serde has already checked the types.
+pub fn check_stored(t: &Task) -> Result<(), String> {
+    each(
+        &t.requires,
+        limits::REQUIRES_MAX,
+        is_capability,
+        "required capabilities",
+    )?;
+    each(&t.metadata.tags, limits::TAGS_MAX, is_tag, "tags")?;
+    each(
+        &t.dependencies.blocked_by,
+        limits::DEPENDENCIES_MAX,
+        is_task_id,
+        "dependencies",
+    )?;
+    each(
+        &t.dependencies.blocking,
+        limits::DEPENDENCIES_MAX,
+        is_task_id,
+        "dependents",
+    )?;
+    each(
+        &t.assignment.collaborators,
+        20,
+        is_agent_id,
+        "collaborators",
+    )?;
+    each(
+        &t.assignment.executors,
+        limits::EXECUTORS_MAX,
+        is_agent_id,
+        "executors",
+    )?;
+    let m = &t.metadata;
+    if m.timeout_secs
+        .is_some_and(|s| !(1..=limits::TIMEOUT_SECS_MAX).contains(&s))
+    {
+        return Err(format!(
+            "timeout_secs must be 1..={}",
+            limits::TIMEOUT_SECS_MAX
+        ));
+    }
+    if m.estimated_duration
+        .is_some_and(|x| !(x > 0.0 && x <= limits::ESTIMATE_MINUTES_MAX))
+    {
+        return Err(format!(
+            "estimated_duration must be over 0 and at most {} minutes",
+            limits::ESTIMATE_MINUTES_MAX
+        ));
+    }
+    if m.actual_duration
+        .is_some_and(|x| !within(x, 0.0, limits::ACTUAL_MINUTES_MAX))
+    {
+        return Err(format!(
+            "actual_duration must be 0..={} minutes",
+            limits::ACTUAL_MINUTES_MAX
+        ));
+    }
+    if t.review
+        .quality_score
+        .is_some_and(|x| !within(x, 0.0, limits::QUALITY_MAX))
+    {
+        return Err(format!("quality_score must be 0..={}", limits::QUALITY_MAX));
+    }
+    if !(0..crate::lanes::LANES).contains(&t.lane) {
+        return Err(format!("lane must be 0..{}", crate::lanes::LANES));
+    }
+    if t.priority_rank != t.priority.rank() {
+        return Err("priority_rank does not match priority".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Priority, TaskType};
+
+    #[test]
+    fn the_patterns_are_the_rules() {
+        assert!(is_task_id("85e85575-fe4c-49c0-b740-ce62f9546d9a"));
+        assert!(is_task_id("Ab3dEf6hIj9kLm2nOp5q"));
+        assert!(!is_task_id("-x") && !is_task_id("a/b") && !is_task_id(&"a".repeat(65)));
+        assert!(is_capability("gpu:a100") && !is_capability("g p u") && !is_capability(""));
+        assert!(is_tag("needs review") && !is_tag("a,b") && !is_tag(&"t".repeat(65)));
+        assert!(is_agent_id("agent-1.host") && !is_agent_id("agent 1"));
+    }
+
+    #[test]
+    fn out_of_bounds_numbers_and_elements_are_refused() {
+        let ok = Task::new(TaskType::Research, Priority::Low, "t");
+        check_stored(&ok).expect("a new task is in bounds");
+        let cases: Vec<(&str, Box<dyn Fn(&mut Task)>)> = vec![
+            (
+                "timeout",
+                Box::new(|t| t.metadata.timeout_secs = Some(i64::MAX)),
+            ),
+            (
+                "estimate",
+                Box::new(|t| t.metadata.estimated_duration = Some(1e300)),
+            ),
+            (
+                "NaN estimate",
+                Box::new(|t| t.metadata.estimated_duration = Some(f64::NAN)),
+            ),
+            (
+                "huge tag",
+                Box::new(|t| t.metadata.tags = vec!["x".repeat(50_000)]),
+            ),
+            (
+                "21 tags",
+                Box::new(|t| t.metadata.tags = vec!["a".into(); 21]),
+            ),
+            (
+                "bad dependency",
+                Box::new(|t| t.dependencies.blocked_by = vec!["../x".into()]),
+            ),
+            ("score", Box::new(|t| t.review.quality_score = Some(7.0))),
+        ];
+        for (what, bend) in cases {
+            let mut t = ok.clone();
+            bend(&mut t);
+            assert!(check_stored(&t).is_err(), "{what}");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! One schema (issue 10, classes 4–6): documents the agent could not
+//! decode, numbers that would crash it and sizes that grow without limit
+//! are refused by the rules; the same document in bounds is allowed.
+
+mod common;
+mod rules_support;
+
+use rules_support::*;
+use serde_json::{Value, json};
+use vayu::layout::Pile;
+use vayu::store::{Precondition, Store};
+
+/// A create of `fields` (a whole task document) by `who`, paid for.
+async fn create(who: &Store, id: &str, fields: &Value) -> vayu::Result<()> {
+    let w = raw_write(
+        who,
+        &Pile::Queued.doc(id),
+        fields,
+        &["created_at", "updated_at"],
+        Precondition::Missing,
+    );
+    who.commit(vec![w, pay(who, id)]).await.map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_agent_cannot_decode_or_bound_is_refused() {
+    let w = World::new("rules-schema").await;
+    let alice = w.human("alice").await;
+    let cases: Vec<(&str, &str, Value, Value)> = vec![
+        (
+            "requires holds a number",
+            "/requires",
+            json!([5]),
+            json!(["gpu"]),
+        ),
+        (
+            "tags hold a number",
+            "/metadata/tags",
+            json!([7]),
+            json!(["nightly"]),
+        ),
+        (
+            "blocked_by holds a map",
+            "/dependencies/blocked_by",
+            json!([{}]),
+            json!([]),
+        ),
+        (
+            "a double priority_rank",
+            "/priority_rank",
+            json!(2.0),
+            json!(2),
+        ),
+        (
+            "timeout_secs = i64::MAX",
+            "/metadata/timeout_secs",
+            json!(i64::MAX),
+            json!(604_800),
+        ),
+        (
+            "estimated_duration = 1e300",
+            "/metadata/estimated_duration",
+            json!(1e300),
+            json!(30.0),
+        ),
+        (
+            "a tag of 50,000 characters",
+            "/metadata/tags",
+            json!(["x".repeat(50_000)]),
+            json!(["x".repeat(64)]),
+        ),
+        (
+            "21 tags",
+            "/metadata/tags",
+            json!(vec!["t"; 21]),
+            json!(vec!["t"; 20]),
+        ),
+        (
+            "a capability with a comma",
+            "/requires",
+            json!(["gpu,tpu"]),
+            json!(["gpu", "tpu"]),
+        ),
+    ];
+    for (what, path, bad, good) in cases {
+        let t = new_task("alice");
+        let mut doc = task_json(&t);
+        *doc.pointer_mut(path)
+            .unwrap_or_else(|| panic!("{path} is in a task")) = bad;
+        denied(
+            &format!("a task whose {what}"),
+            create(&alice, &t.task_id, &doc),
+        )
+        .await;
+        *doc.pointer_mut(path).expect("checked above") = good;
+        allowed(
+            &format!("the same task in bounds ({what})"),
+            create(&alice, &t.task_id, &doc),
+        )
+        .await;
+        let stored = w.read(&t.task_id).await;
+        assert_eq!(
+            stored.pile,
+            Pile::Queued,
+            "what the rules accept decodes ({what})"
+        );
+    }
+    w.done("schema");
+}
