@@ -326,7 +326,11 @@ async fn task_cmd(
             }
         }
         TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
-        TaskCmd::Pause { id } => control_out(tasks::pause(store, &id).await?, &id, json),
+        TaskCmd::Pause { id } => {
+            let r = tasks::pause(store, &id).await?;
+            let r = settle(store, &id, r, json).await?;
+            control_out(r, &id, json)
+        }
         TaskCmd::Resume { id } => control_out(
             tasks::ControlResult::Moved(tasks::resume(store, &id).await?),
             &id,
@@ -352,9 +356,48 @@ fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {
     }
 }
 
+/// How long `vayu task pause` waits for the agent running the task to
+/// stop it: a few heartbeats of the default 5 s.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// After a pause was requested of a running task: waits until the agent
+/// obeyed, so that a `resume` right after works. Shows "pausing…" on a
+/// terminal meanwhile. Still running after [`SETTLE_WAIT`]: the request
+/// stands, and the answer says so (exit 0).
+async fn settle(
+    store: &Store,
+    id: &str,
+    r: tasks::ControlResult,
+    json: bool,
+) -> Result<tasks::ControlResult, Error> {
+    use std::io::IsTerminal as _;
+    let tasks::ControlResult::Requested(c) = r else {
+        return Ok(r);
+    };
+    let show = !json && std::io::stderr().is_terminal();
+    if show {
+        eprint!("pausing…");
+    }
+    let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+    let outcome = loop {
+        let seen = store_find(store, id).await?;
+        if seen.pile != crate::layout::Pile::Active {
+            break tasks::ControlResult::Moved(seen.value.status);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break tasks::ControlResult::Requested(c);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    if show {
+        eprint!("\r");
+    }
+    Ok(outcome)
+}
+
 async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(Error::NotFound(format!("'{id}' is not a task id (a uuid)")));
+    if !crate::schema::is_task_id(id) {
+        return Err(Error::NotFound(format!("'{id}' is not a task id")));
     }
     store
         .find_task(id)

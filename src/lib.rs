@@ -25,6 +25,7 @@
 //!   custom token → Identity Toolkit → refresh), and agent enrolment.
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
+//! - [`quota`]: the per-caller create quota, paid in the commit of a new task.
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`cli`]: the `vayu` command line.

@@ -148,36 +148,25 @@ mod tests {
         assert!(is_agent_id("agent-1.host") && !is_agent_id("agent 1"));
     }
 
+    /// A change that takes a task out of bounds.
+    type Bend = fn(&mut Task);
+
     #[test]
     fn out_of_bounds_numbers_and_elements_are_refused() {
         let ok = Task::new(TaskType::Research, Priority::Low, "t");
         check_stored(&ok).expect("a new task is in bounds");
-        let cases: Vec<(&str, Box<dyn Fn(&mut Task)>)> = vec![
-            (
-                "timeout",
-                Box::new(|t| t.metadata.timeout_secs = Some(i64::MAX)),
-            ),
-            (
-                "estimate",
-                Box::new(|t| t.metadata.estimated_duration = Some(1e300)),
-            ),
-            (
-                "NaN estimate",
-                Box::new(|t| t.metadata.estimated_duration = Some(f64::NAN)),
-            ),
-            (
-                "huge tag",
-                Box::new(|t| t.metadata.tags = vec!["x".repeat(50_000)]),
-            ),
-            (
-                "21 tags",
-                Box::new(|t| t.metadata.tags = vec!["a".into(); 21]),
-            ),
-            (
-                "bad dependency",
-                Box::new(|t| t.dependencies.blocked_by = vec!["../x".into()]),
-            ),
-            ("score", Box::new(|t| t.review.quality_score = Some(7.0))),
+        let cases: Vec<(&str, Bend)> = vec![
+            ("timeout", |t| t.metadata.timeout_secs = Some(i64::MAX)),
+            ("estimate", |t| t.metadata.estimated_duration = Some(1e300)),
+            ("NaN estimate", |t| {
+                t.metadata.estimated_duration = Some(f64::NAN)
+            }),
+            ("huge tag", |t| t.metadata.tags = vec!["x".repeat(50_000)]),
+            ("21 tags", |t| t.metadata.tags = vec!["a".into(); 21]),
+            ("bad dependency", |t| {
+                t.dependencies.blocked_by = vec!["../x".into()]
+            }),
+            ("score", |t| t.review.quality_score = Some(7.0)),
         ];
         for (what, bend) in cases {
             let mut t = ok.clone();

@@ -126,6 +126,15 @@ async fn pause_stops_the_handler_and_resume_restarts_from_the_last_checkpoint() 
     let cli_ms = t0.elapsed().as_millis();
     assert_eq!(code, 0, "vayu task pause: {out}{err}");
     println!("pause: {out}");
+    // The CLI returns once the agent obeyed, so a resume right after works.
+    let right_after = read_task(&store, &t.task_id).await;
+    assert_eq!(
+        right_after.value.status,
+        Status::Paused,
+        "{}",
+        describe(&right_after)
+    );
+    assert!(out.contains("\"status\": \"paused\""), "{out}");
     let stopped = wait_dead(first_pid, Duration::from_secs(10)).await;
     let stopped_ms = t0.elapsed().as_millis();
     let paused = wait_task(&store, &t.task_id, Duration::from_secs(10), "paused", |v| {
