@@ -240,7 +240,7 @@ fn the_rules_bounds_are_the_models_limits() {
     let core = function_body(&src, "isTaskCore");
     assert!(core.contains(&format!("isText(t.title, 1, {TITLE_MAX})")));
     assert!(core.contains(&format!("isText(t.input, 0, {INPUT_MAX})")));
-    assert!(core.contains(&format!("isListOf(t.requires, {REQUIRES_MAX})")));
+    assert!(core.contains(&format!("isListMatching(t.requires, {REQUIRES_MAX}, ")));
     let ex = function_body(&src, "isExecution");
     assert!(ex.contains(&format!("isListOf(e.checkpoints, {CHECKPOINTS_KEPT})")));
     assert!(ex.contains(&format!("isListOf(e.artifacts, {ARTIFACTS_MAX})")));
@@ -249,12 +249,15 @@ fn the_rules_bounds_are_the_models_limits() {
     let st = function_body(&src, "isTaskState");
     assert!(st.contains(&format!("isListOf(t.history, {HISTORY_KEPT})")));
     let md = function_body(&src, "isMetadata");
-    assert!(md.contains(&format!("isListOf(m.tags, {TAGS_MAX})")));
+    assert!(md.contains(&format!("isListMatching(m.tags, {TAGS_MAX}, ")));
+    assert!(md.contains(&format!("<= {TIMEOUT_SECS_MAX}")));
     assert!(md.contains(&format!("m.max_retries <= {MAX_RETRIES_MAX}")));
     let rq = function_body(&src, "isRequester");
     assert!(rq.contains(&format!("isText(r.context, 0, {CONTEXT_MAX})")));
     let deps = function_body(&src, "isDependencies");
-    assert!(deps.contains(&format!("isListOf(d.blocked_by, {DEPENDENCIES_MAX})")));
+    assert!(deps.contains(&format!(
+        "isListMatching(d.blocked_by, {DEPENDENCIES_MAX}, "
+    )));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
