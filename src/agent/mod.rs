@@ -756,7 +756,7 @@ pub async fn run(
                         tracing::warn!(task = %id, ?took, "the claim's answer came too late to trust its lease; giving the task back");
                         let (store, me) = (store.clone(), cfg.agent_id.clone());
                         background.spawn(async move {
-                            if let Err(e) = recovery::requeue(&store, &claimed, &me, "its claim's answer came too late to trust the lease").await {
+                            if let Err(e) = recovery::release_unrun(&store, &claimed, &me, "its claim's answer came too late to trust the lease").await {
                                 tracing::warn!(task = %claimed.value.task_id, error = %e, "could not give back a late claim; its lease will expire");
                             }
                         });

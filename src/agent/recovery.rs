@@ -27,6 +27,38 @@ use crate::model::{ControlRequest, Lease, Task, millis_between, now};
 use crate::store::{self, Store, Versioned};
 use firestore::gcloud_sdk::google::firestore::v1::structured_query::field_filter::Operator;
 
+/// Gives back a task this agent claimed but never started (its claim was
+/// answered too late to trust the lease): back to the queue under the same
+/// epoch, as the holder's release, so the retries it has left are not
+/// spent on a slow answer. `Ok(false)` when the task changed since.
+pub async fn release_unrun(
+    store: &Store,
+    seen: &Versioned<Task>,
+    by: &str,
+    reason: &str,
+) -> Result<bool> {
+    let t = &seen.value;
+    if seen.pile != Pile::Active || t.lease.owner.as_deref() != Some(by) {
+        return Ok(false);
+    }
+    let mut next = t.clone();
+    next.status = Status::Queued;
+    next.lease = Lease {
+        owner: None,
+        expires_at: None,
+        epoch: t.lease.epoch,
+    };
+    next.assignment.primary_agent = None;
+    next.not_before = None;
+    next.record(
+        Status::Queued,
+        now(),
+        Some(by),
+        Some(format!("{reason}; released unrun")),
+    );
+    replace_or_lost(store, seen, &next, &[Status::Queued], reason).await
+}
+
 /// Moves one leased task back to the queue (or to the dead letter when its
 /// retries are spent). `Ok(false)` when someone else got there first or the
 /// task changed.
