@@ -316,13 +316,22 @@ async fn task_cmd(
             }
             let tasks: Vec<&Task> = good.iter().map(|v| &v.value).collect();
             let waiting = waits::waits(store, &tasks).await;
+            // A document an agent quarantined was a task someone meant:
+            // listed beside the tasks, with the reason, unless a status
+            // was asked for.
+            let held = match status {
+                None => crate::quarantine::list(store, Some(limit)).await?,
+                Some(_) => vec![],
+            };
             if json {
                 let rows: Vec<_> = (tasks.iter().zip(&waiting))
                     .map(|(t, w)| waits::with_waiting(t, w.as_deref()))
+                    .chain(held.iter().map(quarantine::task_list_row))
                     .collect();
                 to_json(&rows)
             } else {
                 render_task_table_waiting(&good, &waiting)
+                    + &quarantine::render_for_task_list(&held)
             }
         }
         TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),

@@ -16,6 +16,7 @@
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`protocol`]: the handler's stdout line protocol.
 //! - [`schema`]: the bounds the rules put on a stored task, checked in Rust too.
+//! - [`console`]: turning a draft typed into the Firebase console into a task.
 //!
 //! The edges:
 //! - [`store`]: every Firestore read and write, as conditional commits.
@@ -40,6 +41,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod console;
 pub mod error;
 pub mod lanes;
 pub mod layout;

@@ -155,6 +155,23 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "the sweep: every queued document, when some have no lane",
+            site: "src/agent/intake.rs",
+            collection_id: layout::Pile::Queued.collection_id(),
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "the sweep: how many queued documents carry a lane (a count)",
+            site: "src/agent/intake.rs",
+            collection_id: layout::Pile::Queued.collection_id(),
+            filter: Some(store::field_in_ints(
+                "lane",
+                &(0..crate::lanes::LANES).collect::<Vec<_>>(),
+            )),
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "list the agents (`vayu agent list`)",
             site: "src/store.rs",
             collection_id: layout::AGENTS,
@@ -191,6 +208,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
 /// this with a scan of `src/`. When you add a query, declare it in
 /// [`declared_queries`] and count it here.
 pub const CALL_SITES: &[(&str, usize)] = &[
+    ("src/agent/intake.rs", 1),
     ("src/agent/mod.rs", 2),
     ("src/agent/recovery.rs", 2),
     ("src/bench/textbook.rs", 1),

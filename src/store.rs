@@ -12,6 +12,9 @@
 //! [`Error::Unavailable`], never a hang, and every document read or
 //! written is counted in [`OpCounters`].
 
+mod count;
+mod drafts;
+
 use crate::auth::SharedToken;
 use crate::error::{Error, Result};
 use crate::layout::{self, Pile};

@@ -12,6 +12,7 @@
 //!    then release what is left back to the queue.
 
 mod guard;
+mod intake;
 mod recovery;
 
 pub use recovery::confirm_offline;
@@ -593,6 +594,11 @@ pub async fn run(
     let mut runners: JoinSet<(String, Outcome)> = JoinSet::new();
     let (release_tx, release_rx) = watch::channel(false);
 
+    // The sweep for documents no lane listener sees (intake.rs): by the
+    // owner of lane 0, one at a time.
+    let mut sweep: Option<tokio::task::JoinHandle<()>> = None;
+    let mut last_sweep = Instant::now();
+
     let mut heartbeat = tokio::time::interval(cfg.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
     heartbeat.tick().await;
@@ -863,14 +869,10 @@ pub async fn run(
                                     candidates.remove(&id);
                                     stuck.remove(&id);
                                     if malformed.insert(id) {
-                                        tracing::warn!(error = %e, "quarantining a malformed task document");
+                                        tracing::warn!(error = %e, "a queued document that is not a task");
                                         let (store, me) = (store.clone(), cfg.agent_id.clone());
                                         background.spawn(async move {
-                                            match store.quarantine(&doc, &e.to_string(), &me).await {
-                                                Ok(()) => tracing::info!(doc = %doc.name, "quarantined"),
-                                                Err(e) if e.is_conflict() || matches!(e, Error::PermissionDenied(_)) => {}
-                                                Err(e) => tracing::warn!(error = %e, "could not quarantine"),
-                                            }
+                                            intake::take_in(&store, &doc, &e.to_string(), &me).await;
                                         });
                                     }
                                 }
@@ -935,6 +937,20 @@ pub async fn run(
             }
             _ = heartbeat.tick() => {
                 recheck_lanes = true;
+                if lanes.contains(&0)
+                    && last_sweep.elapsed() >= intake::SWEEP_EVERY
+                    && sweep.as_ref().is_none_or(|s| s.is_finished())
+                {
+                    last_sweep = Instant::now();
+                    let (store, me) = (store.clone(), cfg.agent_id.clone());
+                    sweep = Some(tokio::spawn(async move {
+                        match intake::sweep(&store, &me).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(n, "took in queued documents without a lane"),
+                            Err(e) => tracing::debug!(error = %e, "the sweep for documents without a lane failed"),
+                        }
+                    }));
+                }
                 // A peer's silence proves nothing while this agent cannot
                 // reach Firestore itself (everyone looks dead after an
                 // outage): judge peers only after a full window of our own
@@ -981,6 +997,9 @@ pub async fn run(
     peers_listener.shutdown().await;
     background.abort_all();
     takeovers.abort_all();
+    if let Some(s) = sweep {
+        s.abort();
+    }
     tracing::info!(agent = %cfg.agent_id, running = running.len(), "shutting down");
     // Claims still in flight: one that lands now would leave a task in the
     // active pile under our id with nobody running it; give it back.

@@ -135,6 +135,38 @@ fn summary(r: &Record) -> Value {
     })
 }
 
+/// A record as a row of `vayu task list --json`: status `quarantined`.
+pub(super) fn task_list_row(r: &Record) -> Value {
+    serde_json::json!({
+        "task_id": r.task_id,
+        "status": "quarantined",
+        "title": r.document.get("title").and_then(Value::as_str),
+        "reason": r.reason,
+    })
+}
+
+/// The records under `vayu task list`'s table; nothing when none.
+pub(super) fn render_for_task_list(records: &[Record]) -> String {
+    if records.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let title = r.document.get("title").and_then(Value::as_str);
+            vec![
+                r.task_id.clone(),
+                title.unwrap_or("").chars().take(40).collect(),
+                r.reason.clone(),
+            ]
+        })
+        .collect();
+    format!(
+        "\nquarantined: not run until fixed (`vayu quarantine show ID`, `restore ID`)\n{}",
+        table(&["ID", "TITLE", "REASON"], &rows)
+    )
+}
+
 fn render_list(records: &[Record]) -> String {
     if records.is_empty() {
         return "no quarantined documents\n".into();
