@@ -63,7 +63,11 @@ pub mod limits {
     pub const CHECKPOINTS_KEPT: usize = 10;
     pub const CHECKPOINT_MAX: usize = 16 * 1024;
     pub const ARTIFACTS_MAX: usize = 100;
+    pub const ARTIFACT_NAME_MAX: usize = 200;
+    pub const ARTIFACT_URI_MAX: usize = 2_000;
     pub const HISTORY_KEPT: usize = 50;
+    /// A history entry's note, in bytes (then an ellipsis).
+    pub const NOTE_MAX: usize = 500;
     pub const ERROR_MAX: usize = 4_000;
     pub const MAX_RETRIES_MAX: u32 = 20;
     /// `metadata.timeout_secs`: one attempt runs a week at most.
@@ -528,11 +532,24 @@ impl Task {
             at: Some(at),
             agent: agent.map(str::to_string),
             epoch: self.lease.epoch,
-            note,
+            note: note.map(|n| clip(&n, limits::NOTE_MAX)),
         });
         let excess = self.history.len().saturating_sub(limits::HISTORY_KEPT);
         self.history.drain(..excess);
     }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary) and an
+/// ellipsis, or `s` itself when it fits: the rules bound strings.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// An agent's document in `agents/{agent_id}`: the seed's `agent_status`.

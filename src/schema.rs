@@ -130,6 +130,70 @@ pub fn check_stored(t: &Task) -> Result<(), String> {
     if t.priority_rank != t.priority.rank() {
         return Err("priority_rank does not match priority".into());
     }
+    check_tails(t)
+}
+
+/// A string's length as the rules count it (`string.size()`: UTF-16 code
+/// units, which is neither bytes nor chars).
+fn units(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// The first and the last of `list` pass `ok` (what the rules can check
+/// without a loop: `isHistoryStored`, `isTails`). Deliberately no more:
+/// checking the middle here too would reject a document the rules call a
+/// task, and then the agent could neither run nor quarantine it.
+fn ends<T>(list: &[T], ok: impl Fn(&T) -> bool) -> bool {
+    list.first().is_none_or(&ok) && list.last().is_none_or(&ok)
+}
+
+/// History, logs, checkpoints and artifacts, as the rules bound them.
+fn check_tails(t: &Task) -> Result<(), String> {
+    let (h, e) = (&t.history, &t.execution);
+    let entry_ok = |x: &crate::model::HistoryEntry| {
+        x.agent.as_deref().is_none_or(|a| units(a) <= 128)
+            && x.note
+                .as_deref()
+                .is_none_or(|n| units(n) <= limits::NOTE_MAX + 1)
+    };
+    if h.len() > limits::HISTORY_KEPT || !ends(h, entry_ok) {
+        return Err(format!(
+            "history: at most {} entries, notes of at most {} bytes",
+            limits::HISTORY_KEPT,
+            limits::NOTE_MAX
+        ));
+    }
+    let joined: usize = e.logs.iter().map(|l| units(l) + 1).sum();
+    if e.logs.len() > limits::LOG_TAIL
+        || e.logs.iter().any(|l| l.contains('\n'))
+        || joined > limits::LOG_TAIL * (limits::LOG_LINE_MAX + 2)
+    {
+        return Err(format!(
+            "logs: at most {} lines of {} bytes, without newlines",
+            limits::LOG_TAIL,
+            limits::LOG_LINE_MAX
+        ));
+    }
+    let checkpoint_ok = |c: &crate::model::Checkpoint| units(&c.data) <= limits::CHECKPOINT_MAX + 1;
+    if e.checkpoints.len() > limits::CHECKPOINTS_KEPT || !ends(&e.checkpoints, checkpoint_ok) {
+        return Err(format!(
+            "checkpoints: at most {} of {} bytes",
+            limits::CHECKPOINTS_KEPT,
+            limits::CHECKPOINT_MAX
+        ));
+    }
+    let artifact_ok = |a: &crate::model::Artifact| {
+        units(&a.name) <= limits::ARTIFACT_NAME_MAX + 1
+            && units(&a.uri) <= limits::ARTIFACT_URI_MAX + 1
+    };
+    if e.artifacts.len() > limits::ARTIFACTS_MAX || !ends(&e.artifacts, artifact_ok) {
+        return Err(format!(
+            "artifacts: at most {}, names of {} and uris of {} bytes",
+            limits::ARTIFACTS_MAX,
+            limits::ARTIFACT_NAME_MAX,
+            limits::ARTIFACT_URI_MAX
+        ));
+    }
     Ok(())
 }
 
@@ -167,6 +231,28 @@ mod tests {
                 t.dependencies.blocked_by = vec!["../x".into()]
             }),
             ("score", |t| t.review.quality_score = Some(7.0)),
+            ("long note", |t| {
+                t.record(
+                    crate::lifecycle::Status::Queued,
+                    crate::model::now(),
+                    None,
+                    None,
+                );
+                t.history[0].note = Some("n".repeat(502));
+            }),
+            ("51 entries", |t| {
+                t.history = vec![crate::model::HistoryEntry::default(); 51]
+            }),
+            ("a log line with a newline", |t| {
+                t.execution.logs = vec!["a\nb".into()]
+            }),
+            ("a huge checkpoint", |t| {
+                t.execution.checkpoints = vec![crate::model::Checkpoint {
+                    at: None,
+                    epoch: 0,
+                    data: "x".repeat(20_000),
+                }]
+            }),
         ];
         for (what, bend) in cases {
             let mut t = ok.clone();

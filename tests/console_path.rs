@@ -38,6 +38,7 @@ async fn three_agents(
     tokio::sync::watch::Sender<bool>,
     Vec<tokio::task::JoinHandle<vayu::Result<AgentReport>>>,
 ) {
+    common::fleet::trace_from_env();
     let (stop, rx) = tokio::sync::watch::channel(false);
     let mut handles = Vec::new();
     for id in ["console-a", "console-b", "console-c"] {

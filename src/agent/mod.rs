@@ -795,6 +795,7 @@ pub async fn run(
                     {
                         // Someone else got it, or it changed: the listener
                         // will show the new version if it is still claimable.
+                        tracing::debug!(task = %id, error = %e, "claim lost or refused");
                         report.claim_conflicts += 1;
                         report.conflict_ms.push(took.as_secs_f64() * 1000.0);
                     }

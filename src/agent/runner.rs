@@ -237,8 +237,8 @@ impl Runner {
             HandlerEvent::Report(Report::Artifact { name, uri }) => {
                 if ex.artifacts.len() < limits::ARTIFACTS_MAX {
                     ex.artifacts.push(Artifact {
-                        name: truncate(&name, 200),
-                        uri: truncate(&uri, 2_000),
+                        name: truncate(&name, limits::ARTIFACT_NAME_MAX),
+                        uri: truncate(&uri, limits::ARTIFACT_URI_MAX),
                         at: Some(now()),
                     });
                 } else {
@@ -260,7 +260,8 @@ impl Runner {
     }
 
     fn log(&mut self, line: String) {
-        let line = truncate(&line, limits::LOG_LINE_MAX);
+        // One line each: the rules check the tail joined by newlines.
+        let line = truncate(&line.replace(['\n', '\r'], " "), limits::LOG_LINE_MAX);
         let ex = &mut self.current.value.execution;
         ex.logs.push(line.clone());
         let excess = ex.logs.len().saturating_sub(limits::LOG_TAIL);
@@ -591,12 +592,5 @@ pub struct LogDoc {
 }
 
 fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
+    crate::model::clip(s, max)
 }
