@@ -28,6 +28,8 @@ pub struct Record {
     pub task_id: String,
     pub reason: String,
     pub quarantined_by: String,
+    /// The part found broken (src/schema.rs `Part`).
+    pub defect: String,
     pub quarantined_at: Option<Time>,
     pub original_path: String,
     /// The original document's fields as JSON; timestamps as RFC 3339.
@@ -57,6 +59,7 @@ impl Record {
             task_id: doc.name.rsplit('/').next().unwrap_or_default().to_string(),
             reason: text("reason"),
             quarantined_by: text("quarantined_by"),
+            defect: text("defect"),
             quarantined_at,
             original_path: text("original_path"),
             document: doc

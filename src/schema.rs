@@ -58,17 +58,138 @@ fn within(x: f64, lo: f64, hi: f64) -> bool {
     x >= lo && x <= hi
 }
 
-/// The bounds on lists and numbers that the rules check on every stored
-/// task (`isTaskCore`, `isMetadata`, `isDependencies`, `isAssignment`,
-/// `isReview`). Serde has already checked the types.
+/// The parts of a stored task, as the rules judge them: `isTaskCore` and
+/// the parts of its state. A quarantine names the part it found
+/// broken, and the rules check that part only (`isDefect`): judging a
+/// whole task does not fit in one request's expression budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// No `task_id`: a draft typed in the console that could not be fixed.
+    Draft,
+    /// A required key missing, or a key no task has.
+    Keys,
+    Core,
+    Status,
+    History,
+    Lease,
+    Assignment,
+    Review,
+    Metadata,
+    Execution,
+}
+
+impl Part {
+    pub const ALL: [Part; 10] = [
+        Part::Draft,
+        Part::Keys,
+        Part::Core,
+        Part::Status,
+        Part::History,
+        Part::Lease,
+        Part::Assignment,
+        Part::Review,
+        Part::Metadata,
+        Part::Execution,
+    ];
+
+    /// As the quarantine record's `defect` says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Draft => "draft",
+            Part::Keys => "keys",
+            Part::Core => "core",
+            Part::Status => "status",
+            Part::History => "history",
+            Part::Lease => "lease",
+            Part::Assignment => "assignment",
+            Part::Review => "review",
+            Part::Metadata => "metadata",
+            Part::Execution => "execution",
+        }
+    }
+
+    /// The top-level fields of the part (none for draft and keys).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Part::Draft | Part::Keys => &[],
+            Part::Core => &[
+                "task_id",
+                "type",
+                "created_at",
+                "priority",
+                "priority_rank",
+                "lane",
+                "title",
+                "input",
+                "requires",
+                "requester",
+                "dependencies",
+            ],
+            Part::Status => &["updated_at", "status", "not_before", "control"],
+            Part::History => &["history"],
+            Part::Lease => &["lease"],
+            Part::Assignment => &["assignment"],
+            Part::Review => &["review"],
+            Part::Metadata => &["metadata"],
+            Part::Execution => &["execution"],
+        }
+    }
+}
+
+/// Every key a stored task must have (`isDefect`'s `keys` part), and the
+/// two it may have besides.
+pub const REQUIRED_KEYS: [&str; 19] = [
+    "task_id",
+    "type",
+    "status",
+    "created_at",
+    "updated_at",
+    "priority",
+    "priority_rank",
+    "lane",
+    "title",
+    "input",
+    "requires",
+    "requester",
+    "assignment",
+    "dependencies",
+    "execution",
+    "review",
+    "metadata",
+    "lease",
+    "history",
+];
+pub const OPTIONAL_KEYS: [&str; 2] = ["not_before", "control"];
+
+/// The bounds the rules put on a stored task beyond the types serde
+/// checks, part by part.
 pub fn check_stored(t: &Task) -> Result<(), String> {
+    for part in Part::ALL {
+        check_part(t, part)?;
+    }
+    Ok(())
+}
+
+/// The bounds of one part (see [`check_stored`]).
+pub fn check_part(t: &Task, part: Part) -> Result<(), String> {
+    match part {
+        Part::Draft | Part::Keys | Part::Status | Part::Lease => Ok(()),
+        Part::Core => check_core(t),
+        Part::History => check_history(t),
+        Part::Assignment => check_assignment(t),
+        Part::Review => check_review(t),
+        Part::Metadata => check_metadata(t),
+        Part::Execution => check_execution(t),
+    }
+}
+
+fn check_core(t: &Task) -> Result<(), String> {
     each(
         &t.requires,
         limits::REQUIRES_MAX,
         is_capability,
         "required capabilities",
     )?;
-    each(&t.metadata.tags, limits::TAGS_MAX, is_tag, "tags")?;
     each(
         &t.dependencies.blocked_by,
         limits::DEPENDENCIES_MAX,
@@ -81,6 +202,16 @@ pub fn check_stored(t: &Task) -> Result<(), String> {
         is_task_id,
         "dependents",
     )?;
+    if !(0..crate::lanes::LANES).contains(&t.lane) {
+        return Err(format!("lane must be 0..{}", crate::lanes::LANES));
+    }
+    if t.priority_rank != t.priority.rank() {
+        return Err("priority_rank does not match priority".into());
+    }
+    Ok(())
+}
+
+fn check_assignment(t: &Task) -> Result<(), String> {
     each(
         &t.assignment.collaborators,
         20,
@@ -92,8 +223,22 @@ pub fn check_stored(t: &Task) -> Result<(), String> {
         limits::EXECUTORS_MAX,
         is_agent_id,
         "executors",
-    )?;
+    )
+}
+
+fn check_review(t: &Task) -> Result<(), String> {
+    if t.review
+        .quality_score
+        .is_some_and(|x| !within(x, 0.0, limits::QUALITY_MAX))
+    {
+        return Err(format!("quality_score must be 0..={}", limits::QUALITY_MAX));
+    }
+    Ok(())
+}
+
+fn check_metadata(t: &Task) -> Result<(), String> {
     let m = &t.metadata;
+    each(&m.tags, limits::TAGS_MAX, is_tag, "tags")?;
     if m.timeout_secs
         .is_some_and(|s| !(1..=limits::TIMEOUT_SECS_MAX).contains(&s))
     {
@@ -118,19 +263,16 @@ pub fn check_stored(t: &Task) -> Result<(), String> {
             limits::ACTUAL_MINUTES_MAX
         ));
     }
-    if t.review
-        .quality_score
-        .is_some_and(|x| !within(x, 0.0, limits::QUALITY_MAX))
-    {
-        return Err(format!("quality_score must be 0..={}", limits::QUALITY_MAX));
+    if !(0..=100).contains(&m.retry_count) {
+        return Err("retry_count must be 0..=100".into());
     }
-    if !(0..crate::lanes::LANES).contains(&t.lane) {
-        return Err(format!("lane must be 0..{}", crate::lanes::LANES));
+    if !(0..=limits::MAX_RETRIES_MAX as i64).contains(&m.max_retries) {
+        return Err(format!(
+            "max_retries must be 0..={}",
+            limits::MAX_RETRIES_MAX
+        ));
     }
-    if t.priority_rank != t.priority.rank() {
-        return Err("priority_rank does not match priority".into());
-    }
-    check_tails(t)
+    Ok(())
 }
 
 /// A string's length as the rules count it (`string.size()`: UTF-16 code
@@ -147,9 +289,9 @@ fn ends<T>(list: &[T], ok: impl Fn(&T) -> bool) -> bool {
     list.first().is_none_or(&ok) && list.last().is_none_or(&ok)
 }
 
-/// History, logs, checkpoints and artifacts, as the rules bound them.
-fn check_tails(t: &Task) -> Result<(), String> {
-    let (h, e) = (&t.history, &t.execution);
+/// History, as `isHistoryStored` bounds it.
+fn check_history(t: &Task) -> Result<(), String> {
+    let h = &t.history;
     let entry_ok = |x: &crate::model::HistoryEntry| {
         x.agent.as_deref().is_none_or(|a| units(a) <= 128)
             && x.note
@@ -162,6 +304,16 @@ fn check_tails(t: &Task) -> Result<(), String> {
             limits::HISTORY_KEPT,
             limits::NOTE_MAX
         ));
+    }
+    Ok(())
+}
+
+/// Progress, logs, checkpoints and artifacts, as `isExecution` and
+/// `isTails` bound them.
+fn check_execution(t: &Task) -> Result<(), String> {
+    let e = &t.execution;
+    if !(0..=100).contains(&e.progress) {
+        return Err(format!("progress {} is outside 0..=100", e.progress));
     }
     let joined: usize = e.logs.iter().map(|l| units(l) + 1).sum();
     if e.logs.len() > limits::LOG_TAIL

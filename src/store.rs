@@ -13,7 +13,10 @@
 //! written is counted in [`OpCounters`].
 
 mod count;
+mod defect;
 mod drafts;
+
+pub use defect::defect;
 
 use crate::auth::SharedToken;
 use crate::error::{Error, Result};
@@ -774,6 +777,16 @@ impl Store {
     /// version seen: a fixed document is not quarantined.
     pub async fn quarantine(&self, doc: &pb::Document, reason: &str, by: &str) -> Result<()> {
         let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+        // The rules judge only the part named broken (a whole task does
+        // not fit one request's expression budget).
+        let Some(part) = defect(doc) else {
+            return Err(Error::Malformed {
+                name: doc.name.clone(),
+                reason: format!(
+                    "{reason}; but no part the rules judge is broken, so it cannot be quarantined"
+                ),
+            });
+        };
         let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
         let s = |v: &str| string_value(v);
         let mut fields = std::collections::HashMap::new();
@@ -783,6 +796,7 @@ impl Store {
             s(&reason.chars().take(2_000).collect::<String>()),
         );
         fields.insert("quarantined_by".to_string(), s(by));
+        fields.insert("defect".to_string(), s(part.as_str()));
         fields.insert("original_path".to_string(), s(&pile.doc(&id)));
         fields.insert(
             "document".to_string(),

@@ -250,8 +250,8 @@ async fn the_rules_let_only_an_agent_make_a_task_of_a_draft_as_typed() {
     )
     .await;
 
-    // A bare draft (nothing isTaskShape reads) can be quarantined: the
-    // rule no longer errors on its missing keys.
+    // A bare draft (none of a task's keys) can be quarantined: the rule
+    // names its defect (`draft`) rather than erroring on missing keys.
     put_raw(
         &w.admin,
         &Pile::Queued.doc("bare"),

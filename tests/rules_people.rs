@@ -412,42 +412,13 @@ async fn only_malformed_documents_are_quarantined_and_kept_whole() {
     altered
         .fields
         .insert("title".into(), vayu::store::string_value("rewritten"));
-    let altered_write = {
-        let mut fields = std::collections::HashMap::new();
-        fields.insert("task_id".to_string(), vayu::store::string_value(&id));
-        fields.insert("reason".to_string(), vayu::store::string_value("x"));
-        fields.insert(
-            "quarantined_by".to_string(),
-            vayu::store::string_value("agent-1"),
-        );
-        fields.insert(
-            "original_path".to_string(),
-            vayu::store::string_value(&Pile::Queued.doc(&id)),
-        );
-        fields.insert(
-            "document".to_string(),
-            pb::Value {
-                value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
-                    fields: altered.fields.clone(),
-                })),
-            },
-        );
-        let create = pb::Write {
-            operation: Some(pb::write::Operation::Update(pb::Document {
-                name: a1.name(&layout::quarantine_doc(&id)),
-                fields,
-                ..Default::default()
-            })),
-            update_transforms: vec![vayu::store::server_time("quarantined_at")],
-            current_document: Precondition::Missing.into_pb(),
-            update_mask: None,
-        };
-        let delete = pb::Write {
-            operation: Some(pb::write::Operation::Delete(doc.name.clone())),
-            ..Default::default()
-        };
-        a1.commit(vec![delete, create])
-    };
+    let altered_write = a1.commit(quarantine_writes(
+        &a1,
+        &doc.name,
+        &id,
+        &altered.fields,
+        "core",
+    ));
     denied("an agent quarantines an altered copy", altered_write).await;
     allowed(
         "an agent quarantines a malformed document",
@@ -466,10 +437,70 @@ async fn only_malformed_documents_are_quarantined_and_kept_whole() {
         .next()
         .flatten()
         .expect("the task exists");
-    denied(
-        "an agent quarantines a valid task",
-        a1.quarantine(&good_doc, "I do not like it", "agent-1"),
-    )
-    .await;
+    // The agent's client refuses, since no part is broken; the rules
+    // refuse whichever part a record names.
+    assert!(
+        a1.quarantine(&good_doc, "I do not like it", "agent-1")
+            .await
+            .is_err()
+    );
+    for part in vayu::schema::Part::ALL {
+        let writes = quarantine_writes(
+            &a1,
+            &good_doc.name,
+            &good.value.task_id,
+            &good_doc.fields,
+            part.as_str(),
+        );
+        denied(
+            &format!(
+                "an agent quarantines a valid task, naming {}",
+                part.as_str()
+            ),
+            a1.commit(writes),
+        )
+        .await;
+    }
     w.done("quarantine");
+}
+
+/// A quarantine of `name` as `Store::quarantine` writes it, but keeping
+/// `fields` and naming `defect` as given.
+fn quarantine_writes(
+    a1: &vayu::store::Store,
+    name: &str,
+    id: &str,
+    fields: &std::collections::HashMap<String, pb::Value>,
+    defect: &str,
+) -> Vec<pb::Write> {
+    let s = vayu::store::string_value;
+    let mut record = std::collections::HashMap::new();
+    record.insert("task_id".to_string(), s(id));
+    record.insert("reason".to_string(), s("x"));
+    record.insert("quarantined_by".to_string(), s("agent-1"));
+    record.insert("original_path".to_string(), s(&Pile::Queued.doc(id)));
+    record.insert("defect".to_string(), s(defect));
+    record.insert(
+        "document".to_string(),
+        pb::Value {
+            value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
+                fields: fields.clone(),
+            })),
+        },
+    );
+    let create = pb::Write {
+        operation: Some(pb::write::Operation::Update(pb::Document {
+            name: a1.name(&layout::quarantine_doc(id)),
+            fields: record,
+            ..Default::default()
+        })),
+        update_transforms: vec![vayu::store::server_time("quarantined_at")],
+        current_document: Precondition::Missing.into_pb(),
+        update_mask: None,
+    };
+    let delete = pb::Write {
+        operation: Some(pb::write::Operation::Delete(name.to_string())),
+        ..Default::default()
+    };
+    vec![delete, create]
 }

@@ -172,12 +172,34 @@ fn the_rules_enums_are_the_models() {
         set(model::Complexity::ALL.iter().map(|v| v.as_str()))
     );
     assert_eq!(
-        list_after(function_body(&src, "isTaskState"), "'control',"),
+        list_after(function_body(&src, "isStateChange"), "'control',"),
         set(model::ControlRequest::ALL.iter().map(|v| v.as_str()))
     );
     assert_eq!(
         list_after(function_body(&src, "isAgentDoc"), "d.status in"),
         set(model::AgentState::ALL.iter().map(|v| v.as_str()))
+    );
+}
+
+/// The quarantine's parts and the stored keys are the decoder's
+/// (src/schema.rs): a part the agent names that the rules do not know, or
+/// a key list that differs, would leave a document it cannot quarantine.
+#[test]
+fn the_quarantine_parts_are_the_schemas() {
+    use vayu::schema::{OPTIONAL_KEYS, Part, REQUIRED_KEYS};
+    let src = rules();
+    let defect = function_body(&src, "isDefect");
+    for part in Part::ALL {
+        assert!(
+            defect.contains(&format!("part == '{}' ?", part.as_str())),
+            "isDefect judges part {}",
+            part.as_str()
+        );
+    }
+    assert_eq!(list_after(defect, "hasAll("), set(REQUIRED_KEYS));
+    assert_eq!(
+        list_after(defect, "hasOnly("),
+        set(REQUIRED_KEYS.into_iter().chain(OPTIONAL_KEYS))
     );
 }
 

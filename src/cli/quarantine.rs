@@ -131,6 +131,7 @@ fn summary(r: &Record) -> Value {
         "quarantined_at": r.quarantined_at,
         "quarantined_by": r.quarantined_by,
         "reason": r.reason,
+        "defect": r.defect,
         "original_path": r.original_path,
     })
 }
