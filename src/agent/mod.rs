@@ -86,6 +86,9 @@ pub struct AgentConfig {
     pub grace: Duration,
     /// Delays between failed attempts of a task.
     pub retry_backoff: Backoff,
+    /// How often the owner of lane 0 counts the queue for documents no
+    /// lane listener sees (drafts typed in the console; `intake.rs`).
+    pub sweep_every: Duration,
 }
 
 impl AgentConfig {
@@ -99,6 +102,7 @@ impl AgentConfig {
             heartbeat: Duration::from_secs(5),
             grace: Duration::from_secs(10),
             retry_backoff: Backoff::default(),
+            sweep_every: intake::SWEEP_EVERY,
         }
     }
 
@@ -597,7 +601,11 @@ pub async fn run(
     // The sweep for documents no lane listener sees (intake.rs): by the
     // owner of lane 0, one at a time.
     let mut sweep: Option<tokio::task::JoinHandle<()>> = None;
-    let mut last_sweep = Instant::now();
+    // The first sweep at the first tick: a restarted fleet finds what was
+    // typed while it was down.
+    let mut last_sweep = Instant::now()
+        .checked_sub(cfg.sweep_every)
+        .unwrap_or_else(Instant::now);
 
     let mut heartbeat = tokio::time::interval(cfg.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -939,7 +947,7 @@ pub async fn run(
             _ = heartbeat.tick() => {
                 recheck_lanes = true;
                 if lanes.contains(&0)
-                    && last_sweep.elapsed() >= intake::SWEEP_EVERY
+                    && last_sweep.elapsed() >= cfg.sweep_every
                     && sweep.as_ref().is_none_or(|s| s.is_finished())
                 {
                     last_sweep = Instant::now();
@@ -948,7 +956,7 @@ pub async fn run(
                         match intake::sweep(&store, &me).await {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(n, "took in queued documents without a lane"),
-                            Err(e) => tracing::debug!(error = %e, "the sweep for documents without a lane failed"),
+                            Err(e) => tracing::warn!(error = %e, "the sweep for documents without a lane failed"),
                         }
                     }));
                 }

@@ -7,16 +7,19 @@ use super::{Store, sq};
 use crate::error::Result;
 use crate::metrics::OpCounters;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use firestore::gcloud_sdk::prost_types::Timestamp;
 use pb::structured_aggregation_query::{Aggregation, aggregation};
 
 impl Store {
     /// How many documents of `collection` under `parent` (relative to the
-    /// database, as in [`Store::run_query`]) match `filter`.
+    /// database, as in [`Store::run_query`]) match `filter`, as of
+    /// `read_time` when given (two counts compared must see one moment).
     pub async fn count(
         &self,
         parent: &str,
         collection: &str,
         filter: Option<sq::Filter>,
+        read_time: Option<Timestamp>,
     ) -> Result<i64> {
         use futures::StreamExt;
         let query = pb::StructuredQuery {
@@ -44,6 +47,8 @@ impl Store {
                     },
                 ),
             ),
+            consistency_selector: read_time
+                .map(pb::run_aggregation_query_request::ConsistencySelector::ReadTime),
             ..Default::default()
         };
         let n = self

@@ -93,6 +93,7 @@ pub fn fast_agent(id: &str, handlers: Handlers) -> AgentConfig {
     c.heartbeat = Duration::from_millis(500);
     c.lease = Duration::from_secs(2);
     c.grace = Duration::from_secs(2);
+    c.sweep_every = Duration::from_secs(1);
     c.retry_backoff = Backoff {
         base: Duration::from_millis(100),
         cap: Duration::from_secs(2),
