@@ -4,14 +4,23 @@
 //! queued through active to completed.
 
 use crate::agent::{self, AgentConfig, Handlers};
-use crate::cli::{DemoArgs, render_agent_table, render_task_table};
 use crate::emulator::{Emulator, EmulatorOptions};
 use crate::error::{Error, Result};
 use crate::layout::Pile;
 use crate::model::{Priority, TaskType, now};
+use crate::render::{render_agent_table, render_task, render_task_table};
 use crate::store::{Store, StoreConfig};
 use crate::tasks::{self, NewTask};
 use std::time::{Duration, Instant};
+
+/// `vayu demo`'s options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 3)]
+    pub agents: usize,
+    #[arg(long, default_value_t = 12)]
+    pub tasks: usize,
+}
 
 /// The demo's handler: reports progress, leaves an artifact, and fails the
 /// first attempt of any task whose title says "flaky", to show a retry.
@@ -153,7 +162,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
     if let Some(flaky) = completed.iter().find(|v| v.value.title.contains("flaky")) {
         println!(
             "the flaky task's history (note the failed attempt and the retry):\n{}",
-            crate::cli::render_task(flaky)
+            render_task(flaky)
         );
     }
     let _ = stop_tx.send(());

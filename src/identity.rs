@@ -594,7 +594,7 @@ fn start_refresher(session: Session, client: AuthClient) -> SignedIn {
                     // Firestore refuses requests once it has expired, which
                     // the agent treats like an outage.
                     failures += 1;
-                    wait = backoff.jittered(failures);
+                    wait = backoff.delay(failures, rand::random());
                     tracing::warn!(error = %e, ?wait, "could not refresh the Firebase ID token");
                 }
             }

@@ -8,62 +8,60 @@
 //!
 //! # Layout
 //!
-//! The pure core, no I/O, unit-tested:
-//! - [`lifecycle`]: the state machine, one table of allowed transitions.
-//! - [`model`]: the task and agent documents as stored.
-//! - [`layout`]: which collection holds what.
-//! - [`lanes`]: how the queue is split between live agents.
-//! - [`retry`]: backoff delays for failed attempts.
-//! - [`protocol`]: the handler's stdout line protocol.
-//! - [`schema`]: the bounds the rules put on a stored task, checked in Rust too.
-//! - [`console`]: turning a draft typed into the Firebase console into a task.
+//! One line per module, in the order they are declared below (by name).
 //!
-//! The edges:
-//! - [`store`]: every Firestore read and write, as conditional commits.
-//! - [`listen`]: Firestore listeners, so agents learn of work without polling.
-//! - [`auth`]: acting as a Firebase Auth user instead of an admin.
-//! - [`identity`]: where those users' ID tokens come from (emulator tokens,
-//!   custom token → Identity Toolkit → refresh), and agent enrolment.
-//! - [`queries`]: every query the code issues, for the index check.
-//! - [`quarantine`]: documents agents could not read, and restoring them.
-//! - [`quota`]: the per-caller create quota, paid in the commit of a new task.
+//! The pure core lives in its own crate, `core/` (`vayu-core`), whose only
+//! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
+//! it free of I/O; its modules are re-exported here under the same names:
+//! [`assign`], [`console`], [`lanes`], [`layout`], [`lifecycle`], [`model`],
+//! [`protocol`], [`retry`], [`schema`], [`spread`], [`time`].
+//!
+//! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
-//! - [`handler`]: running one task's handler as a child process.
-//! - [`cli`]: the `vayu` command line.
+//! - [`auth`]: acting as a Firebase Auth user instead of an admin.
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
+//! - [`cli`]: the `vayu` command line.
+//! - [`demo`]: `vayu demo`, a client of the library.
 //! - [`emulator`]: finding and starting the local Firestore emulator.
+//! - [`error`]: the library's errors and the exit codes they map to.
+//! - [`handler`]: running one task's handler as a child process.
+//! - [`identity`]: where those users' ID tokens come from, and enrolment.
+//! - [`listen`]: Firestore listeners, so agents learn of work without polling.
 //! - [`metrics`]: client-side counts of Firestore operations.
+//! - [`quarantine`]: documents agents could not read, and restoring them.
+//! - [`queries`]: every query the code issues, for the index check.
+//! - [`render`]: the tables and views people see, shared by the CLI and the demo.
+//! - [`store`]: every Firestore read and write, as conditional commits; with
+//!   [`quota`], the per-caller create quota paid in a new task's commit.
+//! - [`sysinfo`]: the agent's CPU and memory, for its document.
+//! - [`tasks`]: what people do to tasks (create, cancel, pause, resume, retry).
 //!
 //! The binaries in `src/bin/` are thin: tracing, config, then `run`.
 
 #![forbid(unsafe_code)]
 
+pub use vayu_core::{
+    assign, console, lanes, layout, lifecycle, model, protocol, retry, schema, spread, time,
+};
+
+pub mod agent;
 pub mod auth;
 pub mod bench;
-pub mod console;
-pub mod error;
-pub mod lanes;
-pub mod layout;
-pub mod lifecycle;
-pub mod metrics;
-pub mod model;
-pub mod quota;
-pub mod schema;
-pub mod store;
-
-pub use error::{Error, Result};
-pub mod agent;
-pub mod assign;
 pub mod cli;
 pub mod demo;
 pub mod emulator;
+pub mod error;
 pub mod handler;
 pub mod identity;
 pub mod listen;
-pub mod protocol;
+pub mod metrics;
 pub mod quarantine;
 pub mod queries;
-pub mod retry;
+pub mod render;
+pub mod store;
 pub mod sysinfo;
 pub mod tasks;
+
+pub use error::{Error, Result};
+pub use store::quota;

@@ -52,7 +52,7 @@ impl Record {
             .get("quarantined_at")
             .and_then(|v| v.value_type.as_ref())
         {
-            Some(ValueType::TimestampValue(t)) => Time::try_from(*t).ok(),
+            Some(ValueType::TimestampValue(t)) => Time::from_parts(t.seconds, t.nanos),
             _ => None,
         };
         Record {
@@ -82,7 +82,7 @@ pub fn to_json(v: &pb::Value) -> Value {
         Some(ValueType::DoubleValue(d)) => serde_json::Number::from_f64(*d)
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(d.to_string())),
-        Some(ValueType::TimestampValue(t)) => Time::try_from(*t)
+        Some(ValueType::TimestampValue(t)) => Time::from_parts(t.seconds, t.nanos)
             .map(|t| Value::String(t.to_string()))
             .unwrap_or(Value::Null),
         Some(ValueType::StringValue(s)) | Some(ValueType::ReferenceValue(s)) => {

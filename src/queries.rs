@@ -67,9 +67,9 @@ pub struct NeededIndex {
 /// Every query vayu issues today, with representative values.
 pub fn declared_queries() -> Vec<DeclaredQuery> {
     let any_time = pb::Value {
-        value_type: Some(pb::value::ValueType::TimestampValue(
-            crate::model::now().into(),
-        )),
+        value_type: Some(pb::value::ValueType::TimestampValue(store::pb_time(
+            crate::model::now(),
+        ))),
     };
     let mut out = Vec::new();
     // The agents' views of the queue, from the very function the agent

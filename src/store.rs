@@ -15,6 +15,7 @@
 mod count;
 mod defect;
 mod drafts;
+pub mod quota;
 
 pub use defect::defect;
 
@@ -205,13 +206,13 @@ impl Store {
     /// Who pays the create quota: a signed-in user (a Firebase ID token
     /// with a uid). `None` for the emulator's `owner`, service accounts and
     /// no token at all: the rules do not judge those, or refuse them anyway.
-    pub fn payer(&self) -> Option<crate::quota::Payer> {
+    pub fn payer(&self) -> Option<quota::Payer> {
         let t = self.token.as_ref().filter(|t| !t.is_emulator_owner())?;
         let agent = t
             .claims()
             .and_then(|c| c.get("agent").and_then(|v| v.as_bool()))
             .unwrap_or(false);
-        Some(crate::quota::Payer {
+        Some(quota::Payer {
             uid: t.uid()?,
             agent,
         })
@@ -395,7 +396,7 @@ impl Store {
     /// so whatever a new task must commit with is added here, once.
     pub fn new_task_writes(&self, task: &Task) -> Result<Vec<pb::Write>> {
         task.validate_new()?;
-        self.new_task_writes_at(task, crate::quota::minute(crate::model::now()))
+        self.new_task_writes_at(task, quota::minute(crate::model::now()))
     }
 
     /// [`Store::new_task_writes`] paying into the quota window of `minute`:
@@ -405,7 +406,7 @@ impl Store {
         task.validate_new()?;
         let mut writes = vec![self.task_write(task, Precondition::Missing, true)?];
         if let Some(p) = self.payer() {
-            writes.push(crate::quota::write(self, &p, minute, &task.task_id)?);
+            writes.push(quota::write(self, &p, minute, &task.task_id)?);
         }
         Ok(writes)
     }
@@ -431,7 +432,7 @@ impl Store {
         );
         let mut uncertain = false;
         loop {
-            let minute = crate::quota::minute(crate::model::now());
+            let minute = quota::minute(crate::model::now());
             let err = match self
                 .create_once(task, &writes(minute)?, minute, uncertain)
                 .await
@@ -484,12 +485,8 @@ impl Store {
         match self.commit(writes.to_vec()).await {
             Ok(_) => Ok(()),
             Err(e @ Error::PermissionDenied(_)) => match payer {
-                Some(_) if crate::quota::minute(crate::model::now()) != minute => {
-                    Err(retry(e, false))
-                }
-                Some(p) => Err(Attempt::Final(
-                    crate::quota::explain(self, &p, minute, e).await,
-                )),
+                Some(_) if quota::minute(crate::model::now()) != minute => Err(retry(e, false)),
+                Some(p) => Err(Attempt::Final(quota::explain(self, &p, minute, e).await)),
                 None => Err(Attempt::Final(e)),
             },
             Err(e) if e.is_conflict() => match self.find_task(&task.task_id).await {
@@ -552,7 +549,7 @@ impl Store {
         // The server set updated_at to the commit's request time.
         value.updated_at = resp
             .commit_time
-            .and_then(|t| Time::try_from(t).ok())
+            .and_then(|t| Time::from_parts(t.seconds, t.nanos))
             .or(value.updated_at);
         Ok(Versioned {
             value,
@@ -905,6 +902,15 @@ pub fn server_time(field: &str) -> pb::document_transform::FieldTransform {
         transform_type: Some(TransformType::SetToServerValue(
             ServerValue::RequestTime as i32,
         )),
+    }
+}
+
+/// A core [`Time`](crate::model::Time) as a protobuf timestamp (the core
+/// knows no protobuf).
+pub fn pb_time(t: crate::model::Time) -> Timestamp {
+    Timestamp {
+        seconds: t.0.as_second(),
+        nanos: t.0.subsec_nanosecond(),
     }
 }
 

@@ -228,7 +228,7 @@ fn malformed_fields(
             firestore::gcloud_sdk::google::firestore::v1::Value {
                 value_type: Some(
                     firestore::gcloud_sdk::google::firestore::v1::value::ValueType::TimestampValue(
-                        vayu::model::now().into(),
+                        vayu::store::pb_time(vayu::model::now()),
                     ),
                 ),
             },

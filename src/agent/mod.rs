@@ -809,7 +809,7 @@ pub async fn run(
                     }
                     Err(e) if e.is_transient() => {
                         outage_failures += 1;
-                        let wait = breaker.jittered(outage_failures);
+                        let wait = breaker.delay(outage_failures, rand::random());
                         tracing::warn!(error = %e, ?wait, "Firestore unreachable; pausing claims");
                         claims_paused_until = Some(Instant::now() + wait);
                         // The commit may have landed even though we heard

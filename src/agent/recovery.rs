@@ -201,7 +201,9 @@ pub async fn expired(store: &Store) -> Result<Vec<Versioned<Task>>> {
 fn timestamp_value(t: crate::model::Time) -> firestore::gcloud_sdk::google::firestore::v1::Value {
     use firestore::gcloud_sdk::google::firestore::v1 as pb;
     pb::Value {
-        value_type: Some(pb::value::ValueType::TimestampValue(t.into())),
+        value_type: Some(pb::value::ValueType::TimestampValue(crate::store::pb_time(
+            t,
+        ))),
     }
 }
 

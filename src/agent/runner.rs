@@ -454,7 +454,7 @@ impl Runner {
                         tracing::warn!(task = %self.id(), "shutting down with the end unrecorded; the lease will expire and the task be taken over");
                         return Outcome::Unrecorded;
                     }
-                    tokio::time::sleep(backoff.jittered(failures)).await;
+                    tokio::time::sleep(backoff.delay(failures, rand::random())).await;
                 }
             }
         }
@@ -501,7 +501,7 @@ impl Runner {
             let delay = self
                 .cfg
                 .retry_backoff
-                .jittered(next.metadata.retry_count as u32);
+                .delay(next.metadata.retry_count as u32, rand::random());
             let at = time_add(t_now, delay);
             next.status = Status::Queued;
             next.not_before = Some(at);

@@ -242,7 +242,7 @@ pub fn at(secs: i64) -> vayu::model::Time {
         time_add(now(), Duration::from_secs(secs as u64))
     } else {
         let t = now();
-        firestore::FirestoreTimestamp(
+        vayu::model::Time(
             t.0.checked_sub(jiff::SignedDuration::from_secs(-secs))
                 .expect("a recent time minus seconds is a valid time"),
         )
@@ -370,7 +370,9 @@ pub fn log_write(store: &Store, task_id: &str, epoch: i64, seq: u64, agent: &str
         d.fields.insert(
             "at".into(),
             pb::Value {
-                value_type: Some(pb::value::ValueType::TimestampValue(now().into())),
+                value_type: Some(pb::value::ValueType::TimestampValue(vayu::store::pb_time(
+                    now(),
+                ))),
             },
         );
     }

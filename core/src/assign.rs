@@ -10,7 +10,6 @@
 
 use crate::model::{AgentDoc, Task, TaskType, Time};
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// What an agent offers.
 #[derive(Debug, Clone, Default)]
@@ -102,13 +101,7 @@ pub fn queue_key(task: &Task) -> (i64, i64, &str) {
     )
 }
 
-/// Rendezvous hash of (agent, task): each agent ranks tasks differently.
-pub fn affinity(agent_id: &str, task_id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    agent_id.hash(&mut h);
-    task_id.hash(&mut h);
-    h.finish()
-}
+pub use crate::spread::affinity;
 
 /// Picks the task to claim among `tasks` (those this agent can claim), or
 /// `None`. Only tasks of the best priority present are considered, so a

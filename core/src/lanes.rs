@@ -20,24 +20,11 @@
 //! lacks) is *forwarded*: the owner rewrites its `lane` to a lane of a peer
 //! that can ([`forward_lane`]), one conditional write.
 
-use crate::assign::{Offer, affinity};
+use crate::assign::Offer;
 use crate::model::Task;
+use crate::spread::affinity;
 
-/// How many lanes the queue is split into.
-///
-/// 15 because an agent's priority view filters on `status in [queued,
-/// rejected]` and `lane in [its lanes]`, and Firestore allows at most 30
-/// disjunctions per query (2 × 15; an agent alone drops the lane filter,
-/// and beside a peer it owns at most 8, so `tests/indexes.rs` sees at most
-/// 16). Each `in` value also costs the emulator a scan of its own. With
-/// more than 15 live agents lanes are shared, by at most ⌈N/15⌉ agents
-/// each.
-pub const LANES: i64 = 15;
-
-/// The lane a new task starts in: spread evenly by its (random) id.
-pub fn lane_for(task_id: &str) -> i64 {
-    (affinity("lane", task_id) % LANES as u64) as i64
-}
+pub use crate::spread::{LANES, lane_for};
 
 /// The lanes `me` owns when `live` (ids, `me` included) are the live
 /// agents. Round-robin over the sorted ids: every agent owns ⌊15/N⌋ or

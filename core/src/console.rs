@@ -82,7 +82,7 @@ pub fn normalise(id: &str, draft: Draft) -> Result<Task, String> {
     };
     let mut task = Task::new(task_type, priority, draft.title);
     task.task_id = id.to_string();
-    task.lane = crate::lanes::lane_for(id);
+    task.lane = crate::spread::lane_for(id);
     task.input = draft.input.unwrap_or_default();
     task.requires = draft.requires.unwrap_or_default();
     task.requester = console_requester();
@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(t.task_type, TaskType::UserRequest);
         assert_eq!(t.priority, Priority::Normal);
         assert_eq!(t.priority_rank, Priority::Normal.rank());
-        assert_eq!(t.lane, crate::lanes::lane_for("typed-1"));
+        assert_eq!(t.lane, crate::spread::lane_for("typed-1"));
         assert_eq!(t.requester, console_requester());
     }
 

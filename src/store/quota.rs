@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn minutes_are_whole_minutes_since_the_epoch() {
-        let t = firestore::FirestoreTimestamp(
+        let t = crate::model::Time(
             jiff::Timestamp::from_millisecond(120_000 + 59_999).expect("a valid time"),
         );
         assert_eq!(minute(t), 2);

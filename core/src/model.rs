@@ -27,9 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The one time type of vayu: a `jiff::Timestamp` that `firestore` stores
-/// as a native Firestore timestamp and serde_json prints as RFC 3339.
-pub type Time = firestore::FirestoreTimestamp;
+pub use crate::time::Time;
 
 /// The current time, at the microsecond precision Firestore keeps.
 pub fn now() -> Time {
@@ -39,7 +37,7 @@ pub fn now() -> Time {
 /// `t` plus a std duration (saturating at the far future).
 pub fn time_add(t: Time, d: std::time::Duration) -> Time {
     let span = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
-    firestore::FirestoreTimestamp(t.0.saturating_add(span).unwrap_or(jiff::Timestamp::MAX))
+    Time(t.0.saturating_add(span).unwrap_or(jiff::Timestamp::MAX))
         .truncated_to_firestore_precision()
 }
 
@@ -85,9 +83,8 @@ pub mod limits {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? } $(default $default:ident)?) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
-        #[clap(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
         impl $name {
@@ -434,7 +431,7 @@ impl Task {
     pub fn new(task_type: TaskType, priority: Priority, title: impl Into<String>) -> Task {
         let task_id = uuid::Uuid::new_v4().to_string();
         Task {
-            lane: crate::lanes::lane_for(&task_id),
+            lane: crate::spread::lane_for(&task_id),
             task_id,
             task_type,
             priority,
@@ -442,61 +439,6 @@ impl Task {
             title: title.into(),
             ..Task::default()
         }
-    }
-
-    /// The checks the rules make too, made early so that a person gets a
-    /// clear message instead of a permission error.
-    pub fn validate_new(&self) -> Result<(), InvalidTask> {
-        let bad = |m: String| Err(InvalidTask(m));
-        if !crate::schema::is_task_id(&self.task_id) {
-            return bad(format!(
-                "task_id '{}' is not 1-64 of A-Z a-z 0-9 _ - starting with a letter or digit",
-                self.task_id
-            ));
-        }
-        if !self.status.is_initial() {
-            return bad(format!(
-                "a new task starts created, queued or blocked, not {}",
-                self.status
-            ));
-        }
-        if self.title.trim().is_empty() {
-            return bad("the title is empty".into());
-        }
-        if self.title.len() > limits::TITLE_MAX {
-            return bad(format!("the title is over {} bytes", limits::TITLE_MAX));
-        }
-        if self.input.len() > limits::INPUT_MAX {
-            return bad(format!("the input is over {} bytes", limits::INPUT_MAX));
-        }
-        if self.requester.context.len() > limits::CONTEXT_MAX {
-            return bad(format!(
-                "the requester context is over {} bytes",
-                limits::CONTEXT_MAX
-            ));
-        }
-        if self.metadata.tags.len() > limits::TAGS_MAX
-            || self.metadata.tags.iter().any(|t| t.len() > limits::TAG_MAX)
-        {
-            return bad(format!(
-                "at most {} tags of at most {} bytes",
-                limits::TAGS_MAX,
-                limits::TAG_MAX
-            ));
-        }
-        if self.requires.len() > limits::REQUIRES_MAX {
-            return bad(format!("at most {} capabilities", limits::REQUIRES_MAX));
-        }
-        if self.dependencies.blocked_by.len() > limits::DEPENDENCIES_MAX {
-            return bad(format!("at most {} dependencies", limits::DEPENDENCIES_MAX));
-        }
-        if !(0..=limits::MAX_RETRIES_MAX as i64).contains(&self.metadata.max_retries) {
-            return bad(format!(
-                "max_retries must be 0..={}",
-                limits::MAX_RETRIES_MAX
-            ));
-        }
-        crate::schema::check_stored(self).map_err(InvalidTask)
     }
 
     /// How long one attempt may run: the explicit timeout, else twice the

@@ -1,7 +1,7 @@
 //! The handler's stdout line protocol.
 //!
 //! A handler is any program. It gets the task as JSON on stdin and
-//! `VAYU_TASK_ID` (and friends, see [`crate::handler`]) in its environment.
+//! `VAYU_TASK_ID` (and friends, see `vayu::handler`) in its environment.
 //! Each line it prints on stdout that starts with `vayu:` is a report:
 //!
 //! ```text

@@ -1,0 +1,37 @@
+//! vayu's pure core: what a task is and how it may change, with no I/O.
+//!
+//! This crate depends on serde, jiff and uuid only, so the compiler, not a
+//! comment, keeps it free of I/O: a `use tokio::…` or `use firestore::…`
+//! here does not build. The main crate (`vayu`) re-exports every module
+//! under the same name (`vayu::model`, `vayu::lifecycle`, …).
+//!
+//! # Layout
+//!
+//! In the order the modules are declared below (by name).
+//!
+//! - [`assign`]: which agent could run a task, and which task to pick.
+//! - [`console`]: turning a draft typed into the console into a task.
+//! - [`lanes`]: how the queue is split between live agents.
+//! - [`layout`]: which collection holds what.
+//! - [`lifecycle`]: the state machine, one table of allowed transitions.
+//! - [`model`]: the task and agent documents as stored.
+//! - [`protocol`]: the handler's stdout line protocol.
+//! - [`retry`]: backoff delays for failed attempts.
+//! - [`schema`]: the bounds the rules put on a stored task, and its parts.
+//! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
+//!   the circle model → lanes → assign → model).
+//! - [`time`]: the one time type, stored as a Firestore timestamp.
+
+#![forbid(unsafe_code)]
+
+pub mod assign;
+pub mod console;
+pub mod lanes;
+pub mod layout;
+pub mod lifecycle;
+pub mod model;
+pub mod protocol;
+pub mod retry;
+pub mod schema;
+pub mod spread;
+pub mod time;
