@@ -61,7 +61,9 @@ impl NewTask {
             t.metadata.complexity = c;
         }
         t.requester = self.requester;
-        t.record(Status::Queued, now(), None, Some("created".into()));
+        // No history entry: `created_at` says when, and a new task's
+        // history must be empty (the rules' create budget has no room to
+        // type an entry; docs/security.md).
         t
     }
 }

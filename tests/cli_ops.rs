@@ -159,7 +159,7 @@ async fn quarantine_list_show_restore_and_drop_round_trip() {
         (&json!("queued"), &json!("high"))
     );
     assert_eq!(t["requester"]["id"], "olga");
-    assert_eq!(t["history"][0]["note"], "restored from quarantine");
+    assert_eq!(t["requester"]["context"], "restored from quarantine");
     expect(
         &vayu(&w, OLGA, &["quarantine", "show", &a]),
         3,

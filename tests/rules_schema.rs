@@ -107,3 +107,27 @@ async fn what_the_agent_cannot_decode_or_bound_is_refused() {
     }
     w.done("schema");
 }
+
+/// The costliest create the rules must still judge: every list a new task
+/// may fill, at its maximum.
+/// It fits the 1,000 expressions a request may evaluate
+/// (docs/security.md, "Expression budget"), and it decodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fullest_new_task_fits_the_rules_budget() {
+    let w = World::new("rules-schema-full").await;
+    let alice = w.human("alice").await;
+    let t = new_task("alice");
+    let mut doc = task_json(&t);
+    let ids = |p: &str, n: usize| -> Vec<String> { (0..n).map(|i| format!("{p}-{i}")).collect() };
+    doc["requires"] = json!(ids("cap", 20));
+    doc["metadata"]["tags"] = json!(ids("tag", 20));
+    doc["dependencies"]["blocked_by"] = json!(ids("dep", 50));
+    doc["dependencies"]["blocking"] = json!(ids("sub", 50));
+    allowed(
+        "a new task with every list full",
+        create(&alice, &t.task_id, &doc),
+    )
+    .await;
+    assert_eq!(w.read(&t.task_id).await.value.requires.len(), 20);
+    w.done("schema at its fullest");
+}

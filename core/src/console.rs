@@ -86,12 +86,6 @@ pub fn normalise(id: &str, draft: Draft) -> Result<Task, String> {
     task.input = draft.input.unwrap_or_default();
     task.requires = draft.requires.unwrap_or_default();
     task.requester = console_requester();
-    task.record(
-        crate::lifecycle::Status::Queued,
-        crate::model::now(),
-        None,
-        Some("typed in the Firebase console".into()),
-    );
     task.validate_new().map_err(|e| e.to_string())?;
     Ok(task)
 }

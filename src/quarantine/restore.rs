@@ -8,8 +8,7 @@
 //! A key vayu does not know is refused rather than dropped unseen, and
 //! every refusal names its field.
 
-use crate::lifecycle::Status;
-use crate::model::{InvalidTask, Requester, Task, now};
+use crate::model::{InvalidTask, Requester, Task};
 use crate::tasks::NewTask;
 use serde_json::{Map, Value};
 use std::str::FromStr;
@@ -59,7 +58,8 @@ const METADATA: &[&str] = &[
     "actual_duration",
 ];
 
-/// The history note of a restored task.
+/// The requester context of a restored task that had none (a new task has
+/// no history entry to say it in).
 pub const RESTORED_NOTE: &str = "restored from quarantine";
 
 pub use crate::schema::is_task_id;
@@ -99,7 +99,9 @@ pub fn restored_task(
     task.task_id = id.into();
     task.lane = crate::lanes::lane_for(id);
     task.history.clear();
-    task.record(Status::Queued, now(), None, Some(RESTORED_NOTE.into()));
+    if task.requester.context.is_empty() {
+        task.requester.context = RESTORED_NOTE.into();
+    }
     task.validate_new()?;
     Ok(task)
 }
@@ -218,6 +220,7 @@ impl<'a> Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::Status;
     use crate::model::{Priority, RequesterType, TaskType};
     use serde_json::json;
 
@@ -255,8 +258,8 @@ mod tests {
         assert_eq!(t.metadata.tags, ["x"]);
         assert_eq!(t.input, r#"{"a":1}"#);
         assert_eq!(t.requester.id, "olga");
-        assert_eq!(t.history.len(), 1);
-        assert_eq!(t.history[0].note.as_deref(), Some(RESTORED_NOTE));
+        assert!(t.history.is_empty());
+        assert_eq!(t.requester.context, RESTORED_NOTE);
     }
 
     #[test]
