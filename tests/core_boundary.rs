@@ -38,8 +38,10 @@ fn the_core_depends_on_nothing_that_does_io() {
 
 #[test]
 fn a_core_time_is_stored_as_a_firestore_timestamp() {
-    let mut t = Task::default();
-    t.created_at = Some(Time::from_parts(1_700_000_000, 123_456_000).expect("in range"));
+    let t = Task {
+        created_at: Some(Time::from_parts(1_700_000_000, 123_456_000).expect("in range")),
+        ..Task::default()
+    };
     let doc = FirestoreDb::serialize_to_doc("projects/p/databases/d/documents/tasks/x", &t)
         .expect("a task serializes");
     let stored = doc

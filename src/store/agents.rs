@@ -1,0 +1,80 @@
+//! Agent documents (`agents/{id}`): an agent's own heartbeat write, a
+//! peer marking it offline, and reading them.
+
+use super::{Precondition, Store, server_time, string_value};
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::metrics::OpCounters;
+use crate::model::AgentDoc;
+use firestore::FirestoreDb;
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+
+impl Store {
+    /// Creates or replaces `agents/{id}`.
+    pub async fn put_agent(&self, agent: &AgentDoc) -> Result<()> {
+        let doc = self.encode(&layout::agent_doc(&agent.agent_id), agent)?;
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            update_transforms: vec![server_time("last_heartbeat")],
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
+        Ok(())
+    }
+
+    /// Marks a peer's document offline, only if it is still the version
+    /// `seen` (so of the agents that notice a death, one writes). Touches
+    /// nothing but `status`.
+    pub async fn mark_agent_offline(&self, seen: &pb::Document) -> Result<()> {
+        let mut fields = std::collections::HashMap::new();
+        fields.insert("status".to_string(), string_value("offline"));
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(pb::Document {
+                name: seen.name.clone(),
+                fields,
+                ..Default::default()
+            })),
+            update_mask: Some(pb::DocumentMask {
+                field_paths: vec!["status".into()],
+            }),
+            current_document: seen
+                .update_time
+                .map(Precondition::UpdatedAt)
+                .and_then(Precondition::into_pb),
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
+        Ok(())
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<AgentDoc>> {
+        let docs = self
+            .run_query("", layout::AGENTS, None, vec![], None)
+            .await?;
+        docs.iter()
+            .map(|d| {
+                FirestoreDb::deserialize_doc_to::<AgentDoc>(d).map_err(|e| Error::Malformed {
+                    name: d.name.clone(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn get_agent(&self, agent_id: &str) -> Result<Option<AgentDoc>> {
+        let docs = self
+            .batch_get(vec![self.name(&layout::agent_doc(agent_id))])
+            .await?;
+        match docs.into_iter().next().flatten() {
+            Some(d) => FirestoreDb::deserialize_doc_to::<AgentDoc>(&d)
+                .map(Some)
+                .map_err(|e| Error::Malformed {
+                    name: d.name.clone(),
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+}
