@@ -1,0 +1,121 @@
+//! What an agent is told at start, and what it reports when it stops.
+
+use super::*;
+
+/// Which command runs which task type.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers {
+    /// Runs every type without its own handler.
+    pub default: Option<String>,
+    pub by_type: HashMap<TaskType, String>,
+}
+
+impl Handlers {
+    pub fn command_for(&self, t: TaskType) -> Option<&str> {
+        self.by_type
+            .get(&t)
+            .or(self.default.as_ref())
+            .map(String::as_str)
+    }
+
+    /// The types this agent can run; `None` when a default handles all.
+    pub fn handled_types(&self) -> Option<HashSet<TaskType>> {
+        if self.default.is_some() {
+            None
+        } else {
+            Some(self.by_type.keys().copied().collect())
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.by_type.is_empty()
+    }
+}
+
+/// Everything an agent is told at start.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub agent_id: String,
+    pub capabilities: Vec<String>,
+    pub concurrency: usize,
+    pub handlers: Handlers,
+    /// How long a claim is good for without renewal.
+    pub lease: Duration,
+    /// How often leases are renewed and the agent document refreshed.
+    /// Also how fast a cancel or pause reaches a running handler.
+    pub heartbeat: Duration,
+    /// How long running handlers may finish after a shutdown signal.
+    pub grace: Duration,
+    /// Delays between failed attempts of a task.
+    pub retry_backoff: Backoff,
+    /// How often the owner of lane 0 counts the queue for documents no
+    /// lane listener sees (drafts typed in the console; `intake.rs`).
+    pub sweep_every: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(agent_id: impl Into<String>, handlers: Handlers) -> Self {
+        AgentConfig {
+            agent_id: agent_id.into(),
+            capabilities: Vec::new(),
+            concurrency: 4,
+            handlers,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            grace: Duration::from_secs(10),
+            retry_backoff: Backoff::default(),
+            sweep_every: intake::SWEEP_EVERY,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(m.into()));
+        if self.agent_id.is_empty()
+            || self.agent_id.len() > 128
+            || !self
+                .agent_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return bad("the agent id must be 1-128 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+        }
+        if self.concurrency == 0 || self.concurrency > 256 {
+            return bad("concurrency must be 1..=256");
+        }
+        if self.handlers.is_empty() {
+            return bad("no handler: pass --handler 'CMD' or --handler TYPE='CMD'");
+        }
+        // The bounds firestore.rules puts on `heartbeat_ms` in agents/{id}.
+        if self.heartbeat < Duration::from_millis(50) || self.heartbeat > Duration::from_secs(3600)
+        {
+            return bad("the heartbeat interval must be 50 ms..=1 h");
+        }
+        if self.heartbeat.is_zero() || self.lease < self.heartbeat * 2 {
+            return bad("the lease must be at least twice the heartbeat interval");
+        }
+        Ok(())
+    }
+
+    pub(super) fn offer(&self) -> Offer {
+        Offer {
+            agent_id: self.agent_id.clone(),
+            capabilities: self.capabilities.iter().cloned().collect(),
+            handles: self.handlers.handled_types(),
+        }
+    }
+}
+
+/// What an agent did, returned when it stops (tests and the benchmark read
+/// it).
+#[derive(Debug, Default, Clone)]
+pub struct AgentReport {
+    pub claimed: u64,
+    pub claim_conflicts: u64,
+    pub outcomes: HashMap<&'static str, u64>,
+    /// Created → claimed latency of every claim, in milliseconds (from the
+    /// server's `created_at` to the claim commit's time).
+    pub claim_latencies_ms: Vec<i64>,
+    /// How long each lost claim race took, from sending the claim to
+    /// hearing it was refused, in milliseconds.
+    pub conflict_ms: Vec<f64>,
+}

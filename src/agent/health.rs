@@ -1,0 +1,94 @@
+//! Whether this agent's own heartbeats get through: a peer's silence
+//! proves nothing while ours do not.
+
+use super::*;
+
+/// Whether this agent's own heartbeats reach Firestore, and since when.
+///
+/// Peers are judged dead only after a full window of our own heartbeats
+/// succeeding, so this must not overstate our reach. A heartbeat that
+/// hangs (Firestore frozen, a network partition) is no failure until its
+/// deadline, yet while it hangs we see nothing: a heartbeat slower than
+/// half the staleness window counts as a gap, and the window restarts
+/// when it ends. (Half, not one heartbeat period: under load a heartbeat
+/// often takes longer than a period, and a blind spot shorter than half
+/// the window cannot make a peer that beats every period look silent for
+/// a whole window.)
+#[derive(Clone)]
+pub(super) struct Health(Arc<std::sync::Mutex<HealthState>>);
+
+impl Health {
+    pub(super) fn new(slow: Duration) -> Health {
+        Health(Arc::new(std::sync::Mutex::new(HealthState::new(slow))))
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HealthState> {
+        // Plain data: a panic elsewhere cannot leave it torn.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a heartbeat unless one is in flight.
+    pub(super) fn begin(&self) -> bool {
+        self.lock().begin(Instant::now())
+    }
+
+    pub(super) fn end(&self, ok: bool) {
+        self.lock().end(ok, Instant::now());
+    }
+
+    /// How long heartbeats have been succeeding without a gap.
+    pub(super) fn healthy_for(&self) -> Duration {
+        self.lock().healthy_for(Instant::now())
+    }
+}
+
+/// [`Health`]'s state, with the clock passed in so it can be unit-tested.
+#[derive(Debug)]
+pub(super) struct HealthState {
+    /// A heartbeat that takes longer than this is a gap in our view.
+    pub(super) slow: Duration,
+    pub(super) ok_since: Option<Instant>,
+    pub(super) inflight_since: Option<Instant>,
+}
+
+impl HealthState {
+    pub(super) fn new(slow: Duration) -> HealthState {
+        HealthState {
+            slow,
+            ok_since: None,
+            inflight_since: None,
+        }
+    }
+
+    pub(super) fn begin(&mut self, at: Instant) -> bool {
+        if self.inflight_since.is_some() {
+            return false;
+        }
+        self.inflight_since = Some(at);
+        true
+    }
+
+    pub(super) fn end(&mut self, ok: bool, at: Instant) {
+        let slow = self
+            .inflight_since
+            .take()
+            .is_some_and(|began| at.saturating_duration_since(began) > self.slow);
+        self.ok_since = match (ok, slow, self.ok_since) {
+            (false, _, _) => None,
+            (true, true, _) | (true, false, None) => Some(at),
+            (true, false, Some(since)) => Some(since),
+        };
+    }
+
+    pub(super) fn healthy_for(&self, at: Instant) -> Duration {
+        if self
+            .inflight_since
+            .is_some_and(|began| at.saturating_duration_since(began) > self.slow)
+        {
+            return Duration::ZERO;
+        }
+        self.ok_since
+            .map(|t| at.saturating_duration_since(t))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,111 @@
+//! The other agents as the agents listener shows them: who is live (for
+//! the lanes) and who went quiet (to take its tasks over).
+
+use super::*;
+
+/// A peer as the agents listener last showed it.
+pub(super) struct Peer {
+    pub(super) doc: firestore::gcloud_sdk::google::firestore::v1::Document,
+    /// What it can run, from its document (`None` if it does not parse).
+    pub(super) offer: Option<Offer>,
+    /// It says it is offline (it shut down, or a peer found it dead), or
+    /// its last heartbeat (server time) was long ago when we first saw it:
+    /// a crashed agent's document from an earlier run.
+    pub(super) offline: bool,
+    /// When its document last changed, by this agent's clock: peers'
+    /// clocks are not trusted for liveness.
+    pub(super) changed: Instant,
+    /// Whether this agent already took over its work since it went quiet.
+    pub(super) taken_over: bool,
+}
+
+impl Peer {
+    pub(super) fn new(
+        doc: firestore::gcloud_sdk::google::firestore::v1::Document,
+        previous: Option<&Peer>,
+        stale_after: Duration,
+    ) -> Peer {
+        let parsed = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc).ok();
+        // Twice the staleness, so that clock skew between this machine and
+        // the server cannot make a live peer look dead.
+        let long_silent = |a: &AgentDoc| {
+            a.last_heartbeat.is_some_and(|t| {
+                crate::model::millis_between(t, now()) > 2 * stale_after.as_millis() as i64
+            })
+        };
+        let offline = parsed
+            .as_ref()
+            .is_some_and(|a| a.status == Some(AgentState::Offline) || long_silent(a));
+        Peer {
+            offer: parsed.as_ref().map(Offer::of_agent),
+            offline,
+            changed: Instant::now(),
+            taken_over: offline && previous.is_some_and(|p| p.taken_over),
+            doc,
+        }
+    }
+
+    /// Counted in the split of the lanes: it says it is up, and it has
+    /// written within `stale_after` of this agent's own heartbeats last
+    /// succeeding for that long (while we cannot reach Firestore, nobody
+    /// looks dead to us).
+    pub(super) fn is_live(&self, stale_after: Duration, healthy_for: Duration) -> bool {
+        !self.offline && self.changed.elapsed().min(healthy_for) <= stale_after
+    }
+}
+
+/// Takes over a peer that went quiet: marks it offline and requeues its
+/// tasks as their leases expire. Returns whether that was settled (done,
+/// or the peer turned out alive), as against cut short by Firestore.
+pub(super) async fn take_over_quiet(
+    store: &Store,
+    me: &str,
+    peer_id: &str,
+    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+    max_wait: Duration,
+) -> bool {
+    match recovery::confirm_offline(store, peer_id, seen).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(peer = %peer_id, "a quiet peer heartbeated after all; not taking over");
+            return true;
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer_id, error = %e, "could not mark a quiet peer offline");
+            return false;
+        }
+    }
+    match recovery::take_over(store.clone(), me.to_string(), peer_id.to_string(), max_wait).await {
+        Ok(0) => true,
+        Ok(n) => {
+            tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks");
+            false
+        }
+    }
+}
+
+/// The live agents' offers, this one included, for [`crate::lanes`].
+pub(super) fn live_offers(
+    me: &Offer,
+    peers: &HashMap<String, Peer>,
+    stale_after: Duration,
+    healthy_for: Duration,
+) -> Vec<Offer> {
+    let mut out: Vec<Offer> = peers
+        .values()
+        .filter(|p| p.is_live(stale_after, healthy_for))
+        .filter_map(|p| p.offer.clone())
+        .collect();
+    out.push(me.clone());
+    out
+}
+
+/// The lanes agent `me` owns, given the live agents' offers.
+pub(super) fn my_lanes(me: &str, live: &[Offer]) -> Vec<i64> {
+    let ids: Vec<String> = live.iter().map(|o| o.agent_id.clone()).collect();
+    lanes::owned(me, &ids)
+}
