@@ -10,34 +10,33 @@
 
 use crate::model::{InvalidTask, Task, limits};
 
+/// Whether `s` is `len` characters long, each alphanumeric ASCII or one
+/// of `extra`: the shape of every element pattern in the rules.
+fn is_charset(s: &str, len: std::ops::RangeInclusive<usize>, extra: &str) -> bool {
+    len.contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
 /// A task id: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$` (a uuid is one; so is a
 /// Firestore console auto-id).
 pub fn is_task_id(s: &str) -> bool {
-    s.len() <= 64
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c))
+    is_charset(s, 1..=64, "_-") && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// An agent id: `^[A-Za-z0-9._-]{1,128}$`.
 pub fn is_agent_id(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    is_charset(s, 1..=128, "._-")
 }
 
 /// A capability a task requires: `^[A-Za-z0-9_.:/+-]{1,64}$`.
 pub fn is_capability(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.:/+-".contains(c))
+    is_charset(s, 1..=64, "_.:/+-")
 }
 
 /// A tag: `^[A-Za-z0-9 _.:/+#@-]{1,64}$`.
 pub fn is_tag(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " _.:/+#@-".contains(c))
+    is_charset(s, 1..=64, " _.:/+#@-")
 }
 
 /// Checks every element of `list` with `ok`, and its length.

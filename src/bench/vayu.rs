@@ -21,7 +21,6 @@ use crate::metrics::{OpCounters, OpSnapshot};
 use crate::model::{Priority, Task, TaskType, Time};
 use crate::store::Store;
 use crate::tasks::{self, NewTask};
-use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -446,57 +445,10 @@ async fn wait_completed(
 
 /// Documents in `pile`, counted by the server (an aggregation query).
 pub async fn count(store: &Store, pile: Pile) -> Result<u64> {
-    count_collection(store, &store.name(&pile.parent()), pile.collection_id()).await
-}
-
-/// `COUNT(*)` of the collection `collection_id` under `parent` (a full
-/// resource name).
-pub async fn count_collection(store: &Store, parent: &str, collection_id: &str) -> Result<u64> {
-    use futures::StreamExt;
-    use pb::structured_aggregation_query::{Aggregation, QueryType, aggregation};
-    let request = pb::RunAggregationQueryRequest {
-        parent: parent.to_string(),
-        query_type: Some(
-            pb::run_aggregation_query_request::QueryType::StructuredAggregationQuery(
-                pb::StructuredAggregationQuery {
-                    aggregations: vec![Aggregation {
-                        alias: "n".into(),
-                        operator: Some(aggregation::Operator::Count(aggregation::Count {
-                            up_to: None,
-                        })),
-                    }],
-                    query_type: Some(QueryType::StructuredQuery(pb::StructuredQuery {
-                        from: vec![pb::structured_query::CollectionSelector {
-                            collection_id: collection_id.into(),
-                            all_descendants: false,
-                        }],
-                        ..Default::default()
-                    })),
-                },
-            ),
-        ),
-        ..Default::default()
-    };
-    let mut stream = store
-        .db()
-        .client()
-        .get()
-        .run_aggregation_query(request)
-        .await
-        .map_err(|s| store.map_status(s))?
-        .into_inner();
-    let mut n = 0;
-    while let Some(item) = stream.next().await {
-        let item = item.map_err(|s| store.map_status(s))?;
-        if let Some(pb::value::ValueType::IntegerValue(c)) = item
-            .result
-            .and_then(|r| r.aggregate_fields.get("n").cloned())
-            .and_then(|v| v.value_type)
-        {
-            n = c.max(0) as u64;
-        }
-    }
-    Ok(n)
+    let n = store
+        .count(&pile.parent(), pile.collection_id(), None, None)
+        .await?;
+    Ok(n.max(0) as u64)
 }
 
 /// Every task in the completed pile, parsed.
