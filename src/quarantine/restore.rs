@@ -65,8 +65,8 @@ pub const RESTORED_NOTE: &str = "restored from quarantine";
 pub use crate::schema::is_task_id;
 
 /// The new task restored as `id` from `fields` (the quarantined document
-/// or its fixed version), requested by `requester`, queued, with a history
-/// note; validated as any new task is.
+/// or its fixed version), requested by `requester`, queued, saying it was
+/// restored (in an empty requester context); validated as any new task is.
 pub fn restored_task(
     id: &str,
     fields: &Map<String, Value>,
