@@ -327,7 +327,21 @@ impl Drop for AuthEmulator {
     }
 }
 
+/// Starts the Auth emulator, trying again when firebase-tools exits before
+/// it listens: on a loaded machine it sometimes dies at start with "An
+/// unexpected error has occurred" (seen once in CI), and a second start
+/// works.
 async fn start_auth_emulator(firebase: &Path) -> AuthEmulator {
+    for attempt in 1..=3 {
+        if let Some(emu) = try_start_auth_emulator(firebase).await {
+            return emu;
+        }
+        eprintln!("the Auth emulator exited at start (attempt {attempt} of 3)");
+    }
+    panic!("the Auth emulator exited at start three times");
+}
+
+async fn try_start_auth_emulator(firebase: &Path) -> Option<AuthEmulator> {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().expect("a temp dir");
     let port = free_port();
@@ -348,7 +362,7 @@ async fn start_auth_emulator(firebase: &Path) -> AuthEmulator {
         .spawn()
         .expect("firebase-tools starts");
     let host = format!("127.0.0.1:{port}");
-    let emu = AuthEmulator {
+    let mut emu = AuthEmulator {
         child,
         host: host.clone(),
         _dir: dir,
@@ -356,7 +370,12 @@ async fn start_auth_emulator(firebase: &Path) -> AuthEmulator {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         if tokio::net::TcpStream::connect(&host).await.is_ok() {
-            return emu;
+            return Some(emu);
+        }
+        if let Ok(Some(_)) = emu.child.try_wait() {
+            let log = emu._dir.path().join("emulator.log");
+            eprintln!("{}", std::fs::read_to_string(log).unwrap_or_default());
+            return None;
         }
         assert!(
             std::time::Instant::now() < deadline,
