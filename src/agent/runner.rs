@@ -16,7 +16,7 @@ use crate::handler::{self, Exit, HandlerEvent};
 use crate::layout;
 use crate::lifecycle::Status;
 use crate::model::{
-    Artifact, Checkpoint, ControlRequest, Lease, Task, limits, millis_between, now, time_add,
+    Artifact, Checkpoint, ControlRequest, Lease, Task, clip, limits, millis_between, now, time_add,
 };
 use crate::protocol::Report;
 use crate::store::{Precondition, Store, Versioned};
@@ -219,14 +219,14 @@ impl Runner {
             HandlerEvent::Report(Report::Progress { percent, step }) => {
                 ex.progress = percent;
                 if step.is_some() {
-                    ex.current_step = step.map(|s| truncate(&s, 200));
+                    ex.current_step = step.map(|s| clip(&s, 200));
                 }
             }
             HandlerEvent::Report(Report::Checkpoint(data)) => {
                 ex.checkpoints.push(Checkpoint {
                     at: Some(now()),
                     epoch: self.epoch,
-                    data: truncate(&data, limits::CHECKPOINT_MAX),
+                    data: clip(&data, limits::CHECKPOINT_MAX),
                 });
                 let excess = ex
                     .checkpoints
@@ -237,8 +237,8 @@ impl Runner {
             HandlerEvent::Report(Report::Artifact { name, uri }) => {
                 if ex.artifacts.len() < limits::ARTIFACTS_MAX {
                     ex.artifacts.push(Artifact {
-                        name: truncate(&name, limits::ARTIFACT_NAME_MAX),
-                        uri: truncate(&uri, limits::ARTIFACT_URI_MAX),
+                        name: clip(&name, limits::ARTIFACT_NAME_MAX),
+                        uri: clip(&uri, limits::ARTIFACT_URI_MAX),
                         at: Some(now()),
                     });
                 } else {
@@ -249,7 +249,7 @@ impl Runner {
                 }
             }
             HandlerEvent::Report(Report::Result(r)) => {
-                ex.result = Some(truncate(&r, limits::ERROR_MAX))
+                ex.result = Some(clip(&r, limits::ERROR_MAX))
             }
             HandlerEvent::Report(Report::Log(line)) => self.log(line),
             HandlerEvent::Report(Report::Invalid { line, reason }) => {
@@ -261,7 +261,7 @@ impl Runner {
 
     fn log(&mut self, line: String) {
         // One line each: the rules check the tail joined by newlines.
-        let line = truncate(&line.replace(['\n', '\r'], " "), limits::LOG_LINE_MAX);
+        let line = clip(&line.replace(['\n', '\r'], " "), limits::LOG_LINE_MAX);
         let ex = &mut self.current.value.execution;
         ex.logs.push(line.clone());
         let excess = ex.logs.len().saturating_sub(limits::LOG_TAIL);
@@ -482,7 +482,7 @@ impl Runner {
         let t_now = now();
         let me = self.cfg.agent_id.clone();
         let mut next = self.current.value.clone();
-        let error = truncate(&error, limits::ERROR_MAX);
+        let error = clip(&error, limits::ERROR_MAX);
         self.log(format!(
             "[vayu] attempt {} failed: {error}",
             next.execution.attempt
@@ -589,8 +589,4 @@ pub struct LogDoc {
     pub agent_id: String,
     pub at: Option<crate::model::Time>,
     pub lines: Vec<String>,
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    crate::model::clip(s, max)
 }
