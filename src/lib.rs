@@ -38,7 +38,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
+pub use identity::auth;
 pub mod bench;
 pub mod error;
 pub mod lanes;
