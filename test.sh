@@ -59,8 +59,22 @@ rust_tests() {
   cargo test --workspace --no-fail-fast 2>&1 | tee "$log_dir/test.log"
 }
 
+# The production build (docs/production.md) leaves out the emulator
+# launcher; check that it still builds, lints clean, and really has no
+# launcher in its dependency graph.
+production_build() {
+  local tree
+  cargo clippy -p vayu --no-default-features --lib --bins -- -D warnings || return 1
+  tree=$(cargo tree -p vayu -e normal --no-default-features) || return 1
+  if grep -q vayu-emulator <<<"$tree"; then
+    echo "vayu-emulator is in the production dependency graph" >&2
+    return 1
+  fi
+}
+
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "production build, no emulator launcher" production_build
 step "cargo test" rust_tests
 count_from "$log_dir/test.log" '^test result:'
 

@@ -18,12 +18,14 @@
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
-//! - [`auth`]: acting as a Firebase Auth user instead of an admin.
+//! - [`auth`]: acting as a Firebase Auth user instead of an admin (it lives
+//!   in `identity/`, beside where the tokens come from).
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
 //! - [`demo`]: `vayu demo`, a client of the library.
-//! - [`emulator`]: finding and starting the local Firestore emulator.
+//! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
+//!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`identity`]: where those users' ID tokens come from, and enrolment.
@@ -46,7 +48,7 @@ pub use vayu_core::{
 };
 
 pub mod agent;
-pub mod auth;
+pub use identity::auth;
 pub mod bench;
 pub mod cli;
 pub mod demo;

@@ -28,12 +28,12 @@ use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
-use vayu::emulator::{Emulator, EmulatorOptions};
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
 use vayu::model::{Priority, Task, TaskType, Time, millis_between, now};
 use vayu::store::{Store, StoreConfig};
 use vayu::tasks::{self, NewTask};
+use vayu_emulator::{Emulator, EmulatorOptions};
 
 const TASKS: usize = 1000;
 const AGENTS: usize = 6;

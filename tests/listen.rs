@@ -16,10 +16,10 @@ use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use pb::structured_query::{self as sq};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use vayu::emulator::{Emulator, EmulatorOptions};
 use vayu::listen::{ListenEvent, ListenOptions, Listener, QuerySpec};
 use vayu::metrics::OpCounters;
 use vayu::store::{Store, StoreConfig};
+use vayu_emulator::{Emulator, EmulatorOptions};
 
 /// Generous bound on any single wait: the emulator answers in milliseconds,
 /// but a loaded 2-core CI box running many JVMs can stall for seconds.

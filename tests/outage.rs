@@ -12,11 +12,11 @@ use common::fleet::{
 use common::procs::{AgentProc, AgentSpec, Frozen, pid_alive, tail};
 use std::time::Duration;
 use tokio::time::Instant;
-use vayu::emulator::{Emulator, EmulatorOptions};
 use vayu::lifecycle::Status;
 use vayu::model::{Priority, TaskType, now, time_add};
 use vayu::store::{Store, StoreConfig};
 use vayu::tasks::{self, NewTask};
+use vayu_emulator::{Emulator, EmulatorOptions};
 
 /// The tests here run one at a time: each runs a JVM of its own and
 /// freezes it, and three at once on a 2-core machine would measure the

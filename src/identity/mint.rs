@@ -4,11 +4,12 @@
 //! with only the Firestore emulator there is nothing to mint, and the
 //! emulator identity setup is printed instead.
 
+use super::auth::SharedToken;
+use super::from_env::api_key;
 use super::{
-    AuthClient, Endpoints, ServiceAccount, Session, api_key, env, non_empty_env, unix_now,
+    AuthClient, Endpoints, ServiceAccount, Session, env, non_empty_env, unix_now,
     unsigned_custom_token,
 };
-use crate::auth::SharedToken;
 use crate::error::{Error, Result};
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use tokio::sync::OnceCell;
-use vayu::emulator::{Emulator, EmulatorOptions};
+use vayu_emulator::{Emulator, EmulatorOptions};
 
 /// One emulator per test binary (per process: under cargo-nextest that is
 /// one per test).
