@@ -14,7 +14,7 @@
 //! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`console`], [`lanes`], [`layout`], [`lifecycle`], [`model`],
-//! [`protocol`], [`retry`], [`schema`], [`spread`], [`time`].
+//! [`protocol`], [`retry`], [`review`], [`schema`], [`spread`], [`time`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -44,7 +44,7 @@
 #![forbid(unsafe_code)]
 
 pub use vayu_core::{
-    assign, console, lanes, layout, lifecycle, model, protocol, retry, schema, spread, time,
+    assign, console, lanes, layout, lifecycle, model, protocol, retry, review, schema, spread, time,
 };
 
 pub mod agent;

@@ -28,7 +28,7 @@ pub struct Record {
     pub task_id: String,
     pub reason: String,
     pub quarantined_by: String,
-    /// The part found broken (src/schema.rs `Part`).
+    /// The part found broken (core/src/schema `Part`).
     pub defect: String,
     pub quarantined_at: Option<Time>,
     pub original_path: String,

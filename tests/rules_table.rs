@@ -182,7 +182,7 @@ fn the_rules_enums_are_the_models() {
 }
 
 /// The quarantine's parts and the stored keys are the decoder's
-/// (src/schema.rs): a part the agent names that the rules do not know, or
+/// (core/src/schema): a part the agent names that the rules do not know, or
 /// a key list that differs, would leave a document it cannot quarantine.
 #[test]
 fn the_quarantine_parts_are_the_schemas() {

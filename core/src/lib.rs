@@ -17,6 +17,7 @@
 //! - [`model`]: the task and agent documents as stored.
 //! - [`protocol`]: the handler's stdout line protocol.
 //! - [`retry`]: backoff delays for failed attempts.
+//! - [`review`]: review policies, verdicts, the quality score, rework.
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
@@ -32,6 +33,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod protocol;
 pub mod retry;
+pub mod review;
 pub mod schema;
 pub mod spread;
 pub mod time;

@@ -3,6 +3,7 @@
 //! is lost.
 
 use super::*;
+use state::ClaimAnswer;
 
 /// The claim: one commit that deletes the queued document (only if it is
 /// still the version we saw) and creates the active one (only if absent).
@@ -54,7 +55,7 @@ pub(super) fn startup_backoff() -> backon::ExponentialBuilder {
 /// After a claim whose outcome is unknown: if it did land, requeue the
 /// task (this agent is not running it). Retries until Firestore answers,
 /// bounded so a long outage ends in the lease expiring instead.
-pub(super) async fn settle_unknown_claim(store: Store, me: String, task_id: String, epoch: i64) {
+async fn settle_unknown_claim(store: Store, me: String, task_id: String, epoch: i64) {
     for attempt in 0..20u32 {
         match store.find_task(&task_id).await {
             Ok(Some(v))
@@ -75,5 +76,151 @@ pub(super) async fn settle_unknown_claim(store: Store, me: String, task_id: Stri
             }
         }
         tokio::time::sleep(Duration::from_millis(250) * (attempt + 1).min(8)).await;
+    }
+}
+
+/// The circuit breaker for claims: after Firestore fails to answer, wait
+/// (capped, jittered) before trying again instead of spinning.
+pub(super) struct Breaker {
+    backoff: Backoff,
+    failures: u32,
+    pub(super) paused_until: Option<Instant>,
+}
+
+impl Breaker {
+    pub(super) fn new() -> Breaker {
+        Breaker {
+            backoff: Backoff {
+                base: Duration::from_millis(200),
+                cap: Duration::from_secs(10),
+            },
+            failures: 0,
+            paused_until: None,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.paused_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn trip(&mut self) -> Duration {
+        self.failures += 1;
+        let wait = self.backoff.delay(self.failures, rand::random());
+        self.paused_until = Some(Instant::now() + wait);
+        wait
+    }
+
+    pub(super) fn reopen_if_due(&mut self) {
+        if self.paused_until.is_some_and(|t| Instant::now() >= t) {
+            self.paused_until = None;
+        }
+    }
+}
+
+impl Agent {
+    /// Claims while there are free slots and claimable work. Claims run
+    /// side by side (one per free slot), not one after another: each is a
+    /// round trip, and a queue backlog should fill every slot at once.
+    pub(super) fn claim_free_slots(&mut self) {
+        if self.claims.is_open() {
+            return;
+        }
+        let t_now = now();
+        while self.running.len() + self.claiming_ids.len() < self.cfg.concurrency {
+            let eligible = self.queue.candidates.values().map(|c| &c.seen.value);
+            let eligible = eligible.filter(|t| {
+                self.offer.can_claim(t, t_now)
+                    && !self.running.contains(&t.task_id)
+                    && !self.claiming_ids.contains(&t.task_id)
+            });
+            let Some(id) = assign::pick(&self.cfg.agent_id, eligible).map(|t| t.task_id.clone())
+            else {
+                break;
+            };
+            let cand =
+                (self.queue.candidates.remove(&id)).expect("picked from the candidates just now");
+            crate::metrics::OpCounters::add(&self.store.counters().claim_attempts, 1);
+            self.claiming_ids.insert(id.clone());
+            let (store, cfg) = (self.store.clone(), self.cfg.clone());
+            self.claiming.spawn(async move {
+                let sent = Instant::now();
+                let result = claim(&store, &cfg, &cand.seen).await;
+                (id, cand, sent, result)
+            });
+        }
+    }
+
+    /// A claim was answered: run the task, or learn why not.
+    pub(super) fn on_claim_answer(
+        &mut self,
+        joined: std::result::Result<ClaimAnswer, tokio::task::JoinError>,
+    ) {
+        let Ok((id, cand, sent, result)) = joined else {
+            tracing::error!("a claim panicked");
+            return;
+        };
+        self.claiming_ids.remove(&id);
+        let took = sent.elapsed();
+        match result {
+            // The lease was set to run from when the claim was sent. An
+            // answer that comes this late (a stalled server) leaves too
+            // little of it: a peer may take the task over while the
+            // handler runs, and it would run twice. Give it back instead.
+            Ok(claimed) if took >= self.cfg.lease / 2 => {
+                self.report.claimed += 1;
+                tracing::warn!(task = %id, ?took, "the claim's answer came too late to trust its lease; giving the task back");
+                let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+                self.background.spawn(async move {
+                    let why = "its claim's answer came too late to trust the lease";
+                    if let Err(e) = recovery::release_unrun(&store, &claimed, &me, why).await {
+                        tracing::warn!(task = %claimed.value.task_id, error = %e, "could not give back a late claim; its lease will expire");
+                    }
+                });
+            }
+            Ok(claimed) => self.start_running(id, claimed),
+            // Under firestore.rules the loser of a race is refused before
+            // its precondition is checked: PermissionDenied.
+            Err(e)
+                if e.is_conflict()
+                    || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
+            {
+                // Someone else got it, or it changed: the listener will
+                // show the new version if it is still claimable.
+                tracing::debug!(task = %id, error = %e, "claim lost or refused");
+                self.report.claim_conflicts += 1;
+                self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
+            }
+            Err(e) if e.is_transient() => {
+                let wait = self.claims.trip();
+                tracing::warn!(error = %e, ?wait, "Firestore unreachable; pausing claims");
+                // The commit may have landed though we heard no answer.
+                // Then the task sits in the active pile under our id, with
+                // nobody running it, and no peer takes it from a live
+                // agent. Find out, and give it back to the queue if so.
+                let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+                let (epoch, task_id) = (cand.seen.value.lease.epoch + 1, id.clone());
+                self.background
+                    .spawn(settle_unknown_claim(store, me, task_id, epoch));
+                self.queue.candidates.insert(id, cand);
+            }
+            Err(e) => {
+                tracing::warn!(task = %id, error = %e, "claim refused; skipping the task");
+            }
+        }
+    }
+
+    fn start_running(&mut self, id: String, claimed: Versioned<Task>) {
+        self.claims.failures = 0;
+        self.report.claimed += 1;
+        if let (Some(c), Some(a)) = (claimed.value.created_at, claimed.value.updated_at) {
+            let latency = crate::model::millis_between(c, a);
+            self.report.claim_latencies_ms.push(latency);
+        }
+        tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
+        self.running.insert(id.clone());
+        let (store, cfg) = (self.store.clone(), self.cfg.clone());
+        let r = runner::Runner::new(store.clone(), cfg, claimed, self.release.subscribe());
+        let me = self.cfg.agent_id.clone();
+        self.runners.spawn(guard::run(store, me, id, r));
     }
 }

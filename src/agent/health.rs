@@ -92,3 +92,63 @@ impl HealthState {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLOW: Duration = Duration::from_millis(500);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn health_grows_while_heartbeats_are_quick() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        assert_eq!(h.healthy_for(t0), Duration::ZERO, "no heartbeat yet");
+        assert!(h.begin(t0));
+        assert!(!h.begin(t0 + ms(10)), "one heartbeat at a time");
+        h.end(true, t0 + ms(20));
+        for i in 1..10u64 {
+            assert!(h.begin(t0 + ms(500 * i)));
+            h.end(true, t0 + ms(500 * i + 20));
+        }
+        assert_eq!(h.healthy_for(t0 + ms(5_000)), ms(4_980));
+    }
+
+    #[test]
+    fn a_failed_heartbeat_restarts_the_window() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        h.begin(t0);
+        h.end(true, t0 + ms(10));
+        h.begin(t0 + ms(500));
+        h.end(false, t0 + ms(510));
+        assert_eq!(h.healthy_for(t0 + ms(900)), Duration::ZERO);
+        h.begin(t0 + ms(1_000));
+        h.end(true, t0 + ms(1_010));
+        assert_eq!(h.healthy_for(t0 + ms(2_010)), ms(1_000));
+    }
+
+    /// The chaos run's freeze: a heartbeat hangs 10 s and then succeeds.
+    /// Until it ends we are blind, and afterwards the window starts again:
+    /// a peer silent through the freeze is not judged on our old record.
+    #[test]
+    fn a_hanging_heartbeat_is_a_gap_even_if_it_succeeds() {
+        let t0 = Instant::now();
+        let mut h = HealthState::new(SLOW);
+        h.begin(t0);
+        h.end(true, t0 + ms(10));
+        h.begin(t0 + ms(500));
+        assert_eq!(
+            h.healthy_for(t0 + ms(900)),
+            ms(890),
+            "in flight, not yet late"
+        );
+        assert_eq!(h.healthy_for(t0 + ms(5_000)), Duration::ZERO, "late");
+        h.end(true, t0 + ms(10_500));
+        assert_eq!(h.healthy_for(t0 + ms(11_000)), ms(500));
+    }
+}

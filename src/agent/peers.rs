@@ -57,7 +57,7 @@ impl Peer {
 /// Takes over a peer that went quiet: marks it offline and requeues its
 /// tasks as their leases expire. Returns whether that was settled (done,
 /// or the peer turned out alive), as against cut short by Firestore.
-pub(super) async fn take_over_quiet(
+async fn take_over_quiet(
     store: &Store,
     me: &str,
     peer_id: &str,
@@ -108,4 +108,106 @@ pub(super) fn live_offers(
 pub(super) fn my_lanes(me: &str, live: &[Offer]) -> Vec<i64> {
     let ids: Vec<String> = live.iter().map(|o| o.agent_id.clone()).collect();
     lanes::owned(me, &ids)
+}
+
+/// The id of the agent a document of `agents` belongs to.
+fn agent_id_of(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or_default()
+}
+
+/// Reads the peers listener until its first full snapshot, for at most
+/// 5 s: which lanes are ours depends on who else is live, and listening
+/// to every lane for a moment would cost a read of every queued task.
+pub(super) async fn first_snapshot(
+    me: &str,
+    events: &mut tokio::sync::mpsc::Receiver<ListenEvent>,
+    stale_after: Duration,
+) -> HashMap<String, Peer> {
+    let mut peers = HashMap::new();
+    let complete = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(ev) = events.recv().await {
+            match ev {
+                ListenEvent::Upsert(doc) => {
+                    let id = agent_id_of(&doc.name).to_string();
+                    if id != me {
+                        peers.insert(id, Peer::new(doc, None, stale_after));
+                    }
+                }
+                ListenEvent::Removed(name) => {
+                    peers.remove(agent_id_of(&name));
+                }
+                ListenEvent::Current => return true,
+                ListenEvent::Reset => {}
+            }
+        }
+        false
+    })
+    .await;
+    if !matches!(complete, Ok(true)) {
+        tracing::warn!("no snapshot of the peers yet; starting with every lane");
+    }
+    peers
+}
+
+impl Agent {
+    /// The agents listener showed a change: the split of the lanes may
+    /// have changed with it.
+    pub(super) fn on_peer(&mut self, event: Option<ListenEvent>) -> ControlFlow<()> {
+        match event {
+            Some(ListenEvent::Upsert(doc)) => {
+                let id = agent_id_of(&doc.name).to_string();
+                if id != self.cfg.agent_id {
+                    let peer = Peer::new(doc, self.peers.get(&id), self.stale_after);
+                    self.peers.insert(id, peer);
+                    self.recheck_lanes = true;
+                }
+            }
+            Some(ListenEvent::Removed(name)) => {
+                self.peers.remove(agent_id_of(&name));
+                self.recheck_lanes = true;
+            }
+            Some(ListenEvent::Reset | ListenEvent::Current) => {}
+            None => {
+                tracing::error!("the agents listener stopped");
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Takes over every peer silent for longer than `stale_after`, once.
+    ///
+    /// A peer's silence proves nothing while this agent cannot reach
+    /// Firestore itself (everyone looks dead after an outage): peers are
+    /// judged only after a full window of our own heartbeats succeeding.
+    pub(super) fn take_over_quiet_peers(&mut self) {
+        if self.health.healthy_for() <= self.stale_after {
+            return;
+        }
+        for (peer_id, peer) in self.peers.iter_mut() {
+            if peer.taken_over || peer.changed.elapsed() <= self.stale_after {
+                continue;
+            }
+            peer.taken_over = true;
+            let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+            let (peer_id, seen, max_wait) = (peer_id.clone(), peer.doc.clone(), self.cfg.lease * 2);
+            self.takeovers.spawn(async move {
+                let settled = take_over_quiet(&store, &me, &peer_id, &seen, max_wait).await;
+                (peer_id, settled)
+            });
+        }
+    }
+
+    /// A take-over ended. Unsettled (Firestore did not answer): judge the
+    /// peer again at the next tick rather than leave its tasks behind.
+    pub(super) fn on_taken_over(
+        &mut self,
+        joined: std::result::Result<(String, bool), tokio::task::JoinError>,
+    ) {
+        if let Ok((peer_id, false)) = joined
+            && let Some(peer) = self.peers.get_mut(&peer_id)
+        {
+            peer.taken_over = false;
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! (its lanes, all of them or the best by priority, in a window).
 
 use super::*;
+use state::Candidate;
 
 /// The largest window an agent listens to. Past it a backlog of tasks that
 /// no agent can run would cost every agent a full read of the queue.
@@ -75,8 +76,163 @@ pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) 
     }
 }
 
+/// The agent's listener on the queued pile, and what it has shown.
+pub(super) struct Queue {
+    /// The queued pile's collection path.
+    parent: String,
+    pub(super) lanes: Vec<i64>,
+    pub(super) view: QueueView,
+    pub(super) window: i32,
+    listener: Listener,
+    pub(super) events: tokio::sync::mpsc::Receiver<ListenEvent>,
+    /// Every document in the listener's result set, claimable or not.
+    pub(super) in_window: HashSet<String>,
+    /// The listener has sent its whole result set since it (re)opened.
+    pub(super) current: bool,
+    pub(super) candidates: HashMap<String, Candidate>,
+    /// Tasks in our lanes that this agent can never run, to be forwarded,
+    /// and the version of each we last forwarded (not twice the same).
+    pub(super) stuck: HashMap<String, Versioned<Task>>,
+    pub(super) forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
+    /// Documents that are not tasks, handed to [`intake`] once each.
+    pub(super) malformed: HashSet<String>,
+}
+
+impl Queue {
+    /// Listens to all of `lanes`, in the first window.
+    pub(super) fn open(store: &Store, lanes: Vec<i64>, concurrency: usize) -> Queue {
+        let parent = store.name(&Pile::Queued.parent());
+        let (view, window) = (QueueView::All, initial_window(concurrency));
+        let (listener, events) = listen_queue(store, &parent, view, &lanes, window);
+        Queue {
+            parent,
+            lanes,
+            view,
+            window,
+            listener,
+            events,
+            in_window: HashSet::new(),
+            current: false,
+            candidates: HashMap::new(),
+            stuck: HashMap::new(),
+            forwarded: HashMap::new(),
+            malformed: HashSet::new(),
+        }
+    }
+
+    /// Listens again, to `view` in a window of `window`.
+    pub(super) async fn relisten(&mut self, store: &Store, view: QueueView, window: i32) {
+        (self.view, self.window) = (view, window);
+        self.listener.stop().await;
+        (self.listener, self.events) = listen_queue(store, &self.parent, view, &self.lanes, window);
+        self.current = false;
+    }
+
+    /// The listener starts over: everything it showed is forgotten.
+    pub(super) fn forget(&mut self) {
+        self.candidates.clear();
+        self.stuck.clear();
+        self.in_window.clear();
+        self.current = false;
+    }
+
+    pub(super) async fn close(&mut self) {
+        self.listener.stop().await;
+    }
+
+    /// `first` and every event already behind it.
+    pub(super) fn drain(&mut self, first: Option<ListenEvent>) -> Event {
+        let mut events = Vec::new();
+        let mut next = first;
+        loop {
+            match next {
+                Some(ev) => events.push(ev),
+                None => {
+                    return Event::Queue {
+                        events,
+                        closed: true,
+                    };
+                }
+            }
+            match self.events.try_recv() {
+                Ok(ev) => next = Some(ev),
+                Err(_) => {
+                    return Event::Queue {
+                        events,
+                        closed: false,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Agent {
+    /// The queue listener showed changes: keep the claimable tasks, note
+    /// the ones to forward, and hand documents that are not tasks to
+    /// [`intake`].
+    pub(super) fn on_queue(&mut self, events: Vec<ListenEvent>, closed: bool) -> ControlFlow<()> {
+        for event in events {
+            match event {
+                ListenEvent::Reset => self.queue.forget(),
+                ListenEvent::Upsert(doc) => self.on_queued_doc(doc),
+                ListenEvent::Removed(name) => {
+                    self.queue.in_window.remove(&name);
+                    let id = name.rsplit('/').next().unwrap_or_default();
+                    self.queue.candidates.remove(id);
+                    self.queue.stuck.remove(id);
+                    self.queue.forwarded.remove(id);
+                    self.queue.malformed.remove(id);
+                }
+                ListenEvent::Current => self.queue.current = true,
+            }
+        }
+        if closed {
+            tracing::error!("the queue listener stopped");
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn on_queued_doc(&mut self, doc: firestore::gcloud_sdk::google::firestore::v1::Document) {
+        let q = &mut self.queue;
+        q.in_window.insert(doc.name.clone());
+        let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+        let v = match Store::decode_versioned(&doc, Pile::Queued) {
+            Ok(v) => v,
+            Err(e) => {
+                q.candidates.remove(&id);
+                q.stuck.remove(&id);
+                if q.malformed.insert(id) {
+                    tracing::warn!(error = %e, "a queued document that is not a task");
+                    let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+                    self.background.spawn(async move {
+                        intake::take_in(&store, &doc, &e.to_string(), &me).await;
+                    });
+                }
+                return;
+            }
+        };
+        q.malformed.remove(&id);
+        // Kept even while our runner for the same id is still winding
+        // down: a retried task comes back to the queue before its runner
+        // is reaped, and the listener will not show it again.
+        if self.offer.could_claim(&v.value) {
+            q.stuck.remove(&id);
+            q.candidates.insert(id, Candidate { seen: v });
+        } else {
+            q.candidates.remove(&id);
+            if v.value.status.is_claimable() && v.value.control.is_none() {
+                q.stuck.insert(id, v);
+            } else {
+                q.stuck.remove(&id);
+            }
+        }
+    }
+}
+
 /// Opens the agent's queue listener on `view` of its `lanes`.
-pub(super) fn listen_queue(
+fn listen_queue(
     store: &Store,
     queued_parent: &str,
     view: QueueView,

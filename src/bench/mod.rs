@@ -29,6 +29,8 @@
 //! own emulator.
 
 pub mod ceiling;
+mod idle;
+mod produce;
 pub mod progress;
 pub mod report;
 pub mod rss;
@@ -41,12 +43,11 @@ use crate::error::{Error, Result};
 use crate::metrics::OpCounters;
 use crate::store::{Store, StoreConfig};
 use clap::Args;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use produce::{ProduceReport, produce};
 pub use report::BenchReport;
 
 /// One of the measured modes.
@@ -233,78 +234,6 @@ pub fn count_runs(file: &Path) -> (u64, u64) {
 /// uuid and a newline per execution.
 pub fn runs_so_far(file: &Path) -> u64 {
     std::fs::metadata(file).map(|m| m.len() / 37).unwrap_or(0)
-}
-
-/// How task creation went.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ProduceReport {
-    pub created: u64,
-    /// Creates that failed and were retried (lock timeouts, outages).
-    pub retries: u64,
-    /// Seconds from the first create sent to the last one acknowledged.
-    pub seconds: f64,
-}
-
-/// Calls `create(i)` for every i in 0..m from `producers` concurrent
-/// loops, retrying transient failures, until all are created or `stop`
-/// is set.
-pub async fn produce<F, Fut>(
-    m: usize,
-    producers: usize,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    create: F,
-) -> Result<ProduceReport>
-where
-    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<()>> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let created = Arc::new(AtomicU64::new(0));
-    let retries = Arc::new(AtomicU64::new(0));
-    let started = std::time::Instant::now();
-    let mut loops = tokio::task::JoinSet::new();
-    for _ in 0..producers.min(m) {
-        let (next, created, retries, stop, create) = (
-            next.clone(),
-            created.clone(),
-            retries.clone(),
-            stop.clone(),
-            create.clone(),
-        );
-        loops.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= m || stop.load(Ordering::Relaxed) {
-                    return Ok::<(), Error>(());
-                }
-                let mut failures = 0u32;
-                loop {
-                    match create(i).await {
-                        Ok(()) => break,
-                        Err(e) if failures < 20 && (e.is_transient() || e.is_conflict()) => {
-                            failures += 1;
-                            retries.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(10 * u64::from(failures)))
-                                .await;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                }
-                created.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-    }
-    while let Some(joined) = loops.join_next().await {
-        joined.map_err(|e| Error::Firestore(format!("a producer panicked: {e}")))??;
-    }
-    Ok(ProduceReport {
-        created: created.load(Ordering::Relaxed),
-        retries: retries.load(Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 /// The runs `args` asks for: one per agent count of `--agents`.

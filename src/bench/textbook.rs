@@ -1,5 +1,8 @@
 //! The textbook mode: the claim loop a user would write first.
 //!
+//! (One file of a little over 400 lines on purpose: it is the baseline
+//! vayu is measured against, written to be read whole.)
+//!
 //! One collection, `textbook_tasks`, with a `status` field. N worker loops
 //! each:
 //! 1. in a read-write transaction, query the oldest queued task of the

@@ -20,7 +20,7 @@ use crate::lifecycle::Status;
 use crate::metrics::{OpCounters, OpSnapshot};
 use crate::model::{Priority, Task, TaskType, Time};
 use crate::store::Store;
-use crate::tasks::{self, NewTask};
+use crate::tasks::NewTask;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+pub use super::idle::{IdleReport, idle};
 
 /// N agents running [`agent::run`] in this process, stopped together.
 pub struct Fleet {
@@ -101,85 +103,6 @@ impl Fleet {
         }
         Ok(out)
     }
-}
-
-/// Reads while agents are idle, and created → claimed with an idle fleet.
-#[derive(Debug, Clone, Serialize)]
-pub struct IdleReport {
-    pub agents: usize,
-    pub window_s: f64,
-    /// Every operation the idle agents made during the window.
-    pub window: OpSnapshot,
-    pub samples: usize,
-    pub completed: usize,
-    /// Created (server time) → claim committed (server time), from the
-    /// agents' reports. Whole milliseconds.
-    pub claim_ms: Option<Percentiles>,
-    /// Created (server time) → the winning agent sent its claim, from the
-    /// task documents; microsecond precision, excludes the claim commit.
-    pub noticed_ms: Option<Percentiles>,
-    /// Claim races lost by the other agents, and how long losing took.
-    pub lost_races: u64,
-    pub lost_race_ms: Option<Percentiles>,
-}
-
-/// Starts an idle fleet, counts its operations over a quiet window, then
-/// creates tasks one at a time and measures how fast they are claimed.
-pub async fn idle(ctx: &Ctx) -> Result<IdleReport> {
-    let db = ctx.fresh_db("idle");
-    let counters = Arc::new(OpCounters::default());
-    let observer = Store::connect(&ctx.store_config(&db)).await?;
-    let (handler, _) = ctx.handler("idle");
-    let fleet = Fleet::start(ctx, &db, &counters, &handler, &observer).await?;
-    // Startup reads (recovery queries, initial snapshots) are over; let
-    // the first heartbeats pass too.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = counters.snapshot();
-    let window = Duration::from_secs(ctx.args.idle_window_secs);
-    let started = Instant::now();
-    tokio::time::sleep(window).await;
-    let window_ops = counters.snapshot().since(&before);
-    let window_s = started.elapsed().as_secs_f64();
-
-    // One task at a time, spaced well beyond how long one takes, so every
-    // task meets a fleet that is idle again.
-    let creator = Store::connect(&ctx.store_config(&db)).await?;
-    let mut ids = Vec::new();
-    for i in 0..ctx.args.idle_samples {
-        let t = tasks::create(&creator, bench_task(i, "idle")).await?;
-        ids.push(t.task_id);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let done = wait_completed(
-        &observer,
-        ids.len() as u64,
-        None,
-        &AtomicU64::new(0),
-        Instant::now() + Duration::from_secs(120),
-    )
-    .await?;
-    let reports = fleet.stop().await?;
-    let docs = completed_tasks(&observer).await?;
-    let noticed: Vec<f64> = docs
-        .iter()
-        .filter_map(|t| Some(micros(t.created_at?, t.assignment.assigned_at?) / 1000.0))
-        .collect();
-    let claim: Vec<f64> = reports
-        .iter()
-        .flat_map(|r| r.claim_latencies_ms.iter().map(|&ms| ms as f64))
-        .collect();
-    let lost: Vec<f64> = reports.iter().flat_map(|r| r.conflict_ms.clone()).collect();
-    Ok(IdleReport {
-        agents: ctx.args.agents,
-        window_s,
-        window: window_ops,
-        samples: ids.len(),
-        completed: done as usize,
-        claim_ms: Percentiles::of(&claim),
-        noticed_ms: Percentiles::of(&noticed),
-        lost_races: reports.iter().map(|r| r.claim_conflicts).sum(),
-        lost_race_ms: Percentiles::of(&lost),
-    })
 }
 
 /// Firestore operations divided by completed tasks.
@@ -401,7 +324,7 @@ pub fn micros(a: Time, b: Time) -> f64 {
 /// whole pile on the emulator, so when the handler logs its runs the wait
 /// counts only once the log says all ran. Gives up when nothing has moved
 /// for a minute (a lost task), returning how many it saw.
-async fn wait_completed(
+pub(super) async fn wait_completed(
     observer: &Store,
     m: u64,
     runs_file: Option<&std::path::Path>,
@@ -452,7 +375,7 @@ pub async fn count(store: &Store, pile: Pile) -> Result<u64> {
 }
 
 /// Every task in the completed pile, parsed.
-async fn completed_tasks(observer: &Store) -> Result<Vec<Task>> {
+pub(super) async fn completed_tasks(observer: &Store) -> Result<Vec<Task>> {
     Ok(observer
         .list_pile(Pile::Completed, None, None)
         .await?

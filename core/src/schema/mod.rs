@@ -10,34 +10,10 @@
 
 use crate::model::{InvalidTask, Task, limits};
 
-/// Whether `s` is `len` characters long, each alphanumeric ASCII or one
-/// of `extra`: the shape of every element pattern in the rules.
-fn is_charset(s: &str, len: std::ops::RangeInclusive<usize>, extra: &str) -> bool {
-    len.contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
-}
+pub use ids::{is_agent_id, is_capability, is_tag, is_task_id};
 
-/// A task id: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$` (a uuid is one; so is a
-/// Firestore console auto-id).
-pub fn is_task_id(s: &str) -> bool {
-    is_charset(s, 1..=64, "_-") && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-}
-
-/// An agent id: `^[A-Za-z0-9._-]{1,128}$`.
-pub fn is_agent_id(s: &str) -> bool {
-    is_charset(s, 1..=128, "._-")
-}
-
-/// A capability a task requires: `^[A-Za-z0-9_.:/+-]{1,64}$`.
-pub fn is_capability(s: &str) -> bool {
-    is_charset(s, 1..=64, "_.:/+-")
-}
-
-/// A tag: `^[A-Za-z0-9 _.:/+#@-]{1,64}$`.
-pub fn is_tag(s: &str) -> bool {
-    is_charset(s, 1..=64, " _.:/+#@-")
-}
+mod ids;
+mod new;
 
 /// Checks every element of `list` with `ok`, and its length.
 fn each(list: &[String], max: usize, ok: fn(&str) -> bool, what: &str) -> Result<(), String> {
@@ -346,66 +322,6 @@ fn check_execution(t: &Task) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-// The model's own check of a new task lives here, beside the bounds it
-// applies, so that the model does not depend on the schema (which depends
-// on the model).
-impl Task {
-    /// The checks the rules make too, made early so that a person gets a
-    /// clear message instead of a permission error.
-    pub fn validate_new(&self) -> Result<(), InvalidTask> {
-        let bad = |m: String| Err(InvalidTask(m));
-        if !is_task_id(&self.task_id) {
-            return bad(format!(
-                "task_id '{}' is not 1-64 of A-Z a-z 0-9 _ - starting with a letter or digit",
-                self.task_id
-            ));
-        }
-        if !self.status.is_initial() {
-            return bad(format!(
-                "a new task starts created, queued or blocked, not {}",
-                self.status
-            ));
-        }
-        if self.title.trim().is_empty() {
-            return bad("the title is empty".into());
-        }
-        if self.title.len() > limits::TITLE_MAX {
-            return bad(format!("the title is over {} bytes", limits::TITLE_MAX));
-        }
-        if self.input.len() > limits::INPUT_MAX {
-            return bad(format!("the input is over {} bytes", limits::INPUT_MAX));
-        }
-        if self.requester.context.len() > limits::CONTEXT_MAX {
-            return bad(format!(
-                "the requester context is over {} bytes",
-                limits::CONTEXT_MAX
-            ));
-        }
-        if self.metadata.tags.len() > limits::TAGS_MAX
-            || self.metadata.tags.iter().any(|t| t.len() > limits::TAG_MAX)
-        {
-            return bad(format!(
-                "at most {} tags of at most {} bytes",
-                limits::TAGS_MAX,
-                limits::TAG_MAX
-            ));
-        }
-        if self.requires.len() > limits::REQUIRES_MAX {
-            return bad(format!("at most {} capabilities", limits::REQUIRES_MAX));
-        }
-        if self.dependencies.blocked_by.len() > limits::DEPENDENCIES_MAX {
-            return bad(format!("at most {} dependencies", limits::DEPENDENCIES_MAX));
-        }
-        if !(0..=limits::MAX_RETRIES_MAX as i64).contains(&self.metadata.max_retries) {
-            return bad(format!(
-                "max_retries must be 0..={}",
-                limits::MAX_RETRIES_MAX
-            ));
-        }
-        check_stored(self).map_err(InvalidTask)
-    }
 }
 
 #[cfg(test)]

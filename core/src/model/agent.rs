@@ -1,0 +1,33 @@
+//! The agent document.
+
+use super::*;
+
+/// An agent's document in `agents/{agent_id}`: the seed's `agent_status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentDoc {
+    pub agent_id: String,
+    pub status: Option<AgentState>,
+    pub capabilities: Vec<String>,
+    /// Task types this agent has a handler for.
+    pub handles: Vec<String>,
+    pub concurrency: i64,
+    pub current_tasks: Vec<String>,
+    /// Percent of the machine's CPU used by the agent and its handlers.
+    pub cpu_usage: f64,
+    /// Percent of the machine's memory in use.
+    pub memory_usage: f64,
+    /// The agent process's own resident memory.
+    pub rss_mb: f64,
+    pub last_heartbeat: Option<Time>,
+    pub started_at: Option<Time>,
+    /// A fresh uuid each time the process starts, so peers see restarts.
+    pub incarnation: String,
+    pub hostname: String,
+    pub version: String,
+    pub completed_count: i64,
+    pub failed_count: i64,
+    /// The agent's heartbeat interval in milliseconds (50..=3_600_000): a
+    /// peer may mark it offline only after two of them passed silently.
+    pub heartbeat_ms: i64,
+}

@@ -1,0 +1,149 @@
+//! The maps inside a task document, one struct per map.
+
+use super::*;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Requester {
+    #[serde(rename = "type")]
+    pub kind: RequesterType,
+    pub id: String,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Assignment {
+    pub primary_agent: Option<String>,
+    pub collaborators: Vec<String>,
+    pub assigned_at: Option<Time>,
+    pub assignment_method: Option<AssignmentMethod>,
+    /// Every agent that ever claimed or reclaimed the task, append-only,
+    /// at most [`limits::EXECUTORS_MAX`]: a reviewer must not be one of
+    /// them (firestore.rules `executorsWithCaller`, `isReviewDecision`).
+    /// Omitted while empty, so a new task's assignment is unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub executors: Vec<String>,
+}
+
+impl Assignment {
+    /// Records `agent` as an executor (a claim or reclaim): appended once.
+    pub fn add_executor(&mut self, agent: &str) {
+        if !self.executors.iter().any(|a| a == agent) {
+            self.executors.push(agent.to_string());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Dependencies {
+    /// Tasks this one blocks (they wait for it).
+    pub blocking: Vec<String>,
+    /// Tasks this one waits for.
+    pub blocked_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Checkpoint {
+    pub at: Option<Time>,
+    pub epoch: i64,
+    /// Opaque to vayu: the handler's own resume state.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Artifact {
+    pub name: String,
+    /// A URI (gs://, https://, file://) or a short inline value.
+    pub uri: String,
+    pub at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Execution {
+    pub started_at: Option<Time>,
+    pub finished_at: Option<Time>,
+    /// 0..=100.
+    pub progress: i64,
+    pub current_step: Option<String>,
+    /// The newest checkpoints, oldest first; a resumed task gets the last.
+    pub checkpoints: Vec<Checkpoint>,
+    pub artifacts: Vec<Artifact>,
+    /// The last few log lines; the whole log is in `task_logs`.
+    pub logs: Vec<String>,
+    /// How many log lines were written, in all attempts.
+    pub log_lines: i64,
+    /// What the handler reported as its result (`vayu:result ...`).
+    pub result: Option<String>,
+    /// Why the last attempt failed, kept when the task is dead-lettered.
+    pub last_error: Option<String>,
+    /// Which attempt this is, from 1.
+    pub attempt: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Review {
+    pub reviewer: Option<String>,
+    pub status: Option<ReviewStatus>,
+    pub feedback: Option<String>,
+    pub quality_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Metadata {
+    /// Minutes.
+    pub estimated_duration: Option<f64>,
+    /// Minutes, set on completion.
+    pub actual_duration: Option<f64>,
+    pub complexity: Complexity,
+    pub tags: Vec<String>,
+    /// Failed attempts so far (reclaims after a lost lease count too).
+    pub retry_count: i64,
+    pub max_retries: i64,
+    /// Seconds one attempt may run; derived from `estimated_duration` when
+    /// absent (see [`Task::timeout`]).
+    pub timeout_secs: Option<i64>,
+}
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Metadata {
+            estimated_duration: None,
+            actual_duration: None,
+            complexity: Complexity::Simple,
+            tags: Vec::new(),
+            retry_count: 0,
+            max_retries: 3,
+            timeout_secs: None,
+        }
+    }
+}
+
+/// Who holds a task and until when. `epoch` fences: every claim raises it,
+/// and every write by a holder is conditional on it, so an agent whose
+/// lease was taken over can change nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Lease {
+    pub owner: Option<String>,
+    pub expires_at: Option<Time>,
+    pub epoch: i64,
+}
+
+/// One step of the task's life, for people reading the console or
+/// `vayu task status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryEntry {
+    pub status: Option<Status>,
+    pub at: Option<Time>,
+    pub agent: Option<String>,
+    pub epoch: i64,
+    pub note: Option<String>,
+}

@@ -1,0 +1,112 @@
+//! What the agent does with what it knows, before it waits for the next
+//! event: follow its share of the lanes, forward what it cannot run, widen
+//! or narrow its view of the queue, and claim into its free slots.
+
+use super::*;
+use queue::{MAX_WINDOW, initial_window};
+
+impl Agent {
+    pub(super) async fn decide(&mut self) {
+        self.follow_lanes().await;
+        self.forward_stuck();
+        self.choose_view().await;
+        self.claim_free_slots();
+    }
+
+    /// When to look again without an event: the claims breaker reopening,
+    /// or the earliest end of a waiting task's backoff.
+    pub(super) fn next_wake(&self) -> Instant {
+        let t_now = now();
+        let next_not_before = (self.queue.candidates.values())
+            .filter_map(|c| c.seen.value.not_before)
+            .filter(|nb| *nb > t_now)
+            .min()
+            .map(|nb| {
+                let ms = crate::model::millis_between(t_now, nb).max(0) as u64 + 1;
+                Instant::now() + Duration::from_millis(ms)
+            });
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        [self.claims.paused_until, next_not_before]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far)
+    }
+
+    fn live_offers(&self) -> Vec<Offer> {
+        let healthy_for = self.health.healthy_for();
+        peers::live_offers(&self.offer, &self.peers, self.stale_after, healthy_for)
+    }
+
+    /// The split of the lanes follows the live peers: listen again when our
+    /// share changed (a peer joined, left or died).
+    async fn follow_lanes(&mut self) {
+        if !std::mem::take(&mut self.recheck_lanes) {
+            return;
+        }
+        let lanes = peers::my_lanes(&self.cfg.agent_id, &self.live_offers());
+        if lanes == self.queue.lanes {
+            return;
+        }
+        tracing::info!(from = ?self.queue.lanes, to = ?lanes, "the lanes changed");
+        self.queue.lanes = lanes;
+        let window = initial_window(self.cfg.concurrency);
+        self.queue
+            .relisten(&self.store, QueueView::All, window)
+            .await;
+        self.queue.forget();
+    }
+
+    /// Tasks in our lanes that we cannot run go to a peer that can.
+    fn forward_stuck(&mut self) {
+        if self.queue.stuck.is_empty() {
+            return;
+        }
+        let live = self.live_offers();
+        for seen in self.queue.stuck.values() {
+            let Some(lane) = lanes::forward_lane(&seen.value, &self.cfg.agent_id, &live) else {
+                continue;
+            };
+            let id = &seen.value.task_id;
+            if self.queue.forwarded.get(id) == Some(&seen.update_time) {
+                continue;
+            }
+            self.queue.forwarded.insert(id.clone(), seen.update_time);
+            let (store, seen) = (self.store.clone(), seen.clone());
+            self.background.spawn(async move {
+                let mut t = seen.value.clone();
+                t.lane = lane;
+                match store.replace_task(&seen, &t, &[], vec![]).await {
+                    Ok(_) => tracing::debug!(task = %t.task_id, lane, "forwarded to a peer's lane"),
+                    Err(e) => tracing::debug!(task = %t.task_id, error = %e, "could not forward"),
+                }
+            });
+        }
+    }
+
+    /// The view of the queue: all of it while it fits in the window; the
+    /// best tasks by priority when it does not; a wider window when the
+    /// best ones are all tasks this agent can never run (other types or
+    /// capabilities).
+    async fn choose_view(&mut self) {
+        let q = &self.queue;
+        if !q.current {
+            return;
+        }
+        let full = q.in_window.len() >= q.window as usize;
+        let next = match q.view {
+            QueueView::All if full => Some((QueueView::Priority, q.window)),
+            QueueView::Priority if q.in_window.len() < q.window as usize / 4 => {
+                Some((QueueView::All, initial_window(self.cfg.concurrency)))
+            }
+            QueueView::Priority if full && q.candidates.is_empty() && q.window < MAX_WINDOW => {
+                Some((QueueView::Priority, (q.window * 4).min(MAX_WINDOW)))
+            }
+            _ => None,
+        };
+        if let Some((view, window)) = next {
+            tracing::info!(?view, window, "changing the view of the queue");
+            self.queue.relisten(&self.store, view, window).await;
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The agent's document, `agents/{id}`: written at start, on every tick
+//! (the heartbeat peers judge it by), and offline at the end. A tick is
+//! also when the agent looks at the time: the sweep for documents typed
+//! into the console, and peers that went quiet.
+
+use super::*;
+
+/// What the agent's document says besides its report: fixed at start,
+/// except the CPU sample.
+pub(super) struct Card {
+    /// Tells this run from a previous one under the same id.
+    incarnation: String,
+    started: crate::time::Time,
+    cpu: sysinfo::CpuSampler,
+}
+
+impl Card {
+    pub(super) fn new() -> Card {
+        Card {
+            incarnation: uuid::Uuid::new_v4().to_string(),
+            started: now(),
+            cpu: sysinfo::CpuSampler::default(),
+        }
+    }
+
+    /// The agent's document as of now, in `state`, running `running`.
+    pub(super) fn doc(
+        &mut self,
+        cfg: &AgentConfig,
+        report: &AgentReport,
+        state: AgentState,
+        running: &HashSet<String>,
+    ) -> AgentDoc {
+        let count = |k: &str| *report.outcomes.get(k).unwrap_or(&0) as i64;
+        let mut current: Vec<String> = running.iter().cloned().collect();
+        current.sort();
+        let offline = state == AgentState::Offline;
+        AgentDoc {
+            agent_id: cfg.agent_id.clone(),
+            status: Some(state),
+            capabilities: cfg.capabilities.clone(),
+            handles: handles(&cfg.handlers),
+            concurrency: cfg.concurrency as i64,
+            current_tasks: if offline { vec![] } else { current },
+            cpu_usage: if offline { 0.0 } else { self.cpu.sample() },
+            memory_usage: sysinfo::memory_usage(),
+            rss_mb: sysinfo::rss_mb(),
+            last_heartbeat: None,
+            started_at: Some(self.started),
+            incarnation: self.incarnation.clone(),
+            hostname: hostname(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            // Saturated: a week-long interval would still fit, and the
+            // rules bound it to 50..=3_600_000 ms.
+            heartbeat_ms: i64::try_from(cfg.heartbeat.as_millis()).unwrap_or(i64::MAX),
+            completed_count: count("completed"),
+            failed_count: count("retrying") + count("failed"),
+        }
+    }
+}
+
+impl Agent {
+    pub(super) fn agent_doc(&mut self, state: AgentState) -> AgentDoc {
+        (self.card).doc(&self.cfg, &self.report, state, &self.running)
+    }
+
+    /// Time passed: peers may have gone quiet, the sweep may be due, and
+    /// the agent's document is written again.
+    pub(super) fn on_tick(&mut self) {
+        self.recheck_lanes = true;
+        self.maybe_sweep();
+        self.take_over_quiet_peers();
+        let state = if self.running.is_empty() {
+            AgentState::Online
+        } else {
+            AgentState::Busy
+        };
+        let doc = self.agent_doc(state);
+        // In the background: a frozen Firestore must not stall claims,
+        // listener events or shutdown. One at a time.
+        if !self.health.begin() {
+            return;
+        }
+        let (store, health) = (self.store.clone(), self.health.clone());
+        self.background.spawn(async move {
+            let result = store.put_agent(&doc).await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
+            health.end(result.is_ok());
+        });
+    }
+
+    /// The owner of lane 0 looks for documents no lane listener sees, every
+    /// `sweep_every`, one sweep at a time.
+    fn maybe_sweep(&mut self) {
+        let due = self.queue.lanes.contains(&0)
+            && self.last_sweep.elapsed() >= self.cfg.sweep_every
+            && self.sweep.as_ref().is_none_or(|s| s.is_finished());
+        if !due {
+            return;
+        }
+        self.last_sweep = Instant::now();
+        let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        self.sweep = Some(tokio::spawn(async move {
+            match intake::sweep(&store, &me).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "took in queued documents without a lane"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sweep for documents without a lane failed")
+                }
+            }
+        }));
+    }
+}
+
+/// The task types the handlers cover, sorted; `*` for a default handler.
+fn handles(handlers: &Handlers) -> Vec<String> {
+    match handlers.handled_types() {
+        None => vec!["*".into()],
+        Some(set) => {
+            let mut v: Vec<String> = set.iter().map(|t| t.as_str().to_string()).collect();
+            v.sort();
+            v
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,275 @@
+//! One claimed task, from handler start to the commit that finishes it.
+//!
+//! Every write the runner makes is conditional on the task's update time,
+//! so it lands only on the version this runner last wrote. When one is
+//! refused, the runner reads the task again and finds out why:
+//! - the lease is someone else's now (a takeover after it expired): the
+//!   handler is killed and its result discarded, and the log says so;
+//! - a person asked to cancel or pause: the handler is stopped and the
+//!   task moves accordingly;
+//! - anything else (a person edited a field): the runner keeps the edit
+//!   and writes again.
+
+mod finish;
+mod write;
+
+use super::AgentConfig;
+use crate::error::{Error, Result};
+use crate::handler::{self, Exit, HandlerEvent};
+use crate::layout;
+use crate::lifecycle::Status;
+use crate::model::{
+    Artifact, Checkpoint, ControlRequest, Lease, Task, clip, limits, millis_between, now, time_add,
+};
+use crate::protocol::Report;
+use crate::store::{Precondition, Store, Versioned};
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// How a run ended, for the agent's counts and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// Failed this attempt; queued again after a backoff.
+    Retrying,
+    /// Failed its last attempt: dead-lettered as `failed`.
+    Failed,
+    Cancelled,
+    Paused,
+    /// Handed back to the queue on shutdown.
+    Released,
+    /// Another agent holds the task now; nothing this runner did counts.
+    Fenced,
+    /// Firestore could not be reached to record the end; the lease will
+    /// expire and another agent (or this one) will take the task over.
+    Unrecorded,
+    /// The runner panicked; the task was failed with the panic's message
+    /// (see `guard`).
+    Panicked,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Retrying => "retrying",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Paused => "paused",
+            Outcome::Released => "released",
+            Outcome::Fenced => "fenced",
+            Outcome::Unrecorded => "unrecorded",
+            Outcome::Panicked => "panicked",
+        }
+    }
+}
+
+pub(super) struct Runner {
+    store: Store,
+    cfg: Arc<AgentConfig>,
+    current: Versioned<Task>,
+    /// Log lines not yet written.
+    pending_logs: Vec<String>,
+    log_seq: u64,
+    epoch: i64,
+    /// Set when the agent shuts down past its grace period.
+    release: watch::Receiver<bool>,
+}
+
+/// Why a write did not land.
+enum Refused {
+    Fenced,
+    Control(ControlRequest),
+    Unavailable(Error),
+}
+
+impl Runner {
+    pub(super) fn new(
+        store: Store,
+        cfg: Arc<AgentConfig>,
+        claimed: Versioned<Task>,
+        release: watch::Receiver<bool>,
+    ) -> Self {
+        let epoch = claimed.value.lease.epoch;
+        Runner {
+            store,
+            cfg,
+            current: claimed,
+            pending_logs: Vec::new(),
+            log_seq: 0,
+            epoch,
+            release,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.current.value.task_id
+    }
+
+    pub(super) async fn run(mut self) -> Outcome {
+        let mut release = self.release.clone();
+        let task = self.current.value.clone();
+        let Some(command) = self
+            .cfg
+            .handlers
+            .command_for(task.task_type)
+            .map(str::to_string)
+        else {
+            // The agent never claims a type it has no handler for; if the
+            // type changed under us, give the task back.
+            return self.finish_release("no handler for this type").await;
+        };
+        let ctx = handler::Context {
+            agent_id: &self.cfg.agent_id,
+            attempt: task.execution.attempt,
+        };
+        let (mut child, mut events) = match handler::spawn(&command, &task, &ctx) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .finish_failure(format!("could not start the handler: {e}"))
+                    .await;
+            }
+        };
+        // Saturated: `timeout()` is at most a week, but a deadline must
+        // never be the thing that panics.
+        let deadline = Instant::now()
+            .checked_add(task.timeout())
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
+        let mut tick =
+            tokio::time::interval_at(Instant::now() + self.cfg.heartbeat, self.cfg.heartbeat);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut events_open = true;
+
+        let exit = loop {
+            tokio::select! {
+                ev = events.recv(), if events_open => match ev {
+                    Some(ev) => self.apply(ev),
+                    None => events_open = false,
+                },
+                exit = child.wait() => {
+                    break match exit {
+                        Ok(e) => e,
+                        Err(e) => {
+                            self.log(format!("[vayu] waiting for the handler failed: {e}"));
+                            Exit::Code(-1)
+                        }
+                    };
+                }
+                _ = tick.tick() => {
+                    match self.renew().await {
+                        Ok(()) => {}
+                        Err(Refused::Fenced) => {
+                            child.kill().await;
+                            return self.fenced("the lease was taken over while the handler ran");
+                        }
+                        Err(Refused::Control(c)) => {
+                            child.kill().await;
+                            return self.obey(c).await;
+                        }
+                        Err(Refused::Unavailable(e)) => {
+                            // Keep the handler running through an outage;
+                            // the next tick tries again.
+                            tracing::warn!(task = %self.id(), error = %e, "lease renewal failed; handler keeps running");
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    child.kill().await;
+                    let secs = task.timeout().as_secs();
+                    return self.finish_failure(format!("timed out after {secs} s; the handler's process group was killed")).await;
+                }
+                changed = release.changed() => {
+                    if changed.is_ok() && *release.borrow() {
+                        child.kill().await;
+                        return self.finish_release("the agent shut down before the handler finished").await;
+                    }
+                }
+            }
+        };
+        // Take what the handler printed last; a background process that
+        // keeps its stdout open does not hold the task up for long.
+        let drain_until = Instant::now() + std::time::Duration::from_millis(500);
+        while events_open {
+            match tokio::time::timeout_at(drain_until, events.recv()).await {
+                Ok(Some(ev)) => self.apply(ev),
+                _ => events_open = false,
+            }
+        }
+        drop(child);
+        if exit.success() {
+            self.finish_success().await
+        } else {
+            let tail = self
+                .current
+                .value
+                .execution
+                .logs
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            self.finish_failure(format!("handler {exit}; last output: {tail}"))
+                .await
+        }
+    }
+
+    /// Applies one handler event to the in-memory task.
+    fn apply(&mut self, ev: HandlerEvent) {
+        let ex = &mut self.current.value.execution;
+        match ev {
+            HandlerEvent::Report(Report::Progress { percent, step }) => {
+                ex.progress = percent;
+                if step.is_some() {
+                    ex.current_step = step.map(|s| clip(&s, 200));
+                }
+            }
+            HandlerEvent::Report(Report::Checkpoint(data)) => {
+                ex.checkpoints.push(Checkpoint {
+                    at: Some(now()),
+                    epoch: self.epoch,
+                    data: clip(&data, limits::CHECKPOINT_MAX),
+                });
+                let excess = ex
+                    .checkpoints
+                    .len()
+                    .saturating_sub(limits::CHECKPOINTS_KEPT);
+                ex.checkpoints.drain(..excess);
+            }
+            HandlerEvent::Report(Report::Artifact { name, uri }) => {
+                if ex.artifacts.len() < limits::ARTIFACTS_MAX {
+                    ex.artifacts.push(Artifact {
+                        name: clip(&name, limits::ARTIFACT_NAME_MAX),
+                        uri: clip(&uri, limits::ARTIFACT_URI_MAX),
+                        at: Some(now()),
+                    });
+                } else {
+                    self.log(format!(
+                        "artifact {name} dropped: at most {} per task",
+                        limits::ARTIFACTS_MAX
+                    ));
+                }
+            }
+            HandlerEvent::Report(Report::Result(r)) => {
+                ex.result = Some(clip(&r, limits::ERROR_MAX))
+            }
+            HandlerEvent::Report(Report::Log(line)) => self.log(line),
+            HandlerEvent::Report(Report::Invalid { line, reason }) => {
+                self.log(format!("[vayu] ignored report ({reason}): {line}"))
+            }
+            HandlerEvent::Stderr(line) => self.log(line),
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        // One line each: the rules check the tail joined by newlines.
+        let line = clip(&line.replace(['\n', '\r'], " "), limits::LOG_LINE_MAX);
+        let ex = &mut self.current.value.execution;
+        ex.logs.push(line.clone());
+        let excess = ex.logs.len().saturating_sub(limits::LOG_TAIL);
+        ex.logs.drain(..excess);
+        ex.log_lines += 1;
+        self.pending_logs.push(line);
+    }
+}

@@ -1,0 +1,176 @@
+//! The runner's writes: every one conditional on the version it last
+//! wrote, with the pending log lines in the same commit.
+
+use super::*;
+
+impl Runner {
+    /// The log documents for the pending lines, at most 500 lines or about
+    /// 256 KiB each.
+    pub(super) fn log_writes(&mut self) -> Result<Vec<pb::Write>> {
+        let mut writes = Vec::new();
+        let mut batch: Vec<String> = Vec::new();
+        let mut bytes = 0;
+        let lines = std::mem::take(&mut self.pending_logs);
+        let n = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            bytes += line.len();
+            batch.push(line);
+            if batch.len() >= 500 || bytes >= 256 * 1024 || i + 1 == n {
+                self.log_seq += 1;
+                let rel = layout::log_doc(self.id(), self.epoch, self.log_seq);
+                let doc = LogDoc {
+                    task_id: self.id().to_string(),
+                    epoch: self.epoch,
+                    agent_id: self.cfg.agent_id.clone(),
+                    at: Some(now()),
+                    lines: std::mem::take(&mut batch),
+                };
+                let doc = self.store.encode(&rel, &doc)?;
+                writes.push(pb::Write {
+                    operation: Some(pb::write::Operation::Update(doc)),
+                    current_document: Precondition::Missing.into_pb(),
+                    ..Default::default()
+                });
+                bytes = 0;
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Renews the lease and writes progress and logs.
+    pub(super) async fn renew(&mut self) -> std::result::Result<(), Refused> {
+        let mut next = self.current.value.clone();
+        next.lease.expires_at = Some(time_add(now(), self.cfg.lease));
+        self.write(next, &[]).await
+    }
+
+    /// Writes `next` (after `path` steps), reconciling once if a person's
+    /// edit got in between.
+    pub(super) async fn write(
+        &mut self,
+        mut next: Task,
+        path: &[Status],
+    ) -> std::result::Result<(), Refused> {
+        let saved_logs = self.pending_logs.clone();
+        let saved_seq = self.log_seq;
+        for _ in 0..3 {
+            let extra = self.log_writes().map_err(Refused::Unavailable)?;
+            match self
+                .store
+                .replace_task(&self.current, &next, path, extra)
+                .await
+            {
+                Ok(v) => {
+                    self.current = v;
+                    return Ok(());
+                }
+                // Under firestore.rules a fenced write is refused before its
+                // precondition is checked: PermissionDenied means "re-read" too.
+                Err(e)
+                    if e.is_conflict()
+                        || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
+                {
+                    self.pending_logs = saved_logs.clone();
+                    self.log_seq = saved_seq;
+                    let fresh = match self.store.find_task(&next.task_id).await {
+                        Ok(Some(f)) => f,
+                        Ok(None) => return Err(Refused::Fenced),
+                        Err(e) => return Err(Refused::Unavailable(e)),
+                    };
+                    if fresh.pile != layout::Pile::Active
+                        || fresh.value.lease.epoch != self.epoch
+                        || fresh.value.lease.owner.as_deref() != Some(&self.cfg.agent_id)
+                    {
+                        return Err(Refused::Fenced);
+                    }
+                    // A control request that arrives as the handler
+                    // finishes is too late: the work is done.
+                    if let Some(c) = fresh.value.control
+                        && !matches!(path.last(), Some(Status::Completed))
+                    {
+                        return Err(Refused::Control(c));
+                    }
+                    // Our lease ran out (an outage outlasted it) but nobody
+                    // took the task over: take it over from ourselves, with
+                    // the next epoch, the way a peer would, and carry on. The
+                    // rules refuse a holder's writes on an expired lease.
+                    let mut fresh = fresh;
+                    if fresh.value.lease.expires_at.is_none_or(|e| e <= now()) {
+                        let mut renewed = fresh.value.clone();
+                        renewed.lease.epoch += 1;
+                        renewed.lease.expires_at = Some(time_add(now(), self.cfg.lease));
+                        renewed.record(
+                            renewed.status,
+                            now(),
+                            Some(&self.cfg.agent_id),
+                            Some("the lease had expired with nobody taking over; renewed by its holder".into()),
+                        );
+                        match self.store.replace_task(&fresh, &renewed, &[], vec![]).await {
+                            Ok(v) => {
+                                self.epoch = v.value.lease.epoch;
+                                tracing::info!(task = %self.id(), epoch = self.epoch, "lease expired during an outage; taken back");
+                                next.lease = v.value.lease.clone();
+                                // Our pending write's own history entries
+                                // come after the renewal's.
+                                if let Some(entry) = v.value.history.last() {
+                                    let at = fresh.value.history.len().min(next.history.len());
+                                    next.history.insert(at, entry.clone());
+                                }
+                                fresh = v;
+                            }
+                            Err(e)
+                                if e.is_conflict()
+                                    || matches!(
+                                        e,
+                                        Error::NotFound(_) | Error::PermissionDenied(_)
+                                    ) =>
+                            {
+                                continue;
+                            }
+                            Err(e) => return Err(Refused::Unavailable(e)),
+                        }
+                    }
+                    // A person's edit: keep their fields, re-apply ours.
+                    let mut merged = fresh.value.clone();
+                    merged.status = next.status;
+                    merged.execution = next.execution.clone();
+                    merged.lease = next.lease.clone();
+                    merged.history = next.history.clone();
+                    merged.not_before = next.not_before;
+                    merged.metadata.retry_count = next.metadata.retry_count;
+                    merged.metadata.actual_duration = next.metadata.actual_duration;
+                    merged.assignment = next.assignment.clone();
+                    if matches!(path.last(), Some(Status::Completed)) {
+                        merged.control = None;
+                    }
+                    next = merged;
+                    self.current = fresh;
+                }
+                Err(e) => {
+                    self.pending_logs = saved_logs;
+                    self.log_seq = saved_seq;
+                    return Err(Refused::Unavailable(e));
+                }
+            }
+        }
+        Err(Refused::Unavailable(Error::Conflict(
+            "the task kept changing under the agent".into(),
+        )))
+    }
+
+    pub(super) fn fenced(&self, why: &str) -> Outcome {
+        tracing::warn!(task = %self.id(), epoch = self.epoch, "{why}; this agent's result is discarded");
+        Outcome::Fenced
+    }
+}
+
+/// One batch of a task's log lines: `task_logs/{task_id}/lines/{epoch}-{seq}`.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default)]
+#[serde(default)]
+pub struct LogDoc {
+    pub task_id: String,
+    pub epoch: i64,
+    pub agent_id: String,
+    pub at: Option<crate::model::Time>,
+    pub lines: Vec<String>,
+}

@@ -1,0 +1,71 @@
+//! Stopping gracefully: no new claims, running handlers get the grace
+//! period, and whatever is left goes back to the queue.
+
+use super::*;
+
+impl Agent {
+    pub(super) async fn shut_down(mut self) -> AgentReport {
+        self.queue.close().await;
+        self.peers_listener.stop().await;
+        self.background.abort_all();
+        self.takeovers.abort_all();
+        if let Some(s) = self.sweep.take() {
+            s.abort();
+        }
+        let running = self.running.len();
+        tracing::info!(agent = %self.cfg.agent_id, running, "shutting down");
+        self.release_late_claims().await;
+        self.finish_within_grace().await;
+        let offline = self.agent_doc(AgentState::Offline);
+        if let Err(e) = self.store.put_agent(&offline).await {
+            tracing::warn!(error = %e, "could not mark the agent offline");
+        }
+        let claimed = self.report.claimed;
+        tracing::info!(agent = %self.cfg.agent_id, claimed, "agent stopped");
+        self.report
+    }
+
+    /// Claims still in flight: one that lands now would leave a task in
+    /// the active pile under our id with nobody running it; give it back.
+    async fn release_late_claims(&mut self) {
+        while let Some(joined) = self.claiming.join_next().await {
+            let Ok((id, _, _, Ok(claimed))) = joined else {
+                continue;
+            };
+            self.report.claimed += 1;
+            let why = "the agent shut down before starting it";
+            match recovery::requeue(&self.store, &claimed, &self.cfg.agent_id, why).await {
+                Ok(_) => tracing::info!(task = %id, "released a task claimed during shutdown"),
+                Err(e) => {
+                    tracing::warn!(task = %id, error = %e, "could not release a task claimed during shutdown; its lease will expire")
+                }
+            }
+        }
+    }
+
+    /// Lets runners finish within the grace period, then tells the rest to
+    /// release their tasks, and waits for them to do so.
+    async fn finish_within_grace(&mut self) {
+        let deadline = Instant::now() + self.cfg.grace;
+        while !self.runners.is_empty() {
+            tokio::select! {
+                joined = self.runners.join_next() => {
+                    if let Some(Ok((id, outcome))) = joined {
+                        self.running.remove(&id);
+                        self.count(outcome);
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    let _ = self.release.send(true);
+                    break;
+                }
+            }
+        }
+        while let Some(joined) = self.runners.join_next().await {
+            if let Ok((id, outcome)) = joined {
+                self.running.remove(&id);
+                self.count(outcome);
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Coming up: register, learn the peers, listen to our lanes of the queue,
+//! and requeue what a previous run of this agent left behind.
+
+use super::*;
+use claim::startup_backoff;
+use heartbeat::Card;
+
+impl Agent {
+    pub(super) async fn start(store: Store, cfg: AgentConfig) -> Result<Agent> {
+        let cfg = Arc::new(cfg);
+        let report = AgentReport::default();
+        let mut card = Card::new();
+        let online = card.doc(&cfg, &report, AgentState::Online, &HashSet::new());
+        register(&store, &online).await?;
+        tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
+
+        // Peers first: which lanes of the queue are ours depends on who
+        // else is live.
+        let stale_after = cfg.lease + cfg.heartbeat;
+        let (peers_listener, mut peer_events) = listen_agents(&store);
+        let peers = peers::first_snapshot(&cfg.agent_id, &mut peer_events, stale_after).await;
+        let offer = cfg.offer();
+        let live = peers::live_offers(&offer, &peers, stale_after, Duration::ZERO);
+        let queue = Queue::open(
+            &store,
+            peers::my_lanes(&cfg.agent_id, &live),
+            cfg.concurrency,
+        );
+        tracing::info!(lanes = ?queue.lanes, "listening to the queue");
+
+        requeue_left_behind(&store, &cfg.agent_id).await;
+
+        let mut heartbeat = tokio::time::interval(cfg.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        heartbeat.tick().await;
+        Ok(Agent {
+            offer,
+            report,
+            card,
+            peers_listener,
+            peer_events,
+            peers,
+            stale_after,
+            health: Health::new(stale_after / 2),
+            recheck_lanes: false,
+            queue,
+            running: HashSet::new(),
+            claiming: JoinSet::new(),
+            claiming_ids: HashSet::new(),
+            claims: Breaker::new(),
+            runners: JoinSet::new(),
+            release: tokio::sync::watch::channel(false).0,
+            background: JoinSet::new(),
+            takeovers: JoinSet::new(),
+            sweep: None,
+            // The first sweep at the first tick: a restarted fleet finds
+            // what was typed while it was down.
+            last_sweep: (Instant::now().checked_sub(cfg.sweep_every)).unwrap_or_else(Instant::now),
+            heartbeat,
+            store,
+            cfg,
+        })
+    }
+}
+
+/// Writes the agent's document, retrying: an agent restarted into a busy
+/// or recovering Firestore (the emulator answers ABORTED on a lock
+/// timeout) should come up, not exit. A refusal by the rules is final.
+async fn register(store: &Store, online: &AgentDoc) -> Result<()> {
+    use backon::Retryable;
+    (|| store.put_agent(online))
+        .retry(startup_backoff())
+        .when(|e: &Error| e.is_transient() || e.is_conflict())
+        .notify(|e: &Error, wait: Duration| {
+            tracing::warn!(error = %e, ?wait, "registering the agent failed; retrying");
+        })
+        .await
+}
+
+fn listen_agents(store: &Store) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {
+    let spec = QuerySpec {
+        parent: store.db().get_documents_path().clone(),
+        collection_id: layout::AGENTS.into(),
+        filter: None,
+        order_by: vec![],
+        limit: None,
+    };
+    Listener::spawn(store.db().clone(), spec, store.counters().clone(), 256)
+}
+
+/// Retried like registration: a previous run's tasks are held under our
+/// own id, and no peer takes them while we heartbeat, so this look must
+/// happen.
+async fn requeue_left_behind(store: &Store, me: &str) {
+    use backon::Retryable;
+    let found = (|| recovery::at_startup(store, me))
+        .retry(startup_backoff())
+        .when(|e: &Error| e.is_transient() || e.is_conflict())
+        .await;
+    match found {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(n, "requeued tasks left by a dead agent or a previous run"),
+        Err(e) => tracing::warn!(error = %e, "could not look for orphaned tasks at startup"),
+    }
+}

@@ -1,0 +1,79 @@
+//! What an agent knows between two events: its config and report, the
+//! peers, its view of the queue, and the work it has in flight.
+
+use super::*;
+use heartbeat::Card;
+
+/// A claimable task as the listener last showed it.
+pub(super) struct Candidate {
+    pub(super) seen: Versioned<Task>,
+}
+
+/// A claim's answer: the task id, what the listener had shown, when the
+/// claim was sent, and the commit's result.
+pub(super) type ClaimAnswer = (String, Candidate, Instant, Result<Versioned<Task>>);
+
+/// The agent's state. Only the loop in [`super::run`] mutates it; spawned
+/// writes get clones of what they need and report back as events.
+pub(super) struct Agent {
+    pub(super) store: Store,
+    pub(super) cfg: Arc<AgentConfig>,
+    /// What this agent can run, as peers see it in its document.
+    pub(super) offer: Offer,
+    pub(super) report: AgentReport,
+    /// What goes into `agents/{id}` besides the report.
+    pub(super) card: Card,
+
+    /// The agents listener and the peers it has shown.
+    pub(super) peers_listener: Listener,
+    pub(super) peer_events: tokio::sync::mpsc::Receiver<ListenEvent>,
+    pub(super) peers: HashMap<String, Peer>,
+    /// A peer silent for this long is dead: a lease plus a heartbeat.
+    pub(super) stale_after: Duration,
+    pub(super) health: Health,
+    /// Set when the peers may have changed (a peers event, or time passing
+    /// on a tick), so the split of the lanes is not recomputed on every
+    /// event.
+    pub(super) recheck_lanes: bool,
+
+    pub(super) queue: Queue,
+
+    /// Tasks being run, by id.
+    pub(super) running: HashSet<String>,
+    /// Claims sent and not yet answered, and their task ids.
+    pub(super) claiming: JoinSet<ClaimAnswer>,
+    pub(super) claiming_ids: HashSet<String>,
+    pub(super) claims: Breaker,
+    pub(super) runners: JoinSet<(String, Outcome)>,
+    /// Tells runners the grace period is over: release the task.
+    pub(super) release: tokio::sync::watch::Sender<bool>,
+    /// Fire-and-forget writes (heartbeats, forwards, give-backs).
+    pub(super) background: JoinSet<()>,
+    /// Take-overs of quiet peers: (peer, whether it was settled).
+    pub(super) takeovers: JoinSet<(String, bool)>,
+    /// The sweep for documents no lane listener sees (intake.rs): by the
+    /// owner of lane 0, one at a time.
+    pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
+    pub(super) last_sweep: Instant,
+    pub(super) heartbeat: tokio::time::Interval,
+}
+
+impl Agent {
+    /// A runner is done: its slot is free.
+    pub(super) fn on_run_finished(
+        &mut self,
+        joined: std::result::Result<(String, Outcome), tokio::task::JoinError>,
+    ) {
+        match joined {
+            Ok((id, outcome)) => {
+                self.running.remove(&id);
+                self.count(outcome);
+            }
+            Err(e) => tracing::error!(error = %e, "a runner panicked"),
+        }
+    }
+
+    pub(super) fn count(&mut self, outcome: Outcome) {
+        *self.report.outcomes.entry(outcome.as_str()).or_default() += 1;
+    }
+}

@@ -1,0 +1,181 @@
+//! The `vayu` command line: the seed's commands, and what they imply.
+//!
+//! Every command prints a readable table by default and JSON with
+//! `--json`. Exit codes, which scripts may rely on:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task |
+//! | 3 | no such task, agent or quarantine record |
+//! | 4 | refused: the state machine does not allow it, or a conflict |
+//! | 5 | permission denied by the security rules |
+//! | 64 | bad configuration (no project, a bad flag combination) |
+//! | 69 | Firestore unreachable |
+
+pub use crate::demo::DemoArgs;
+use crate::error::Error;
+use crate::layout::Pile;
+use crate::lifecycle::Status;
+use crate::model::{AgentState, Complexity, Priority, Task, TaskType, now};
+pub use crate::render::{
+    age, effective_state, render_agent_table, render_task, render_task_table,
+    render_task_table_waiting, table,
+};
+use crate::store::{Store, StoreConfig, Versioned};
+use crate::tasks::{self, NewTask};
+use clap::{Args, Parser, Subcommand};
+use std::fmt::Write as _;
+
+mod agent;
+mod quarantine;
+mod task;
+mod user;
+mod waits;
+
+pub use agent::AgentCmd;
+pub use task::{CreateArgs, TaskCmd};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vayu",
+    version,
+    about = "Create and watch tasks for a fleet of AI agents, straight in Firestore"
+)]
+pub struct Cli {
+    /// Firebase / Google Cloud project (default demo-vayu on the emulator).
+    #[arg(long, global = true, env = crate::store::env::VAYU_PROJECT)]
+    pub project: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create, inspect and control tasks.
+    #[command(subcommand)]
+    Task(TaskCmd),
+    /// See the agents.
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Documents agents could not read: list, show, restore, drop.
+    #[command(subcommand)]
+    Quarantine(quarantine::QuarantineCmd),
+    /// Give people a role.
+    #[command(subcommand)]
+    User(user::UserCmd),
+    /// Start a local emulator, three agents and sample tasks, and watch them flow.
+    Demo(DemoArgs),
+    /// Measure throughput, latency and Firestore operations per task
+    /// against the textbook claim loop and the emulator's ceiling.
+    Bench(crate::bench::BenchArgs),
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse()
+}
+
+/// The core's enums parse themselves (their errors list the valid values);
+/// the core does not depend on clap.
+fn parse_enum<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+    s.parse()
+}
+
+/// An error with the exit code the table above gives it.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match &e {
+            Error::NotFound(_) => 3,
+            Error::Conflict(_) | Error::Transition(_) => 4,
+            Error::PermissionDenied(_) => 5,
+            Error::QuotaExceeded(_) => 6,
+            Error::Config(_) => 64,
+            Error::Unavailable { .. } => 69,
+            Error::InvalidTask(_) => 2,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a parsed command, printing to stdout. The demo is run by the
+/// binary itself (it starts processes); everything else is here.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let json = cli.json;
+    if let Command::Demo(args) = &cli.command {
+        return crate::demo::run(args.clone(), cli.project.clone())
+            .await
+            .map_err(Failure::from);
+    }
+    if let Command::Bench(args) = &cli.command {
+        // One run per agent count; in text, each report is printed as soon
+        // as its run ends (a long table should not show nothing for half
+        // an hour), then the scaling table.
+        let mut reports = Vec::new();
+        for one in crate::bench::per_agent_count(args) {
+            let r = crate::bench::run(one, cli.project.clone()).await?;
+            if !json {
+                print!("{}", r.render());
+                use std::io::Write as _;
+                let _ = std::io::stdout().flush();
+            }
+            reports.push(r);
+        }
+        match (json, reports.as_slice()) {
+            (true, [one]) => print!("{}", to_json(one)),
+            (true, many) => print!("{}", to_json(&many)),
+            (false, many) if many.len() > 1 => {
+                print!("\n{}", crate::bench::report::scaling_table(many))
+            }
+            (false, _) => {}
+        }
+        return Ok(());
+    }
+    if let Command::Agent(AgentCmd::Enroll { id, capabilities }) = &cli.command {
+        let out =
+            crate::identity::enroll_command(cli.project.clone(), id, capabilities.clone(), json)
+                .await?;
+        print!("{out}");
+        return Ok(());
+    }
+    if let Command::User(cmd) = &cli.command {
+        print!("{}", user::run(cli.project.clone(), cmd, json).await?);
+        return Ok(());
+    }
+    let mut cfg = StoreConfig::from_env(cli.project.clone())?;
+    // VAYU_IDENTITY=emulator|refresh-token|token: act as that user (the
+    // rules judge); otherwise VAYU_TOKEN's user, or admin when there is no
+    // token.
+    let identity = crate::identity::person_from_env(&cfg.project_id).await?;
+    if let Some(i) = &identity {
+        cfg.token = Some(i.token.clone());
+    }
+    let requester = cfg.token.as_ref().and_then(|t| t.uid());
+    let store = Store::connect(&cfg).await?;
+    let out = match cli.command {
+        Command::Task(cmd) => task::run(&store, cmd, json, requester).await?,
+        Command::Agent(cmd) => agent::run(&store, cmd, json).await?,
+        Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
+        Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
+    };
+    print!("{out}");
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serializing plain data structs to JSON cannot fail.
+    serde_json::to_string_pretty(v).expect("plain data serializes") + "\n"
+}

@@ -1,0 +1,218 @@
+//! `vayu task …`: create, inspect and control tasks.
+
+use super::*;
+
+#[derive(Subcommand, Debug)]
+pub enum TaskCmd {
+    /// Create a task; prints its id.
+    Create(CreateArgs),
+    /// One task in full.
+    Status {
+        #[arg(long)]
+        id: String,
+    },
+    /// Tasks, optionally of one status.
+    List {
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        #[arg(long, default_value_t = 100)]
+        limit: i32,
+    },
+    /// Cancel a task (a running one stops within one heartbeat).
+    Cancel {
+        #[arg(long)]
+        id: String,
+    },
+    /// Pause a task; it resumes from its last checkpoint.
+    Pause {
+        #[arg(long)]
+        id: String,
+    },
+    /// Resume a paused task.
+    Resume {
+        #[arg(long)]
+        id: String,
+    },
+    /// Re-queue a failed task with fresh retries.
+    Retry {
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// What the task is about.
+    pub title: String,
+    #[arg(long = "type", value_parser = parse_enum::<TaskType>, default_value_t = TaskType::UserRequest)]
+    pub task_type: TaskType,
+    #[arg(long, value_parser = parse_enum::<Priority>, default_value_t = Priority::Normal)]
+    pub priority: Priority,
+    /// Capabilities an agent needs to claim it.
+    #[arg(long, value_delimiter = ',')]
+    pub requires: Vec<String>,
+    #[arg(long = "tag", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Input for the handler (text or JSON).
+    #[arg(long, default_value = "")]
+    pub input: String,
+    #[arg(long)]
+    pub max_retries: Option<i64>,
+    /// Seconds one attempt may run.
+    #[arg(long)]
+    pub timeout: Option<i64>,
+    /// Estimated minutes.
+    #[arg(long)]
+    pub estimate: Option<f64>,
+    #[arg(long, value_parser = parse_enum::<Complexity>)]
+    pub complexity: Option<Complexity>,
+    /// Free text about the request.
+    #[arg(long, default_value = "")]
+    pub context: String,
+}
+
+pub(super) async fn run(
+    store: &Store,
+    cmd: TaskCmd,
+    json: bool,
+    requester: Option<String>,
+) -> Result<String, Error> {
+    Ok(match cmd {
+        TaskCmd::Create(a) => {
+            let mut new = NewTask::new(a.task_type, a.priority, a.title);
+            // As a signed-in user, the rules insist requester.id is its uid.
+            if let Some(uid) = requester {
+                new.requester.id = uid;
+            }
+            new.requires = a.requires;
+            new.tags = a.tags;
+            new.input = a.input;
+            new.max_retries = a.max_retries;
+            new.timeout_secs = a.timeout;
+            new.estimated_minutes = a.estimate;
+            new.complexity = a.complexity;
+            new.requester.context = a.context;
+            let t = tasks::create(store, new).await?;
+            if json {
+                to_json(
+                    &serde_json::json!({"task_id": t.task_id, "status": t.status, "pile": Pile::of(t.status).as_str()}),
+                )
+            } else {
+                format!("{}\n", t.task_id)
+            }
+        }
+        TaskCmd::Status { id } => {
+            let v = store_find(store, &id).await?;
+            let waiting = waits::waits(store, &[&v.value]).await.pop().flatten();
+            if json {
+                to_json(&waits::with_waiting(&v.value, waiting.as_deref()))
+            } else {
+                waits::with_waiting_line(render_task(&v), waiting.as_deref())
+            }
+        }
+        TaskCmd::List { status, limit } => {
+            let rows = store.list_tasks(status, Some(limit)).await?;
+            let (good, bad): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.is_ok());
+            let good: Vec<Versioned<Task>> = good.into_iter().filter_map(Result::ok).collect();
+            for b in bad.into_iter().filter_map(Result::err) {
+                eprintln!("warning: {b}");
+            }
+            let tasks: Vec<&Task> = good.iter().map(|v| &v.value).collect();
+            let waiting = waits::waits(store, &tasks).await;
+            // A document an agent quarantined was a task someone meant:
+            // listed beside the tasks, with the reason, unless a status
+            // was asked for.
+            let held = match status {
+                None => crate::quarantine::list(store, Some(limit)).await?,
+                Some(_) => vec![],
+            };
+            if json {
+                let rows: Vec<_> = (tasks.iter().zip(&waiting))
+                    .map(|(t, w)| waits::with_waiting(t, w.as_deref()))
+                    .chain(held.iter().map(quarantine::task_list_row))
+                    .collect();
+                to_json(&rows)
+            } else {
+                render_task_table_waiting(&good, &waiting)
+                    + &quarantine::render_for_task_list(&held)
+            }
+        }
+        TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
+        TaskCmd::Pause { id } => {
+            let r = tasks::pause(store, &id).await?;
+            let r = settle(store, &id, r, json).await?;
+            control_out(r, &id, json)
+        }
+        TaskCmd::Resume { id } => control_out(
+            tasks::ControlResult::Moved(tasks::resume(store, &id).await?),
+            &id,
+            json,
+        ),
+        TaskCmd::Retry { id } => control_out(
+            tasks::ControlResult::Moved(tasks::retry(store, &id).await?),
+            &id,
+            json,
+        ),
+    })
+}
+
+fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {
+    if json {
+        let (status, requested) = match &r {
+            tasks::ControlResult::Moved(s) => (Some(s.as_str()), None),
+            tasks::ControlResult::Requested(c) => (None, Some(c.as_str())),
+        };
+        to_json(&serde_json::json!({"task_id": id, "status": status, "requested": requested}))
+    } else {
+        format!("{id}: {r}\n")
+    }
+}
+
+/// How long `vayu task pause` waits for the agent running the task to
+/// stop it: a few heartbeats of the default 5 s.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// After a pause was requested of a running task: waits until the agent
+/// obeyed, so that a `resume` right after works. Shows "pausing…" on a
+/// terminal meanwhile. Still running after [`SETTLE_WAIT`]: the request
+/// stands, and the answer says so (exit 0).
+async fn settle(
+    store: &Store,
+    id: &str,
+    r: tasks::ControlResult,
+    json: bool,
+) -> Result<tasks::ControlResult, Error> {
+    use std::io::IsTerminal as _;
+    let tasks::ControlResult::Requested(c) = r else {
+        return Ok(r);
+    };
+    let show = !json && std::io::stderr().is_terminal();
+    if show {
+        eprint!("pausing…");
+    }
+    let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+    let outcome = loop {
+        let seen = store_find(store, id).await?;
+        if seen.pile != crate::layout::Pile::Active {
+            break tasks::ControlResult::Moved(seen.value.status);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break tasks::ControlResult::Requested(c);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    if show {
+        eprint!("\r");
+    }
+    Ok(outcome)
+}
+
+async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
+    if !crate::schema::is_task_id(id) {
+        return Err(Error::NotFound(format!("'{id}' is not a task id")));
+    }
+    store
+        .find_task(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no task {id}")))
+}

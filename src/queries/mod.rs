@@ -1,0 +1,223 @@
+//! Every query vayu issues, declared in one place, so that
+//! `tests/indexes.rs` can check each against `firestore.indexes.json`.
+//!
+//! Why: the emulator serves any query without an index, so a query that
+//! needs a composite index works in every test and fails only in
+//! production (`FAILED_PRECONDITION: The query requires an index`). The
+//! declarations here are built with the same filter builders the code uses
+//! ([`crate::store::field_eq`] and friends), and the test also scans `src/`
+//! for query call sites, so a new query that is not declared here fails the
+//! test with a message saying where to add it.
+//!
+//! [`composite_index_needed`] encodes when Firestore needs a composite
+//! index: single-field indexes exist for every field automatically, and
+//! queries whose filters are all equalities (with no order) are served by
+//! merging them; anything that combines fields otherwise (an equality or
+//! `in` with a range or an order on another field, ranges or orders on
+//! several fields) needs a composite index on exactly those fields.
+
+use crate::layout;
+use crate::lifecycle::Status;
+use crate::store;
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use pb::structured_query::{self as sq, field_filter::Operator};
+
+pub use index::{MAX_DISJUNCTIONS, composite_index_needed, disjunctions, index_serves};
+
+mod index;
+
+/// One query the code issues.
+#[derive(Debug, Clone)]
+pub struct DeclaredQuery {
+    /// What it is for.
+    pub name: &'static str,
+    /// The source file that issues it (`src/...`), for the call-site scan.
+    pub site: &'static str,
+    /// The collection id queried (`items` for every task pile: one index
+    /// on collection id `items` serves all three piles).
+    pub collection_id: &'static str,
+    pub filter: Option<sq::Filter>,
+    pub order_by: Vec<sq::Order>,
+}
+
+/// How a field takes part in a query, for index matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexMode {
+    Ascending,
+    Descending,
+    ArrayContains,
+}
+
+impl IndexMode {
+    /// As written in `firestore.indexes.json`.
+    pub fn as_json(&self) -> (&'static str, &'static str) {
+        match self {
+            IndexMode::Ascending => ("order", "ASCENDING"),
+            IndexMode::Descending => ("order", "DESCENDING"),
+            IndexMode::ArrayContains => ("arrayConfig", "CONTAINS"),
+        }
+    }
+}
+
+/// A composite index a query needs: the equality fields (any order among
+/// themselves) followed by the range / order fields, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeededIndex {
+    pub collection_id: String,
+    pub equality: Vec<(String, IndexMode)>,
+    pub ordered: Vec<(String, IndexMode)>,
+}
+
+/// Every query vayu issues today, with representative values.
+pub fn declared_queries() -> Vec<DeclaredQuery> {
+    let any_time = pb::Value {
+        value_type: Some(pb::value::ValueType::TimestampValue(store::pb_time(
+            crate::model::now(),
+        ))),
+    };
+    let mut out = Vec::new();
+    // The agents' views of the queue, from the very function the agent
+    // uses (src/agent/queue.rs `queue_window`): the whole pile while it fits
+    // the window, the best tasks by priority when it does not; each for an
+    // agent alone (every lane: no lane filter), and for an agent with the
+    // most lanes it can own beside a peer (8 of 15: the most disjunctions).
+    let alone: Vec<i64> = (0..crate::lanes::LANES).collect();
+    let of_two = crate::lanes::owned("a", &["a".to_string(), "b".to_string()]);
+    for (view, what) in [
+        (
+            crate::agent::QueueView::All,
+            "agents listen to the queued pile while it fits their window",
+        ),
+        (
+            crate::agent::QueueView::Priority,
+            "agents listen to the priority window of a large queued pile",
+        ),
+    ] {
+        for lanes in [&alone, &of_two] {
+            let spec = crate::agent::queue_window(String::new(), view, lanes, 64);
+            out.push(DeclaredQuery {
+                name: what,
+                site: "src/agent/queue.rs",
+                collection_id: layout::Pile::Queued.collection_id(),
+                filter: spec.filter,
+                order_by: spec.order_by,
+            });
+        }
+    }
+    out.extend([
+        DeclaredQuery {
+            // `vayu bench`'s textbook mode: the oldest queued task of the
+            // highest priority, inside a transaction (the loop vayu is
+            // measured against; its listing of all tasks needs no index).
+            name: "bench textbook mode: the next task by priority and age",
+            site: "src/bench/textbook.rs",
+            collection_id: crate::bench::textbook::COLLECTION,
+            filter: Some(store::field_eq("status", store::string_value("queued"))),
+            order_by: ["priority_rank", "created_at"]
+                .iter()
+                .map(|f| sq::Order {
+                    field: Some(sq::FieldReference {
+                        field_path: f.to_string(),
+                    }),
+                    direction: sq::Direction::Ascending as i32,
+                })
+                .collect(),
+        },
+        DeclaredQuery {
+            name: "agents listen to the agents collection (peers' health)",
+            site: "src/agent/start.rs",
+            collection_id: layout::AGENTS,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "recovery: active tasks held by one agent",
+            site: "src/agent/recovery.rs",
+            collection_id: layout::Pile::Active.collection_id(),
+            filter: Some(store::field_eq(
+                "lease.owner",
+                store::string_value("agent-1"),
+            )),
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "recovery: active tasks whose lease expired",
+            site: "src/agent/recovery.rs",
+            collection_id: layout::Pile::Active.collection_id(),
+            filter: Some(store::field_op(
+                "lease.expires_at",
+                Operator::LessThan,
+                any_time,
+            )),
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "list the quarantine (`vayu quarantine list`, `vayu task list`)",
+            site: "src/quarantine.rs",
+            collection_id: layout::QUARANTINE,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "the sweep: every queued document, when some have no lane",
+            site: "src/agent/intake.rs",
+            collection_id: layout::Pile::Queued.collection_id(),
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "the sweep: how many queued documents carry a lane (a count)",
+            site: "src/agent/intake.rs",
+            collection_id: layout::Pile::Queued.collection_id(),
+            filter: Some(store::field_in_ints(
+                "lane",
+                &(0..crate::lanes::LANES).collect::<Vec<_>>(),
+            )),
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "list the agents (`vayu agent list`)",
+            site: "src/store/agents.rs",
+            collection_id: layout::AGENTS,
+            filter: None,
+            order_by: vec![],
+        },
+    ]);
+    // `vayu task list [--status S]`: each pile, with or without a status
+    // equality; sorted in memory.
+    for pile in layout::Pile::ALL {
+        out.push(DeclaredQuery {
+            name: "list a pile (`vayu task list`)",
+            site: "src/store/tasks.rs",
+            collection_id: pile.collection_id(),
+            filter: None,
+            order_by: vec![],
+        });
+        out.push(DeclaredQuery {
+            name: "list a pile by status (`vayu task list --status`)",
+            site: "src/store/tasks.rs",
+            collection_id: pile.collection_id(),
+            filter: Some(store::field_eq(
+                "status",
+                store::string_value(Status::Executing.as_str()),
+            )),
+            order_by: vec![],
+        });
+    }
+    out
+}
+
+/// How many query call sites (`run_query(` calls and `QuerySpec {`
+/// literals) each file has, as declared above; `tests/indexes.rs` compares
+/// this with a scan of `src/`. When you add a query, declare it in
+/// [`declared_queries`] and count it here.
+pub const CALL_SITES: &[(&str, usize)] = &[
+    ("src/agent/intake.rs", 1),
+    ("src/agent/queue.rs", 1),
+    ("src/agent/recovery.rs", 2),
+    ("src/agent/start.rs", 1),
+    ("src/bench/textbook.rs", 1),
+    ("src/quarantine.rs", 1),
+    ("src/store/agents.rs", 1),
+    ("src/store/tasks.rs", 1),
+];
