@@ -11,6 +11,7 @@
 //!
 //! - [`assign`]: which agent could run a task, and which task to pick.
 //! - [`console`]: turning a draft typed into the console into a task.
+//! - [`graph`]: dependencies: cycles, order, unblocking, and their rendering.
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`layout`]: which collection holds what.
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
@@ -26,6 +27,7 @@
 
 pub mod assign;
 pub mod console;
+pub mod graph;
 pub mod lanes;
 pub mod layout;
 pub mod lifecycle;
