@@ -47,7 +47,7 @@ impl Tok {
 
 /// Letters (any script), digits, `_` and `-`: task ids are uuids and
 /// result keys may be in any language.
-fn is_word_char(c: char) -> bool {
+pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '-'
 }
 

@@ -20,7 +20,7 @@
 //! comparison = operand ( cmp operand | [ "not" ] "in" operand ) ;
 //! cmp        = "==" | "!=" | "<" | "<=" | ">" | ">=" ;
 //! operand    = path | literal ;
-//! path       = name { "." segment } ;
+//! path       = name { "." ( segment | string ) } ;
 //! literal    = string | number | "true" | "false" | "null" | list ;
 //! list       = "[" [ literal { "," literal } [ "," ] ] "]" ;
 //! name       = word, not a keyword ;   (* the dependency's name *)
@@ -34,6 +34,7 @@
 //! Keywords (`and or not in exists true false null`) are lowercase. A
 //! word made of digits alone (after an optional `-`) is a number, except
 //! after a `.`, where `A.result.items.0` is the first element of a list.
+//! A key that is not a word is quoted: `A.result."time (s)"`.
 //! Letters are those of any script. Whitespace separates tokens and is
 //! otherwise ignored. `and` binds tighter than `or`, `not` tighter than
 //! `and`, and a comparison tighter than all three: `not A.x == 1 or B.y
@@ -266,8 +267,17 @@ impl Operand {
 }
 
 impl fmt::Display for Path {
+    /// Segments that are not words are quoted, so it parses back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.segments.join("."))
+        for (i, s) in self.segments.iter().enumerate() {
+            f.write_str(if i > 0 { "." } else { "" })?;
+            if !s.is_empty() && s.chars().all(lexer::is_word_char) {
+                f.write_str(s)?;
+            } else {
+                value::write_string(f, s)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -176,14 +176,14 @@ impl Parser {
         }
     }
 
-    /// `path = name { "." segment }`, at a name already peeked.
+    /// `path = name { "." ( segment | string ) }`, at a name already peeked.
     fn path(&mut self, first: String) -> Result<Path, ParseError> {
         self.bump();
         let mut segments = vec![first];
         while self.peek().tok == Tok::Dot {
             self.bump();
             match self.bump().tok {
-                Tok::Word(w) => segments.push(w),
+                Tok::Word(w) | Tok::Str(w) => segments.push(w),
                 _ => return Err(self.error_before("a field name after '.'")),
             }
         }

@@ -50,6 +50,20 @@ fn comparisons_on_numbers_strings_lists_and_substrings() {
 }
 
 #[test]
+fn quoted_keys_reach_keys_that_are_not_words() {
+    let deps: BTreeMap<String, Value> =
+        serde_json::from_str(r#"{"A": {"result": {"time (s)": 12, "a.b": {"": "empty"}}}}"#)
+            .expect("JSON");
+    let c = parse(r#"A.result."time (s)" > 10 and A.result."a.b"."" == "empty""#);
+    assert!(c.evaluate(&deps));
+    assert!(!parse(r#"A.result."time" > 10"#).evaluate(&deps));
+    assert_eq!(
+        c.expr().to_string(),
+        r#"A.result."time (s)" > 10 and A.result."a.b"."" == "empty""#
+    );
+}
+
+#[test]
 fn missing_paths_are_null_and_exists_tells_null_from_missing() {
     assert!(holds("Z.result.status == null"));
     assert!(holds("A.result.nope.deeper == null"));
@@ -97,6 +111,7 @@ fn canonical_form_parses_back_to_the_same_expression() {
         "not not (x.y >= -2.5)",
         "a.in.and.0 not in \"string\\n\"",
         "[] == A.result.tags",
+        r#"A.result."time (s)".""."a\"b" > 1"#,
     ] {
         let first = parse(src);
         let canonical = first.expr().to_string();

@@ -116,7 +116,7 @@ impl fmt::Display for Value {
 }
 
 /// A string literal with the escapes the lexer reads back.
-fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+pub(crate) fn write_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_str("\"")?;
     for c in s.chars() {
         match c {
