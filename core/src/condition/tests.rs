@@ -209,6 +209,11 @@ fn long_conditions_are_refused_and_long_chains_stay_flat() {
         }
     );
     assert!(err.to_string().contains("1000 allowed"), "{err}");
+    // The limit may fall inside a multi-byte character: still no panic.
+    let wide = format!("x{}", "é".repeat(500));
+    let err = fail(&wide);
+    assert_eq!(err.at, LENGTH_MAX);
+    assert!(err.render(&wide).contains("^ the condition is 1001 bytes"));
     // A chain of `and`s just under the limit is one flat node.
     let chain = vec!["A.status == \"completed\""; 30].join(" and ");
     assert!(chain.len() <= LENGTH_MAX);

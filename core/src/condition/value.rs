@@ -68,7 +68,7 @@ impl Value {
 /// Applies `op`. Equality is structural and typed: `1 == "1"` is false,
 /// `null == null` is true (so a missing path equals `null`), and `!=` is
 /// exactly its negation. An ordering operator is true only when the two
-/// values are ordered (see [`Value::order`]), so `null < 1` and `"a" < 1`
+/// values are ordered (numbers with numbers, strings with strings), so `null < 1` and `"a" < 1`
 /// are both false, and so are their `>=` counterparts.
 pub fn compare(left: &Value, op: CompareOp, right: &Value) -> bool {
     use Ordering::*;

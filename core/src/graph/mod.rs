@@ -20,10 +20,10 @@
 //! the stack, and every answer is deterministic (ids are visited in sorted
 //! order), so agents that look at the same tasks agree.
 //!
-//! - [`cycles`]: cycle detection at creation and after races.
-//! - [`decide`]: what a blocked task should do given its dependencies.
-//! - [`order`]: dependencies first, in waves that can run at once.
-//! - [`render`]: the text tree and Graphviz output of `vayu task graph`.
+//! - `cycles`: cycle detection at creation and after races.
+//! - `decide`: what a blocked task should do given its dependencies.
+//! - `order`: dependencies first, in waves that can run at once.
+//! - `render`: the text tree and Graphviz output of `vayu task graph`.
 
 mod cycles;
 mod decide;
