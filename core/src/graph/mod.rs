@@ -32,6 +32,7 @@ mod render;
 
 pub use cycles::{Cycle, CycleError};
 pub use decide::{Decision, DepState, OnDepFailure, decide};
+pub use render::TREE_DEPTH_MAX;
 
 use crate::model::limits::DEPENDENCIES_MAX;
 use crate::time::Time;
