@@ -10,7 +10,9 @@
 //! In the order the modules are declared below (by name).
 //!
 //! - [`assign`]: which agent could run a task, and which task to pick.
+//! - [`condition`]: the `--if` expression language over dependencies' results.
 //! - [`console`]: turning a draft typed into the console into a task.
+//! - [`graph`]: dependencies: cycles, order, unblocking, and their rendering.
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`layout`]: which collection holds what.
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
@@ -26,7 +28,9 @@
 #![forbid(unsafe_code)]
 
 pub mod assign;
+pub mod condition;
 pub mod console;
+pub mod graph;
 pub mod lanes;
 pub mod layout;
 pub mod lifecycle;
