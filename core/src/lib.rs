@@ -11,6 +11,8 @@
 //!
 //! - [`assign`]: which agent could run a task, and which task to pick.
 //! - [`console`]: turning a draft typed into the console into a task.
+//! - [`cron`]: cron expressions, their ticks in a time zone, catch-up
+//!   after an outage and the task id of a tick.
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`layout`]: which collection holds what.
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
@@ -21,11 +23,14 @@
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
 //! - [`time`]: the one time type, stored as a Firestore timestamp.
+//! - [`workflow`]: workflow specs, their validation and step order, input
+//!   templates, and the seed's five flows as built-in templates.
 
 #![forbid(unsafe_code)]
 
 pub mod assign;
 pub mod console;
+pub mod cron;
 pub mod lanes;
 pub mod layout;
 pub mod lifecycle;
@@ -35,3 +40,4 @@ pub mod retry;
 pub mod schema;
 pub mod spread;
 pub mod time;
+pub mod workflow;
