@@ -125,3 +125,51 @@ fn a_runs_inputs_take_defaults_and_refuse_typos_and_gaps() {
     let text = render(&spec.steps[0].input, &inputs, &BTreeMap::new()).expect("filled in");
     assert!(text.ends_with("why?"), "{text}");
 }
+
+#[test]
+fn a_toml_file_reads_straight_into_a_spec() {
+    let file = r#"
+name = "nightly-report"
+description = "gather, then write"
+
+[[inputs]]
+name = "topic"
+
+[[inputs]]
+name = "tone"
+default = "plain"
+
+[[steps]]
+id = "gather"
+title = "Gather the facts"
+type = "research"
+input = "Facts about {{inputs.topic}}"
+
+[[steps]]
+id = "write"
+title = "Write it up"
+type = "research"
+after = ["gather"]
+priority = "low"
+review = "peer"
+if = 'gather.result.status == "ok"'
+input = "In a {{inputs.tone}} tone: {{steps.gather.result}}"
+"#;
+    let spec: WorkflowSpec = toml::from_str(file).expect("a valid workflow file");
+    let plan = validate(&spec).expect("valid");
+    assert_eq!(plan.order, ["gather", "write"]);
+    let write = spec.step("write").expect("declared");
+    assert_eq!(write.priority, Priority::Low);
+    assert_eq!(
+        write.condition.as_deref(),
+        Some(r#"gather.result.status == "ok""#)
+    );
+    assert_eq!(spec.inputs[1].default.as_deref(), Some("plain"));
+
+    let typo = file.replace("after = [", "afterr = [");
+    let e = toml::from_str::<WorkflowSpec>(&typo)
+        .expect_err("unknown field")
+        .to_string();
+    assert!(e.contains("unknown field `afterr`"), "{e}");
+    assert!(e.contains("line 22"), "the parser says where: {e}");
+}
