@@ -308,6 +308,50 @@ mod tests {
         assert_eq!(d, Due::default());
     }
 
+    /// Three agents evaluate one schedule at interleaved moments, one of
+    /// them from a stale read, against a store where a create fails if the
+    /// id exists and `last` moves by compare-and-set: every tick is
+    /// created exactly once, none is lost.
+    #[test]
+    fn three_agents_create_each_tick_exactly_once() {
+        use std::collections::BTreeSet;
+        let every_5 = cron("*/5 * * * *");
+        let start = ts("2026-12-05T00:00:00Z");
+        let (mut last, mut stale) = (start, start);
+        let (mut created, mut attempts) = (BTreeSet::new(), 0);
+        for round in 0..=540i64 {
+            for agent in 0..3i64 {
+                let now = start
+                    .checked_add(SignedDuration::from_secs(round * 20 + agent * 7))
+                    .expect("in range");
+                let read = if agent == 2 { stale } else { last };
+                let d = due(&every_5, &UTC, read, now, CatchUp::All, DEFAULT_CAP);
+                for tick in &d.ticks {
+                    attempts += 1;
+                    created.insert(super::super::tick_task_id("every-5", *tick));
+                }
+                if let Some(next) = d.last.filter(|_| last == read) {
+                    last = next;
+                }
+            }
+            stale = last;
+        }
+        // Rounds every 20 s for three hours: 36 ticks (00:05 … 03:00).
+        let want: BTreeSet<String> = (1..=36)
+            .map(|i| {
+                start
+                    .checked_add(SignedDuration::from_mins(i * 5))
+                    .expect("in range")
+            })
+            .map(|t| super::super::tick_task_id("every-5", t))
+            .collect();
+        assert_eq!(created, want);
+        assert!(
+            attempts > want.len(),
+            "the race happened: {attempts} attempts"
+        );
+    }
+
     #[test]
     fn policies_read_and_print_as_the_cli_spells_them() {
         for p in CatchUp::ALL {

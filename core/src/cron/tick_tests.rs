@@ -166,6 +166,20 @@ fn berlin_spring_forward_fires_once_at_the_end_of_the_gap() {
 }
 
 #[test]
+fn every_minute_of_the_gap_collapses_into_one_tick() {
+    let berlin = zone("Europe/Berlin");
+    let minutes = ticks(&cron("* * * * *"), &berlin, "2026-03-29T00:58:00Z", 3);
+    assert_eq!(
+        minutes,
+        [
+            "2026-03-29T00:59:00Z",
+            "2026-03-29T01:00:00Z",
+            "2026-03-29T01:01:00Z"
+        ]
+    );
+}
+
+#[test]
 fn berlin_fall_back_fires_each_local_time_once_at_its_first_occurrence() {
     // 2026-10-25: 03:00 CEST becomes 02:00 CET (01:00 UTC).
     let berlin = zone("Europe/Berlin");
