@@ -208,6 +208,15 @@ fn new_york_transitions_follow_the_same_rules() {
 }
 
 #[test]
+fn a_gap_at_midnight_moves_a_daily_tick_to_the_end_of_the_gap() {
+    // Chile-like rules: at 24:00 on the first Saturday of September
+    // (2026-09-05, -04) clocks jump to 01:00 (-03) on Sunday.
+    let santiago = TimeZone::posix("<-04>4<-03>,M9.1.6/24,M4.1.6/24").expect("a valid POSIX TZ");
+    let daily = ticks(&cron("@daily"), &santiago, "2026-09-05T12:00:00Z", 2);
+    assert_eq!(daily, ["2026-09-06T04:00:00Z", "2026-09-07T03:00:00Z"]);
+}
+
+#[test]
 fn a_posix_zone_and_a_fixed_offset_work_without_the_tz_database() {
     let posix = TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").expect("a valid POSIX TZ string");
     let berlin = zone("Europe/Berlin");
