@@ -13,8 +13,9 @@
 //! The pure core lives in its own crate, `core/` (`vayu-core`), whose only
 //! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
 //! it free of I/O; its modules are re-exported here under the same names:
-//! [`assign`], [`console`], [`lanes`], [`layout`], [`lifecycle`], [`model`],
-//! [`protocol`], [`retry`], [`review`], [`schema`], [`spread`], [`time`].
+//! [`assign`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
+//! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`retry`], [`review`],
+//! [`schema`], [`spread`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -44,7 +45,8 @@
 #![forbid(unsafe_code)]
 
 pub use vayu_core::{
-    assign, console, lanes, layout, lifecycle, model, protocol, retry, review, schema, spread, time,
+    assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, retry,
+    review, schema, spread, time, workflow,
 };
 
 pub mod agent;

@@ -12,6 +12,8 @@
 //! - [`assign`]: which agent could run a task, and which task to pick.
 //! - [`condition`]: the `--if` expression language over dependencies' results.
 //! - [`console`]: turning a draft typed into the console into a task.
+//! - [`cron`]: cron expressions, their ticks in a time zone, catch-up
+//!   after an outage and the task id of a tick.
 //! - [`graph`]: dependencies: cycles, order, unblocking, and their rendering.
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`layout`]: which collection holds what.
@@ -24,12 +26,15 @@
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
 //! - [`time`]: the one time type, stored as a Firestore timestamp.
+//! - [`workflow`]: workflow specs, their validation and step order, input
+//!   templates, and the seed's five flows as built-in templates.
 
 #![forbid(unsafe_code)]
 
 pub mod assign;
 pub mod condition;
 pub mod console;
+pub mod cron;
 pub mod graph;
 pub mod lanes;
 pub mod layout;
@@ -41,3 +46,4 @@ pub mod review;
 pub mod schema;
 pub mod spread;
 pub mod time;
+pub mod workflow;
