@@ -119,7 +119,15 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
     let mut ids = Vec::new();
     for i in 0..args.tasks {
         let (ty, pr, title) = SAMPLES[i % SAMPLES.len()];
-        let t = tasks::create(&store, NewTask::new(ty, pr, format!("{title} #{}", i + 1))).await?;
+        let mut new = NewTask::new(ty, pr, format!("{title} #{}", i + 1));
+        // The first task needs a person's review: the demo plays the
+        // reviewer once it is done.
+        if i == 0 {
+            new.review = Some(crate::review::ReviewPolicy::of(&[
+                crate::review::ReviewKind::User,
+            ]));
+        }
+        let t = tasks::create(&store, new).await?;
         ids.push(t.task_id);
     }
     let deadline = start + Duration::from_secs(120);
@@ -130,6 +138,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             let n = store.list_pile(pile, None, None).await?.len();
             counts.push((pile, n));
         }
+        review_what_waits(&store).await?;
         let line: Vec<String> = counts.iter().map(|(p, n)| format!("{p} {n:>3}")).collect();
         println!(
             "[{:>5.1}s] {}",
@@ -165,6 +174,16 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             render_task(flaky)
         );
     }
+    if let Some(reviewed) = completed.iter().find(|v| v.value.review.policy.is_some()) {
+        let t = &reviewed.value;
+        let verdicts =
+            (store.verdicts(&t.task_id, 0..=t.review.round, crate::review::policy_of(t))).await?;
+        println!(
+            "the reviewed task (it waited in review for a person's verdict):\n{}{}",
+            render_task(reviewed),
+            crate::render::render_reviews(t, &verdicts)
+        );
+    }
     let _ = stop_tx.send(());
     for a in agents {
         let _ = a.await;
@@ -183,4 +202,29 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             "not every task completed within two minutes".into(),
         ))
     }
+}
+
+/// The demo's person: approves every task waiting for a person's review,
+/// as `vayu task review --approve` would.
+async fn review_what_waits(store: &Store) -> Result<()> {
+    use crate::review::{ReviewKind, Verdict};
+    let waiting = store.list_pile(
+        Pile::Active,
+        Some(crate::lifecycle::Status::Reviewing),
+        None,
+    );
+    for v in waiting.await?.into_iter().filter_map(|r| r.ok()) {
+        let given = crate::reviews::GivenVerdict {
+            kind: ReviewKind::User,
+            reviewer: "demo-reviewer".into(),
+            verdict: Verdict::Approve,
+            scores: "correctness=5,completeness=4,quality=4,performance=5"
+                .parse()
+                .map_err(|e: String| Error::Config(e))?,
+            comment: "reads well".into(),
+        };
+        let outcome = crate::reviews::give(store, &v.value.task_id, given).await?;
+        println!("reviewed {} as demo-reviewer: {outcome:?}", v.value.task_id);
+    }
+    Ok(())
 }

@@ -35,6 +35,7 @@
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`render`]: the tables and views people see, shared by the CLI and the demo.
+//! - [`reviews`]: giving a review verdict, and the move it settles.
 //! - [`store`]: every Firestore read and write, as conditional commits; with
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
@@ -63,6 +64,7 @@ pub mod metrics;
 pub mod quarantine;
 pub mod queries;
 pub mod render;
+pub mod reviews;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;

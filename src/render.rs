@@ -239,3 +239,49 @@ pub fn render_task(v: &Versioned<Task>) -> String {
     }
     s
 }
+
+/// The review part of `vayu task status`: the policy, the round, what was
+/// decided, and every verdict of every round with its scores.
+pub fn render_reviews(t: &Task, verdicts: &[crate::review::VerdictRecord]) -> String {
+    let policy = crate::review::policy_of(t);
+    if policy.is_none() && t.review == Default::default() {
+        return String::new();
+    }
+    let r = &t.review;
+    let mut s = String::new();
+    let _ = write!(s, "review    {policy}, round {}", r.round);
+    if let Some(st) = r.status {
+        let _ = write!(s, ", {st}");
+    }
+    if let Some(q) = r.quality_score {
+        let _ = write!(s, ", quality score {q:.2}");
+    }
+    s.push('\n');
+    if let Some(f) = r.feedback.as_deref().filter(|f| !f.is_empty()) {
+        let _ = writeln!(s, "feedback  {f}");
+    }
+    for v in verdicts {
+        let scores: Vec<String> = (v.scores.0.iter())
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "verdict   round {} {} by {}: {}{}{}",
+            v.round,
+            v.kind,
+            v.reviewer,
+            v.verdict.as_str(),
+            if scores.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", scores.join(", "))
+            },
+            if v.comment.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", v.comment)
+            },
+        );
+    }
+    s
+}

@@ -19,6 +19,7 @@ mod defect;
 mod drafts;
 mod quarantining;
 pub mod quota;
+mod reviews;
 mod tasks;
 mod values;
 

@@ -24,6 +24,8 @@ pub struct NewTask {
     pub estimated_minutes: Option<f64>,
     pub complexity: Option<crate::model::Complexity>,
     pub requester: Requester,
+    /// The reviews it needs before it completes; `None` or `none`: none.
+    pub review: Option<crate::review::ReviewPolicy>,
 }
 
 impl NewTask {
@@ -44,6 +46,7 @@ impl NewTask {
                 id: whoami(),
                 context: String::new(),
             },
+            review: None,
         }
     }
 
@@ -61,6 +64,9 @@ impl NewTask {
             t.metadata.complexity = c;
         }
         t.requester = self.requester;
+        // Stored only when there is one: `none` is the absent policy, and
+        // the rules want a new task's review map empty or just a policy.
+        t.review.policy = self.review.filter(|p| !p.is_none()).map(|p| p.to_string());
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
         // type an entry; docs/security.md).

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::procs::pid_alive;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -209,17 +211,6 @@ async fn helper_process_for_parent_death_test() {
     println!("JAVA_PID={pid} HOST={}", emulator.host());
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
-    }
-}
-
-/// Linux: alive while /proc lists the pid and it is not a zombie.
-fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
     }
 }
 

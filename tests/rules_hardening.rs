@@ -124,41 +124,57 @@ async fn a_quarantine_record_is_no_delete_key() {
     w.done("quarantine key");
 }
 
-/// A task in review, run (and leased) by `holder` at `epoch`, with
-/// `executors` having claimed it.
-async fn in_review(
-    w: &World,
-    holder: &str,
-    epoch: i64,
-    executors: &[&str],
-    lease_secs: i64,
-) -> Versioned<Task> {
-    let mut t = claimed_by(&new_task("alice"), holder, epoch);
+/// A task in review that needs a person's verdict: done by `executor`
+/// (and `executors` before it, in earlier epochs), held by nobody.
+async fn in_review(w: &World, executor: &str, epoch: i64, executors: &[&str]) -> Versioned<Task> {
+    let mut t = claimed_by(&new_task("alice"), executor, epoch);
     for e in executors {
         t.assignment.add_executor(e);
     }
     t.status = Status::Reviewing;
-    t.lease.expires_at = Some(at(lease_secs));
+    t.lease.owner = None;
+    t.lease.expires_at = None;
+    t.review.policy = Some("user".into());
+    t.review.status = Some(ReviewStatus::Pending);
     w.seed(&t).await
 }
 
-/// A passing verdict by `by` on `seen`.
+/// A passing decision by `by` on `seen`.
 fn approved(seen: &Task, by: &str) -> Task {
     let mut d = completed(seen, by);
-    // A verdict changes the status, the review, the lease and the history.
+    // A decision changes the status, the review, the lease and the history.
     d.execution.finished_at = seen.execution.finished_at;
     d.review.reviewer = Some(by.into());
     d.review.status = Some(ReviewStatus::Passed);
     d
 }
 
+/// `by`'s approving person's verdict on `seen`, for the decision's commit.
+fn verdict(
+    store: &vayu::store::Store,
+    seen: &Task,
+    by: &str,
+) -> firestore::gcloud_sdk::google::firestore::v1::Write {
+    let v = vayu::review::VerdictRecord {
+        task_id: seen.task_id.clone(),
+        kind: vayu::review::ReviewKind::User,
+        reviewer: by.into(),
+        verdict: vayu::review::Verdict::Approve,
+        scores: Default::default(),
+        comment: String::new(),
+        round: seen.review.round,
+        at: None,
+    };
+    store.verdict_write(&v).expect("a verdict encodes")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_cannot_be_skipped() {
     let w = World::new("rules-skip").await;
     let a1 = w.agent("agent-1").await;
-    let r = in_review(&w, "agent-1", 1, &[], 30).await;
+    let r = in_review(&w, "agent-1", 1, &[]).await;
     denied(
-        "the holder completes a task in review without a verdict",
+        "the executor completes a task in review without a verdict",
         raw_replace(&a1, &r, &completed(&r.value, "agent-1"), vec![]),
     )
     .await;
@@ -170,8 +186,9 @@ async fn review_cannot_be_skipped() {
     .await;
 
     // After a takeover the first executor is neither holder nor primary
-    // agent, but it did the work: it may not approve it.
-    let taken = in_review(&w, "agent-2", 2, &["agent-1", "agent-2"], 30).await;
+    // agent, but it did the work: it may not approve it, even with the
+    // reviewer role.
+    let taken = in_review(&w, "agent-2", 2, &["agent-1", "agent-2"]).await;
     let first = w
         .user("agent-1", &{
             let mut c = vayu::identity::agent_claims();
@@ -181,21 +198,36 @@ async fn review_cannot_be_skipped() {
         .await;
     denied(
         "an executor of an earlier epoch approves the work",
-        raw_replace(&first, &taken, &approved(&taken.value, "agent-1"), vec![]),
+        raw_replace(
+            &first,
+            &taken,
+            &approved(&taken.value, "agent-1"),
+            vec![verdict(&first, &taken.value, "agent-1")],
+        ),
     )
     .await;
     let rita = w.human_with_role("rita", "reviewer").await;
-    allowed(
-        "a reviewer who never ran it approves it",
+    denied(
+        "a reviewer approves without recording a verdict",
         raw_replace(&rita, &taken, &approved(&taken.value, "rita"), vec![]),
     )
     .await;
+    allowed(
+        "a reviewer who never ran it approves it, with her verdict",
+        raw_replace(
+            &rita,
+            &taken,
+            &approved(&taken.value, "rita"),
+            vec![verdict(&rita, &taken.value, "rita")],
+        ),
+    )
+    .await;
 
-    // A non-reviewer agent takes over a lapsed review; it may hold it, not
-    // complete it.
-    let lapsed = in_review(&w, "agent-1", 1, &["agent-1"], -5).await;
+    // Nobody holds a task in review: an agent cannot take it as if its
+    // lease had lapsed, and block the reviewers.
+    let waiting = in_review(&w, "agent-1", 1, &[]).await;
     let a3 = w.agent("agent-3").await;
-    let mut mine = lapsed.value.clone();
+    let mut mine = waiting.value.clone();
     mine.lease = Lease {
         owner: Some("agent-3".into()),
         expires_at: Some(at(30)),
@@ -203,14 +235,9 @@ async fn review_cannot_be_skipped() {
     };
     mine.assignment.primary_agent = Some("agent-3".into());
     mine.assignment.add_executor("agent-3");
-    let held = allowed(
-        "an agent reclaims a lapsed review in place",
-        a3.replace_task(&lapsed, &mine, &[], vec![]),
-    )
-    .await;
     denied(
-        "that agent completes the review it took over",
-        raw_replace(&a3, &held, &completed(&held.value, "agent-3"), vec![]),
+        "an agent takes a task in review in place",
+        raw_replace(&a3, &waiting, &mine, vec![]),
     )
     .await;
     w.done("review bypass");

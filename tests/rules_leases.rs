@@ -417,9 +417,16 @@ async fn the_holder_retries_dead_letters_releases_and_obeys_only_as_the_table_sa
     )
     .await;
 
-    let held = w.running("alice", "agent-1", 30).await;
+    // A task that needs a person's review: its holder hands it to review
+    // with the lease released (tests/rules_review.rs has the rest).
+    let mut needs = w.running("alice", "agent-1", 30).await.value;
+    needs.review.policy = Some("user".into());
+    let held = w.seed(&needs).await;
     let mut reviewing = held.value.clone();
     reviewing.status = Status::Reviewing;
+    reviewing.lease.owner = None;
+    reviewing.lease.expires_at = None;
+    reviewing.review.status = Some(vayu::model::ReviewStatus::Pending);
     let reviewing_v = allowed(
         "the holder sends its work to review (executing → reviewing)",
         a1.replace_task(&held, &reviewing, &[Status::Reviewing], vec![]),

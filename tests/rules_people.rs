@@ -166,9 +166,19 @@ async fn a_requester_or_an_admin_person_controls_a_task_and_nobody_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_decisions_are_made_by_a_reviewer_who_did_not_do_the_work() {
+    use vayu::model::Task;
+    use vayu::review::{ReviewKind, Verdict, VerdictRecord};
     let w = World::new("rules-review").await;
+    // Done by agent-1, waiting for a person's review, held by nobody.
+    let in_review = |t: &mut Task| {
+        t.status = Status::Reviewing;
+        t.lease.owner = None;
+        t.lease.expires_at = None;
+        t.review.policy = Some("user".into());
+        t.review.status = Some(ReviewStatus::Pending);
+    };
     let mut t = claimed_by(&new_task("alice"), "agent-1", 1);
-    t.status = Status::Reviewing;
+    in_review(&mut t);
     let seen = w.seed(&t).await;
 
     let decide = |passed: bool, by: &str| {
@@ -186,18 +196,38 @@ async fn review_decisions_are_made_by_a_reviewer_who_did_not_do_the_work() {
         });
         d.review.feedback = Some("looks right".into());
         d.review.quality_score = Some(0.9);
-        d.lease = Lease {
-            owner: None,
-            expires_at: None,
-            epoch: 1,
-        };
+        if !passed {
+            d.review.round = 1;
+        }
         d.record(d.status, now(), None, Some(format!("review by {by}")));
         d
+    };
+    let verdict = |store: &vayu::store::Store, task: &Task, by: &str, passed: bool| {
+        let v = VerdictRecord {
+            task_id: task.task_id.clone(),
+            kind: ReviewKind::User,
+            reviewer: by.into(),
+            verdict: if passed {
+                Verdict::Approve
+            } else {
+                Verdict::Reject
+            },
+            scores: Default::default(),
+            comment: String::new(),
+            round: 0,
+            at: None,
+        };
+        vec![store.verdict_write(&v).expect("a verdict encodes")]
     };
     let alice = w.human("alice").await;
     denied(
         "a person without the reviewer role passes a review",
-        alice.replace_task(&seen, &decide(true, "alice"), &[Status::Completed], vec![]),
+        alice.replace_task(
+            &seen,
+            &decide(true, "alice"),
+            &[Status::Completed],
+            verdict(&alice, &seen.value, "alice", true),
+        ),
     )
     .await;
     let worker = w
@@ -213,45 +243,70 @@ async fn review_decisions_are_made_by_a_reviewer_who_did_not_do_the_work() {
             &seen,
             &decide(true, "agent-1"),
             &[Status::Completed],
-            vec![],
+            verdict(&worker, &seen.value, "agent-1", true),
         ),
     )
     .await;
     let rita = w.human_with_role("rita", "reviewer").await;
     denied(
         "a reviewer signs the review as someone else",
-        rita.replace_task(&seen, &decide(true, "bob"), &[Status::Completed], vec![]),
+        rita.replace_task(
+            &seen,
+            &decide(true, "bob"),
+            &[Status::Completed],
+            verdict(&rita, &seen.value, "bob", true),
+        ),
     )
     .await;
     let mut wrong = decide(true, "rita");
     wrong.review.status = Some(ReviewStatus::Failed);
     denied(
         "a review that passes the task but says failed",
-        rita.replace_task(&seen, &wrong, &[Status::Completed], vec![]),
+        rita.replace_task(
+            &seen,
+            &wrong,
+            &[Status::Completed],
+            verdict(&rita, &seen.value, "rita", true),
+        ),
+    )
+    .await;
+    denied(
+        "a reviewer passes the task with a rejecting verdict",
+        rita.replace_task(
+            &seen,
+            &decide(true, "rita"),
+            &[Status::Completed],
+            verdict(&rita, &seen.value, "rita", false),
+        ),
     )
     .await;
     allowed(
         "a reviewer rejects the work (back to the queue)",
-        rita.replace_task(&seen, &decide(false, "rita"), &[Status::Rejected], vec![]),
+        rita.replace_task(
+            &seen,
+            &decide(false, "rita"),
+            &[Status::Rejected],
+            verdict(&rita, &seen.value, "rita", false),
+        ),
     )
     .await;
     assert!(w.exists_in(Pile::Queued, &seen.value.task_id).await);
     let mut t2 = claimed_by(&new_task("alice"), "agent-1", 1);
-    t2.status = Status::Reviewing;
+    in_review(&mut t2);
     let seen2 = w.seed(&t2).await;
     let mut pass = seen2.value.clone();
     pass.status = Status::Completed;
     pass.review.reviewer = Some("root".into());
     pass.review.status = Some(ReviewStatus::Passed);
-    pass.lease = Lease {
-        owner: None,
-        expires_at: None,
-        epoch: 1,
-    };
     let root = w.human_with_role("root", "admin").await;
     allowed(
         "an admin person passes a review",
-        root.replace_task(&seen2, &pass, &[Status::Completed], vec![]),
+        root.replace_task(
+            &seen2,
+            &pass,
+            &[Status::Completed],
+            verdict(&root, &seen2.value, "root", true),
+        ),
     )
     .await;
     w.done("review");

@@ -219,6 +219,8 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     let mut t = Task::default();
     // Omitted while empty (a new task's assignment stays `{collaborators: []}`).
     t.assignment.add_executor("agent-1");
+    // Omitted while 0.
+    t.review.round = 1;
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,
     // so every key is present here.

@@ -45,13 +45,16 @@ impl Offer {
         task.status.is_claimable()
             && task.control.is_none()
             && task.not_before.is_none_or(|t| t <= now)
-            && self.handles(task.task_type)
-            && task.requires.iter().all(|c| self.capabilities.contains(c))
+            && self.could_claim(task)
     }
 
-    /// Whether this agent could ever claim `task` (ignoring time).
+    /// Whether this agent could ever claim `task` (ignoring time): its
+    /// type and capabilities, and not rework of its own rejected work
+    /// (`review.avoid`, set by `--rework other`).
     pub fn could_claim(&self, task: &Task) -> bool {
-        self.handles(task.task_type) && task.requires.iter().all(|c| self.capabilities.contains(c))
+        self.handles(task.task_type)
+            && task.requires.iter().all(|c| self.capabilities.contains(c))
+            && task.review.avoid.as_deref() != Some(self.agent_id.as_str())
     }
 }
 
@@ -73,6 +76,11 @@ pub fn waiting_reason(task: &Task, live: &[Offer]) -> Option<String> {
     let handlers: Vec<&Offer> = live.iter().filter(|o| o.handles(task.task_type)).collect();
     if handlers.is_empty() {
         return Some(format!("no live agent offers type {}", task.task_type));
+    }
+    if let Some(avoid) = &task.review.avoid
+        && handlers.iter().all(|o| &o.agent_id == avoid)
+    {
+        return Some(format!("rework: no live agent other than {avoid}"));
     }
     let missing: Vec<&str> = task
         .requires

@@ -7,6 +7,9 @@
 //! task_logs/{task_id}/lines/{epoch}-{seq}   full logs, one batch of lines each
 //! agents/{agent_id}                 the seed's agent_status
 //! quarantine/{task_id}              documents that did not parse, with the reason
+//! reviews/{task_id}_{round}_{kind}  review verdicts, created once each
+//! config/review                     the project's review defaults
+//! ratings/{task_id}                 a requester's 1-5 rating of a completed task
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -36,6 +39,13 @@ use std::fmt;
 /// The collection of a task's pile.
 pub const TASKS: &str = "tasks";
 pub const AGENTS: &str = "agents";
+/// Review verdicts (`crate::review::verdict_id`).
+pub const REVIEWS: &str = "reviews";
+/// The project's review defaults per type and priority
+/// (`crate::review::ReviewDefaults`).
+pub const REVIEW_CONFIG: &str = "config/review";
+/// Requesters' ratings of completed tasks, one per task.
+pub const RATINGS: &str = "ratings";
 pub const TASK_LOGS: &str = "task_logs";
 pub const LOG_LINES: &str = "lines";
 pub const QUARANTINE: &str = "quarantine";

@@ -18,7 +18,8 @@
 //!   restarts from its last checkpoint), or straight to `executing` when the
 //!   agent that paused it still holds it.
 //! - `reassigned` is `rejected → assigned` (a new claim of reworked work) or
-//!   `rejected → queued`.
+//!   `rejected → queued`; `rejected → failed` ends a task whose last rework
+//!   round was rejected too (`reviewing → rejected → failed` in one commit).
 //! - A pull claim is `queued → assigned → executing` in a single commit: the
 //!   agent starts the handler at once, and the history records both steps.
 
@@ -147,7 +148,7 @@ pub fn can_transition(from: Status, to: Status) -> bool {
                 Reviewing | Completed | Failed | Paused | Queued | Cancelled
             )
             | (Reviewing, Completed | Rejected | Cancelled)
-            | (Rejected, Assigned | Queued | Cancelled)
+            | (Rejected, Assigned | Queued | Failed | Cancelled)
             | (Paused, Queued | Executing | Cancelled)
             | (Failed, Queued)
     )
@@ -218,6 +219,7 @@ mod tests {
         (Reviewing, Cancelled),
         (Rejected, Assigned),
         (Rejected, Queued),
+        (Rejected, Failed),
         (Rejected, Cancelled),
         (Paused, Queued),
         (Paused, Executing),

@@ -30,6 +30,8 @@ use std::fmt::Write as _;
 
 mod agent;
 mod quarantine;
+mod review;
+mod stats;
 mod task;
 mod user;
 mod waits;
@@ -70,6 +72,9 @@ pub enum Command {
     User(user::UserCmd),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
+    /// Review metrics: first-time success, rework rate, quality per type
+    /// and agent, the requesters' mean rating.
+    Stats(stats::StatsArgs),
     /// Measure throughput, latency and Firestore operations per task
     /// against the textbook claim loop and the emulator's ceiling.
     Bench(crate::bench::BenchArgs),
@@ -169,6 +174,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Task(cmd) => task::run(&store, cmd, json, requester).await?,
         Command::Agent(cmd) => agent::run(&store, cmd, json).await?,
         Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
+        Command::Stats(a) => stats::run(&store, a, json).await?,
         Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
     };
     print!("{out}");

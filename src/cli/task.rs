@@ -13,10 +13,28 @@ pub enum TaskCmd {
     },
     /// Tasks, optionally of one status.
     List {
-        #[arg(long, value_parser = parse_status)]
+        #[arg(long, value_parser = parse_status, conflicts_with = "needs_review")]
         status: Option<Status>,
         #[arg(long, default_value_t = 100)]
         limit: i32,
+        /// Only tasks waiting for a person's review (`vayu task review`).
+        #[arg(long)]
+        needs_review: bool,
+    },
+    /// Give a person's review verdict on a task in review (role reviewer
+    /// or admin). The verdict that settles the round completes the task,
+    /// sends it back for rework, or fails it after the last round.
+    Review(review::ReviewArgs),
+    /// Rate a completed task you asked for, 1 (poor) to 5 (excellent),
+    /// once. `vayu stats` shows the mean.
+    Rate {
+        /// The completed task.
+        id: String,
+        /// 1 to 5.
+        #[arg(value_parser = clap::value_parser!(i64).range(1..=5))]
+        rating: i64,
+        #[arg(long, default_value = "")]
+        comment: String,
     },
     /// Cancel a task (a running one stops within one heartbeat).
     Cancel {
@@ -69,6 +87,11 @@ pub struct CreateArgs {
     /// Free text about the request.
     #[arg(long, default_value = "")]
     pub context: String,
+    /// Reviews it needs before it completes: none, or self, peer, user,
+    /// tests joined with + (peer+user). Default: the project's defaults
+    /// for its type and priority (config/review), else none.
+    #[arg(long, value_parser = parse_enum::<crate::review::ReviewPolicy>)]
+    pub review: Option<crate::review::ReviewPolicy>,
 }
 
 pub(super) async fn run(
@@ -92,6 +115,10 @@ pub(super) async fn run(
             new.estimated_minutes = a.estimate;
             new.complexity = a.complexity;
             new.requester.context = a.context;
+            new.review = Some(match a.review {
+                Some(p) => p,
+                None => (store.review_defaults().await?).policy_for(None, a.task_type, a.priority),
+            });
             let t = tasks::create(store, new).await?;
             if json {
                 to_json(
@@ -104,13 +131,33 @@ pub(super) async fn run(
         TaskCmd::Status { id } => {
             let v = store_find(store, &id).await?;
             let waiting = waits::waits(store, &[&v.value]).await.pop().flatten();
+            let policy = crate::review::policy_of(&v.value);
+            let verdicts = store
+                .verdicts(&id, 0..=v.value.review.round, policy)
+                .await?;
             if json {
-                to_json(&waits::with_waiting(&v.value, waiting.as_deref()))
+                let mut out =
+                    serde_json::to_value(waits::with_waiting(&v.value, waiting.as_deref()))
+                        .unwrap_or_default();
+                out["verdicts"] = serde_json::to_value(&verdicts).unwrap_or_default();
+                to_json(&out)
             } else {
-                waits::with_waiting_line(render_task(&v), waiting.as_deref())
+                let text = render_task(&v) + &crate::render::render_reviews(&v.value, &verdicts);
+                waits::with_waiting_line(text, waiting.as_deref())
             }
         }
-        TaskCmd::List { status, limit } => {
+        TaskCmd::List {
+            needs_review: true,
+            limit,
+            ..
+        } => review::needs_review(store, limit, json).await?,
+        TaskCmd::Review(a) => review::run(store, a, requester, json).await?,
+        TaskCmd::Rate {
+            id,
+            rating,
+            comment,
+        } => review::rate(store, &id, rating, &comment, requester, json).await?,
+        TaskCmd::List { status, limit, .. } => {
             let rows = store.list_tasks(status, Some(limit)).await?;
             let (good, bad): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.is_ok());
             let good: Vec<Versioned<Task>> = good.into_iter().filter_map(Result::ok).collect();

@@ -1,12 +1,14 @@
 //! Visible waits: `task status` and `task list` say "waiting: no live
-//! agent offers X" for a queued task that no live agent can take, instead
-//! of letting it wait silently. The reason is `assign::waiting_reason`;
+//! agent offers X" for a queued task that no live agent can take, and
+//! "waiting: a person's review" for a task in review, instead of letting
+//! it wait silently. The reason is `assign::waiting_reason`;
 //! here the agents are read, once per command and only when some task
 //! waits to be claimed.
 
 use super::effective_state;
 use crate::assign::{Offer, waiting_reason};
 use crate::model::{AgentState, Task, now};
+use crate::review::waiting_for;
 use crate::store::Store;
 use serde_json::Value;
 
@@ -34,13 +36,15 @@ async fn live_offers(store: &Store) -> Option<Vec<Offer>> {
 
 /// Why each of `tasks` waits, in order (`None`: it does not).
 pub async fn waits(store: &Store, tasks: &[&Task]) -> Vec<Option<String>> {
-    let none = vec![None; tasks.len()];
+    let in_review: Vec<Option<String>> = tasks.iter().map(|t| waiting_for(t)).collect();
     if !tasks.iter().any(|t| t.status.is_claimable()) {
-        return none;
+        return in_review;
     }
     match live_offers(store).await {
-        Some(live) => tasks.iter().map(|t| waiting_reason(t, &live)).collect(),
-        None => none,
+        Some(live) => (tasks.iter().zip(in_review))
+            .map(|(t, r)| r.or_else(|| waiting_reason(t, &live)))
+            .collect(),
+        None => in_review,
     }
 }
 

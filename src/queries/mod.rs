@@ -152,6 +152,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "every rating (`vayu stats`)",
+            site: "src/store/reviews.rs",
+            collection_id: layout::RATINGS,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "list the quarantine (`vayu quarantine list`, `vayu task list`)",
             site: "src/quarantine.rs",
             collection_id: layout::QUARANTINE,
@@ -219,5 +226,6 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/bench/textbook.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/store/agents.rs", 1),
+    ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
 ];

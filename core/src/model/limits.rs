@@ -28,5 +28,7 @@ pub const ESTIMATE_MINUTES_MAX: f64 = 10_080.0;
 pub const ACTUAL_MINUTES_MAX: f64 = 525_600.0;
 /// `review.quality_score`: the seed's 0–5 scale.
 pub const QUALITY_MAX: f64 = 5.0;
+/// `review.round`: rework rounds a task may go through, at most.
+pub const REVIEW_ROUNDS_MAX: i64 = 10;
 /// `assignment.executors`: agents that ever claimed a task.
 pub const EXECUTORS_MAX: usize = 64;

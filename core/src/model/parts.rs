@@ -88,10 +88,29 @@ pub struct Execution {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Review {
+    /// Who decided the last round.
     pub reviewer: Option<String>,
     pub status: Option<ReviewStatus>,
+    /// The rejecting reviewers' comments, for the next round's executor.
     pub feedback: Option<String>,
     pub quality_score: Option<f64>,
+    /// The reviews the task needs before it completes, as text
+    /// (`crate::review::ReviewPolicy`, canonical: `peer+user`); absent is
+    /// `none`. Text, so that the model does not depend on the review
+    /// module and the console shows what the policy says.
+    pub policy: Option<String>,
+    /// Rework rounds so far: 0 until a first rejection. It names the
+    /// round's verdicts (`reviews/{task_id}_{round}_{kind}`), so a verdict
+    /// of an earlier round never counts for a later one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub round: i64,
+    /// The agent that must not do the rework (`--rework other`, the
+    /// default): the executor of the rejected round.
+    pub avoid: Option<String>,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,11 +7,65 @@
 //! - [`verdict`]: the seed's four criteria, scores, the quality score, and
 //!   where a task in review stands given the verdicts so far.
 //! - [`rework`]: after a rejection, another round or the end.
+//! - [`stats`]: ratings, and the review metrics of `vayu stats`.
 
 pub mod policy;
 pub mod rework;
+pub mod stats;
 pub mod verdict;
 
 pub use policy::{ReviewDefaults, ReviewKind, ReviewPolicy};
 pub use rework::{AfterRejection, Rework, after_rejection};
+pub use stats::{Rating, ReviewStats, summarize};
 pub use verdict::{Criterion, Scores, Standing, Verdict, VerdictRecord, Weights, standing};
+
+use crate::model::Task;
+
+/// The policies a new task may carry today (`none` is stored as no
+/// policy at all). Agents do not yet give peer,
+/// self or tests reviews, so a task needing one would wait in review for
+/// ever; it is refused at creation instead (here and in the rules), and
+/// the list grows as the agents learn them. The verdict rules for every
+/// kind are in place already.
+pub const CREATABLE_POLICIES: [&str; 1] = ["user"];
+
+/// The task's policy; `none` when it has none, or a stored text the
+/// decoder would have refused (it never reaches here: the schema checks
+/// it).
+pub fn policy_of(task: &Task) -> ReviewPolicy {
+    (task.review.policy.as_deref())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default()
+}
+
+/// The id of the verdict of `kind` in round `round` of a task. One id per
+/// kind and round, so that creating it is the append-only check: a second
+/// verdict of the same kind in the same round is a create that fails.
+pub fn verdict_id(task_id: &str, round: i64, kind: ReviewKind) -> String {
+    format!("{task_id}_{round}_{kind}")
+}
+
+/// What a task in review waits for, for `task status` and `task list`
+/// ("waiting: …"); `None` when it is not in review. Without reading the
+/// round's verdicts it names every kind the policy needs: a verdict that
+/// settles the round moves the task out of review at once, so a task
+/// still in review lacks at least one of them.
+pub fn waiting_for(task: &Task) -> Option<String> {
+    if task.status != crate::lifecycle::Status::Reviewing {
+        return None;
+    }
+    let policy = policy_of(task);
+    let kinds: Vec<&str> = (policy.kinds())
+        .map(|k| match k {
+            ReviewKind::User => "a person's review (vayu task review)",
+            ReviewKind::Peer => "a peer agent's review",
+            ReviewKind::SelfCheck => "its executor's self-check",
+            ReviewKind::Tests => "its tests",
+        })
+        .collect();
+    Some(match kinds.as_slice() {
+        [] => "a review decision".to_string(),
+        [one] => one.to_string(),
+        many => format!("one of: {}", many.join(", ")),
+    })
+}

@@ -1,7 +1,7 @@
 //! A verdict, the seed's four criteria, and where a task in review stands.
 //!
 //! Each required kind of review writes one verdict per round (the round is
-//! the task's epoch when it entered review). A task passes review when
+//! the task's `review.round`, the rework rounds before it). A task passes review when
 //! every kind its policy needs approved in this round; one rejection is
 //! enough to send it back, so nobody waits on a verdict that cannot
 //! change the outcome.
@@ -144,17 +144,30 @@ pub enum Verdict {
     Reject,
 }
 
-/// One review's record, stored under the task (append-only).
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        }
+    }
+}
+
+/// One review's record: `reviews/{task_id}_{round}_{kind}`
+/// ([`super::verdict_id`]), created once and never changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VerdictRecord {
+    pub task_id: String,
     pub kind: ReviewKind,
     /// The reviewer's uid (agent id or person).
     pub reviewer: String,
     pub verdict: Verdict,
     pub scores: Scores,
     pub comment: String,
-    /// The review round: the task's epoch when it entered review.
-    pub epoch: i64,
+    /// The task's `review.round` when the verdict was given.
+    pub round: i64,
+    /// The server's time of the verdict (None until written).
+    pub at: Option<crate::time::Time>,
 }
 
 /// Where a task in review stands.
@@ -172,21 +185,21 @@ pub enum Standing {
     },
 }
 
-/// The standing of a task under `policy` in round `epoch`, from every
+/// The standing of a task under `policy` in round `round`, from every
 /// verdict recorded for it. Verdicts of earlier rounds (before a rework)
 /// and of kinds the policy does not need are left out; of two verdicts of
 /// one kind in a round, the first stands (verdicts are append-only, and
 /// the rules refuse a second).
 pub fn standing(
     policy: ReviewPolicy,
-    epoch: i64,
+    round: i64,
     verdicts: &[VerdictRecord],
     weights: &Weights,
 ) -> Standing {
     let mut first: BTreeMap<ReviewKind, &VerdictRecord> = BTreeMap::new();
     for v in verdicts
         .iter()
-        .filter(|v| v.epoch == epoch && policy.needs(v.kind))
+        .filter(|v| v.round == round && policy.needs(v.kind))
     {
         first.entry(v.kind).or_insert(v);
     }
@@ -219,14 +232,16 @@ mod tests {
     use super::*;
     use ReviewKind::*;
 
-    fn verdict(kind: ReviewKind, verdict: Verdict, scores: &str, epoch: i64) -> VerdictRecord {
+    fn verdict(kind: ReviewKind, verdict: Verdict, scores: &str, round: i64) -> VerdictRecord {
         VerdictRecord {
+            task_id: "t1".into(),
             kind,
             reviewer: format!("{kind}-reviewer"),
             verdict,
             scores: scores.parse().expect("valid scores"),
             comment: format!("{kind} says {verdict:?}"),
-            epoch,
+            round,
+            at: None,
         }
     }
 

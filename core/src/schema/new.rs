@@ -58,6 +58,17 @@ impl Task {
                 limits::MAX_RETRIES_MAX
             ));
         }
+        if self.review.policy.as_deref() == Some("none") {
+            return bad("a review policy of 'none' is stored as no policy".into());
+        }
+        if let Some(p) = self.review.policy.as_deref()
+            && !crate::review::CREATABLE_POLICIES.contains(&p)
+        {
+            return bad(format!(
+                "a review policy of '{p}' cannot be carried out yet: agents do not give \
+                 peer, self or tests reviews; use --review user (a person's review) or none"
+            ));
+        }
         check_stored(self).map_err(InvalidTask)
     }
 }

@@ -57,6 +57,17 @@ impl Runner {
                     .clamp(0.0, limits::ACTUAL_MINUTES_MAX),
             );
         }
+        // A policy that asks for review: the task waits in review, held by
+        // nobody (a person may take days), and the verdicts decide.
+        if !crate::review::policy_of(&next).is_none() {
+            next.status = Status::Reviewing;
+            next.lease.owner = None;
+            next.review.status = Some(crate::model::ReviewStatus::Pending);
+            next.record(Status::Reviewing, t_now, Some(&self.cfg.agent_id), None);
+            return self
+                .finish(next, &[Status::Reviewing], Outcome::Reviewing)
+                .await;
+        }
         next.record(Status::Completed, t_now, Some(&self.cfg.agent_id), None);
         self.finish(next, &[Status::Completed], Outcome::Completed)
             .await

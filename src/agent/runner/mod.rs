@@ -32,6 +32,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Completed,
+    /// Done, and handed to review (its policy is not none): the verdicts
+    /// decide whether it completes.
+    Reviewing,
     /// Failed this attempt; queued again after a backoff.
     Retrying,
     /// Failed its last attempt: dead-lettered as `failed`.
@@ -54,6 +57,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
+            Outcome::Reviewing => "reviewing",
             Outcome::Retrying => "retrying",
             Outcome::Failed => "failed",
             Outcome::Cancelled => "cancelled",
