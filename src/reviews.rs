@@ -11,8 +11,8 @@ use crate::layout::Pile;
 use crate::lifecycle::Status;
 use crate::model::{ReviewStatus, Task, clip, limits, now};
 use crate::review::{
-    AfterRejection, ReviewKind, Rework, Scores, Standing, Verdict, VerdictRecord, Weights,
-    after_rejection, policy_of, rework::REWORK_ROUNDS_DEFAULT, standing,
+    AfterRejection, ReviewKind, Scores, Standing, Verdict, VerdictRecord, Weights, after_rejection,
+    policy_of, rework::max_rounds, standing,
 };
 use crate::store::{Store, Versioned};
 use serde::Serialize;
@@ -120,8 +120,9 @@ fn approve(t: &Task, reviewer: &str, score: Option<f64>) -> Task {
     next
 }
 
-/// The rejection's move: rework by another agent (the default), or the
-/// end after the last round.
+/// The rejection's move: rework by another agent (the default) or the
+/// same one (`--rework same`), or the end after the task's last round
+/// (`--review-rounds`, 2 by default).
 async fn reject(
     store: &Store,
     seen: &Versioned<Task>,
@@ -132,13 +133,8 @@ async fn reject(
     let t = &seen.value;
     let executor = t.assignment.primary_agent.clone().unwrap_or_default();
     let rounds_done = u32::try_from(t.review.round).unwrap_or(u32::MAX);
-    let decision = after_rejection(
-        rounds_done,
-        REWORK_ROUNDS_DEFAULT,
-        Rework::Other,
-        &executor,
-        comments,
-    );
+    let rework = t.review.rework.unwrap_or_default();
+    let decision = after_rejection(rounds_done, max_rounds(t), rework, &executor, comments);
     let mut next = t.clone();
     next.review.status = Some(ReviewStatus::Failed);
     next.review.reviewer = Some(reviewer.to_string());

@@ -26,6 +26,10 @@ pub struct NewTask {
     pub requester: Requester,
     /// The reviews it needs before it completes; `None` or `none`: none.
     pub review: Option<crate::review::ReviewPolicy>,
+    /// Who reworks a rejected round, and how many rework rounds it allows
+    /// (kept only with a review policy).
+    pub rework: Option<crate::model::Rework>,
+    pub review_rounds: Option<i64>,
 }
 
 impl NewTask {
@@ -47,6 +51,8 @@ impl NewTask {
                 context: String::new(),
             },
             review: None,
+            rework: None,
+            review_rounds: None,
         }
     }
 
@@ -67,6 +73,10 @@ impl NewTask {
         // Stored only when there is one: `none` is the absent policy, and
         // the rules want a new task's review map empty or just a policy.
         t.review.policy = self.review.filter(|p| !p.is_none()).map(|p| p.to_string());
+        if t.review.policy.is_some() {
+            t.review.rework = self.rework;
+            t.review.max_rounds = self.review_rounds;
+        }
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
         // type an entry; docs/security.md).

@@ -234,3 +234,55 @@ async fn rejected_work_is_reworked_by_another_agent_then_approved() {
     }
     w.done("rejected_work_is_reworked_by_another_agent_then_approved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_flags_that_cannot_be_met_are_refused_with_nothing_written() {
+    let w = World::new("review-flags").await;
+    for (args, says) in [
+        (&["--review", "peer"][..], "cannot be carried out yet"),
+        (&["--rework", "same"][..], "need a review"),
+        (&["--review", "user", "--review-rounds", "11"][..], "11"),
+        (&["--review", "robot"][..], "unknown review kind 'robot'"),
+    ] {
+        let mut all = vec!["task", "create", "a task"];
+        all.extend_from_slice(args);
+        let out = vayu(&w, &all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    let listed = vayu(&w, &["task", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(rows, serde_json::json!([]), "nothing was written");
+    let ok = vayu(
+        &w,
+        &[
+            "task",
+            "create",
+            "a task",
+            "--review",
+            "user",
+            "--rework",
+            "same",
+            "--review-rounds",
+            "0",
+            "--json",
+        ],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let id: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("JSON");
+    let t = w.read(id["task_id"].as_str().expect("an id")).await.value;
+    assert_eq!(
+        (
+            t.review.policy.as_deref(),
+            t.review.rework,
+            t.review.max_rounds
+        ),
+        (Some("user"), Some(vayu::model::Rework::Same), Some(0))
+    );
+    w.done("review_flags_that_cannot_be_met_are_refused_with_nothing_written");
+}

@@ -197,7 +197,9 @@ async fn review_decisions_are_made_by_a_reviewer_who_did_not_do_the_work() {
         d.review.feedback = Some("looks right".into());
         d.review.quality_score = Some(0.9);
         if !passed {
+            // The next round, for another agent than agent-1.
             d.review.round = 1;
+            d.review.avoid = Some("agent-1".into());
         }
         d.record(d.status, now(), None, Some(format!("review by {by}")));
         d

@@ -368,6 +368,15 @@ async fn a_new_task_may_ask_only_for_reviews_that_can_be_given() {
     denied("a new task already in its second round", create(&t)).await;
     let mut t = new_task("alice");
     t.review.policy = Some("user".into());
+    t.review.max_rounds = Some(11);
+    denied("a new task that allows 11 rework rounds", create(&t)).await;
+    let mut t = new_task("alice");
+    t.review.rework = Some(vayu::model::Rework::Same);
+    denied("a rework plan without a review", create(&t)).await;
+    let mut t = new_task("alice");
+    t.review.policy = Some("user".into());
+    t.review.rework = Some(vayu::model::Rework::Same);
+    t.review.max_rounds = Some(10);
     allowed("a new task that asks for a person's review", create(&t)).await;
     w.done("a_new_task_may_ask_only_for_reviews_that_can_be_given");
 }
@@ -442,4 +451,99 @@ async fn only_the_requester_rates_a_completed_task_once() {
     let overwrite = raw_write(&alice, &rel, &again, &["at"], Precondition::Exists);
     denied("alice overwrites her rating", alice.commit(vec![overwrite])).await;
     w.done("only_the_requester_rates_a_completed_task_once");
+}
+
+/// `rita`'s rejection of `seen` as the decision writes it: round + 1,
+/// status `to`, and `avoid`.
+fn rejection(seen: &Task, to: Status, avoid: Option<&str>) -> Task {
+    let mut t = seen.clone();
+    t.status = to;
+    t.review.status = Some(ReviewStatus::Failed);
+    t.review.reviewer = Some("rita".into());
+    t.review.round = seen.review.round + 1;
+    t.review.avoid = avoid.map(str::to_string);
+    t.record(Status::Rejected, now(), Some("rita"), None);
+    if to == Status::Failed {
+        t.record(Status::Failed, now(), Some("rita"), None);
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rework_goes_where_the_task_says_and_the_last_round_fails() {
+    use vayu::model::Rework;
+    let w = World::new("rules-review-rework").await;
+    let rita = w.human_with_role("rita", "reviewer").await;
+    let reject = |seen: &Versioned<Task>| {
+        let v = verdict(&seen.value, ReviewKind::User, "rita", Verdict::Reject);
+        vec![rita.verdict_write(&v).expect("a verdict encodes")]
+    };
+
+    let default = in_review(&w, "user").await;
+    denied(
+        "a rejection that lets the rejected agent rework it",
+        raw_replace(
+            &rita,
+            &default,
+            &rejection(&default.value, Status::Rejected, None),
+            reject(&default),
+        ),
+    )
+    .await;
+
+    let mut same = claimed_by(&new_task("alice"), "agent-1", 1);
+    same.review.policy = Some("user".into());
+    same.review.rework = Some(Rework::Same);
+    let same = w.seed(&into_review(&same)).await;
+    denied(
+        "a rejection that keeps the agent away from rework it asked to keep",
+        raw_replace(
+            &rita,
+            &same,
+            &rejection(&same.value, Status::Rejected, Some("agent-1")),
+            reject(&same),
+        ),
+    )
+    .await;
+    allowed(
+        "a rejection back to the same agent, as the task says",
+        raw_replace(
+            &rita,
+            &same,
+            &rejection(&same.value, Status::Rejected, None),
+            reject(&same),
+        ),
+    )
+    .await;
+
+    let mut last = claimed_by(&new_task("alice"), "agent-1", 1);
+    last.review.policy = Some("user".into());
+    last.review.max_rounds = Some(0);
+    let last = w.seed(&into_review(&last)).await;
+    denied(
+        "a rejection in the last round that sends the task back anyway",
+        raw_replace(
+            &rita,
+            &last,
+            &rejection(&last.value, Status::Rejected, Some("agent-1")),
+            reject(&last),
+        ),
+    )
+    .await;
+    allowed(
+        "a rejection in the last round fails the task",
+        raw_replace(
+            &rita,
+            &last,
+            &rejection(&last.value, Status::Failed, Some("agent-1")),
+            reject(&last),
+        ),
+    )
+    .await;
+    let failed = w.read(&last.value.task_id).await;
+    assert_eq!(
+        (failed.pile, failed.value.status),
+        (vayu::layout::Pile::Completed, Status::Failed)
+    );
+    w.done("rework_goes_where_the_task_says_and_the_last_round_fails");
 }

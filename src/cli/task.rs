@@ -92,6 +92,13 @@ pub struct CreateArgs {
     /// for its type and priority (config/review), else none.
     #[arg(long, value_parser = parse_enum::<crate::review::ReviewPolicy>)]
     pub review: Option<crate::review::ReviewPolicy>,
+    /// Who reworks rejected work: other (another agent, the default) or
+    /// same.
+    #[arg(long, value_parser = parse_enum::<crate::model::Rework>)]
+    pub rework: Option<crate::model::Rework>,
+    /// Rework rounds before a rejection fails the task (0-10, default 2).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=10))]
+    pub review_rounds: Option<i64>,
 }
 
 pub(super) async fn run(
@@ -119,6 +126,13 @@ pub(super) async fn run(
                 Some(p) => p,
                 None => (store.review_defaults().await?).policy_for(None, a.task_type, a.priority),
             });
+            let reviewed = new.review.is_some_and(|p| !p.is_none());
+            if !reviewed && (a.rework.is_some() || a.review_rounds.is_some()) {
+                return Err(Error::InvalidTask(crate::model::InvalidTask(
+                    "--rework and --review-rounds need a review (--review user)".into(),
+                )));
+            }
+            (new.rework, new.review_rounds) = (a.rework, a.review_rounds);
             let t = tasks::create(store, new).await?;
             if json {
                 to_json(

@@ -134,3 +134,14 @@ string_enum!(
         Offline => "offline",
     }
 );
+
+string_enum!(
+    /// Who reworks a rejected round (`--rework`): another agent (the
+    /// default: fresh eyes, and an executor whose work was rejected once is
+    /// likely to repeat it), or the same one, which keeps its context.
+    Rework {
+        Other => "other",
+        Same => "same",
+    }
+    default Other
+);

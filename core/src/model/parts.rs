@@ -107,6 +107,11 @@ pub struct Review {
     /// The agent that must not do the rework (`--rework other`, the
     /// default): the executor of the rejected round.
     pub avoid: Option<String>,
+    /// Who reworks a rejected round; absent is another agent.
+    pub rework: Option<Rework>,
+    /// Rework rounds allowed before a rejection fails the task
+    /// (0..=`limits::REVIEW_ROUNDS_MAX`); absent is 2.
+    pub max_rounds: Option<i64>,
 }
 
 fn is_zero(n: &i64) -> bool {

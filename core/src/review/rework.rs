@@ -5,45 +5,18 @@
 //! disagree forever (an executor that cannot satisfy its reviewer) end in
 //! a failed task a person can look at, not in a loop.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-/// Who does the rework.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rework {
-    /// Another agent (the default): fresh eyes, and an executor that
-    /// produced rejected work once is likely to produce it again.
-    #[default]
-    Other,
-    /// The same agent, which keeps its context.
-    Same,
-}
-
-impl fmt::Display for Rework {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rework::Other => "other",
-            Rework::Same => "same",
-        })
-    }
-}
-
-impl FromStr for Rework {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "other" => Ok(Rework::Other),
-            "same" => Ok(Rework::Same),
-            _ => Err(format!("unknown rework '{s}' (valid: other, same)")),
-        }
-    }
-}
+pub use crate::model::Rework;
 
 /// The default bound on rework rounds: two more tries after the first.
 pub const REWORK_ROUNDS_DEFAULT: u32 = 2;
+
+/// The rounds a task allows: its own `review.max_rounds`, else the
+/// default.
+pub fn max_rounds(task: &crate::model::Task) -> u32 {
+    (task.review.max_rounds)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(REWORK_ROUNDS_DEFAULT)
+}
 
 /// What a rejection leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]

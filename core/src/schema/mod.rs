@@ -218,6 +218,12 @@ fn check_review(t: &Task) -> Result<(), String> {
     {
         return Err(format!("review policy '{p}' is not one the rules accept"));
     }
+    if (r.max_rounds).is_some_and(|n| !(0..=limits::REVIEW_ROUNDS_MAX).contains(&n)) {
+        return Err(format!(
+            "review max_rounds must be 0..={}",
+            limits::REVIEW_ROUNDS_MAX
+        ));
+    }
     if !(0..=limits::REVIEW_ROUNDS_MAX).contains(&r.round) {
         return Err(format!(
             "review round must be 0..={}",

@@ -24,6 +24,8 @@ fn out_of_bounds_numbers_and_elements_are_refused() {
     reviewed.review.policy = Some("self+peer+user+tests".into());
     reviewed.review.round = 10;
     reviewed.review.avoid = Some("a".repeat(128));
+    reviewed.review.max_rounds = Some(10);
+    reviewed.review.rework = Some(crate::model::Rework::Same);
     check_stored(&reviewed).expect("the longest policy, the last round");
     let cases: Vec<(&str, Bend)> = vec![
         ("timeout", |t| t.metadata.timeout_secs = Some(i64::MAX)),
@@ -49,6 +51,7 @@ fn out_of_bounds_numbers_and_elements_are_refused() {
         ("round", |t| t.review.round = 11),
         ("negative round", |t| t.review.round = -1),
         ("long avoid", |t| t.review.avoid = Some("a".repeat(129))),
+        ("max rounds", |t| t.review.max_rounds = Some(11)),
         ("long note", |t| {
             t.record(
                 crate::lifecycle::Status::Queued,
