@@ -35,7 +35,7 @@
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`render`]: the tables and views people see, shared by the CLI and the demo.
-//! - [`reviews`]: giving a review verdict, and the move it settles.
+//! - [`reviews`]: a review verdict and the move it settles; a rating.
 //! - [`store`]: every Firestore read and write, as conditional commits; with
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.

@@ -1,6 +1,7 @@
-//! What reviewers do: give a verdict on a task in review, and with the
-//! verdict that settles the round, move the task (completed, back to the
-//! queue for rework, or failed after the last round) in the same commit.
+//! What reviewers and requesters do: give a verdict on a task in review
+//! and, with the verdict that settles the round, move the task (completed,
+//! back to the queue for rework, or failed after the last round) in the
+//! same commit; rate a completed task.
 //!
 //! The decision itself is pure (`crate::review::standing` and
 //! `after_rejection`); this module reads the round, writes the verdict,
