@@ -211,15 +211,7 @@ pub async fn rate(
     };
     // Looked for first: under the rules a second create is judged as an
     // update and refused as a permission error, which would not say why.
-    let name = store.name(&format!("{}/{task_id}", crate::layout::RATINGS));
-    if store
-        .batch_get(vec![name])
-        .await?
-        .into_iter()
-        .flatten()
-        .next()
-        .is_some()
-    {
+    if store.is_rated(task_id).await? {
         return Err(Error::Conflict(format!(
             "task {task_id} is rated already; a rating is given once"
         )));

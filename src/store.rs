@@ -228,6 +228,15 @@ impl Store {
             .map_err(|e| Error::Firestore(format!("encoding {rel}: {e}")))
     }
 
+    /// Decodes a document read from Firestore as `T`; one that does not
+    /// parse is [`Error::Malformed`], naming it.
+    pub fn decode<T: serde::de::DeserializeOwned>(doc: &pb::Document) -> Result<T> {
+        FirestoreDb::deserialize_doc_to::<T>(doc).map_err(|e| Error::Malformed {
+            name: doc.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+
     /// Gets documents by full name; `None` for the missing ones, in order.
     pub async fn batch_get(&self, names: Vec<String>) -> Result<Vec<Option<pb::Document>>> {
         use futures::StreamExt;

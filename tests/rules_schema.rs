@@ -12,28 +12,14 @@ use vayu::store::{Precondition, Store};
 
 /// A create of `fields` (a whole task document) by `who`, paid for.
 async fn create(who: &Store, id: &str, fields: &Value) -> vayu::Result<()> {
-    // The quota window is named by the minute the client reads on its own
-    // clock; a commit that lands in the next minute is refused for that
-    // alone (seen once in CI). Then once more, in the new minute.
-    let mut crossed_once = false;
-    loop {
-        let before = vayu::quota::minute(vayu::model::now());
-        let w = raw_write(
-            who,
-            &Pile::Queued.doc(id),
-            fields,
-            &["created_at", "updated_at"],
-            Precondition::Missing,
-        );
-        let result = who.commit(vec![w, pay(who, id)]).await.map(|_| ());
-        let crossed = vayu::quota::minute(vayu::model::now()) != before;
-        match result {
-            Err(vayu::Error::PermissionDenied(_)) if crossed && !crossed_once => {
-                crossed_once = true
-            }
-            other => return other,
-        }
-    }
+    let w = raw_write(
+        who,
+        &Pile::Queued.doc(id),
+        fields,
+        &["created_at", "updated_at"],
+        Precondition::Missing,
+    );
+    commit_paying(who, id, vec![w]).await.map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,19 +99,22 @@ pub(super) async fn needs_review(store: &Store, limit: i32, json: bool) -> Resul
     let rows = store
         .list_pile(Pile::Active, Some(Status::Reviewing), Some(limit))
         .await?;
-    let mut waiting = Vec::new();
-    for v in rows.into_iter().filter_map(Result::ok) {
-        let policy = policy_of(&v.value);
-        if !policy.needs(ReviewKind::User) {
-            continue;
-        }
-        let given = store
-            .round_verdicts(&v.value.task_id, v.value.review.round, policy)
-            .await?;
-        if !given.iter().any(|g| g.kind == ReviewKind::User) {
-            waiting.push(v);
-        }
-    }
+    // Those whose policy needs a person, then one batch get of their
+    // rounds' person verdicts: the ones without one are waiting.
+    let needing: Vec<Versioned<Task>> = (rows.into_iter().filter_map(Result::ok))
+        .filter(|v| policy_of(&v.value).needs(ReviewKind::User))
+        .collect();
+    let names = (needing.iter())
+        .map(|v| store.verdict_name(&v.value.task_id, v.value.review.round, ReviewKind::User))
+        .collect();
+    let given = if needing.is_empty() {
+        vec![]
+    } else {
+        store.batch_get(names).await?
+    };
+    let waiting: Vec<Versioned<Task>> = (needing.into_iter().zip(given))
+        .filter_map(|(v, verdict)| verdict.is_none().then_some(v))
+        .collect();
     Ok(if json {
         to_json(&waiting.iter().map(|v| &v.value).collect::<Vec<_>>())
     } else {

@@ -2,11 +2,10 @@
 //! peer marking it offline, and reading them.
 
 use super::{Precondition, Store, server_time, string_value};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layout;
 use crate::metrics::OpCounters;
 use crate::model::AgentDoc;
-use firestore::FirestoreDb;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 
 impl Store {
@@ -53,28 +52,18 @@ impl Store {
         let docs = self
             .run_query("", layout::AGENTS, None, vec![], None)
             .await?;
-        docs.iter()
-            .map(|d| {
-                FirestoreDb::deserialize_doc_to::<AgentDoc>(d).map_err(|e| Error::Malformed {
-                    name: d.name.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+        docs.iter().map(Store::decode).collect()
     }
 
     pub async fn get_agent(&self, agent_id: &str) -> Result<Option<AgentDoc>> {
         let docs = self
             .batch_get(vec![self.name(&layout::agent_doc(agent_id))])
             .await?;
-        match docs.into_iter().next().flatten() {
-            Some(d) => FirestoreDb::deserialize_doc_to::<AgentDoc>(&d)
-                .map(Some)
-                .map_err(|e| Error::Malformed {
-                    name: d.name.clone(),
-                    reason: e.to_string(),
-                }),
-            None => Ok(None),
-        }
+        docs.into_iter()
+            .next()
+            .flatten()
+            .as_ref()
+            .map(Store::decode)
+            .transpose()
     }
 }

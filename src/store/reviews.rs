@@ -4,7 +4,7 @@
 use super::{Precondition, Store, server_time};
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::review::{Rating, ReviewDefaults, ReviewPolicy, VerdictRecord, verdict_id};
+use crate::review::{Rating, ReviewDefaults, ReviewKind, ReviewPolicy, VerdictRecord, verdict_id};
 use firestore::FirestoreDb;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 
@@ -14,13 +14,24 @@ impl Store {
     /// server's time. Committed with the task's move when it decides the
     /// round, alone when it does not.
     pub fn verdict_write(&self, v: &VerdictRecord) -> Result<pb::Write> {
-        let rel = format!(
-            "{}/{}",
-            layout::REVIEWS,
-            verdict_id(&v.task_id, v.round, v.kind)
-        );
+        self.create_stamped(&self.verdict_rel(&v.task_id, v.round, v.kind), v)
+    }
+
+    fn verdict_rel(&self, task_id: &str, round: i64, kind: ReviewKind) -> String {
+        format!("{}/{}", layout::REVIEWS, verdict_id(task_id, round, kind))
+    }
+
+    /// The full name of a verdict document, for batch gets.
+    pub fn verdict_name(&self, task_id: &str, round: i64, kind: ReviewKind) -> String {
+        self.name(&self.verdict_rel(task_id, round, kind))
+    }
+
+    /// A create of `value` at `rel` (only if absent) whose `at` is the
+    /// server's time: how verdicts and ratings, each given once, are
+    /// written.
+    fn create_stamped<T: serde::Serialize>(&self, rel: &str, value: &T) -> Result<pb::Write> {
         Ok(pb::Write {
-            operation: Some(pb::write::Operation::Update(self.encode(&rel, v)?)),
+            operation: Some(pb::write::Operation::Update(self.encode(rel, value)?)),
             update_transforms: vec![server_time("at")],
             current_document: Precondition::Missing.into_pb(),
             ..Default::default()
@@ -47,38 +58,35 @@ impl Store {
         policy: ReviewPolicy,
     ) -> Result<Vec<VerdictRecord>> {
         let names: Vec<String> = (rounds.flat_map(|r| policy.kinds().map(move |k| (r, k))))
-            .map(|(r, k)| {
-                self.name(&format!(
-                    "{}/{}",
-                    layout::REVIEWS,
-                    verdict_id(task_id, r, k)
-                ))
-            })
+            .map(|(r, k)| self.verdict_name(task_id, r, k))
             .collect();
         if names.is_empty() {
             return Ok(vec![]);
         }
         let docs = self.batch_get(names).await?;
-        (docs.iter().flatten())
-            .map(|d| {
-                FirestoreDb::deserialize_doc_to::<VerdictRecord>(d).map_err(|e| Error::Malformed {
-                    name: d.name.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+        docs.iter().flatten().map(Store::decode).collect()
     }
 
     /// The write that records a rating: a create, at the server's time (a
     /// task is rated once).
     pub fn rating_write(&self, r: &Rating) -> Result<pb::Write> {
-        let rel = format!("{}/{}", layout::RATINGS, r.task_id);
-        Ok(pb::Write {
-            operation: Some(pb::write::Operation::Update(self.encode(&rel, r)?)),
-            update_transforms: vec![server_time("at")],
-            current_document: Precondition::Missing.into_pb(),
-            ..Default::default()
-        })
+        self.create_stamped(&Self::rating_rel(&r.task_id), r)
+    }
+
+    fn rating_rel(task_id: &str) -> String {
+        format!("{}/{task_id}", layout::RATINGS)
+    }
+
+    /// Whether task `task_id` is rated already.
+    pub async fn is_rated(&self, task_id: &str) -> Result<bool> {
+        let name = self.name(&Self::rating_rel(task_id));
+        Ok(self
+            .batch_get(vec![name])
+            .await?
+            .into_iter()
+            .flatten()
+            .next()
+            .is_some())
     }
 
     /// Every rating, for `vayu stats` (one document a rated task).
@@ -86,14 +94,7 @@ impl Store {
         let docs = self
             .run_query("", layout::RATINGS, None, vec![], None)
             .await?;
-        (docs.iter())
-            .map(|d| {
-                FirestoreDb::deserialize_doc_to::<Rating>(d).map_err(|e| Error::Malformed {
-                    name: d.name.clone(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+        docs.iter().map(Store::decode).collect()
     }
 
     /// The project's review defaults from `config/review`; the built-in
