@@ -22,6 +22,9 @@ pub struct DemoArgs {
     pub tasks: usize,
 }
 
+/// The demo agents' peer review: approves, with scores and a comment.
+pub const DEMO_REVIEW: &str = "echo 'vayu:score correctness=5,completeness=4,quality=4'; echo 'vayu:comment the numbers check out'";
+
 /// The demo's handler: reports progress, leaves an artifact, and fails the
 /// first attempt of any task whose title says "flaky", to show a retry.
 pub const DEMO_HANDLER: &str = r#"input=$(cat)
@@ -98,6 +101,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             },
         );
         a.concurrency = 2;
+        a.reviews.peer = Some(DEMO_REVIEW.into());
         a.heartbeat = Duration::from_secs(1);
         a.lease = Duration::from_secs(10);
         a.retry_backoff = crate::retry::Backoff {
@@ -120,12 +124,17 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
     for i in 0..args.tasks {
         let (ty, pr, title) = SAMPLES[i % SAMPLES.len()];
         let mut new = NewTask::new(ty, pr, format!("{title} #{}", i + 1));
-        // The first task needs a person's review: the demo plays the
-        // reviewer once it is done.
+        // The first task needs a peer agent's review (when there is a
+        // second agent to give it) and a person's: the demo plays the
+        // person once it is done.
         if i == 0 {
-            new.review = Some(crate::review::ReviewPolicy::of(&[
-                crate::review::ReviewKind::User,
-            ]));
+            use crate::review::ReviewKind::{Peer, User};
+            let kinds: &[_] = if args.agents > 1 {
+                &[Peer, User]
+            } else {
+                &[User]
+            };
+            new.review = Some(crate::review::ReviewPolicy::of(kinds));
         }
         let t = tasks::create(&store, new).await?;
         ids.push(t.task_id);
@@ -179,7 +188,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
         let verdicts =
             (store.verdicts(&t.task_id, 0..=t.review.round, crate::review::policy_of(t))).await?;
         println!(
-            "the reviewed task (it waited in review for a person's verdict):\n{}{}",
+            "the reviewed task (it waited in review for its verdicts):\n{}{}",
             render_task(reviewed),
             crate::render::render_reviews(t, &verdicts)
         );
@@ -213,7 +222,9 @@ async fn review_what_waits(store: &Store) -> Result<()> {
         Some(crate::lifecycle::Status::Reviewing),
         None,
     );
-    for v in waiting.await?.into_iter().filter_map(|r| r.ok()) {
+    let waiting = (waiting.await?.into_iter().filter_map(|r| r.ok()))
+        .filter(|v| !v.value.review.approved.iter().any(|k| k == "user"));
+    for v in waiting {
         let given = crate::reviews::GivenVerdict {
             kind: ReviewKind::User,
             reviewer: "demo-reviewer".into(),

@@ -12,6 +12,8 @@
 //! | `VAYU_EPOCH` | the lease's fencing number |
 //! | `VAYU_AGENT_ID` | the agent running it |
 //! | `VAYU_CHECKPOINT` | the last checkpoint's data, when resuming |
+//! | `VAYU_REVIEW_KIND` | a review command's kind: self, peer or tests |
+//! | `VAYU_REVIEW_ROUND` | the review round (0 before any rework) |
 //!
 //! Its stdout is read line by line with [`crate::protocol`]; its stderr
 //! goes to the task's log.
@@ -64,6 +66,9 @@ pub struct Running {
 pub struct Context<'a> {
     pub agent_id: &'a str,
     pub attempt: i64,
+    /// More variables: a review command gets `VAYU_REVIEW_KIND` and
+    /// `VAYU_REVIEW_ROUND` (`crate::agent` reviewer).
+    pub env: &'a [(&'static str, String)],
 }
 
 /// Starts `command` for `task`. The receiver yields its reports and stderr
@@ -89,6 +94,7 @@ pub fn spawn(
     if let Some(cp) = task.last_checkpoint() {
         cmd.env("VAYU_CHECKPOINT", &cp.data);
     }
+    cmd.envs(ctx.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.spawn()?;
     let pgid = child.id().map(|id| Pid::from_raw(id as i32));
     // Bounded: a handler that floods stdout is slowed down (its pipe fills)
@@ -177,6 +183,7 @@ mod tests {
         Context {
             agent_id: "a1",
             attempt: 1,
+            env: &[],
         }
     }
 

@@ -25,6 +25,8 @@
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
 //! - [`demo`]: `vayu demo`, a client of the library.
+//! - [`deps`]: dependencies: a new task's `--after`, and settling blocked
+//!   tasks (record what ended, queue or cancel) as conditional writes.
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
@@ -55,6 +57,7 @@ pub use identity::auth;
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod deps;
 pub mod emulator;
 pub mod error;
 pub mod handler;

@@ -46,11 +46,60 @@ pub enum Reviewed {
 /// policy must need that kind; moves the task when the verdict settles
 /// the round. Refusals (not in review, a kind the policy does not need, a
 /// second verdict of the kind) are [`Error::Conflict`].
+///
+/// Read, judged and written again when the task changed in between (an
+/// agent renewed its review lease, another verdict was tallied): a few
+/// times, then the refusal is the caller's. Under the rules a write based
+/// on a stale read is refused as a permission error before its
+/// precondition is checked, so that is retried too.
 pub async fn give(store: &Store, task_id: &str, given: GivenVerdict) -> Result<Reviewed> {
-    let seen = store
-        .find_task(task_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
+    let mut tries = 0;
+    loop {
+        let seen = store
+            .find_task(task_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
+        match give_on(store, &seen, given.clone()).await {
+            Err(e @ (Error::Conflict(_) | Error::PermissionDenied(_))) if tries < 3 => {
+                let changed = (store.find_task(task_id).await?)
+                    .is_some_and(|now| now.update_time != seen.update_time);
+                if !changed {
+                    return Err(e);
+                }
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// [`give`] on the version of the task the caller read: an agent's
+/// reviewer passes the version its review claim wrote, so that a task
+/// changed since (a person decided, another reviewer took over) refuses
+/// the write instead of being judged on a newer state.
+pub async fn give_on(
+    store: &Store,
+    seen: &Versioned<Task>,
+    given: GivenVerdict,
+) -> Result<Reviewed> {
+    let reviewer = given.reviewer.clone();
+    let reviewed = record(store, seen, given).await?;
+    if matches!(
+        reviewed,
+        Reviewed::Completed { .. } | Reviewed::Failed { .. }
+    ) {
+        // The task ended: the tasks waiting for it may go on. A failure
+        // here is the sweep's to mend; the verdict stands.
+        let id = &seen.value.task_id;
+        if let Err(e) = crate::deps::release_dependents(store, id, &reviewer).await {
+            tracing::warn!(task = %id, error = %e, "could not settle the tasks waiting for it");
+        }
+    }
+    Ok(reviewed)
+}
+
+async fn record(store: &Store, seen: &Versioned<Task>, given: GivenVerdict) -> Result<Reviewed> {
+    let task_id = seen.value.task_id.as_str();
     let t = &seen.value;
     if t.status != Status::Reviewing {
         return Err(Error::Conflict(format!(
@@ -85,23 +134,40 @@ pub async fn give(store: &Store, task_id: &str, given: GivenVerdict) -> Result<R
     };
     let write = store.verdict_write(&record)?;
     verdicts.push(record);
+    // Whatever the verdict leads to, any review lease ends with it: the
+    // giver's own (an agent's), or one a person's decision overrides.
+    let mut base = seen.clone();
+    base.value.lease.owner = None;
+    base.value.lease.expires_at = None;
+    base.value.review.claim = None;
+    let t = &base.value;
+    let holds = seen.value.lease.owner.as_deref() == Some(given.reviewer.as_str());
     match standing(policy, round, &verdicts, &Weights::default()) {
+        // An approval, more reviews to come: tallied on the task in the
+        // same commit (firestore.rules `tallied`). An agent gives its
+        // review back with it; a person leaves any agent's review alone.
         Standing::Pending { missing } => {
-            store.commit(vec![write]).await?;
+            let mut next = if holds {
+                base.value.clone()
+            } else {
+                seen.value.clone()
+            };
+            next.review.approved.push(given.kind.to_string());
+            store.replace_task(seen, &next, &[], vec![write]).await?;
             let missing = missing.iter().map(|k| k.to_string()).collect();
             Ok(Reviewed::Pending { missing })
         }
         Standing::Approved { score } => {
             let next = approve(t, &given.reviewer, score);
             store
-                .replace_task(&seen, &next, &[Status::Completed], vec![write])
+                .replace_task(seen, &next, &[Status::Completed], vec![write])
                 .await?;
             Ok(Reviewed::Completed {
                 quality_score: score,
             })
         }
         Standing::Rejected { comments, .. } => {
-            reject(store, &seen, &given.reviewer, &comments, write).await
+            reject(store, seen, t, &given.reviewer, &comments, write).await
         }
     }
 }
@@ -127,11 +193,11 @@ fn approve(t: &Task, reviewer: &str, score: Option<f64>) -> Task {
 async fn reject(
     store: &Store,
     seen: &Versioned<Task>,
+    t: &Task,
     reviewer: &str,
     comments: &[String],
     write: firestore::gcloud_sdk::google::firestore::v1::Write,
 ) -> Result<Reviewed> {
-    let t = &seen.value;
     let executor = t.assignment.primary_agent.clone().unwrap_or_default();
     let rounds_done = u32::try_from(t.review.round).unwrap_or(u32::MAX);
     let rework = t.review.rework.unwrap_or_default();
@@ -140,6 +206,7 @@ async fn reject(
     next.review.status = Some(ReviewStatus::Failed);
     next.review.reviewer = Some(reviewer.to_string());
     next.review.round = t.review.round + 1;
+    next.review.approved.clear();
     let t_now = now();
     next.record(
         Status::Rejected,

@@ -30,6 +30,13 @@ pub struct NewTask {
     /// (kept only with a review policy).
     pub rework: Option<crate::model::Rework>,
     pub review_rounds: Option<i64>,
+    /// Tasks it waits for (`--after`): it starts blocked, and is queued
+    /// when they have ended (`crate::deps`).
+    pub after: Vec<String>,
+    /// What it does when one of them fails or is cancelled.
+    pub on_dep_failure: crate::graph::OnDepFailure,
+    /// No agent claims it before this time (`--at`, `--in`).
+    pub not_before: Option<crate::model::Time>,
 }
 
 impl NewTask {
@@ -53,6 +60,9 @@ impl NewTask {
             review: None,
             rework: None,
             review_rounds: None,
+            after: Vec::new(),
+            on_dep_failure: crate::graph::OnDepFailure::default(),
+            not_before: None,
         }
     }
 
@@ -77,6 +87,14 @@ impl NewTask {
             t.review.rework = self.rework;
             t.review.max_rounds = self.review_rounds;
         }
+        if !self.after.is_empty() {
+            t.status = Status::Blocked;
+            t.dependencies.blocked_by = self.after;
+            // Stored only when not the default, as the policy is.
+            t.dependencies.on_failure = (self.on_dep_failure == crate::graph::OnDepFailure::Run)
+                .then(|| self.on_dep_failure.to_string());
+        }
+        t.not_before = self.not_before;
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
         // type an entry; docs/security.md).
@@ -92,10 +110,23 @@ pub fn whoami() -> String {
         .unwrap_or_else(|_| "human".into())
 }
 
-/// Creates the task, queued. Returns it as written.
-pub async fn create(store: &Store, new: NewTask) -> Result<Task> {
-    let task = new.into_task();
+/// Creates the task: queued, or blocked on its dependencies (`--after`,
+/// checked first: each must exist), and then settled at once, in case
+/// they have all ended already. Returns it as it stands.
+pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
+    if !new.after.is_empty() {
+        new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
+    }
+    let mut task = new.into_task();
     store.create_task(&task).await?;
+    if task.status == Status::Blocked {
+        let by = task.requester.id.clone();
+        match crate::deps::settle(store, &task.task_id, &by).await? {
+            crate::deps::Settled::Queued => task.status = Status::Queued,
+            crate::deps::Settled::Cancelled { .. } => task.status = Status::Cancelled,
+            _ => {}
+        }
+    }
     Ok(task)
 }
 
@@ -184,6 +215,13 @@ async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<Co
         };
         match result {
             Err(e) if lost_race(store, &seen, &e).await => continue,
+            Ok(ControlResult::Moved(Status::Cancelled)) => {
+                // Its dependents follow their --on-dep-failure.
+                if let Err(e) = crate::deps::release_dependents(store, task_id, &whoami()).await {
+                    tracing::warn!(task = %task_id, error = %e, "could not settle the tasks waiting for it");
+                }
+                return Ok(ControlResult::Moved(Status::Cancelled));
+            }
             other => return other,
         }
     }

@@ -23,7 +23,7 @@ fn text(b: &[u8]) -> String {
 async fn an_unknown_priority_fails_and_names_the_valid_ones() {
     let emu = common::emulator().await;
     let out = vayu(
-        &common::unique_db_id("cli"),
+        &common::warm_db_id("cli").await,
         emu.host(),
         &["task", "create", "--priority", "urgent", "x"],
     );
@@ -38,7 +38,7 @@ async fn an_unknown_priority_fails_and_names_the_valid_ones() {
 #[tokio::test]
 async fn unknown_type_status_and_missing_id_are_usage_errors() {
     let emu = common::emulator().await;
-    let db = common::unique_db_id("cli");
+    let db = common::warm_db_id("cli").await;
     for args in [
         vec!["task", "create", "--type", "poetry", "x"],
         vec!["task", "list", "--status", "running"],
@@ -70,7 +70,7 @@ async fn unknown_type_status_and_missing_id_are_usage_errors() {
 #[tokio::test]
 async fn create_list_status_and_cancel_round_trip_as_json() {
     let emu = common::emulator().await;
-    let db = common::unique_db_id("cli");
+    let db = common::warm_db_id("cli").await;
     let out = vayu(
         &db,
         emu.host(),

@@ -12,7 +12,6 @@ mod rules_support;
 
 use common::fleet::{fast_agent, shell, wait_task};
 use rules_support::*;
-use std::process::Command;
 use std::time::Duration;
 use vayu::agent;
 use vayu::layout::Pile;
@@ -32,17 +31,8 @@ fn person_verdict(verdict: Verdict, scores: &str, comment: &str) -> GivenVerdict
     }
 }
 
-/// `vayu …` against the world's database as the emulator's admin.
 fn vayu(w: &World, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_vayu"))
-        .args(args)
-        .env("FIRESTORE_EMULATOR_HOST", &w.host)
-        .env("VAYU_DATABASE", &w.db)
-        .env("VAYU_PROJECT", PROJECT)
-        .env_remove("VAYU_TOKEN")
-        .env_remove("VAYU_IDENTITY")
-        .output()
-        .expect("the vayu binary runs")
+    w.vayu(args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +229,7 @@ async fn rejected_work_is_reworked_by_another_agent_then_approved() {
 async fn review_flags_that_cannot_be_met_are_refused_with_nothing_written() {
     let w = World::new("review-flags").await;
     for (args, says) in [
-        (&["--review", "peer"][..], "cannot be carried out yet"),
+        (&["--review", "peer+peer"][..], "'peer' appears twice"),
         (&["--rework", "same"][..], "need a review"),
         (&["--review", "user", "--review-rounds", "11"][..], "11"),
         (&["--review", "robot"][..], "unknown review kind 'robot'"),
@@ -261,7 +251,7 @@ async fn review_flags_that_cannot_be_met_are_refused_with_nothing_written() {
             "create",
             "a task",
             "--review",
-            "user",
+            "user+peer",
             "--rework",
             "same",
             "--review-rounds",
@@ -282,7 +272,7 @@ async fn review_flags_that_cannot_be_met_are_refused_with_nothing_written() {
             t.review.rework,
             t.review.max_rounds
         ),
-        (Some("user"), Some(vayu::model::Rework::Same), Some(0))
+        (Some("peer+user"), Some(vayu::model::Rework::Same), Some(0))
     );
     w.done("review_flags_that_cannot_be_met_are_refused_with_nothing_written");
 }

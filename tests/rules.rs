@@ -322,7 +322,7 @@ async fn everything_that_is_not_vayus_is_denied() {
         );
         allowed(
             "a person creates a task in tasks/queued/queued_tasks",
-            alice.commit(vec![w_ok, pay(&alice, &t.task_id)]),
+            commit_paying(&alice, &t.task_id, vec![w_ok]),
         )
         .await;
         let t = new_task("alice");

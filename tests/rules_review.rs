@@ -52,6 +52,20 @@ async fn in_review(w: &World, policy: &str) -> Versioned<Task> {
     w.seed(&into_review(&t)).await
 }
 
+/// A task in review under `policy` (as [`in_review`]) whose `kind` review
+/// `holder` holds with a live lease (seeded by the admin, so that a
+/// verdict's denial is the verdict rule's, not the claim's).
+async fn held_review(w: &World, policy: &str, holder: &str, kind: &str) -> Versioned<Task> {
+    let mut t = claimed_by(&new_task("alice"), "agent-0", 1);
+    t = into_review(&claimed_by(&t, "agent-1", 2));
+    t.review.policy = Some(policy.into());
+    t.lease.owner = Some(holder.into());
+    t.lease.expires_at = Some(at(30));
+    t.lease.epoch = 3;
+    t.review.claim = Some(kind.into());
+    w.seed(&t).await
+}
+
 fn verdict(task: &Task, kind: ReviewKind, reviewer: &str, verdict: Verdict) -> VerdictRecord {
     VerdictRecord {
         task_id: task.task_id.clone(),
@@ -80,6 +94,10 @@ async fn decide_completed(
 ) -> vayu::Result<()> {
     let mut t = seen.value.clone();
     t.status = Status::Completed;
+    // Any review lease ends with the decision.
+    t.lease.owner = None;
+    t.lease.expires_at = None;
+    t.review.claim = None;
     t.review.status = Some(ReviewStatus::Passed);
     t.review.reviewer = Some(v.reviewer.clone());
     t.review.quality_score = Some(4.4);
@@ -162,30 +180,33 @@ async fn only_a_reviewer_other_than_every_executor_gives_a_peer_verdict() {
         agent("agent-2").await,
         agent("agent-3").await,
     );
-    let seen = in_review(&w, "peer").await;
-    let t = &seen.value;
-
-    denied(
-        "the executor approves its own work",
-        give(
-            &a1,
-            &verdict(t, ReviewKind::Peer, "agent-1", Verdict::Approve),
-        ),
-    )
-    .await;
-    denied(
-        "an executor of an earlier epoch (taken over) approves",
-        give(
+    // Each caller holds the peer review's lease (seeded): the verdict rule
+    // alone refuses it.
+    for (store, uid, what) in [
+        (&a1, "agent-1", "the executor approves its own work"),
+        (
             &a0,
-            &verdict(t, ReviewKind::Peer, "agent-0", Verdict::Approve),
+            "agent-0",
+            "an executor of an earlier epoch (taken over) approves",
         ),
-    )
-    .await;
-    denied(
-        "an agent without the review capability approves",
-        give(
+        (
             &a2,
-            &verdict(t, ReviewKind::Peer, "agent-2", Verdict::Approve),
+            "agent-2",
+            "an agent without the review capability approves",
+        ),
+    ] {
+        let held = held_review(&w, "peer", uid, "peer").await;
+        let v = verdict(&held.value, ReviewKind::Peer, uid, Verdict::Approve);
+        denied(what, give(store, &v)).await;
+    }
+    let seen = held_review(&w, "peer", "agent-3", "peer").await;
+    let t = &seen.value;
+    let other = in_review(&w, "peer").await;
+    denied(
+        "a reviewer approves a task whose review it does not hold",
+        give(
+            &a3,
+            &verdict(&other.value, ReviewKind::Peer, "agent-3", Verdict::Approve),
         ),
     )
     .await;
@@ -327,7 +348,7 @@ async fn a_person_reviews_and_rejected_work_goes_to_another_agent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_task_may_ask_only_for_reviews_that_can_be_given() {
+async fn a_new_task_asks_for_a_well_formed_review() {
     let w = World::new("rules-review-new").await;
     let alice = w.human("alice").await;
     let create = |t: &Task| {
@@ -340,21 +361,27 @@ async fn a_new_task_may_ask_only_for_reviews_that_can_be_given() {
             &["created_at", "updated_at"],
             Precondition::Missing,
         );
-        alice.commit(vec![put, pay(&alice, &t.task_id)])
+        let (alice, id) = (alice.clone(), t.task_id.clone());
+        async move { commit_paying(&alice, &id, vec![put]).await }
     };
     for policy in ["peer", "user+tests", "self"] {
         let mut t = new_task("alice");
         t.review.policy = Some(policy.into());
-        denied(&format!("a new task that asks for '{policy}'"), create(&t)).await;
-        let refused = alice
-            .create_task(&t)
-            .await
-            .expect_err("the client refuses it first");
-        assert!(
-            refused.to_string().contains("cannot be carried out yet"),
-            "{refused}"
-        );
+        allowed(&format!("a new task that asks for '{policy}'"), create(&t)).await;
     }
+    for policy in ["user+peer", "peer+robot", "peer+peer"] {
+        let mut t = new_task("alice");
+        t.review.policy = Some(policy.into());
+        denied(
+            &format!("a new task whose policy is '{policy}'"),
+            create(&t),
+        )
+        .await;
+    }
+    let mut t = new_task("alice");
+    t.review.policy = Some("peer".into());
+    t.review.claim = Some("peer".into());
+    denied("a new task with a review already claimed", create(&t)).await;
     let mut t = new_task("alice");
     t.review.policy = Some("none".into());
     denied(
@@ -378,7 +405,7 @@ async fn a_new_task_may_ask_only_for_reviews_that_can_be_given() {
     t.review.rework = Some(vayu::model::Rework::Same);
     t.review.max_rounds = Some(10);
     allowed("a new task that asks for a person's review", create(&t)).await;
-    w.done("a_new_task_may_ask_only_for_reviews_that_can_be_given");
+    w.done("a_new_task_asks_for_a_well_formed_review");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

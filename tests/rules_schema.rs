@@ -122,6 +122,9 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     doc["requires"] = json!(ids("cap", 20));
     doc["metadata"]["tags"] = json!(ids("tag", 20));
     doc["dependencies"]["blocked_by"] = json!(ids("dep", 50));
+    doc["dependencies"]["on_failure"] = json!("run");
+    // A task with dependencies starts blocked.
+    doc["status"] = json!("blocked");
     doc["dependencies"]["blocking"] = json!(ids("sub", 50));
     allowed(
         "a new task with every list full",

@@ -219,8 +219,13 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     let mut t = Task::default();
     // Omitted while empty (a new task's assignment stays `{collaborators: []}`).
     t.assignment.add_executor("agent-1");
-    // Omitted while 0.
+    // Omitted while 0, None or empty.
     t.review.round = 1;
+    t.review.claim = Some("peer".into());
+    t.review.approved = vec!["self".into()];
+    t.dependencies.done = vec!["a".into()];
+    t.dependencies.on_failure = Some("run".into());
+    t.dependencies.failed = Some("a".into());
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,
     // so every key is present here.
@@ -267,13 +272,15 @@ fn the_rules_bounds_are_the_models_limits() {
     assert!(core.contains(&format!("isListMatching(t.requires, {REQUIRES_MAX}, ")));
     let ex = function_body(&src, "isExecution");
     assert!(ex.contains(&format!("optStr(e, 'last_error', {})", ERROR_MAX + 1)));
-    let tails = function_body(&src, "isTails");
-    assert!(tails.contains(&format!("e.checkpoints.size() <= {CHECKPOINTS_KEPT}")));
-    assert!(tails.contains(&format!("e.artifacts.size() <= {ARTIFACTS_MAX}")));
-    assert!(tails.contains(&format!("e.logs.size() <= {LOG_TAIL}")));
+    let cps = function_body(&src, "isCheckpoints");
+    assert!(cps.contains(&format!("n <= {CHECKPOINTS_KEPT}")));
+    let arts = function_body(&src, "isArtifacts");
+    assert!(arts.contains(&format!("n <= {ARTIFACTS_MAX}")));
+    let logs = function_body(&src, "isLogTail");
+    assert!(logs.contains(&format!("logs.size() <= {LOG_TAIL}")));
     // Joined by newlines: every line clipped (and an ellipsis), and the newlines.
     let joined = LOG_TAIL * (LOG_LINE_MAX + 1) + LOG_TAIL - 1;
-    assert!(tails.contains(&format!("e.logs.join('\\n').size() <= {joined}")));
+    assert!(logs.contains(&format!("joined.size() <= {joined}")));
     let cp = function_body(&src, "isCheckpoint");
     assert!(cp.contains(&format!("optStr(c, 'data', {})", CHECKPOINT_MAX + 1)));
     let art = function_body(&src, "isArtifact");

@@ -12,6 +12,15 @@
 //! vayu:log text                       a log line (same as any other stdout line)
 //! ```
 //!
+//! A review command (`vayu-agent --review-handler`, `--self-check`,
+//! `--tests-command`) may also say:
+//!
+//! ```text
+//! vayu:verdict approve                approve or reject; else the exit status decides
+//! vayu:score correctness=4,quality=3  0..=5 per criterion, any of the four
+//! vayu:comment the tests do not pass  a line of the verdict's comment
+//! ```
+//!
 //! Every other stdout line, and every stderr line, goes to the task's log.
 //! Exit status 0 completes the task; anything else fails the attempt.
 //!
@@ -33,6 +42,12 @@ pub enum Report {
     },
     Result(String),
     Log(String),
+    /// A reviewer's verdict (review commands only).
+    Verdict(crate::review::Verdict),
+    /// A reviewer's scores (review commands only).
+    Scores(crate::review::Scores),
+    /// A line of a reviewer's comment (review commands only).
+    Comment(String),
     /// A `vayu:` line that does not parse; logged with the reason.
     Invalid {
         line: String,
@@ -82,7 +97,19 @@ pub fn parse_line(line: &str) -> Report {
         },
         "result" => Report::Result(arg.to_string()),
         "log" => Report::Log(arg.to_string()),
-        _ => invalid("unknown report (progress, checkpoint, artifact, result, log)"),
+        "verdict" => match arg {
+            "approve" => Report::Verdict(crate::review::Verdict::Approve),
+            "reject" => Report::Verdict(crate::review::Verdict::Reject),
+            _ => invalid("verdict is approve or reject"),
+        },
+        "score" => match arg.parse() {
+            Ok(scores) => Report::Scores(scores),
+            Err(reason) => invalid(&reason),
+        },
+        "comment" => Report::Comment(arg.to_string()),
+        _ => invalid(
+            "unknown report (progress, checkpoint, artifact, result, log, verdict, score, comment)",
+        ),
     }
 }
 
@@ -120,6 +147,18 @@ mod tests {
         assert_eq!(parse_line("vayu:result ok"), Report::Result("ok".into()));
         assert_eq!(parse_line("hello"), Report::Log("hello".into()));
         assert_eq!(parse_line("vayu:log hi"), Report::Log("hi".into()));
+        assert_eq!(
+            parse_line("vayu:verdict reject"),
+            Report::Verdict(crate::review::Verdict::Reject)
+        );
+        assert_eq!(
+            parse_line("vayu:score correctness=4,quality=3"),
+            Report::Scores("correctness=4,quality=3".parse().expect("valid scores"))
+        );
+        assert_eq!(
+            parse_line("vayu:comment no tests"),
+            Report::Comment("no tests".into())
+        );
     }
 
     #[test]
@@ -130,6 +169,8 @@ mod tests {
             "vayu:artifact onlyname",
             "vayu:frobnicate",
             "vayu:checkpoint",
+            "vayu:verdict maybe",
+            "vayu:score correctness=9",
         ] {
             assert!(matches!(parse_line(l), Report::Invalid { .. }), "{l}");
         }

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     /// How often the owner of lane 0 counts the queue for documents no
     /// lane listener sees (drafts typed in the console; `intake.rs`).
     pub sweep_every: Duration,
+    /// The reviews this agent gives (`reviewer.rs`); none by default.
+    pub reviews: ReviewCommands,
 }
 
 impl AgentConfig {
@@ -65,6 +67,7 @@ impl AgentConfig {
             grace: Duration::from_secs(10),
             retry_backoff: Backoff::default(),
             sweep_every: intake::SWEEP_EVERY,
+            reviews: ReviewCommands::default(),
         }
     }
 
@@ -96,10 +99,24 @@ impl AgentConfig {
         Ok(())
     }
 
+    /// The capabilities in the agent's document: its own, and one per
+    /// review it gives (`crate::review::agent::REVIEW_CAPABILITIES`), so
+    /// that the rules see a peer reviewer's `review` and people see who
+    /// reviews what ("waiting: no reviewer with review:tests").
+    pub fn advertised(&self) -> Vec<String> {
+        let mut caps = self.capabilities.clone();
+        for (kind, cap) in crate::review::agent::REVIEW_CAPABILITIES {
+            if self.reviews.reviews().gives(kind) && !caps.iter().any(|c| c == cap) {
+                caps.push(cap.to_string());
+            }
+        }
+        caps
+    }
+
     pub(super) fn offer(&self) -> Offer {
         Offer {
             agent_id: self.agent_id.clone(),
-            capabilities: self.capabilities.iter().cloned().collect(),
+            capabilities: self.advertised().into_iter().collect(),
             handles: self.handlers.handled_types(),
         }
     }
@@ -118,4 +135,6 @@ pub struct AgentReport {
     /// How long each lost claim race took, from sending the claim to
     /// hearing it was refused, in milliseconds.
     pub conflict_ms: Vec<f64>,
+    /// Verdicts this agent gave (self-checks, peer reviews, test runs).
+    pub reviews_given: u64,
 }

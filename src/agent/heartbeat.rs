@@ -38,7 +38,7 @@ impl Card {
         AgentDoc {
             agent_id: cfg.agent_id.clone(),
             status: Some(state),
-            capabilities: cfg.capabilities.clone(),
+            capabilities: cfg.advertised(),
             handles: handles(&cfg.handlers),
             concurrency: cfg.concurrency as i64,
             current_tasks: if offline { vec![] } else { current },
@@ -91,7 +91,8 @@ impl Agent {
         });
     }
 
-    /// The owner of lane 0 looks for documents no lane listener sees, every
+    /// The owner of lane 0 looks for documents no lane listener sees, and
+    /// settles blocked tasks whose dependencies ended unnoticed, every
     /// `sweep_every`, one sweep at a time.
     fn maybe_sweep(&mut self) {
         let due = self.queue.lanes.contains(&0)
@@ -109,6 +110,11 @@ impl Agent {
                 Err(e) => {
                     tracing::warn!(error = %e, "the sweep for documents without a lane failed")
                 }
+            }
+            match crate::deps::sweep(&store, &me).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "settled blocked tasks a race or a crash left behind"),
+                Err(e) => tracing::warn!(error = %e, "the sweep of blocked tasks failed"),
             }
         }));
     }

@@ -20,6 +20,8 @@
 //! - [`peers`] and [`recovery`]: the other agents, and taking over the
 //!   work of dead ones;
 //! - [`intake`]: documents typed into the console;
+//! - [`reviewer`]: the agent's reviews (self-checks, peer reviews, test
+//!   runs) of tasks in review, one at a time beside its runs;
 //! - [`shutdown`]: stop claiming, give running handlers a grace period,
 //!   then release what is left back to the queue.
 
@@ -34,6 +36,7 @@ mod intake;
 mod peers;
 mod queue;
 mod recovery;
+mod reviewer;
 mod runner;
 mod shutdown;
 mod start;
@@ -43,6 +46,7 @@ pub use claim::claim;
 pub use config::{AgentConfig, AgentReport, Handlers};
 pub use queue::{QueueView, queue_window};
 pub use recovery::{confirm_offline, requeue};
+pub use reviewer::ReviewCommands;
 pub use runner::Outcome;
 
 use crate::assign::{self, Offer};

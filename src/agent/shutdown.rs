@@ -15,6 +15,7 @@ impl Agent {
         let running = self.running.len();
         tracing::info!(agent = %self.cfg.agent_id, running, "shutting down");
         self.release_late_claims().await;
+        self.stop_reviewing().await;
         self.finish_within_grace().await;
         let offline = self.agent_doc(AgentState::Offline);
         if let Err(e) = self.store.put_agent(&offline).await {
@@ -23,6 +24,24 @@ impl Agent {
         let claimed = self.report.claimed;
         tracing::info!(agent = %self.cfg.agent_id, claimed, "agent stopped");
         self.report
+    }
+
+    /// Stops the review loop; a review in progress is given back. Bounded
+    /// by the grace period: a stuck write must not hold the shutdown.
+    async fn stop_reviewing(&mut self) {
+        let Some((task, stop)) = self.reviewer.take() else {
+            return;
+        };
+        let _ = stop.send(true);
+        let abort = task.abort_handle();
+        match tokio::time::timeout(self.cfg.grace, task).await {
+            Ok(Ok(given)) => self.report.reviews_given = given,
+            Ok(Err(e)) => tracing::error!(error = %e, "the review loop panicked"),
+            Err(_) => {
+                tracing::warn!("the review loop did not stop within the grace period");
+                abort.abort();
+            }
+        }
     }
 
     /// Claims still in flight: one that lands now would leave a task in

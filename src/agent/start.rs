@@ -33,6 +33,11 @@ impl Agent {
         let mut heartbeat = tokio::time::interval(cfg.heartbeat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         heartbeat.tick().await;
+        let reviewer = cfg.reviews.reviews().any().then(|| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(reviewer::run(store.clone(), cfg.clone(), stopped));
+            (task, stop)
+        });
         Ok(Agent {
             offer,
             report,
@@ -57,6 +62,7 @@ impl Agent {
             // what was typed while it was down.
             last_sweep: (Instant::now().checked_sub(cfg.sweep_every)).unwrap_or_else(Instant::now),
             heartbeat,
+            reviewer,
             store,
             cfg,
         })

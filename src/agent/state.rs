@@ -56,6 +56,12 @@ pub(super) struct Agent {
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_sweep: Instant,
     pub(super) heartbeat: tokio::time::Interval,
+    /// The review loop (`reviewer.rs`), when the agent gives reviews, and
+    /// what stops it.
+    pub(super) reviewer: Option<(
+        tokio::task::JoinHandle<u64>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
 }
 
 impl Agent {
@@ -68,9 +74,23 @@ impl Agent {
             Ok((id, outcome)) => {
                 self.running.remove(&id);
                 self.count(outcome);
+                if outcome.ended() {
+                    self.release_dependents(id);
+                }
             }
             Err(e) => tracing::error!(error = %e, "a runner panicked"),
         }
+    }
+
+    /// A task ended: its dependents may be ready (or must be cancelled).
+    /// A background write; the sweep covers a failure.
+    pub(super) fn release_dependents(&mut self, id: String) {
+        let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        self.background.spawn(async move {
+            if let Err(e) = crate::deps::release_dependents(&store, &id, &me).await {
+                tracing::warn!(task = %id, error = %e, "could not settle the tasks waiting for it; the sweep will");
+            }
+        });
     }
 
     pub(super) fn count(&mut self, outcome: Outcome) {

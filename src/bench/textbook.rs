@@ -404,6 +404,7 @@ async fn run_handler(command: &str, task: &Task, me: &str) {
     let ctx = handler::Context {
         agent_id: me,
         attempt: 1,
+        env: &[],
     };
     match handler::spawn(command, task, &ctx) {
         Ok((mut child, mut events)) => {

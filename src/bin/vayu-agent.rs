@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use std::collections::HashMap;
 use std::time::Duration;
-use vayu::agent::{AgentConfig, Handlers};
+use vayu::agent::{AgentConfig, Handlers, ReviewCommands};
 use vayu::model::TaskType;
 use vayu::store::{Store, StoreConfig};
 
@@ -22,6 +22,9 @@ mod env {
     pub const HEARTBEAT_SECS: &str = "VAYU_HEARTBEAT_SECS";
     pub const GRACE_SECS: &str = "VAYU_GRACE_SECS";
     pub const LOG: &str = "VAYU_LOG";
+    pub const SELF_CHECK: &str = "VAYU_SELF_CHECK";
+    pub const REVIEW_HANDLER: &str = "VAYU_REVIEW_HANDLER";
+    pub const TESTS_COMMAND: &str = "VAYU_TESTS_COMMAND";
 }
 
 #[derive(Parser, Debug)]
@@ -55,6 +58,20 @@ struct Args {
     /// Seconds running handlers get to finish after SIGTERM.
     #[arg(long, env = env::GRACE_SECS, default_value_t = 10.0)]
     grace_secs: f64,
+    /// The self-check run on this agent's own output when a task's review
+    /// policy has `self`: the task on stdin, exit 0 approves (or print
+    /// `vayu:verdict`, `vayu:score`, `vayu:comment`).
+    #[arg(long, env = env::SELF_CHECK)]
+    self_check: Option<String>,
+    /// Peer-reviews other agents' work (policy `peer`), as the self-check
+    /// does. Each review command adds a capability to the agent's
+    /// document: `review` (peer), `review:self`, `review:tests`.
+    #[arg(long, env = env::REVIEW_HANDLER)]
+    review_handler: Option<String>,
+    /// Runs a task's tests against its output (policy `tests`): exit 0
+    /// passes; the output's last lines are the report.
+    #[arg(long, env = env::TESTS_COMMAND)]
+    tests_command: Option<String>,
 }
 
 /// Splits `--handler` values into a default and per-type commands.
@@ -99,6 +116,15 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .collect();
+    let command = |c: &Option<String>, flag: &str| match c.as_deref().map(str::trim) {
+        Some("") => Err(format!("{flag} is empty")),
+        other => Ok(other.map(str::to_string)),
+    };
+    cfg.reviews = ReviewCommands {
+        self_check: command(&args.self_check, "--self-check")?,
+        peer: command(&args.review_handler, "--review-handler")?,
+        tests: command(&args.tests_command, "--tests-command")?,
+    };
     cfg.concurrency = args.concurrency;
     cfg.lease = secs(args.lease_secs, "--lease-secs")?;
     cfg.heartbeat = secs(args.heartbeat_secs, "--heartbeat-secs")?;

@@ -11,6 +11,13 @@ pub enum TaskCmd {
         #[arg(long)]
         id: String,
     },
+    /// What a task waits for, transitively: a text tree, or Graphviz DOT
+    /// with `--dot` (`vayu task graph ID --dot | dot -Tsvg`).
+    Graph {
+        id: String,
+        #[arg(long)]
+        dot: bool,
+    },
     /// Tasks, optionally of one status.
     List {
         #[arg(long, value_parser = parse_status, conflicts_with = "needs_review")]
@@ -99,6 +106,37 @@ pub struct CreateArgs {
     /// Rework rounds before a rejection fails the task (0-10, default 2).
     #[arg(long, value_parser = clap::value_parser!(i64).range(0..=10))]
     pub review_rounds: Option<i64>,
+    /// Tasks this one waits for (ids, comma-separated, at most 50): it
+    /// starts blocked and is queued when they have completed.
+    #[arg(long, value_delimiter = ',')]
+    pub after: Vec<String>,
+    /// When a dependency fails or is cancelled: cancel this task (the
+    /// default) or run it anyway once every dependency has ended.
+    #[arg(long, value_parser = parse_enum::<crate::graph::OnDepFailure>, requires = "after")]
+    pub on_dep_failure: Option<crate::graph::OnDepFailure>,
+    /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
+    /// 2026-12-06 03:00.
+    #[arg(long, conflicts_with = "in_")]
+    pub at: Option<String>,
+    /// Start no earlier than this long from now: 90s, 10m, 1h30m, 2d.
+    #[arg(long = "in", id = "in_")]
+    pub in_: Option<String>,
+}
+
+/// `--at` or `--in` as a time; bad input is exit 2 with nothing written.
+fn start_time(a: &CreateArgs) -> Result<Option<crate::model::Time>, Error> {
+    let bad = |m: String| Error::InvalidTask(crate::model::InvalidTask(m));
+    if let Some(at) = &a.at {
+        let tz = jiff::tz::TimeZone::system();
+        return crate::time::parse_at(at, &tz).map(Some).map_err(bad);
+    }
+    match &a.in_ {
+        Some(d) => {
+            let delay = crate::time::parse_delay(d).map_err(bad)?;
+            Ok(Some(crate::model::time_add(crate::model::now(), delay)))
+        }
+        None => Ok(None),
+    }
 }
 
 pub(super) async fn run(
@@ -109,7 +147,9 @@ pub(super) async fn run(
 ) -> Result<String, Error> {
     Ok(match cmd {
         TaskCmd::Create(a) => {
+            let not_before = start_time(&a)?;
             let mut new = NewTask::new(a.task_type, a.priority, a.title);
+            new.not_before = not_before;
             // As a signed-in user, the rules insist requester.id is its uid.
             if let Some(uid) = requester {
                 new.requester.id = uid;
@@ -133,6 +173,8 @@ pub(super) async fn run(
                 )));
             }
             (new.rework, new.review_rounds) = (a.rework, a.review_rounds);
+            new.after = a.after;
+            new.on_dep_failure = a.on_dep_failure.unwrap_or_default();
             let t = tasks::create(store, new).await?;
             if json {
                 to_json(
@@ -160,6 +202,7 @@ pub(super) async fn run(
                 waits::with_waiting_line(text, waiting.as_deref())
             }
         }
+        TaskCmd::Graph { id, dot } => graph(store, &id, dot, json).await?,
         TaskCmd::List {
             needs_review: true,
             limit,
@@ -276,4 +319,37 @@ async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
         .find_task(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no task {id}")))
+}
+
+/// `vayu task graph`: the task and what it waits for, read breadth-first
+/// (at most [`crate::deps::GRAPH_MAX`] tasks).
+async fn graph(store: &Store, id: &str, dot: bool, json: bool) -> Result<String, Error> {
+    let tasks = crate::deps::upstream(store, id).await?;
+    if json {
+        let nodes: Vec<serde_json::Value> = (tasks.iter())
+            .map(|t| {
+                serde_json::json!({"task_id": t.task_id, "title": t.title, "status": t.status,
+                    "blocked_by": t.dependencies.blocked_by, "done": t.dependencies.done})
+            })
+            .collect();
+        return Ok(to_json(&nodes));
+    }
+    let mut g = crate::graph::Graph::new();
+    for t in &tasks {
+        let created = t.created_at.unwrap_or_else(crate::model::now);
+        g.insert(
+            t.task_id.clone(),
+            created,
+            t.dependencies.blocked_by.iter().cloned(),
+        );
+    }
+    let label = |id: &str| match tasks.iter().find(|t| t.task_id == id) {
+        Some(t) => format!("{} · {}", t.status, t.title),
+        None => "(not read)".to_string(),
+    };
+    Ok(if dot {
+        g.render_dot(Some(id), label)
+    } else {
+        g.render_tree(id, label)
+    })
 }

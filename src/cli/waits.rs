@@ -1,13 +1,15 @@
 //! Visible waits: `task status` and `task list` say "waiting: no live
 //! agent offers X" for a queued task that no live agent can take, and
-//! "waiting: a person's review" for a task in review, instead of letting
-//! it wait silently. The reason is `assign::waiting_reason`;
+//! "waiting: a person's review" (or "no reviewer with review …") for a
+//! task in review, instead of letting it wait silently. The reason is `assign::waiting_reason`;
 //! here the agents are read, once per command and only when some task
 //! waits to be claimed.
 
 use super::effective_state;
 use crate::assign::{Offer, waiting_reason};
+use crate::lifecycle::Status;
 use crate::model::{AgentState, Task, now};
+use crate::review::agent::{REVIEW_CAPABILITIES, no_reviewer};
 use crate::review::waiting_for;
 use crate::store::Store;
 use serde_json::Value;
@@ -34,18 +36,49 @@ async fn live_offers(store: &Store) -> Option<Vec<Offer>> {
     }
 }
 
-/// Why each of `tasks` waits, in order (`None`: it does not).
+/// Why each of `tasks` waits, in order (`None`: it does not). A task in
+/// review that no live agent can review says so first ("no reviewer
+/// with review"), before what its review waits for.
 pub async fn waits(store: &Store, tasks: &[&Task]) -> Vec<Option<String>> {
-    let in_review: Vec<Option<String>> = tasks.iter().map(|t| waiting_for(t)).collect();
-    if !tasks.iter().any(|t| t.status.is_claimable()) {
+    let in_review: Vec<Option<String>> = (tasks.iter())
+        .map(|t| waiting_for(t).or_else(|| blocked_on(t)))
+        .collect();
+    let agents_matter =
+        |t: &&Task| t.status.is_claimable() || (t.status == Status::Reviewing && agent_reviews(t));
+    if !tasks.iter().any(agents_matter) {
         return in_review;
     }
     match live_offers(store).await {
         Some(live) => (tasks.iter().zip(in_review))
-            .map(|(t, r)| r.or_else(|| waiting_reason(t, &live)))
+            .map(|(t, r)| {
+                no_reviewer(t, &live)
+                    .or(r)
+                    .or_else(|| waiting_reason(t, &live))
+            })
             .collect(),
         None => in_review,
     }
+}
+
+/// What a blocked task waits for: its dependencies not recorded as ended.
+fn blocked_on(t: &Task) -> Option<String> {
+    let deps = &t.dependencies;
+    (t.status == Status::Blocked && !deps.blocked_by.is_empty()).then(|| {
+        let left = deps.blocked_by.len() - deps.done.len().min(deps.blocked_by.len());
+        format!(
+            "{left} of {} dependencies (vayu task graph {})",
+            deps.blocked_by.len(),
+            t.task_id
+        )
+    })
+}
+
+/// Whether the task's policy needs a review an agent gives.
+fn agent_reviews(t: &Task) -> bool {
+    let policy = crate::review::policy_of(t);
+    REVIEW_CAPABILITIES
+        .iter()
+        .any(|(kind, _)| policy.needs(*kind))
 }
 
 /// The task's JSON with a `waiting` field: the reason, or null.

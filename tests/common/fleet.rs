@@ -366,3 +366,29 @@ pub async fn wait_until_completed(store: &Store, n: usize, limit: Duration) -> u
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits until every agent in `ids` has registered and is online (or
+/// busy). A test about what a running fleet does starts it first; a fleet
+/// still splitting its lanes while tasks arrive is its own question.
+pub async fn wait_agents_online(store: &Store, ids: &[&str], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let agents = store.list_agents().await.unwrap_or_default();
+        let up = |id: &&str| {
+            agents.iter().any(|a| {
+                a.agent_id == *id
+                    && matches!(
+                        a.status,
+                        Some(vayu::model::AgentState::Online | vayu::model::AgentState::Busy)
+                    )
+            })
+        };
+        if ids.iter().all(up) {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("agents {ids:?} were not all online within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

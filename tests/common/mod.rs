@@ -67,6 +67,22 @@ pub fn unique_db_id(prefix: &str) -> String {
     format!("{clean}-{}", &uuid[..SUFFIX_LEN])
 }
 
+/// A [`unique_db_id`] that the shared emulator has answered once already.
+/// The emulator sets a database up (its rules included) on the first
+/// request, which takes 2-7 s on an idle 2-core machine and can pass the
+/// `vayu` CLI's 10 s request timeout on a loaded one; a test that starts
+/// with a CLI command would be measuring that.
+pub async fn warm_db_id(prefix: &str) -> String {
+    let emu = emulator().await;
+    let db = unique_db_id(prefix);
+    let cfg = vayu::store::StoreConfig::emulator(emu.host(), db.clone());
+    let store = vayu::store::Store::connect(&cfg)
+        .await
+        .unwrap_or_else(|e| panic!("the emulator is up, so connecting works: {e}"));
+    fleet::warm_up(&store).await;
+    db
+}
+
 /// Checks the rules `unique_db_id` promises (used by the harness tests).
 pub fn is_valid_db_id(id: &str) -> bool {
     (4..=63).contains(&id.len())

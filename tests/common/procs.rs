@@ -30,6 +30,10 @@ pub struct AgentSpec {
     pub log_dir: PathBuf,
     /// `VAYU_LOG`.
     pub log_filter: String,
+    /// More flags (`--review-handler CMD`, say).
+    pub args: Vec<String>,
+    /// More environment (`VAYU_TOKEN`: an identity under the rules).
+    pub env: Vec<(String, String)>,
 }
 
 impl AgentSpec {
@@ -47,6 +51,8 @@ impl AgentSpec {
             database: database.to_string(),
             log_dir: log_dir.to_path_buf(),
             log_filter: "info".to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -94,6 +100,7 @@ impl AgentProc {
         for h in &spec.handlers {
             cmd.arg("--handler").arg(h);
         }
+        cmd.args(&spec.args);
         cmd.env("FIRESTORE_EMULATOR_HOST", &spec.host)
             .env("VAYU_DATABASE", &spec.database)
             .env("VAYU_LOG", &spec.log_filter)
@@ -101,6 +108,7 @@ impl AgentProc {
             .env_remove("VAYU_TOKEN")
             .env_remove("VAYU_AGENT_ID")
             .env_remove("VAYU_HANDLER")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(err))

@@ -44,6 +44,9 @@ impl World {
         let admin = Store::connect(&cfg)
             .await
             .unwrap_or_else(|e| panic!("the emulator is up, so connecting works: {e}"));
+        // The database's first answer takes seconds (see
+        // `common::warm_db_id`); paid here, not by a test's first CLI call.
+        common::fleet::warm_up(&admin).await;
         World {
             host: emu.host().to_string(),
             db,
@@ -156,6 +159,19 @@ impl World {
     // --- seeding, as admin -------------------------------------------
 
     /// Writes `task` as admin into the pile of its status (server times).
+    /// `vayu …` against this database as the emulator's admin.
+    pub fn vayu(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vayu"))
+            .args(args)
+            .env("FIRESTORE_EMULATOR_HOST", &self.host)
+            .env("VAYU_DATABASE", &self.db)
+            .env("VAYU_PROJECT", PROJECT)
+            .env_remove("VAYU_TOKEN")
+            .env_remove("VAYU_IDENTITY")
+            .output()
+            .expect("the vayu binary runs")
+    }
+
     pub async fn seed(&self, task: &Task) -> Versioned<Task> {
         let w = self
             .admin

@@ -38,10 +38,27 @@ impl Assignment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Dependencies {
-    /// Tasks this one blocks (they wait for it).
+    /// Tasks this one blocks (they wait for it). Not kept up to date:
+    /// dependents are found by querying `blocked_by` (a dependency's
+    /// document is its runner's, and is not edited by others).
     pub blocking: Vec<String>,
-    /// Tasks this one waits for.
+    /// Tasks this one waits for (`--after`), distinct, at most
+    /// [`limits::DEPENDENCIES_MAX`].
     pub blocked_by: Vec<String>,
+    /// The dependencies recorded as ended, in the order they were seen:
+    /// completed ones, or any end under `on_failure: run`. The rules let a
+    /// blocked task be queued only when this holds every one of
+    /// `blocked_by`, and check each id's document as it is added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
+    /// What the task does when a dependency fails or is cancelled:
+    /// `cancel` (absent) or `run` (`crate::graph::OnDepFailure`). Text,
+    /// as the review policy is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+    /// The dependency whose failure cancelled this task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -112,6 +129,16 @@ pub struct Review {
     /// Rework rounds allowed before a rejection fails the task
     /// (0..=`limits::REVIEW_ROUNDS_MAX`); absent is 2.
     pub max_rounds: Option<i64>,
+    /// The kind of review (`self`, `peer`, `tests`) the agent holding the
+    /// task's lease is giving; absent while no agent reviews it. Text, as
+    /// `policy` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
+    /// The kinds approved so far in this round, each added with its
+    /// verdict's commit; a decision needs them plus its own (the rules
+    /// read one verdict, not one per kind). Empty again after a rejection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approved: Vec<String>,
 }
 
 fn is_zero(n: &i64) -> bool {

@@ -2,6 +2,8 @@
 //! says, and what happens after one. Pure: the agent, the CLI and the
 //! rules act on these decisions; nothing here reads or writes.
 //!
+//! - [`agent`]: which review an agent may take, and what its review
+//!   command said.
 //! - [`policy`]: the kinds of review a task demands (`--review peer+user`),
 //!   and a project's defaults per type and priority.
 //! - [`verdict`]: the seed's four criteria, scores, the quality score, and
@@ -9,6 +11,7 @@
 //! - [`rework`]: after a rejection, another round or the end.
 //! - [`stats`]: ratings, and the review metrics of `vayu stats`.
 
+pub mod agent;
 pub mod policy;
 pub mod rework;
 pub mod stats;
@@ -20,14 +23,6 @@ pub use stats::{Rating, ReviewStats, summarize};
 pub use verdict::{Criterion, Scores, Standing, Verdict, VerdictRecord, Weights, standing};
 
 use crate::model::Task;
-
-/// The policies a new task may carry today (`none` is stored as no
-/// policy at all). Agents do not yet give peer,
-/// self or tests reviews, so a task needing one would wait in review for
-/// ever; it is refused at creation instead (here and in the rules), and
-/// the list grows as the agents learn them. The verdict rules for every
-/// kind are in place already.
-pub const CREATABLE_POLICIES: [&str; 1] = ["user"];
 
 /// The task's policy; `none` when it has none, or a stored text the
 /// decoder would have refused (it never reaches here: the schema checks
@@ -46,26 +41,32 @@ pub fn verdict_id(task_id: &str, round: i64, kind: ReviewKind) -> String {
 }
 
 /// What a task in review waits for, for `task status` and `task list`
-/// ("waiting: …"); `None` when it is not in review. Without reading the
-/// round's verdicts it names every kind the policy needs: a verdict that
-/// settles the round moves the task out of review at once, so a task
-/// still in review lacks at least one of them.
+/// ("waiting: …"); `None` when it is not in review. It names every kind
+/// the policy needs that this round's tally (`review.approved`) lacks,
+/// and the agent giving one now: a verdict that settles the round moves
+/// the task out of review at once, so a task still in review lacks at
+/// least one of them.
 pub fn waiting_for(task: &Task) -> Option<String> {
     if task.status != crate::lifecycle::Status::Reviewing {
         return None;
     }
     let policy = policy_of(task);
-    let kinds: Vec<&str> = (policy.kinds())
+    let held = |k: ReviewKind| match (&task.review.claim, &task.lease.owner) {
+        (Some(c), Some(who)) if c == k.as_str() => format!(" ({who} is on it)"),
+        _ => String::new(),
+    };
+    let kinds: Vec<String> = (policy.kinds())
+        .filter(|k| !task.review.approved.iter().any(|a| a == k.as_str()))
         .map(|k| match k {
-            ReviewKind::User => "a person's review (vayu task review)",
-            ReviewKind::Peer => "a peer agent's review",
-            ReviewKind::SelfCheck => "its executor's self-check",
-            ReviewKind::Tests => "its tests",
+            ReviewKind::User => "a person's review (vayu task review)".to_string(),
+            ReviewKind::Peer => format!("a peer agent's review{}", held(k)),
+            ReviewKind::SelfCheck => format!("its executor's self-check{}", held(k)),
+            ReviewKind::Tests => format!("its tests{}", held(k)),
         })
         .collect();
     Some(match kinds.as_slice() {
         [] => "a review decision".to_string(),
         [one] => one.to_string(),
-        many => format!("one of: {}", many.join(", ")),
+        many => many.join(" and "),
     })
 }

@@ -177,6 +177,7 @@ fn check_core(t: &Task) -> Result<(), String> {
         is_task_id,
         "dependents",
     )?;
+    check_dependencies(&t.dependencies)?;
     if !(0..crate::spread::LANES).contains(&t.lane) {
         return Err(format!("lane must be 0..{}", crate::spread::LANES));
     }
@@ -184,6 +185,24 @@ fn check_core(t: &Task) -> Result<(), String> {
         return Err("priority_rank does not match priority".into());
     }
     Ok(())
+}
+
+/// What the rules' `isUnblock` and `isDepCancel` keep true: the recorded
+/// and the failed dependencies are the task's own.
+fn check_dependencies(d: &crate::model::Dependencies) -> Result<(), String> {
+    let mine = |id: &String| d.blocked_by.contains(id);
+    if !d.done.iter().all(mine) || d.done.len() > d.blocked_by.len() {
+        return Err("dependencies.done lists a task that is not a dependency".into());
+    }
+    if !d.failed.as_ref().is_none_or(mine) {
+        return Err("dependencies.failed is not a dependency".into());
+    }
+    match d.on_failure.as_deref() {
+        None | Some("cancel" | "run") => Ok(()),
+        Some(other) => Err(format!(
+            "dependencies.on_failure '{other}' is not cancel or run"
+        )),
+    }
 }
 
 fn check_assignment(t: &Task) -> Result<(), String> {
@@ -231,6 +250,14 @@ fn check_review(t: &Task) -> Result<(), String> {
         ));
     }
     let long = |s: &Option<String>, max: usize| s.as_ref().is_some_and(|s| units(s) > max);
+    if let Some(k) = &r.claim
+        && !matches!(k.as_str(), "self" | "peer" | "tests")
+    {
+        return Err(format!("review claim '{k}' is not self, peer or tests"));
+    }
+    if r.approved.len() > 4 {
+        return Err("review approved lists at most the four kinds".into());
+    }
     if long(&r.reviewer, 128) || long(&r.avoid, 128) || long(&r.feedback, limits::ERROR_MAX) {
         return Err("a review field is too long".into());
     }

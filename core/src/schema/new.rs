@@ -49,8 +49,19 @@ impl Task {
         if self.requires.len() > limits::REQUIRES_MAX {
             return bad(format!("at most {} capabilities", limits::REQUIRES_MAX));
         }
-        if self.dependencies.blocked_by.len() > limits::DEPENDENCIES_MAX {
+        let deps = &self.dependencies;
+        if deps.blocked_by.len() > limits::DEPENDENCIES_MAX {
             return bad(format!("at most {} dependencies", limits::DEPENDENCIES_MAX));
+        }
+        let distinct: std::collections::BTreeSet<&String> = deps.blocked_by.iter().collect();
+        if distinct.len() != deps.blocked_by.len() {
+            return bad("a dependency is listed twice".into());
+        }
+        if !deps.blocked_by.is_empty() && self.status != crate::lifecycle::Status::Blocked {
+            return bad("a task with dependencies starts blocked".into());
+        }
+        if !deps.done.is_empty() || deps.failed.is_some() {
+            return bad("a new task has no dependency recorded as ended yet".into());
         }
         if !(0..=limits::MAX_RETRIES_MAX as i64).contains(&self.metadata.max_retries) {
             return bad(format!(
@@ -60,14 +71,6 @@ impl Task {
         }
         if self.review.policy.as_deref() == Some("none") {
             return bad("a review policy of 'none' is stored as no policy".into());
-        }
-        if let Some(p) = self.review.policy.as_deref()
-            && !crate::review::CREATABLE_POLICIES.contains(&p)
-        {
-            return bad(format!(
-                "a review policy of '{p}' cannot be carried out yet: agents do not give \
-                 peer, self or tests reviews; use --review user (a person's review) or none"
-            ));
         }
         check_stored(self).map_err(InvalidTask)
     }

@@ -54,6 +54,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The task reached an end its dependents wait for.
+    pub fn ended(self) -> bool {
+        matches!(
+            self,
+            Outcome::Completed | Outcome::Failed | Outcome::Cancelled
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Completed => "completed",
@@ -128,6 +136,7 @@ impl Runner {
         let ctx = handler::Context {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,
+            env: &[],
         };
         let (mut child, mut events) = match handler::spawn(&command, &task, &ctx) {
             Ok(c) => c,
@@ -262,6 +271,11 @@ impl Runner {
             HandlerEvent::Report(Report::Invalid { line, reason }) => {
                 self.log(format!("[vayu] ignored report ({reason}): {line}"))
             }
+            HandlerEvent::Report(
+                review @ (Report::Verdict(_) | Report::Scores(_) | Report::Comment(_)),
+            ) => self.log(format!(
+                "[vayu] ignored a review report in a task's run: {review:?}"
+            )),
             HandlerEvent::Stderr(line) => self.log(line),
         }
     }

@@ -44,6 +44,33 @@ impl Runner {
         self.write(next, &[]).await
     }
 
+    /// The in-place write ahead of a move (see [`Self::write`]): the
+    /// execution's new tails and the pending log lines, the lease renewed.
+    /// Best effort: refused (a person's edit got in between, the lease ran
+    /// out in an outage), the move carries them and goes through its own
+    /// reconciling, as it did before.
+    async fn flush_tails(&mut self, execution: &crate::model::Execution) {
+        let (saved, seq) = (self.pending_logs.clone(), self.log_seq);
+        let mut flush = self.current.value.clone();
+        flush.execution = execution.clone();
+        flush.lease.expires_at = Some(time_add(now(), self.cfg.lease));
+        let logs = match self.log_writes() {
+            Ok(w) => w,
+            Err(_) => return,
+        };
+        match self
+            .store
+            .replace_task(&self.current, &flush, &[], logs)
+            .await
+        {
+            Ok(v) => self.current = v,
+            Err(e) => {
+                tracing::debug!(task = %self.id(), error = %e, "the tails ahead of the end were refused; the end carries them");
+                (self.pending_logs, self.log_seq) = (saved, seq);
+            }
+        }
+    }
+
     /// Writes `next` (after `path` steps), reconciling once if a person's
     /// edit got in between.
     pub(super) async fn write(
@@ -51,10 +78,30 @@ impl Runner {
         mut next: Task,
         path: &[Status],
     ) -> std::result::Result<(), Refused> {
+        // A move out of the active pile changes none of the execution's
+        // tails: what the handler reported since the last heartbeat (log
+        // lines, checkpoints, artifacts) is written in place first, as a
+        // heartbeat. With the checks of those tails and of the log lines, a
+        // move went over the 1,000 expressions a commit may evaluate: a
+        // dead letter, or a completion whose handler printed its lines at
+        // the end, was refused for ever (tests/rules_budget.rs). A handler
+        // that reported nothing since costs no extra write.
+        let leaving = layout::Pile::of(next.status) != layout::Pile::Active;
+        let was = &self.current.value.execution;
+        let tails_changed = next.execution.logs != was.logs
+            || next.execution.checkpoints != was.checkpoints
+            || next.execution.artifacts != was.artifacts
+            || !self.pending_logs.is_empty();
+        if leaving && tails_changed {
+            self.flush_tails(&next.execution).await;
+        }
         let saved_logs = self.pending_logs.clone();
         let saved_seq = self.log_seq;
         for _ in 0..3 {
-            let extra = self.log_writes().map_err(Refused::Unavailable)?;
+            let extra = match leaving {
+                true => Vec::new(),
+                false => self.log_writes().map_err(Refused::Unavailable)?,
+            };
             match self
                 .store
                 .replace_task(&self.current, &next, path, extra)
@@ -70,6 +117,7 @@ impl Runner {
                     if e.is_conflict()
                         || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
                 {
+                    tracing::debug!(task = %next.task_id, error = %e, "a write was refused; re-reading");
                     self.pending_logs = saved_logs.clone();
                     self.log_seq = saved_seq;
                     let fresh = match self.store.find_task(&next.task_id).await {

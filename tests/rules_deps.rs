@@ -1,0 +1,217 @@
+//! Issue 13, dependencies under the rules (`isUnblock`, `isDepCancel`,
+//! `depsDone` in firestore.rules). Each bypass is denied beside the
+//! allowed operation of the same shape:
+//! - a blocked task is queued only when every dependency is recorded as
+//!   ended, by a person as much as by an agent;
+//! - a dependency is recorded only when its document says it ended (and
+//!   failed or cancelled ones only under `--on-dep-failure run`), only if
+//!   it is one of the task's, and only once;
+//! - a blocked task is cancelled for a dependency only when that one
+//!   failed or was cancelled and the policy is `cancel`;
+//! - a new task with dependencies starts blocked, with distinct ones and
+//!   nothing recorded.
+
+mod common;
+mod rules_support;
+
+use rules_support::*;
+use vayu::lifecycle::Status;
+use vayu::model::{Task, now};
+use vayu::store::{Precondition, Store, Versioned};
+
+/// A task of alice's in `status` (seeded in its pile).
+async fn task_in(w: &World, status: Status) -> Versioned<Task> {
+    let mut t = new_task("alice");
+    t.status = status;
+    w.seed(&t).await
+}
+
+/// A blocked task of alice's waiting for `deps`, under `policy`.
+async fn blocked_on(w: &World, deps: &[&Versioned<Task>], policy: Option<&str>) -> Versioned<Task> {
+    let mut t = new_task("alice");
+    t.status = Status::Blocked;
+    t.dependencies.blocked_by = deps.iter().map(|d| d.value.task_id.clone()).collect();
+    t.dependencies.on_failure = policy.map(str::to_string);
+    w.seed(&t).await
+}
+
+/// What `vayu::deps::settle` writes: `ids` recorded, queued when `queue`.
+fn record(seen: &Task, ids: &[&Versioned<Task>], queue: bool) -> Task {
+    let mut t = seen.clone();
+    (t.dependencies.done).extend(ids.iter().map(|d| d.value.task_id.clone()));
+    if queue {
+        t.status = Status::Queued;
+        t.record(
+            Status::Queued,
+            now(),
+            Some("agent-1"),
+            Some("every dependency ended".into()),
+        );
+    }
+    t
+}
+
+fn cancel_for(seen: &Task, dep: &Versioned<Task>) -> Task {
+    let mut t = seen.clone();
+    t.status = Status::Cancelled;
+    t.dependencies.failed = Some(dep.value.task_id.clone());
+    t.record(
+        Status::Cancelled,
+        now(),
+        Some("agent-1"),
+        Some("dependency failed".into()),
+    );
+    t
+}
+
+async fn write(store: &Store, seen: &Versioned<Task>, t: &Task) -> vayu::Result<()> {
+    raw_replace(store, seen, t, vec![]).await.map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_task_is_queued_only_when_every_dependency_ended() {
+    let w = World::new("rules-deps-queue").await;
+    let alice = w.human("alice").await;
+    let agent = w.agent("agent-1").await;
+    let done = task_in(&w, Status::Completed).await;
+    let running = task_in(&w, Status::Queued).await;
+    let failed = task_in(&w, Status::Failed).await;
+    let stranger = task_in(&w, Status::Completed).await;
+
+    let seen = blocked_on(&w, &[&done, &running], None).await;
+    let t = &seen.value;
+    denied(
+        "the requester queues a task whose dependency has not ended",
+        write(&alice, &seen, &record(t, &[], true)),
+    )
+    .await;
+    denied(
+        "an agent records a dependency that has not ended",
+        write(&agent, &seen, &record(t, &[&running], false)),
+    )
+    .await;
+    denied(
+        "an agent records a task that is not a dependency",
+        write(&agent, &seen, &record(t, &[&stranger], false)),
+    )
+    .await;
+    denied(
+        "an agent records a dependency and queues the task with another pending",
+        write(&agent, &seen, &record(t, &[&done], true)),
+    )
+    .await;
+    allowed(
+        "an agent records the dependency that completed",
+        write(&agent, &seen, &record(t, &[&done], false)),
+    )
+    .await;
+    let seen = w.read(&t.task_id).await;
+    denied(
+        "an agent records the same dependency twice",
+        write(&agent, &seen, &record(&seen.value, &[&done], false)),
+    )
+    .await;
+
+    // Every dependency ended: the requester may queue it herself.
+    let ready = blocked_on(&w, &[&done], None).await;
+    allowed(
+        "the requester records the last dependency and queues the task",
+        write(&alice, &ready, &record(&ready.value, &[&done], true)),
+    )
+    .await;
+    assert_eq!(
+        w.read(&ready.value.task_id).await.value.status,
+        Status::Queued
+    );
+
+    // A failed dependency counts as ended only under `run`.
+    let strict = blocked_on(&w, &[&failed], None).await;
+    denied(
+        "an agent records a failed dependency of a task that cancels on failure",
+        write(&agent, &strict, &record(&strict.value, &[&failed], true)),
+    )
+    .await;
+    let lenient = blocked_on(&w, &[&failed], Some("run")).await;
+    allowed(
+        "an agent records a failed dependency of a task that runs anyway",
+        write(&agent, &lenient, &record(&lenient.value, &[&failed], true)),
+    )
+    .await;
+    w.done("a_blocked_task_is_queued_only_when_every_dependency_ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_task_is_cancelled_only_for_a_dependency_that_failed() {
+    let w = World::new("rules-deps-cancel").await;
+    let agent = w.agent("agent-1").await;
+    let done = task_in(&w, Status::Completed).await;
+    let failed = task_in(&w, Status::Failed).await;
+    let cancelled = task_in(&w, Status::Cancelled).await;
+
+    let seen = blocked_on(&w, &[&done, &failed], None).await;
+    denied(
+        "an agent cancels a task naming a dependency that completed",
+        write(&agent, &seen, &cancel_for(&seen.value, &done)),
+    )
+    .await;
+    allowed(
+        "an agent cancels a task whose dependency failed",
+        write(&agent, &seen, &cancel_for(&seen.value, &failed)),
+    )
+    .await;
+    assert_eq!(
+        w.read(&seen.value.task_id).await.value.status,
+        Status::Cancelled
+    );
+
+    let runs = blocked_on(&w, &[&cancelled], Some("run")).await;
+    denied(
+        "an agent cancels a task that runs whatever its dependencies did",
+        write(&agent, &runs, &cancel_for(&runs.value, &cancelled)),
+    )
+    .await;
+    w.done("a_blocked_task_is_cancelled_only_for_a_dependency_that_failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_task_with_dependencies_starts_blocked() {
+    let w = World::new("rules-deps-new").await;
+    let alice = w.human("alice").await;
+    let dep = task_in(&w, Status::Completed).await;
+    let id = dep.value.task_id.clone();
+    let create = |t: &Task| {
+        let v = task_json(t);
+        let rel = vayu::layout::Pile::Queued.doc(&t.task_id);
+        let put = raw_write(
+            &alice,
+            &rel,
+            &v,
+            &["created_at", "updated_at"],
+            Precondition::Missing,
+        );
+        let (alice, tid) = (alice.clone(), t.task_id.clone());
+        async move { commit_paying(&alice, &tid, vec![put]).await }
+    };
+    let mut queued = new_task("alice");
+    queued.dependencies.blocked_by = vec![id.clone()];
+    denied("a new task with a dependency, queued", create(&queued)).await;
+    let mut twice = new_task("alice");
+    twice.status = Status::Blocked;
+    twice.dependencies.blocked_by = vec![id.clone(), id.clone()];
+    denied("a new task with a dependency listed twice", create(&twice)).await;
+    let mut recorded = new_task("alice");
+    recorded.status = Status::Blocked;
+    recorded.dependencies.blocked_by = vec![id.clone()];
+    recorded.dependencies.done = vec![id.clone()];
+    denied(
+        "a new task with its dependency already recorded",
+        create(&recorded),
+    )
+    .await;
+    let mut ok = new_task("alice");
+    ok.status = Status::Blocked;
+    ok.dependencies.blocked_by = vec![id];
+    ok.dependencies.on_failure = Some("run".into());
+    allowed("a new blocked task with a dependency", create(&ok)).await;
+    w.done("a_new_task_with_dependencies_starts_blocked");
+}
