@@ -256,12 +256,17 @@ async fn a_peer_reviewer_killed_mid_review_is_taken_over() {
         vec![fast_agent("worker", shell("echo 'vayu:result done'"))],
     )
     .await;
+    // The worker runs the task alone, and the reviewers come up once it is
+    // in review: what is under test is the review's takeover, not how a
+    // fleet starting up splits its queue (see the session note on a task
+    // left unclaimed then, under load).
+    let id = create(&w, "check the numbers", "peer", None).await;
+    wait_task(&w.admin, &id, LIMIT, "in review", |v| {
+        v.value.status == Status::Reviewing
+    })
+    .await;
     let mut first = reviewer_proc(&w, dir.path(), "reviewer-1", &review);
     let mut second = reviewer_proc(&w, dir.path(), "reviewer-2", &review);
-    let ids = ["worker", "reviewer-1", "reviewer-2"];
-    common::fleet::wait_agents_online(&w.admin, &ids, LIMIT).await;
-
-    let id = create(&w, "check the numbers", "peer", None).await;
     let held = wait_task(&w.admin, &id, LIMIT, "a review held", |v| {
         v.value.review.claim.as_deref() == Some("peer") && v.value.lease.owner.is_some()
     })
