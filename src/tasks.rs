@@ -35,6 +35,9 @@ pub struct NewTask {
     pub after: Vec<String>,
     /// What it does when one of them fails or is cancelled.
     pub on_dep_failure: crate::graph::OnDepFailure,
+    /// `--if`: run only when this condition over the dependencies'
+    /// results holds once they have ended; otherwise the task is skipped.
+    pub condition: Option<String>,
     /// No agent claims it before this time (`--at`, `--in`).
     pub not_before: Option<crate::model::Time>,
 }
@@ -62,6 +65,7 @@ impl NewTask {
             review_rounds: None,
             after: Vec::new(),
             on_dep_failure: crate::graph::OnDepFailure::default(),
+            condition: None,
             not_before: None,
         }
     }
@@ -94,6 +98,7 @@ impl NewTask {
             t.dependencies.on_failure = (self.on_dep_failure == crate::graph::OnDepFailure::Run)
                 .then(|| self.on_dep_failure.to_string());
         }
+        t.dependencies.condition = self.condition;
         t.not_before = self.not_before;
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
@@ -111,21 +116,36 @@ pub fn whoami() -> String {
 }
 
 /// Creates the task: queued, or blocked on its dependencies (`--after`,
-/// checked first: each must exist), and then settled at once, in case
-/// they have all ended already. Returns it as it stands.
+/// checked first: each must exist; `--if`, parsed first), registered as
+/// their waiter, and then settled at once, in case they have all ended
+/// already. Returns it as it stands. Bad input writes nothing.
 pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
+    if let Some(source) = &new.condition {
+        // Parsed before anything is read; the names are checked below.
+        crate::condition::Condition::parse(source).map_err(|e| {
+            Error::InvalidTask(crate::model::InvalidTask(format!(
+                "the --if condition does not parse:\n{}",
+                e.render(source)
+            )))
+        })?;
+    }
     if !new.after.is_empty() {
         new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
     }
     let mut task = new.into_task();
+    if let Some(source) = &task.dependencies.condition {
+        crate::deps::check_condition(source, &task)?;
+    }
     store.create_task(&task).await?;
     if task.status == Status::Blocked {
+        crate::deps::register(store, &task).await?;
         let by = task.requester.id.clone();
-        match crate::deps::settle(store, &task.task_id, &by).await? {
-            crate::deps::Settled::Queued => task.status = Status::Queued,
-            crate::deps::Settled::Cancelled { .. } => task.status = Status::Cancelled,
-            _ => {}
-        }
+        task.status = match crate::deps::settle(store, &task.task_id, &by).await? {
+            crate::deps::Settled::Queued => Status::Queued,
+            crate::deps::Settled::Cancelled { .. } => Status::Cancelled,
+            crate::deps::Settled::Skipped => Status::Skipped,
+            _ => task.status,
+        };
     }
     Ok(task)
 }

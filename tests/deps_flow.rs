@@ -3,8 +3,11 @@
 //!   agent processes, one of them killed with SIGKILL mid-run;
 //! - a dependency's failure cancels its dependents, down the chain, and a
 //!   dependent that says `--on-dep-failure run` runs anyway;
-//! - bad `--after`, `--in` and `--at` are refused with exit 2 and nothing
-//!   written; `--in` delays the start.
+//! - an unmet `--if` condition skips its task, whose dependents follow
+//!   their policy (cancelled, or run anyway), and a met one runs; with the
+//!   sweep slowed to an hour, so the waiters documents do the releasing;
+//! - bad `--after`, `--if`, `--in` and `--at` are refused with exit 2 and
+//!   nothing written; `--in` delays the start.
 
 mod common;
 mod rules_support;
@@ -27,10 +30,22 @@ const LIMIT: Duration = Duration::from_secs(90);
 /// first failure, others keep the default retries (a killed agent's task
 /// is retried by a peer).
 async fn create(store: &Store, title: &str, after: &[&str], policy: OnDepFailure) -> String {
+    create_if(store, title, after, policy, None).await
+}
+
+/// [`create`], with an `--if` condition.
+async fn create_if(
+    store: &Store,
+    title: &str,
+    after: &[&str],
+    policy: OnDepFailure,
+    condition: Option<String>,
+) -> String {
     let mut new = NewTask::new(TaskType::Research, Priority::Normal, title);
     new.requester.id = "alice".into();
     new.after = after.iter().map(|s| s.to_string()).collect();
     new.on_dep_failure = policy;
+    new.condition = condition;
     if title.contains("doomed") {
         new.max_retries = Some(0);
     }
@@ -226,6 +241,95 @@ async fn a_failure_cancels_its_dependents_and_run_anyway_runs() {
     w.done("a_failure_cancels_its_dependents_and_run_anyway_runs");
 }
 
+/// The note of the task's last history entry.
+fn last_note(v: &Versioned<Task>) -> String {
+    (v.value.history.last())
+        .and_then(|h| h.note.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_condition_skips_a_branch_and_its_dependents_follow_their_policy() {
+    let w = World::new("deps-if").await;
+    let handler = shell(
+        "input=$(cat); case \"$input\" in *probe*) echo 'vayu:result {\"status\": \"ok\", \"n\": 3}';; \
+         *) echo 'vayu:result done';; esac",
+    );
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut agents = Vec::new();
+    for id in ["if-a", "if-b"] {
+        let store = w.unregistered_agent(id).await;
+        let mut config = fast_agent(id, handler.clone());
+        // Only the waiters documents release dependents here.
+        config.sweep_every = Duration::from_secs(3600);
+        let mut rx = rx.clone();
+        agents.push(tokio::spawn(agent::run(store, config, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })));
+    }
+    let alice = w.human("alice").await;
+    let (cancel, run) = (OnDepFailure::Cancel, OnDepFailure::Run);
+    let probe = create(&alice, "probe", &[], cancel).await;
+    let when = |c: &str| Some(format!("{probe}.result.{c}"));
+    let on_ok = create_if(
+        &alice,
+        "on ok",
+        &[&probe],
+        cancel,
+        Some(format!(
+            "{probe}.result.status == \"ok\" and {probe}.result.n in [3, 4]"
+        )),
+    )
+    .await;
+    let on_fail = create_if(
+        &alice,
+        "on fail",
+        &[&probe],
+        cancel,
+        when("status == \"fail\""),
+    )
+    .await;
+    let after_skip = create(&alice, "needs on fail", &[&on_fail], cancel).await;
+    let report = create(&alice, "report", &[&on_ok, &on_fail], run).await;
+
+    let ended = |status: Status| move |v: &Versioned<Task>| v.value.status == status;
+    let skipped = wait_task(&w.admin, &on_fail, LIMIT, "skipped", ended(Status::Skipped)).await;
+    assert_eq!(skipped.pile, Pile::Completed);
+    assert_eq!(
+        last_note(&skipped),
+        format!(
+            "condition not met: {}",
+            when("status == \"fail\"").expect("set")
+        )
+    );
+    assert_eq!(
+        done(&w, &on_ok).await.value.execution.result.as_deref(),
+        Some("done")
+    );
+    let cancelled = wait_task(
+        &w.admin,
+        &after_skip,
+        LIMIT,
+        "cancelled",
+        ended(Status::Cancelled),
+    )
+    .await;
+    assert_eq!(
+        last_note(&cancelled),
+        format!("dependency {on_fail} was skipped")
+    );
+    let report = done(&w, &report).await;
+    assert_eq!(report.value.dependencies.done.len(), 2);
+    let listed = w.vayu(&["task", "list", "--status", "skipped", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    stop.send(true).expect("the agents listen");
+    for a in agents {
+        a.await.expect("no panic").expect("the agent stops cleanly");
+    }
+    w.done("a_condition_skips_a_branch_and_its_dependents_follow_their_policy");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_dependencies_and_start_times_are_refused_with_nothing_written() {
     let w = World::new("deps-cli").await;
@@ -234,7 +338,17 @@ async fn bad_dependencies_and_start_times_are_refused_with_nothing_written() {
         .map(|i| format!("5b1c7e9a-0000-4000-8000-{i:012}"))
         .collect();
     let many = many.join(",");
+    let alice = w.human("alice").await;
+    let dep = create(&alice, "a dependency", &[], OnDepFailure::Cancel).await;
+    let bad_if = format!("{dep}.result ==");
+    let unknown_if = "B.result == 1".to_string();
     for (args, says) in [
+        (vec!["--after", dep.as_str(), "--if", bad_if.as_str()], "^"),
+        (
+            vec!["--after", dep.as_str(), "--if", unknown_if.as_str()],
+            "'B', which is not a dependency",
+        ),
+        (vec!["--if", unknown_if.as_str()], "--after"),
         (vec!["--after", missing], "unknown dependency"),
         (vec!["--after", many.as_str()], "more than the 50 allowed"),
         (vec!["--in", "10x"], "not a unit"),
@@ -250,7 +364,14 @@ async fn bad_dependencies_and_start_times_are_refused_with_nothing_written() {
     }
     let listed = w.vayu(&["task", "list", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    assert_eq!(rows, serde_json::json!([]), "nothing was written");
+    let ids: Vec<&str> = (rows.as_array().expect("a list").iter())
+        .filter_map(|r| r["task_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![dep.as_str()],
+        "nothing but the dependency was written"
+    );
 
     let out = w.vayu(&["task", "create", "later", "--in", "10m", "--json"]);
     assert!(

@@ -9,7 +9,11 @@
 //! - a blocked task is cancelled for a dependency only when that one
 //!   failed or was cancelled and the policy is `cancel`;
 //! - a new task with dependencies starts blocked, with distinct ones and
-//!   nothing recorded.
+//!   nothing recorded, and a condition needs dependencies;
+//! - a conditional task is skipped only with every dependency recorded,
+//!   and nothing else changes (`isConditionSkip`);
+//! - a waiters entry names a blocked task that waits for that task, is
+//!   added one at a time, and is never removed (`/waiters/`).
 
 mod common;
 mod rules_support;
@@ -208,10 +212,151 @@ async fn a_new_task_with_dependencies_starts_blocked() {
         create(&recorded),
     )
     .await;
+    let mut unfounded = new_task("alice");
+    unfounded.dependencies.condition = Some("A.result == 1".into());
+    denied(
+        "a new task with a condition and no dependency",
+        create(&unfounded),
+    )
+    .await;
     let mut ok = new_task("alice");
     ok.status = Status::Blocked;
+    ok.dependencies.condition = Some(format!("{id}.result == 1"));
     ok.dependencies.blocked_by = vec![id];
     ok.dependencies.on_failure = Some("run".into());
     allowed("a new blocked task with a dependency", create(&ok)).await;
     w.done("a_new_task_with_dependencies_starts_blocked");
+}
+
+/// What `vayu::deps::settle` writes for an unmet condition.
+fn skip(seen: &Task) -> Task {
+    let mut t = seen.clone();
+    t.status = Status::Skipped;
+    t.record(
+        Status::Skipped,
+        now(),
+        Some("agent-1"),
+        Some("condition not met".into()),
+    );
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_task_is_skipped_only_once_its_dependencies_ended() {
+    let w = World::new("rules-deps-skip").await;
+    let agent = w.agent("agent-1").await;
+    let viewer = w.viewer("victor").await;
+    let done = task_in(&w, Status::Completed).await;
+    let conditional = |recorded: bool| {
+        let mut t = new_task("alice");
+        t.status = Status::Blocked;
+        t.dependencies.blocked_by = vec![done.value.task_id.clone()];
+        t.dependencies.condition = Some(format!("{}.result == 1", done.value.task_id));
+        if recorded {
+            t.dependencies.done = t.dependencies.blocked_by.clone();
+        }
+        t
+    };
+    let early = w.seed(&conditional(false)).await;
+    denied(
+        "an agent skips a conditional task before its dependency is recorded",
+        write(&agent, &early, &skip(&early.value)),
+    )
+    .await;
+    let mut plain = conditional(true);
+    plain.dependencies.condition = None;
+    let plain = w.seed(&plain).await;
+    denied(
+        "an agent skips a task that has no condition",
+        write(&agent, &plain, &skip(&plain.value)),
+    )
+    .await;
+    let ready = w.seed(&conditional(true)).await;
+    let mut rewritten = skip(&ready.value);
+    rewritten.title = "something else".into();
+    denied(
+        "an agent skips a task and changes its title",
+        write(&agent, &ready, &rewritten),
+    )
+    .await;
+    denied(
+        "a viewer skips a conditional task",
+        write(&viewer, &ready, &skip(&ready.value)),
+    )
+    .await;
+    allowed(
+        "an agent skips a conditional task whose dependencies are recorded",
+        write(&agent, &ready, &skip(&ready.value)),
+    )
+    .await;
+    let after = w.read(&ready.value.task_id).await;
+    assert_eq!(
+        (after.pile, after.value.status),
+        (vayu::layout::Pile::Completed, Status::Skipped)
+    );
+    w.done("a_conditional_task_is_skipped_only_once_its_dependencies_ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_entry_names_a_task_that_waits() {
+    use vayu::deps::waiters::register_write;
+    let w = World::new("rules-deps-waiters").await;
+    let agent = w.agent("agent-1").await;
+    let alice = w.human("alice").await;
+    let viewer = w.viewer("victor").await;
+    let dep = task_in(&w, Status::Queued).await;
+    let other = task_in(&w, Status::Queued).await;
+    let waiting = blocked_on(&w, &[&dep], None).await;
+    let waiting_too = blocked_on(&w, &[&dep], None).await;
+    let stranger = task_in(&w, Status::Queued).await;
+    let (d, id) = (&dep.value.task_id, |v: &Versioned<Task>| {
+        v.value.task_id.clone()
+    });
+    denied(
+        "a viewer registers a waiter",
+        viewer.commit(vec![register_write(&viewer, d, &id(&waiting))]),
+    )
+    .await;
+    denied(
+        "an agent registers a task that does not wait for it",
+        agent.commit(vec![register_write(&agent, d, &id(&stranger))]),
+    )
+    .await;
+    denied(
+        "an agent registers a waiter under another task",
+        agent.commit(vec![register_write(
+            &agent,
+            &other.value.task_id,
+            &id(&waiting),
+        )]),
+    )
+    .await;
+    allowed(
+        "the requester registers her blocked task",
+        alice.commit(vec![register_write(&alice, d, &id(&waiting))]),
+    )
+    .await;
+    allowed(
+        "an agent registers another blocked task",
+        agent.commit(vec![register_write(&agent, d, &id(&waiting_too))]),
+    )
+    .await;
+    let rel = format!("{}/{d}", vayu::layout::WAITERS);
+    let emptied = raw_write(
+        &agent,
+        &rel,
+        &serde_json::json!({"dependents": []}),
+        &[],
+        Precondition::None,
+    );
+    denied(
+        "an agent empties a waiters list",
+        agent.commit(vec![emptied]),
+    )
+    .await;
+    let listed = vayu::deps::waiters::waiting_for(&w.admin, d)
+        .await
+        .expect("readable");
+    assert_eq!(listed, vec![id(&waiting), id(&waiting_too)]);
+    w.done("a_waiter_entry_names_a_task_that_waits");
 }

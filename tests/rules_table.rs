@@ -88,7 +88,7 @@ fn the_rules_state_machine_is_lifecycle_rs_for_every_pair() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 121);
+    assert_eq!(checked, 144);
     let known: BTreeSet<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
     for (from, tos) in &table {
         assert!(
@@ -226,6 +226,7 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     t.dependencies.done = vec!["a".into()];
     t.dependencies.on_failure = Some("run".into());
     t.dependencies.failed = Some("a".into());
+    t.dependencies.condition = Some("a.result == 1".into());
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,
     // so every key is present here.

@@ -49,6 +49,9 @@ pub const RATINGS: &str = "ratings";
 pub const TASK_LOGS: &str = "task_logs";
 pub const LOG_LINES: &str = "lines";
 pub const QUARANTINE: &str = "quarantine";
+/// `waiters/{task_id}`: the blocked tasks that wait for a task, so that
+/// whoever ends it finds them with one read instead of a query.
+pub const WAITERS: &str = "waiters";
 
 /// One of the three task collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,7 +70,7 @@ impl Pile {
         match status {
             Created | Queued | Blocked | Paused | Rejected => Pile::Queued,
             Assigned | Executing | Reviewing => Pile::Active,
-            Completed | Failed | Cancelled => Pile::Completed,
+            Completed | Failed | Cancelled | Skipped => Pile::Completed,
         }
     }
 

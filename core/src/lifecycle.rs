@@ -3,7 +3,9 @@
 //! This is the seed's diagram (`CREATED → QUEUED → ASSIGNED → EXECUTING →
 //! REVIEWING → COMPLETED`, with the `FAILED → RETRY`, `PAUSED → RESUMED` and
 //! `REJECTED → REASSIGNED` side arcs) plus two states the seed implies:
-//! `blocked` (waiting on dependencies, section 5) and `cancelled`.
+//! `blocked` (waiting on dependencies, section 5), `cancelled`, and
+//! `skipped` (a blocked task whose `--if` condition was not met once its
+//! dependencies ended; terminal, like `completed`).
 //!
 //! The same table is written out in `firestore.rules`
 //! (`function next`), so the database refuses what this module
@@ -42,11 +44,12 @@ pub enum Status {
     Failed,
     Completed,
     Cancelled,
+    Skipped,
 }
 
 impl Status {
     /// Every state, in lifecycle order. Tests iterate over it.
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         Status::Created,
         Status::Queued,
         Status::Blocked,
@@ -58,6 +61,7 @@ impl Status {
         Status::Failed,
         Status::Completed,
         Status::Cancelled,
+        Status::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +77,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Completed => "completed",
             Status::Cancelled => "cancelled",
+            Status::Skipped => "skipped",
         }
     }
 
@@ -86,7 +91,10 @@ impl Status {
     /// No arc leaves these states, except a human's explicit retry of a
     /// failed task (`failed → queued`).
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
+        matches!(
+            self,
+            Status::Completed | Status::Failed | Status::Cancelled | Status::Skipped
+        )
     }
 
     /// States in which an agent holds a lease on the task.
@@ -140,7 +148,7 @@ pub fn can_transition(from: Status, to: Status) -> bool {
     matches!(
         (from, to),
         (Created, Queued | Blocked | Cancelled)
-            | (Blocked, Queued | Cancelled)
+            | (Blocked, Queued | Cancelled | Skipped)
             | (Queued, Assigned | Blocked | Paused | Cancelled)
             | (Assigned, Executing | Queued | Paused | Failed | Cancelled)
             | (
@@ -199,6 +207,7 @@ mod tests {
         (Created, Cancelled),
         (Blocked, Queued),
         (Blocked, Cancelled),
+        (Blocked, Skipped),
         (Queued, Assigned),
         (Queued, Blocked),
         (Queued, Paused),
@@ -242,7 +251,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 121);
+        assert_eq!(checked, 144);
     }
 
     #[test]
@@ -253,9 +262,10 @@ mod tests {
     }
 
     #[test]
-    fn completed_and_cancelled_are_final() {
+    fn completed_cancelled_and_skipped_are_final() {
         assert!(Completed.next_states().is_empty());
         assert!(Cancelled.next_states().is_empty());
+        assert!(Skipped.next_states().is_empty() && Skipped.is_terminal());
         assert_eq!(Failed.next_states(), vec![Queued]);
     }
 

@@ -114,6 +114,12 @@ pub struct CreateArgs {
     /// default) or run it anyway once every dependency has ended.
     #[arg(long, value_parser = parse_enum::<crate::graph::OnDepFailure>, requires = "after")]
     pub on_dep_failure: Option<crate::graph::OnDepFailure>,
+    /// Run only if this holds once the dependencies have ended, else end
+    /// as skipped: `A.result.status == "ok"`, with ==, !=, <, <=, >, >=,
+    /// in, exists, and, or, not (README, "Conditions"). A dependency is
+    /// named by its id.
+    #[arg(long = "if", value_name = "CONDITION", requires = "after")]
+    pub condition: Option<String>,
     /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
     /// 2026-12-06 03:00.
     #[arg(long, conflicts_with = "in_")]
@@ -175,6 +181,7 @@ pub(super) async fn run(
             (new.rework, new.review_rounds) = (a.rework, a.review_rounds);
             new.after = a.after;
             new.on_dep_failure = a.on_dep_failure.unwrap_or_default();
+            new.condition = a.condition;
             let t = tasks::create(store, new).await?;
             if json {
                 to_json(

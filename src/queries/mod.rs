@@ -189,17 +189,6 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             filter: None,
             order_by: vec![],
         },
-        DeclaredQuery {
-            name: "the queued tasks waiting for one that ended (dependents)",
-            site: "src/deps.rs",
-            collection_id: layout::Pile::Queued.collection_id(),
-            filter: Some(store::field_op(
-                "dependencies.blocked_by",
-                Operator::ArrayContains,
-                store::string_value("t1"),
-            )),
-            order_by: vec![],
-        },
     ]);
     // `vayu task list [--status S]`: each pile, with or without a status
     // equality; sorted in memory.
@@ -235,7 +224,6 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/recovery.rs", 2),
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
-    ("src/deps.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/store/agents.rs", 1),
     ("src/store/reviews.rs", 1),

@@ -59,11 +59,13 @@
 //! (parentheses, `not`s and lists), so parsing and evaluation use a small,
 //! bounded stack whatever the input.
 
+mod bind;
 mod error;
 mod lexer;
 mod parser;
 mod value;
 
+pub use bind::{bindings, check_names, dependency_value, names};
 pub use error::{ErrorKind, ParseError};
 pub use value::{Value, compare};
 

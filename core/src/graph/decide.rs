@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// How far a dependency got, as far as its dependents care. Its own enum
-/// rather than [`Status`], so that `skipped` (a terminal state the
-/// lifecycle does not have yet) can be decided on today and wired later.
+/// How far a dependency got, as far as its dependents care: its own enum
+/// rather than [`Status`], because every state a task passes through on
+/// its way to an end is the same `Pending` to a dependent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DepState {
     /// Not ended yet (including failed attempts that will be retried:
@@ -37,6 +37,7 @@ impl DepState {
             Status::Completed => DepState::Completed,
             Status::Failed => DepState::Failed,
             Status::Cancelled => DepState::Cancelled,
+            Status::Skipped => DepState::Skipped,
             _ => DepState::Pending,
         }
     }

@@ -59,6 +59,12 @@ pub struct Dependencies {
     /// The dependency whose failure cancelled this task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
+    /// `--if`: a [`crate::condition::Condition`] over the dependencies'
+    /// results, checked when the last of them ends: met, the task is
+    /// queued; not met, it is `skipped`. Kept as its source text, so the
+    /// console shows what was asked; absent means run unconditionally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

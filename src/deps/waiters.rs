@@ -1,0 +1,130 @@
+//! Who waits for a task: `waiters/{task_id}`, the ids of the blocked
+//! tasks created `--after` it.
+//!
+//! Why a document of its own: whoever ends a task must find its
+//! dependents. A query (`blocked_by array-contains`) would cost every task
+//! end in every fleet a scan of the queued pile, dependencies or not; one
+//! point read of a document that is usually absent costs one read. A
+//! dependent cannot write into its dependency's task document instead:
+//! that document belongs to the agent running it, whose next write would
+//! then fail its precondition.
+//!
+//! A dependent registers right after it is created, with an `arrayUnion`
+//! (concurrent registrations never lose one another), and settles itself
+//! after registering, so a dependency that ended in between is seen by
+//! that settle. A creator that dies between the create and the
+//! registration leaves the task to the sweep. The rules let an entry be
+//! added only by naming a blocked task that waits for this one
+//! (firestore.rules `/waiters/`).
+
+use super::{Settled, settle};
+use crate::error::Result;
+use crate::layout;
+use crate::model::Task;
+use crate::store::Store;
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use pb::document_transform::field_transform::TransformType;
+use serde::{Deserialize, Serialize};
+
+/// The most dependents one task's waiters document lists (the rules hold
+/// it to this). More still work: the sweep settles the ones not listed.
+pub const WAITERS_MAX: usize = 500;
+
+/// Registrations per commit: each costs the rules one read, and a commit
+/// may read 20.
+const PER_COMMIT: usize = 10;
+
+/// The document, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Waiters {
+    pub dependents: Vec<String>,
+}
+
+fn rel(task_id: &str) -> String {
+    format!("{}/{task_id}", layout::WAITERS)
+}
+
+/// The write that adds `dependent` to `dep`'s waiters (creating it).
+pub fn register_write(store: &Store, dep: &str, dependent: &str) -> pb::Write {
+    let element = crate::store::string_value(dependent);
+    pb::Write {
+        operation: Some(pb::write::Operation::Update(pb::Document {
+            name: store.name(&rel(dep)),
+            ..Default::default()
+        })),
+        // Only the transform: the rest of the document is left alone.
+        update_mask: Some(pb::DocumentMask {
+            field_paths: vec![],
+        }),
+        update_transforms: vec![pb::document_transform::FieldTransform {
+            field_path: "dependents".into(),
+            transform_type: Some(TransformType::AppendMissingElements(pb::ArrayValue {
+                values: vec![element],
+            })),
+        }],
+        ..Default::default()
+    }
+}
+
+/// Registers blocked task `t` with each of its dependencies. A refusal
+/// (a dependency with [`WAITERS_MAX`] dependents already) is logged: the
+/// sweep settles the task instead.
+pub async fn register(store: &Store, t: &Task) -> Result<()> {
+    let deps = &t.dependencies.blocked_by;
+    for chunk in deps.chunks(PER_COMMIT) {
+        let writes = (chunk.iter())
+            .map(|dep| register_write(store, dep, &t.task_id))
+            .collect();
+        if let Err(e) = store.commit(writes).await {
+            if e.is_transient() {
+                return Err(e);
+            }
+            tracing::warn!(task = %t.task_id, error = %e, "could not register as a waiter; the sweep settles it");
+        }
+    }
+    Ok(())
+}
+
+/// The tasks registered as waiting for `task_id` (one read).
+pub async fn waiting_for(store: &Store, task_id: &str) -> Result<Vec<String>> {
+    let doc = store.batch_get(vec![store.name(&rel(task_id))]).await?;
+    match doc.into_iter().next().flatten() {
+        Some(d) => Ok(Store::decode::<Waiters>(&d)?.dependents),
+        None => Ok(vec![]),
+    }
+}
+
+/// The most tasks one release settles, cascades included: a bound on the
+/// work one task's end may cause; the sweep does the rest.
+const RELEASE_MAX: usize = 1_000;
+
+/// Settles every task waiting for `task_id`, which just ended, and, when
+/// one of them ends too (cancelled or skipped), the tasks waiting for it;
+/// returns how many moved. A failure on one is logged and the others are
+/// still settled: the sweep comes back for it.
+pub async fn release_dependents(store: &Store, task_id: &str, by: &str) -> Result<usize> {
+    let mut ended = vec![task_id.to_string()];
+    let (mut moved, mut settled) = (0, 0);
+    while let Some(id) = ended.pop() {
+        for dependent in waiting_for(store, &id).await? {
+            if settled >= RELEASE_MAX {
+                return Ok(moved);
+            }
+            settled += 1;
+            match settle(store, &dependent, by).await {
+                Ok(Settled::Waiting { .. } | Settled::NotBlocked) => {}
+                Ok(s) => {
+                    moved += 1;
+                    if s.ended() {
+                        ended.push(dependent);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(task = %dependent, error = %e, "could not settle a dependent; the sweep will")
+                }
+            }
+        }
+    }
+    Ok(moved)
+}
