@@ -14,8 +14,8 @@
 //! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
-//! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`retry`], [`review`],
-//! [`schema`], [`spread`], [`time`], [`workflow`].
+//! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`resource`],
+//! [`retry`], [`review`], [`schema`], [`spread`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -25,8 +25,9 @@
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
 //! - [`demo`]: `vayu demo`, a client of the library.
-//! - [`deps`]: dependencies: a new task's `--after`, and settling blocked
-//!   tasks (record what ended, queue or cancel) as conditional writes.
+//! - [`deps`]: dependencies: a new task's `--after` and `--if`, settling
+//!   blocked tasks (record what ended, queue, cancel or skip) as
+//!   conditional writes, and the `waiters` documents that find dependents.
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
@@ -37,6 +38,8 @@
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`render`]: the tables and views people see, shared by the CLI and the demo.
+//! - [`resources`]: `resources/{name}` semaphores: taking permits in a
+//!   claim, giving them back, and the sweep for the ones a kill left.
 //! - [`reviews`]: a review verdict and the move it settles; a rating.
 //! - [`store`]: every Firestore read and write, as conditional commits; with
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
@@ -48,8 +51,8 @@
 #![forbid(unsafe_code)]
 
 pub use vayu_core::{
-    assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, retry,
-    review, schema, spread, time, workflow,
+    assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, resource,
+    retry, review, schema, spread, time, workflow,
 };
 
 pub mod agent;
@@ -67,6 +70,7 @@ pub mod metrics;
 pub mod quarantine;
 pub mod queries;
 pub mod render;
+pub mod resources;
 pub mod reviews;
 pub mod store;
 pub mod sysinfo;

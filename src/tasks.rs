@@ -38,6 +38,8 @@ pub struct NewTask {
     /// `--if`: run only when this condition over the dependencies'
     /// results holds once they have ended; otherwise the task is skipped.
     pub condition: Option<String>,
+    /// `--resource gpu:1`: permits taken while it runs.
+    pub resource: Option<crate::resource::ResourceNeed>,
     /// No agent claims it before this time (`--at`, `--in`).
     pub not_before: Option<crate::model::Time>,
 }
@@ -66,6 +68,7 @@ impl NewTask {
             after: Vec::new(),
             on_dep_failure: crate::graph::OnDepFailure::default(),
             condition: None,
+            resource: None,
             not_before: None,
         }
     }
@@ -99,6 +102,7 @@ impl NewTask {
                 .then(|| self.on_dep_failure.to_string());
         }
         t.dependencies.condition = self.condition;
+        t.resource = self.resource;
         t.not_before = self.not_before;
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
@@ -128,6 +132,9 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
                 e.render(source)
             )))
         })?;
+    }
+    if let Some(need) = &new.resource {
+        crate::resources::check_need(store, need).await?;
     }
     if !new.after.is_empty() {
         new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;

@@ -52,6 +52,8 @@ pub const QUARANTINE: &str = "quarantine";
 /// `waiters/{task_id}`: the blocked tasks that wait for a task, so that
 /// whoever ends it finds them with one read instead of a query.
 pub const WAITERS: &str = "waiters";
+/// `resources/{name}`: a semaphore and its holders (`crate::resource`).
+pub const RESOURCES: &str = "resources";
 
 /// One of the three task collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

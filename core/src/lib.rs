@@ -20,6 +20,7 @@
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
 //! - [`model`]: the task and agent documents as stored.
 //! - [`protocol`]: the handler's stdout line protocol.
+//! - [`resource`]: named semaphores a task takes permits of while it runs.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`review`]: review policies, verdicts, the quality score, rework.
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
@@ -41,6 +42,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod model;
 pub mod protocol;
+pub mod resource;
 pub mod retry;
 pub mod review;
 pub mod schema;

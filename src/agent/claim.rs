@@ -37,8 +37,21 @@ pub async fn claim(
     let me = Some(cfg.agent_id.as_str());
     t.record(Status::Assigned, t_now, me, None);
     t.record(Status::Executing, t_now, me, None);
+    // The permits are taken in the claim's commit: the rules refuse the
+    // claim of a task that needs a resource without them, and refuse
+    // them beyond capacity.
+    let permits = match &t.resource {
+        Some(need) => vec![crate::resources::acquire_write(
+            store,
+            need,
+            &t.task_id,
+            &cfg.agent_id,
+            t.lease.epoch,
+        )?],
+        None => vec![],
+    };
     store
-        .replace_task(seen, &t, &[Status::Assigned, Status::Executing], vec![])
+        .replace_task(seen, &t, &[Status::Assigned, Status::Executing], permits)
         .await
 }
 
@@ -178,12 +191,25 @@ impl Agent {
                 });
             }
             Ok(claimed) => self.start_running(id, claimed),
-            // Under firestore.rules the loser of a race is refused before
-            // its precondition is checked: PermissionDenied.
+            // A task that needs a resource is refused while its permits
+            // are taken; a claim the emulator aborted (a lock held by
+            // another commit) changed nothing, so no listener event will
+            // bring the task back. Both are tried again at the next
+            // heartbeat, unless the listener shows the task gone or
+            // changed by then (a lost race: see `Queue::unpark`).
             Err(e)
                 if e.is_conflict()
-                    || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) =>
+                    || (matches!(e, Error::PermissionDenied(_))
+                        && cand.seen.value.resource.is_some()) =>
             {
+                tracing::debug!(task = %id, error = %e, "claim lost, aborted or refused; looking again at the next heartbeat");
+                self.report.claim_conflicts += 1;
+                self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
+                self.queue.parked.insert(id, cand);
+            }
+            // Under firestore.rules the loser of a race is refused before
+            // its precondition is checked: PermissionDenied.
+            Err(e) if matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) => {
                 // Someone else got it, or it changed: the listener will
                 // show the new version if it is still claimable.
                 tracing::debug!(task = %id, error = %e, "claim lost or refused");
@@ -218,6 +244,9 @@ impl Agent {
         }
         tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
         self.running.insert(id.clone());
+        if claimed.value.resource.is_some() {
+            self.holding.insert(id.clone(), claimed.value.clone());
+        }
         let (store, cfg) = (self.store.clone(), self.cfg.clone());
         let r = runner::Runner::new(store.clone(), cfg, claimed, self.release.subscribe());
         let me = self.cfg.agent_id.clone();

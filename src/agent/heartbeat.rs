@@ -68,6 +68,7 @@ impl Agent {
     /// the agent's document is written again.
     pub(super) fn on_tick(&mut self) {
         self.recheck_lanes = true;
+        self.queue.unpark();
         self.maybe_sweep();
         self.take_over_quiet_peers();
         let state = if self.running.is_empty() {
@@ -115,6 +116,11 @@ impl Agent {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "settled blocked tasks a race or a crash left behind"),
                 Err(e) => tracing::warn!(error = %e, "the sweep of blocked tasks failed"),
+            }
+            match crate::resources::sweep(&store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "gave back permits whose tasks are no longer held"),
+                Err(e) => tracing::warn!(error = %e, "the sweep of resource permits failed"),
             }
         }));
     }

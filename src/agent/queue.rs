@@ -96,6 +96,10 @@ pub(super) struct Queue {
     pub(super) forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// Documents that are not tasks, handed to [`intake`] once each.
     pub(super) malformed: HashSet<String>,
+    /// Tasks whose claim was refused, most likely for want of a
+    /// resource's permits: tried again at the next heartbeat, since a
+    /// permit given back produces no event on the queue.
+    pub(super) parked: HashMap<String, Candidate>,
 }
 
 impl Queue {
@@ -117,6 +121,7 @@ impl Queue {
             stuck: HashMap::new(),
             forwarded: HashMap::new(),
             malformed: HashSet::new(),
+            parked: HashMap::new(),
         }
     }
 
@@ -128,9 +133,18 @@ impl Queue {
         self.current = false;
     }
 
+    /// Parked tasks become candidates again. (A newer version shown by
+    /// the listener, or a removal, has already taken a task off `parked`.)
+    pub(super) fn unpark(&mut self) {
+        for (id, cand) in std::mem::take(&mut self.parked) {
+            self.candidates.entry(id).or_insert(cand);
+        }
+    }
+
     /// The listener starts over: everything it showed is forgotten.
     pub(super) fn forget(&mut self) {
         self.candidates.clear();
+        self.parked.clear();
         self.stuck.clear();
         self.in_window.clear();
         self.current = false;
@@ -180,6 +194,7 @@ impl Agent {
                     self.queue.in_window.remove(&name);
                     let id = name.rsplit('/').next().unwrap_or_default();
                     self.queue.candidates.remove(id);
+                    self.queue.parked.remove(id);
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
                     self.queue.malformed.remove(id);
@@ -198,6 +213,8 @@ impl Agent {
         let q = &mut self.queue;
         q.in_window.insert(doc.name.clone());
         let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+        // A newer version replaces a parked one.
+        q.parked.remove(&id);
         let v = match Store::decode_versioned(&doc, Pile::Queued) {
             Ok(v) => v,
             Err(e) => {

@@ -56,7 +56,7 @@ pub async fn release_unrun(
         Some(by),
         Some(format!("{reason}; released unrun")),
     );
-    replace_or_lost(store, seen, &next, &[Status::Queued], reason).await
+    requeued(store, seen, &next, &[Status::Queued], reason).await
 }
 
 /// Moves one leased task back to the queue (or to the dead letter when its
@@ -102,7 +102,7 @@ pub async fn requeue(
             Some(by),
             Some(format!("{reason}; {c:?} obeyed by {by}")),
         );
-        return replace_or_lost(store, seen, &next, &[to], reason).await;
+        return requeued(store, seen, &next, &[to], reason).await;
     }
     let error = format!(
         "{reason} (held by {}, epoch {})",
@@ -126,7 +126,23 @@ pub async fn requeue(
         next.execution.finished_at = Some(t_now);
         &[Status::Failed]
     };
-    replace_or_lost(store, seen, &next, path, reason).await
+    requeued(store, seen, &next, path, reason).await
+}
+
+/// [`replace_or_lost`], then the permits the task held are given back:
+/// it is no longer held under the epoch that took them.
+async fn requeued(
+    store: &Store,
+    seen: &Versioned<Task>,
+    next: &Task,
+    path: &[Status],
+    reason: &str,
+) -> Result<bool> {
+    let moved = replace_or_lost(store, seen, next, path, reason).await?;
+    if moved {
+        crate::resources::release_for(store, &seen.value).await;
+    }
+    Ok(moved)
 }
 
 /// Writes a takeover; `Ok(false)` when another agent got there first.

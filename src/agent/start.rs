@@ -50,6 +50,7 @@ impl Agent {
             recheck_lanes: false,
             queue,
             running: HashSet::new(),
+            holding: HashMap::new(),
             claiming: JoinSet::new(),
             claiming_ids: HashSet::new(),
             claims: Breaker::new(),

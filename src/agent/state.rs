@@ -40,6 +40,9 @@ pub(super) struct Agent {
 
     /// Tasks being run, by id.
     pub(super) running: HashSet<String>,
+    /// The running tasks that hold a resource's permits, as claimed: given
+    /// back when their run ends, whatever the outcome.
+    pub(super) holding: HashMap<String, Task>,
     /// Claims sent and not yet answered, and their task ids.
     pub(super) claiming: JoinSet<ClaimAnswer>,
     pub(super) claiming_ids: HashSet<String>,
@@ -74,6 +77,11 @@ impl Agent {
             Ok((id, outcome)) => {
                 self.running.remove(&id);
                 self.count(outcome);
+                if let Some(held) = self.holding.remove(&id) {
+                    let store = self.store.clone();
+                    self.background
+                        .spawn(async move { crate::resources::release_for(&store, &held).await });
+                }
                 if outcome.ended() {
                     self.release_dependents(id);
                 }

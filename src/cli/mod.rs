@@ -30,6 +30,7 @@ use std::fmt::Write as _;
 
 mod agent;
 mod quarantine;
+mod resource;
 mod review;
 mod stats;
 mod task;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Give people a role.
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Named semaphores tasks take permits of (`--resource gpu:1`).
+    #[command(subcommand)]
+    Resource(resource::ResourceCmd),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
     /// Review metrics: first-time success, rework rate, quality per type
@@ -175,6 +179,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Agent(cmd) => agent::run(&store, cmd, json).await?,
         Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
         Command::Stats(a) => stats::run(&store, a, json).await?,
+        Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
         Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
     };
     print!("{out}");

@@ -5,7 +5,7 @@ use super::*;
 #[derive(Subcommand, Debug)]
 pub enum TaskCmd {
     /// Create a task; prints its id.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// One task in full.
     Status {
         #[arg(long)]
@@ -120,6 +120,11 @@ pub struct CreateArgs {
     /// named by its id.
     #[arg(long = "if", value_name = "CONDITION", requires = "after")]
     pub condition: Option<String>,
+    /// Permits of a resource to hold while running, NAME[:PERMITS] (1 by
+    /// default): `--resource gpu:1`. The resource must exist (`vayu
+    /// resource set gpu 2`); the task waits while its permits are taken.
+    #[arg(long, value_parser = parse_enum::<crate::resource::ResourceNeed>)]
+    pub resource: Option<crate::resource::ResourceNeed>,
     /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
     /// 2026-12-06 03:00.
     #[arg(long, conflicts_with = "in_")]
@@ -182,6 +187,7 @@ pub(super) async fn run(
             new.after = a.after;
             new.on_dep_failure = a.on_dep_failure.unwrap_or_default();
             new.condition = a.condition;
+            new.resource = a.resource;
             let t = tasks::create(store, new).await?;
             if json {
                 to_json(

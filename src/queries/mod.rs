@@ -159,6 +159,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "every resource (`vayu resource list`, the permit sweep)",
+            site: "src/resources.rs",
+            collection_id: layout::RESOURCES,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "list the quarantine (`vayu quarantine list`, `vayu task list`)",
             site: "src/quarantine.rs",
             collection_id: layout::QUARANTINE,
@@ -225,6 +232,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/quarantine.rs", 1),
+    ("src/resources.rs", 1),
     ("src/store/agents.rs", 1),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),

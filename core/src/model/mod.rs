@@ -77,6 +77,10 @@ pub struct Task {
     /// What the handler works on; free text or JSON.
     pub input: String,
     pub requires: Vec<String>,
+    /// `--resource gpu:1`: permits of a named semaphore the claim takes
+    /// and the end gives back (`crate::resource`); set at creation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<crate::resource::ResourceNeed>,
     pub requester: Requester,
     pub assignment: Assignment,
     pub dependencies: Dependencies,
@@ -103,6 +107,7 @@ impl Default for Task {
             title: String::new(),
             input: String::new(),
             requires: Vec::new(),
+            resource: None,
             requester: Requester::default(),
             assignment: Assignment::default(),
             dependencies: Dependencies::default(),

@@ -99,6 +99,7 @@ impl Part {
                 "requires",
                 "requester",
                 "dependencies",
+                "resource",
             ],
             Part::Status => &["updated_at", "status", "not_before", "control"],
             Part::History => &["history"],
@@ -112,7 +113,7 @@ impl Part {
 }
 
 /// Every key a stored task must have (`isDefect`'s `keys` part), and the
-/// two it may have besides.
+/// three it may have besides.
 pub const REQUIRED_KEYS: [&str; 19] = [
     "task_id",
     "type",
@@ -134,7 +135,7 @@ pub const REQUIRED_KEYS: [&str; 19] = [
     "lease",
     "history",
 ];
-pub const OPTIONAL_KEYS: [&str; 2] = ["not_before", "control"];
+pub const OPTIONAL_KEYS: [&str; 3] = ["not_before", "control", "resource"];
 
 /// The bounds the rules put on a stored task beyond the types serde
 /// checks, part by part.
@@ -159,6 +160,15 @@ pub fn check_part(t: &Task, part: Part) -> Result<(), String> {
 }
 
 fn check_core(t: &Task) -> Result<(), String> {
+    if let Some(r) = &t.resource
+        && (!crate::resource::is_name(&r.name)
+            || !(1..=crate::resource::PERMITS_MAX).contains(&r.permits))
+    {
+        return Err(format!(
+            "resource {r}: a name of lowercase letters, digits, _ and -, and 1 to {} permits",
+            crate::resource::PERMITS_MAX
+        ));
+    }
     each(
         &t.requires,
         limits::REQUIRES_MAX,
