@@ -15,7 +15,7 @@
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
 //! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`retry`], [`review`],
-//! [`schema`], [`spread`], [`time`], [`workflow`].
+//! [`schedule`], [`schema`], [`spread`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -38,6 +38,9 @@
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`render`]: the tables and views people see, shared by the CLI and the demo.
 //! - [`reviews`]: a review verdict and the move it settles; a rating.
+//! - [`schedules`]: cron schedules: people's commands, and every agent's
+//!   ticking (a listener's view, an injectable clock, one conditional
+//!   commit per tick).
 //! - [`store`]: every Firestore read and write, as conditional commits; with
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
@@ -49,7 +52,7 @@
 
 pub use vayu_core::{
     assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, retry,
-    review, schema, spread, time, workflow,
+    review, schedule, schema, spread, time, workflow,
 };
 
 pub mod agent;
@@ -68,6 +71,7 @@ pub mod quarantine;
 pub mod queries;
 pub mod render;
 pub mod reviews;
+pub mod schedules;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;

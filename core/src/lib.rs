@@ -22,6 +22,7 @@
 //! - [`protocol`]: the handler's stdout line protocol.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`review`]: review policies, verdicts, the quality score, rework.
+//! - [`schedule`]: a schedule document, its due ticks and their commits.
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
@@ -43,6 +44,7 @@ pub mod model;
 pub mod protocol;
 pub mod retry;
 pub mod review;
+pub mod schedule;
 pub mod schema;
 pub mod spread;
 pub mod time;
