@@ -71,6 +71,7 @@ pub(super) async fn run(
 ) -> Result<String, Error> {
     Ok(match cmd {
         ScheduleCmd::Create(a) => {
+            schedules::check(&a.cron, &a.tz)?;
             let mut task = NewTask::new(a.task_type, a.priority, a.title);
             // As a signed-in user, the rules insist created_by is its uid.
             if let Some(uid) = requester {

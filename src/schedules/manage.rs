@@ -34,6 +34,17 @@ pub fn zone(name: &str) -> std::result::Result<TimeZone, InvalidSchedule> {
         .map_err(|_| InvalidSchedule::UnknownTz(name.to_string()))
 }
 
+/// Checks an expression and a zone name as `create` would, for a caller
+/// that reads something first (the CLI reads the review defaults): bad
+/// input is exit 2 before anything is sent.
+pub fn check(cron: &str, tz: &str) -> std::result::Result<(), InvalidSchedule> {
+    crate::cron::Cron::parse(cron).map_err(|error| InvalidSchedule::Cron {
+        text: cron.to_string(),
+        error,
+    })?;
+    zone(tz).map(|_| ())
+}
+
 /// The first tick of `s` after `after`; `None` when its expression or zone
 /// does not read, or it never fires again.
 pub fn next_tick(s: &Schedule, after: Timestamp) -> Option<Time> {

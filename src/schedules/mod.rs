@@ -18,7 +18,7 @@ mod tick;
 mod watch;
 
 pub use clock::{Clock, ManualClock};
-pub use manage::{NewSchedule, create, delete, find, list, next_tick, pause, resume, zone};
+pub use manage::{NewSchedule, check, create, delete, find, list, next_tick, pause, resume, zone};
 pub use tick::{Evaluated, evaluate_one};
 pub use watch::{DEFER, Ticker, View, evaluate};
 
