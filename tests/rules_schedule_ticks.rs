@@ -125,9 +125,10 @@ async fn a_ticks_task_comes_only_with_its_cursor_move() {
 }
 
 /// The costliest tick the rules judge: a template with every list full,
-/// the largest input and a review plan. Its create (the three piles, the
-/// schedule before and after, the quota window: 6 reads) and the cursor
-/// move fit the 1,000 expressions of one commit.
+/// the largest input and a review plan. Its create (reads: the active and
+/// completed piles, the schedule before and after the commit, the quota
+/// window; 4 documents) and the cursor move fit the 1,000 expressions of
+/// one commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fullest_tick_fits_the_rules_budget() {
     let w = World::new("rules-sched-full").await;

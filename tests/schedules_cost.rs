@@ -8,9 +8,10 @@
 //!   the owner is slow and its peers' deferral has run out).
 //!
 //! Both create exactly one task per tick. The rules' own reads are not
-//! seen by the client: a tick's create reads the three piles, the
-//! schedule (before and after) and the quota window (firestore.rules
-//! `isTickTask`: 6 document reads, billed by Firestore).
+//! seen by the client: a tick's create reads the active and completed
+//! piles (is the id free?), the schedule (before and after the commit)
+//! and the quota window (firestore.rules `isTickTask`: 4 documents, 5
+//! calls), billed by Firestore.
 
 mod common;
 mod rules_support;

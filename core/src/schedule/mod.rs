@@ -232,6 +232,8 @@ pub fn default_id(title: &str, suffix: &str) -> String {
         let sep = usize::from(!slug.is_empty());
         if slug.len() + sep + w.len() > 32 {
             if slug.is_empty() {
+                // The words are ASCII (split on everything else), so any
+                // byte is a character boundary.
                 slug = w[..32].to_string();
             }
             break;
