@@ -28,6 +28,10 @@ pub enum Error {
     InvalidTask(#[from] InvalidTask),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// A schedule refused before anything was written (a malformed cron
+    /// expression, an unknown time zone): exit 2, like a bad task.
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(#[from] crate::schedule::InvalidSchedule),
     /// A document that does not parse as what it should be.
     #[error("malformed document {name}: {reason}")]
     Malformed { name: String, reason: String },

@@ -15,7 +15,8 @@
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
 //! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`resource`],
-//! [`retry`], [`review`], [`schema`], [`spread`], [`time`], [`workflow`].
+//! [`retry`], [`review`], [`schedule`], [`schema`], [`spread`], [`time`],
+//! [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -41,6 +42,9 @@
 //! - [`resources`]: `resources/{name}` semaphores: taking permits in a
 //!   claim, giving them back, and the sweep for the ones a kill left.
 //! - [`reviews`]: a review verdict and the move it settles; a rating.
+//! - [`schedules`]: cron schedules: people's commands, and every agent's
+//!   ticking (a listener's view, an injectable clock, one conditional
+//!   commit per tick).
 //! - [`store`]: every Firestore read and write, as conditional commits; with
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
@@ -52,7 +56,7 @@
 
 pub use vayu_core::{
     assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, resource,
-    retry, review, schema, spread, time, workflow,
+    retry, review, schedule, schema, spread, time, workflow,
 };
 
 pub mod agent;
@@ -72,6 +76,7 @@ pub mod queries;
 pub mod render;
 pub mod resources;
 pub mod reviews;
+pub mod schedules;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;

@@ -158,10 +158,9 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
 }
 
 async fn find(store: &Store, task_id: &str) -> Result<Versioned<Task>> {
-    if uuid::Uuid::parse_str(task_id).is_err() {
-        return Err(Error::NotFound(format!(
-            "'{task_id}' is not a task id (a uuid)"
-        )));
+    // Not only uuids: a schedule tick's task is `{schedule}-{stamp}`.
+    if !crate::schema::is_task_id(task_id) {
+        return Err(Error::NotFound(format!("'{task_id}' is not a task id")));
     }
     store
         .find_task(task_id)

@@ -123,6 +123,7 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     doc["metadata"]["tags"] = json!(ids("tag", 20));
     doc["dependencies"]["blocked_by"] = json!(ids("dep", 50));
     doc["dependencies"]["on_failure"] = json!("run");
+    doc["resource"] = json!({"name": "x".repeat(64), "permits": 1000});
     doc["dependencies"]["condition"] = json!(format!("dep-0.result == \"{}\"", "x".repeat(980)));
     // A task with dependencies starts blocked.
     doc["status"] = json!("blocked");

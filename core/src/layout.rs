@@ -10,6 +10,7 @@
 //! reviews/{task_id}_{round}_{kind}  review verdicts, created once each
 //! config/review                     the project's review defaults
 //! ratings/{task_id}                 a requester's 1-5 rating of a completed task
+//! schedules/{schedule_id}           cron schedules every agent evaluates
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -54,6 +55,8 @@ pub const QUARANTINE: &str = "quarantine";
 pub const WAITERS: &str = "waiters";
 /// `resources/{name}`: a semaphore and its holders (`crate::resource`).
 pub const RESOURCES: &str = "resources";
+/// Cron schedules (`crate::schedule::Schedule`).
+pub const SCHEDULES: &str = "schedules";
 
 /// One of the three task collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,6 +132,11 @@ pub fn agent_doc(agent_id: &str) -> String {
 /// and a query ordered by id list them in order.
 pub fn log_doc(task_id: &str, epoch: i64, seq: u64) -> String {
     format!("{TASK_LOGS}/{task_id}/{LOG_LINES}/{epoch:06}-{seq:08}")
+}
+
+/// `schedules/{schedule_id}`.
+pub fn schedule_doc(schedule_id: &str) -> String {
+    format!("{SCHEDULES}/{schedule_id}")
 }
 
 /// `quarantine/{task_id}`.

@@ -23,6 +23,7 @@
 //! - [`resource`]: named semaphores a task takes permits of while it runs.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`review`]: review policies, verdicts, the quality score, rework.
+//! - [`schedule`]: a schedule document, its due ticks and their commits.
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
@@ -45,6 +46,7 @@ pub mod protocol;
 pub mod resource;
 pub mod retry;
 pub mod review;
+pub mod schedule;
 pub mod schema;
 pub mod spread;
 pub mod time;

@@ -53,6 +53,9 @@ pub struct AgentConfig {
     pub sweep_every: Duration,
     /// The reviews this agent gives (`reviewer.rs`); none by default.
     pub reviews: ReviewCommands,
+    /// The time schedules are evaluated at (`crate::schedules`): the
+    /// system clock, or a test's manual one.
+    pub clock: crate::schedules::Clock,
 }
 
 impl AgentConfig {
@@ -68,6 +71,7 @@ impl AgentConfig {
             retry_backoff: Backoff::default(),
             sweep_every: intake::SWEEP_EVERY,
             reviews: ReviewCommands::default(),
+            clock: crate::schedules::Clock::system(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The agent's document, `agents/{id}`: written at start, on every tick
 //! (the heartbeat peers judge it by), and offline at the end. A tick is
 //! also when the agent looks at the time: the sweep for documents typed
-//! into the console, and peers that went quiet.
+//! into the console, due schedule ticks, and peers that went quiet.
 
 use super::*;
 
@@ -70,6 +70,7 @@ impl Agent {
         self.recheck_lanes = true;
         self.queue.unpark();
         self.maybe_sweep();
+        (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();
         let state = if self.running.is_empty() {
             AgentState::Online

@@ -63,6 +63,7 @@ impl Agent {
             // what was typed while it was down.
             last_sweep: (Instant::now().checked_sub(cfg.sweep_every)).unwrap_or_else(Instant::now),
             heartbeat,
+            ticker: crate::schedules::Ticker::start(&store),
             reviewer,
             store,
             cfg,

@@ -59,6 +59,8 @@ pub(super) struct Agent {
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_sweep: Instant,
     pub(super) heartbeat: tokio::time::Interval,
+    /// Every schedule, evaluated on each heartbeat (`crate::schedules`).
+    pub(super) ticker: crate::schedules::Ticker,
     /// The review loop (`reviewer.rs`), when the agent gives reviews, and
     /// what stops it.
     pub(super) reviewer: Option<(

@@ -7,8 +7,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task |
-//! | 3 | no such task, agent or quarantine record |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone (nothing written) |
+//! | 3 | no such task, agent, quarantine record or schedule |
 //! | 4 | refused: the state machine does not allow it, or a conflict |
 //! | 5 | permission denied by the security rules |
 //! | 64 | bad configuration (no project, a bad flag combination) |
@@ -32,6 +32,7 @@ mod agent;
 mod quarantine;
 mod resource;
 mod review;
+mod schedule;
 mod stats;
 mod task;
 mod user;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Documents agents could not read: list, show, restore, drop.
     #[command(subcommand)]
     Quarantine(quarantine::QuarantineCmd),
+    /// Cron schedules every agent ticks: create, list, pause, resume, delete.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCmd),
     /// Give people a role.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -110,7 +114,7 @@ impl From<Error> for Failure {
             Error::QuotaExceeded(_) => 6,
             Error::Config(_) => 64,
             Error::Unavailable { .. } => 69,
-            Error::InvalidTask(_) => 2,
+            Error::InvalidTask(_) | Error::InvalidSchedule(_) => 2,
             _ => 1,
         };
         Failure {
@@ -180,6 +184,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
         Command::Stats(a) => stats::run(&store, a, json).await?,
         Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
+        Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
     };
     print!("{out}");

@@ -196,6 +196,20 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             filter: None,
             order_by: vec![],
         },
+        DeclaredQuery {
+            name: "agents listen to every schedule (they evaluate each one)",
+            site: "src/schedules/watch.rs",
+            collection_id: layout::SCHEDULES,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "list the schedules (`vayu schedule list`)",
+            site: "src/schedules/manage.rs",
+            collection_id: layout::SCHEDULES,
+            filter: None,
+            order_by: vec![],
+        },
     ]);
     // `vayu task list [--status S]`: each pile, with or without a status
     // equality; sorted in memory.
@@ -233,6 +247,8 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/bench/textbook.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
+    ("src/schedules/manage.rs", 1),
+    ("src/schedules/watch.rs", 1),
     ("src/store/agents.rs", 1),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
