@@ -255,18 +255,6 @@ async fn a_condition_skips_a_branch_and_its_dependents_follow_their_policy() {
         "input=$(cat); case \"$input\" in *probe*) echo 'vayu:result {\"status\": \"ok\", \"n\": 3}';; \
          *) echo 'vayu:result done';; esac",
     );
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let mut agents = Vec::new();
-    for id in ["if-a", "if-b"] {
-        let store = w.unregistered_agent(id).await;
-        let mut config = fast_agent(id, handler.clone());
-        // Only the waiters documents release dependents here.
-        config.sweep_every = Duration::from_secs(3600);
-        let mut rx = rx.clone();
-        agents.push(tokio::spawn(agent::run(store, config, async move {
-            let _ = rx.wait_for(|s| *s).await;
-        })));
-    }
     let alice = w.human("alice").await;
     let (cancel, run) = (OnDepFailure::Cancel, OnDepFailure::Run);
     let probe = create(&alice, "probe", &[], cancel).await;
@@ -292,6 +280,20 @@ async fn a_condition_skips_a_branch_and_its_dependents_follow_their_policy() {
     let after_skip = create(&alice, "needs on fail", &[&on_fail], cancel).await;
     let report = create(&alice, "report", &[&on_ok, &on_fail], run).await;
 
+    // The agents start once every task exists: a dependency that ended
+    // first would refuse its dependent's create.
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut agents = Vec::new();
+    for id in ["if-a", "if-b"] {
+        let store = w.unregistered_agent(id).await;
+        let mut config = fast_agent(id, handler.clone());
+        // Only the waiters documents release dependents here.
+        config.sweep_every = Duration::from_secs(3600);
+        let mut rx = rx.clone();
+        agents.push(tokio::spawn(agent::run(store, config, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })));
+    }
     let ended = |status: Status| move |v: &Versioned<Task>| v.value.status == status;
     let skipped = wait_task(&w.admin, &on_fail, LIMIT, "skipped", ended(Status::Skipped)).await;
     assert_eq!(skipped.pile, Pile::Completed);

@@ -118,6 +118,11 @@ impl Agent {
                 Ok(n) => tracing::info!(n, "settled blocked tasks a race or a crash left behind"),
                 Err(e) => tracing::warn!(error = %e, "the sweep of blocked tasks failed"),
             }
+            match recovery::sweep_expired(&store, &me).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "requeued tasks whose leases ran out unnoticed"),
+                Err(e) => tracing::warn!(error = %e, "the sweep of expired leases failed"),
+            }
             match crate::resources::sweep(&store).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "gave back permits whose tasks are no longer held"),

@@ -223,6 +223,20 @@ fn timestamp_value(t: crate::model::Time) -> firestore::gcloud_sdk::google::fire
     }
 }
 
+/// The lane-0 sweep's safety net for leases: requeues every task whose
+/// lease ran out. A dead holder's tasks are taken over when its peers see
+/// it go quiet ([`take_over`]); this finds the rest: a live agent's claim
+/// that it could not give back (its answer came late and the give-back was
+/// aborted), a holder that lost its last write. Nobody else looks at
+/// those while their agent lives.
+pub async fn sweep_expired(store: &Store, me: &str) -> Result<usize> {
+    let mut n = 0;
+    for v in expired(store).await? {
+        n += requeue(store, &v, me, "its lease expired and its holder let it go").await? as usize;
+    }
+    Ok(n)
+}
+
 /// Startup: requeue what this agent's previous incarnation left, and
 /// anything whose lease already ran out.
 pub async fn at_startup(store: &Store, me: &str) -> Result<usize> {

@@ -2,7 +2,7 @@
 //! move that queues, cancels or skips it; and the sweep that settles what
 //! nobody settled.
 
-use super::{DONE_PER_WRITE, on_failure, read_all};
+use super::{DONE_PER_WRITE, on_failure, read_in};
 use crate::condition::{Condition, Value, bindings, dependency_value};
 use crate::error::{Error, Result};
 use crate::graph::{Decision, DepState, OnDepFailure, decide};
@@ -43,11 +43,13 @@ struct Dep {
     value: Value,
 }
 
-/// How each dependency of `t` stands, in its own order: a dependency
-/// that cannot be found counts as pending (a person may restore it).
+/// How each dependency of `t` stands, in its own order. Only the
+/// completed pile is read (one read each): a dependency that is not there
+/// has not ended, wherever it is, and counts as pending (so does one that
+/// cannot be found: a person may restore it).
 async fn read_deps(store: &Store, t: &Task) -> Result<Vec<Dep>> {
     let deps = &t.dependencies.blocked_by;
-    let found = read_all(store, deps).await?;
+    let found = read_in(store, Pile::Completed, deps).await?;
     let with_values = t.dependencies.condition.is_some();
     Ok((deps.iter().zip(found))
         .map(|(id, seen)| {
@@ -92,7 +94,9 @@ fn condition_holds(t: &Task, deps: &[Dep]) -> Option<bool> {
 /// agents settling the same task at once both end well.
 pub async fn settle(store: &Store, task_id: &str, by: &str) -> Result<Settled> {
     for _ in 0..(limits::DEPENDENCIES_MAX / DONE_PER_WRITE + 8) {
-        let Some(seen) = store.find_task(task_id).await? else {
+        // A blocked task is in the queued pile: one read, not three.
+        let found = read_in(store, Pile::Queued, &[task_id.to_string()]).await?;
+        let Some(seen) = found.into_iter().next().flatten() else {
             return Ok(Settled::NotBlocked);
         };
         let t = &seen.value;
