@@ -25,8 +25,10 @@
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
 //! - [`demo`]: `vayu demo`, a client of the library.
-//! - [`deps`]: dependencies: a new task's `--after`, and settling blocked
-//!   tasks (record what ended, queue or cancel) as conditional writes.
+//! - [`deps`]: dependencies: a new task's `--after` and an edit's (refused
+//!   when it closes a cycle), settling blocked tasks (record what ended,
+//!   queue or cancel) as conditional writes, and breaking the cycles that
+//!   racing edits made.
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
