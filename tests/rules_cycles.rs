@@ -368,7 +368,7 @@ async fn edits_breaks_and_records_fit_the_budget_at_their_bounds() {
     // The longest cycle the rules accept, every task on it with 50
     // dependencies and a full history.
     let eight = ring(&w, 8, &others).await;
-    let full = aged(eight[0].value.clone(), 49);
+    let full = aged(eight[0].value.clone(), 50);
     let seen = w.seed(&full).await;
     allowed(
         "an agent breaks a cycle of 8 tasks of 50 dependencies each",
@@ -383,7 +383,7 @@ async fn edits_breaks_and_records_fit_the_budget_at_their_bounds() {
     t.dependencies.done = others[..20].to_vec();
     t.dependencies.condition = Some(format!("dep-0.result == \"{}\"", "x".repeat(980)));
     t.dependencies.on_failure = Some("run".into());
-    let seen = w.seed(&aged(t, 49)).await;
+    let seen = w.seed(&aged(t, 50)).await;
     allowed(
         "alice adds the 49th and 50th dependencies to a full task",
         write(&alice, &seen, &edited(&seen.value, &["dep-48", "last"])),
@@ -401,7 +401,7 @@ async fn edits_breaks_and_records_fit_the_budget_at_their_bounds() {
     t.dependencies.blocked_by.extend(ended.iter().cloned());
     t.dependencies.blocked_by.push(id(&pending[0]).to_string());
     t.dependencies.done = others[..45].to_vec();
-    let seen = w.seed(&aged(t, 49)).await;
+    let seen = w.seed(&aged(t, 50)).await;
     let mut rec = seen.value.clone();
     rec.dependencies.done.extend(ended.iter().cloned());
     allowed(
