@@ -24,6 +24,10 @@ pub enum Error {
     QuotaExceeded(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A dependency edit that would close a cycle; `path` runs from the
+    /// edited task back to it, and the message names each task on it.
+    #[error("dependency cycle: {message}")]
+    Cycle { path: Vec<String>, message: String },
     #[error(transparent)]
     InvalidTask(#[from] InvalidTask),
     #[error(transparent)]

@@ -26,9 +26,11 @@
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
 //! - [`demo`]: `vayu demo`, a client of the library.
-//! - [`deps`]: dependencies: a new task's `--after` and `--if`, settling
-//!   blocked tasks (record what ended, queue, cancel or skip) as
-//!   conditional writes, and the `waiters` documents that find dependents.
+//! - [`deps`]: dependencies: a new task's `--after` and `--if` and an
+//!   edit's `--after` (refused when it closes a cycle), settling blocked
+//!   tasks (record what ended, queue, cancel or skip) as conditional
+//!   writes, the `waiters` documents that find dependents, and breaking
+//!   the cycles that racing edits made.
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.

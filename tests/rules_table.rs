@@ -231,6 +231,7 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     t.dependencies.failed = Some("a".into());
     t.dependencies.condition = Some("a.result == 1".into());
     t.resource = Some("gpu:1".parse().expect("a valid need"));
+    t.dependencies.cycle = vec!["a".into(), "a".into()];
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,
     // so every key is present here.

@@ -9,7 +9,7 @@
 //! | 1 | any other failure |
 //! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone (nothing written) |
 //! | 3 | no such task, agent, quarantine record or schedule |
-//! | 4 | refused: the state machine does not allow it, or a conflict |
+//! | 4 | refused: the state machine does not allow it, a conflict, or a dependency cycle (`task edit --after`) |
 //! | 5 | permission denied by the security rules |
 //! | 64 | bad configuration (no project, a bad flag combination) |
 //! | 69 | Firestore unreachable |
@@ -29,6 +29,7 @@ use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 
 mod agent;
+mod edit;
 mod quarantine;
 mod resource;
 mod review;
@@ -109,7 +110,7 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let code = match &e {
             Error::NotFound(_) => 3,
-            Error::Conflict(_) | Error::Transition(_) => 4,
+            Error::Conflict(_) | Error::Transition(_) | Error::Cycle { .. } => 4,
             Error::PermissionDenied(_) => 5,
             Error::QuotaExceeded(_) => 6,
             Error::Config(_) => 64,

@@ -63,6 +63,9 @@ pub enum TaskCmd {
         #[arg(long)]
         id: String,
     },
+    /// Make a queued or blocked task wait for more tasks (refused when
+    /// that would close a dependency cycle, which is printed).
+    Edit(super::edit::EditArgs),
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +268,7 @@ pub(super) async fn run(
             &id,
             json,
         ),
+        TaskCmd::Edit(a) => super::edit::run(store, a, json, requester).await?,
         TaskCmd::Retry { id } => control_out(
             tasks::ControlResult::Moved(tasks::retry(store, &id).await?),
             &id,

@@ -15,6 +15,11 @@
 //! - with every dependency ended, an unmet `--if` condition ends the task
 //!   as `skipped` (`isConditionSkip`).
 //!
+//! A queued or blocked task may be made to wait for more tasks ([`edit`],
+//! `vayu task edit --after`), refused when that would close a cycle; the
+//! cycles that racing edits close anyway are broken by the sweep
+//! ([`break_cycles`]).
+//!
 //! Who settles: the creator, right after creating; whoever ends a task
 //! (an agent's run, a review decision, a person's cancel), for the
 //! dependents registered in its `waiters` document ([`waiters`]); and the
@@ -22,9 +27,13 @@
 //! behind. A write made twice finds nothing left to record and is not
 //! sent.
 
+mod cycles;
+pub mod edit;
 mod settle;
 pub mod waiters;
 
+pub use cycles::break_cycles;
+pub use edit::{Added, add};
 pub use settle::{Settled, settle, sweep};
 pub use waiters::{register, release_dependents};
 

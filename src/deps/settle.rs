@@ -180,16 +180,20 @@ fn cancelled(t: &Task, dependency: &str, reason: &str, by: &str) -> (Task, Vec<S
 /// How many blocked tasks one sweep looks at.
 pub const SWEEP_MAX: i32 = 200;
 
-/// The safety net: settles blocked tasks whose dependencies ended without
-/// their dependents being settled (a dependent whose creator died before
-/// it registered as a waiter, an agent killed between its end and the
-/// settling). Returns how many were queued, cancelled or skipped.
+/// The safety net: breaks the dependency cycles races made among the
+/// blocked tasks ([`super::break_cycles`]), then settles blocked tasks
+/// whose dependencies ended without their dependents being settled (a
+/// dependent whose creator died before it registered as a waiter, an
+/// agent killed between its end and the settling). Returns how many were
+/// queued, cancelled or skipped.
 pub async fn sweep(store: &Store, by: &str) -> Result<usize> {
-    let blocked = store
-        .list_pile(Pile::Queued, Some(Status::Blocked), Some(SWEEP_MAX))
-        .await?;
-    let mut moved = 0;
-    for t in blocked.into_iter().flatten() {
+    let blocked: Vec<_> = (store.list_pile(Pile::Queued, Some(Status::Blocked), Some(SWEEP_MAX)))
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut moved = super::break_cycles(store, &blocked, by).await;
+    for t in blocked {
         if t.value.dependencies.blocked_by.is_empty() {
             continue;
         }

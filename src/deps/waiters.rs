@@ -71,16 +71,21 @@ pub fn register_write(store: &Store, dep: &str, dependent: &str) -> pb::Write {
 /// (a dependency with [`WAITERS_MAX`] dependents already) is logged: the
 /// sweep settles the task instead.
 pub async fn register(store: &Store, t: &Task) -> Result<()> {
-    let deps = &t.dependencies.blocked_by;
+    register_ids(store, &t.task_id, &t.dependencies.blocked_by).await
+}
+
+/// Registers `task_id` with the dependencies `deps` only (an edit's new
+/// ones: an entry already there cannot be added again).
+pub async fn register_ids(store: &Store, task_id: &str, deps: &[String]) -> Result<()> {
     for chunk in deps.chunks(PER_COMMIT) {
         let writes = (chunk.iter())
-            .map(|dep| register_write(store, dep, &t.task_id))
+            .map(|dep| register_write(store, dep, task_id))
             .collect();
         if let Err(e) = store.commit(writes).await {
             if e.is_transient() {
                 return Err(e);
             }
-            tracing::warn!(task = %t.task_id, error = %e, "could not register as a waiter; the sweep settles it");
+            tracing::warn!(task = %task_id, error = %e, "could not register as a waiter; the sweep settles it");
         }
     }
     Ok(())

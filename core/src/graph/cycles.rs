@@ -2,18 +2,20 @@
 //!
 //! Why two ways to find cycles: a create or an edit checks its own new
 //! edges only ([`Graph::would_close_cycle`]), which is cheap and names the
-//! cycle to print. But two creates that race can each pass that check and
-//! together close a cycle (A created after B, B edited after A, each
-//! seeing the other's old version). No commit can prevent that without a
-//! global lock, so a periodic check by any agent finds every cycle
-//! ([`Graph::cycles`]) and fails the youngest task on it. Every agent
+//! cycle to print. But two edits that race can each pass that check and
+//! together close a cycle (A edited to wait for B, B edited to wait for
+//! A, each checked against the other's old version). No commit can
+//! prevent that without a global lock, so a periodic check by any agent
+//! finds every cycle ([`Graph::cycles`]) and cancels the youngest task on
+//! it (cancelled, not failed: a person's retry of a failed task would
+//! queue it while its dependencies never ended). Every agent
 //! picks the same task, so two agents racing to break the same cycle make
 //! the same conditional write and the second one is a no-op.
 
 use super::Graph;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// A cycle in the graph, and the task whose failure breaks it.
+/// A cycle in the graph, and the task whose cancellation breaks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cycle {
     /// Starts and ends at `breaker`; each task waits for the next.
@@ -24,10 +26,10 @@ pub struct Cycle {
 }
 
 impl Cycle {
-    /// The reason recorded on the task that is failed to break it.
+    /// The reason recorded on the task that is cancelled to break it.
     pub fn reason(&self) -> String {
         format!(
-            "failed to break the dependency cycle {} (the youngest task on it is failed)",
+            "dependency cycle: {} (broken at its youngest task)",
             arrows(&self.path)
         )
     }
@@ -83,7 +85,7 @@ impl Graph {
 
     /// Every cycle the graph holds: one per strongly connected component
     /// of more than one task, or of one task that waits for itself,
-    /// sorted by breaker. Failing each breaker breaks at least the cycle
+    /// sorted by breaker. Cancelling each breaker breaks at least the cycle
     /// shown; a tangle of several cycles may need another round, which
     /// the next periodic check does.
     pub fn cycles(&self) -> Vec<Cycle> {

@@ -8,6 +8,9 @@ pub const TAGS_MAX: usize = 20;
 pub const TAG_MAX: usize = 64;
 pub const REQUIRES_MAX: usize = 20;
 pub const DEPENDENCIES_MAX: usize = 50;
+/// The most tasks on a dependency cycle that the breaker may name (the
+/// rules read one document per hop, and a write may read 10).
+pub const CYCLE_MAX: usize = 8;
 pub const LOG_TAIL: usize = 20;
 pub const LOG_LINE_MAX: usize = 1_000;
 pub const CHECKPOINTS_KEPT: usize = 10;

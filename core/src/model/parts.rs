@@ -65,6 +65,12 @@ pub struct Dependencies {
     /// console shows what was asked; absent means run unconditionally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    /// The dependency cycle this task was cancelled to break, from the
+    /// task back to itself (`[A, B, A]`: A waited for B, which waited for
+    /// A), at most [`limits::CYCLE_MAX`] tasks; set only by the breaker
+    /// (`crate::graph::Cycle`), which the rules check hop by hop.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cycle: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -207,6 +207,17 @@ fn check_dependencies(d: &crate::model::Dependencies) -> Result<(), String> {
     if !d.failed.as_ref().is_none_or(mine) {
         return Err("dependencies.failed is not a dependency".into());
     }
+    // The cycle a breaker named (isCycleBreak): from the task back to it.
+    let hops = d.cycle.len();
+    if hops != 0
+        && (!(2..=limits::CYCLE_MAX + 1).contains(&hops)
+            || !d.cycle.iter().all(|id| is_task_id(id)))
+    {
+        return Err(format!(
+            "dependencies.cycle must list 2 to {} task ids",
+            limits::CYCLE_MAX + 1
+        ));
+    }
     match d.on_failure.as_deref() {
         None | Some("cancel" | "run") => Ok(()),
         Some(other) => Err(format!(
