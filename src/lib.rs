@@ -51,6 +51,9 @@
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
 //! - [`tasks`]: what people do to tasks (create, cancel, pause, resume, retry).
+//! - [`workflows`]: starting a workflow run (a step's task each, blocked on
+//!   the steps it runs after), its status and cancel, and a step's input
+//!   filled with earlier results when it runs.
 //!
 //! The binaries in `src/bin/` are thin: tracing, config, then `run`.
 
@@ -82,6 +85,7 @@ pub mod schedules;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;
+pub mod workflows;
 
 pub use error::{Error, Result};
 pub use store::quota;

@@ -22,9 +22,11 @@ pub mod quota;
 mod reviews;
 mod tasks;
 mod values;
+mod workflows;
 
 pub use config::{DEFAULT_DATABASE, DEFAULT_EMULATOR_PROJECT, StoreConfig};
 pub use values::*;
+pub use workflows::{SeenRun, newest_first};
 
 pub use defect::defect;
 

@@ -158,7 +158,8 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
 }
 
 async fn find(store: &Store, task_id: &str) -> Result<Versioned<Task>> {
-    // Not only uuids: a schedule tick's task is `{schedule}-{stamp}`.
+    // Not only uuids: a schedule tick's task is `{schedule}-{stamp}`, a
+    // workflow step's `{run}-{step}`.
     if !crate::schema::is_task_id(task_id) {
         return Err(Error::NotFound(format!("'{task_id}' is not a task id")));
     }

@@ -11,6 +11,7 @@
 //! config/review                     the project's review defaults
 //! ratings/{task_id}                 a requester's 1-5 rating of a completed task
 //! schedules/{schedule_id}           cron schedules every agent evaluates
+//! workflows/{run_id}                a workflow run: its inputs and steps' tasks
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -57,6 +58,9 @@ pub const WAITERS: &str = "waiters";
 pub const RESOURCES: &str = "resources";
 /// Cron schedules (`crate::schedule::Schedule`).
 pub const SCHEDULES: &str = "schedules";
+/// Workflow runs (`crate::workflow::WorkflowRun`), one per `vayu workflow
+/// run`; their steps are ordinary tasks.
+pub const WORKFLOWS: &str = "workflows";
 
 /// One of the three task collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,6 +146,11 @@ pub fn schedule_doc(schedule_id: &str) -> String {
 /// `quarantine/{task_id}`.
 pub fn quarantine_doc(task_id: &str) -> String {
     format!("{QUARANTINE}/{task_id}")
+}
+
+/// `workflows/{run_id}`.
+pub fn workflow_doc(run_id: &str) -> String {
+    format!("{WORKFLOWS}/{run_id}")
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone (nothing written) |
-//! | 3 | no such task, agent, quarantine record or schedule |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone; a workflow that cannot run (a missing step or input, a cycle, an unknown field) (nothing written) |
+//! | 3 | no such task, agent, quarantine record, schedule or workflow run |
 //! | 4 | refused: the state machine does not allow it, a conflict, or a dependency cycle (`task edit --after`) |
 //! | 5 | permission denied by the security rules |
 //! | 64 | bad configuration (no project, a bad flag combination) |
@@ -38,6 +38,7 @@ mod stats;
 mod task;
 mod user;
 mod waits;
+mod workflow;
 
 pub use agent::AgentCmd;
 pub use task::{CreateArgs, TaskCmd};
@@ -73,6 +74,10 @@ pub enum Command {
     /// Cron schedules every agent ticks: create, list, pause, resume, delete.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCmd),
+    /// Workflows: run a DAG of steps from a file or a built-in template,
+    /// see a run's steps, cancel it.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCmd),
     /// Give people a role.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -186,6 +191,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Stats(a) => stats::run(&store, a, json).await?,
         Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
+        Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
         Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
     };
     print!("{out}");

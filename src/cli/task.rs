@@ -135,6 +135,10 @@ pub struct CreateArgs {
     /// Start no earlier than this long from now: 90s, 10m, 1h30m, 2d.
     #[arg(long = "in", id = "in_")]
     pub in_: Option<String>,
+    /// Run the type's built-in workflow instead (`vayu workflow
+    /// templates`), the title as its first input; prints the run id.
+    #[arg(long, conflicts_with_all = ["after", "at", "in_", "review", "requires"])]
+    pub workflow: bool,
 }
 
 /// `--at` or `--in` as a time; bad input is exit 2 with nothing written.
@@ -160,6 +164,9 @@ pub(super) async fn run(
     requester: Option<String>,
 ) -> Result<String, Error> {
     Ok(match cmd {
+        TaskCmd::Create(a) if a.workflow => {
+            super::workflow::from_task_create(store, *a, json, requester).await?
+        }
         TaskCmd::Create(a) => {
             let not_before = start_time(&a)?;
             let mut new = NewTask::new(a.task_type, a.priority, a.title);

@@ -210,6 +210,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             filter: None,
             order_by: vec![],
         },
+        DeclaredQuery {
+            name: "the newest workflow runs (`vayu workflow list`)",
+            site: "src/store/workflows.rs",
+            collection_id: layout::WORKFLOWS,
+            filter: None,
+            order_by: store::newest_first(),
+        },
     ]);
     // `vayu task list [--status S]`: each pile, with or without a status
     // equality; sorted in memory.
@@ -252,4 +259,5 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/store/agents.rs", 1),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
+    ("src/store/workflows.rs", 1),
 ];

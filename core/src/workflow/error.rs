@@ -2,7 +2,10 @@
 //! fault and says what would be right, because the person reading it is
 //! looking at the file, not at this code.
 
-use super::{CONDITION_MAX, DESCRIPTION_MAX, INPUTS_MAX, STEP_ID_MAX, STEPS_MAX, TemplateError};
+use super::{
+    CONDITION_MAX, DESCRIPTION_MAX, INPUT_VALUES_MAX, INPUTS_MAX, RESULTS_MAX, STEP_ID_MAX,
+    STEPS_MAX, TemplateError,
+};
 use crate::model::limits;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,9 +18,7 @@ pub enum WorkflowError {
     DescriptionTooLong { len: usize },
     #[error("workflow '{name}' has no steps: add at least one under `steps`")]
     NoSteps { name: String },
-    #[error(
-        "{count} steps: at most {STEPS_MAX} (they are created in one commit); split the workflow"
-    )]
+    #[error("{count} steps: at most {STEPS_MAX}; split the workflow")]
     TooManySteps { count: usize },
     #[error("{count} inputs: at most {INPUTS_MAX}")]
     TooManyInputs { count: usize },
@@ -25,6 +26,16 @@ pub enum WorkflowError {
         "input name '{name}' is not allowed: 1 to 64 letters, digits or '_', starting with a letter or digit"
     )]
     BadInputName { name: String },
+    #[error(
+        "input '{name}' contains '{{{{': a step would read it as a reference (there is no escape for it)"
+    )]
+    InputBraces { name: String },
+    #[error("the inputs' values are {len} bytes together: at most {INPUT_VALUES_MAX}")]
+    InputsTooLong { len: usize },
+    #[error(
+        "step '{step}' uses the results of {count} steps: at most {RESULTS_MAX} (its agent reads them before it starts)"
+    )]
+    TooManyResults { step: String, count: usize },
     #[error("input '{name}' is declared twice")]
     DuplicateInput { name: String },
     #[error(
@@ -85,6 +96,11 @@ pub enum WorkflowError {
         "step '{step}' uses the result of '{other}' but does not run after it: add '{other}' to its `after` (directly or through a step in between)"
     )]
     NotUpstream { step: String, other: String },
+    #[error(
+        "run id '{id}' is not allowed: at most {} characters of a task id",
+        super::RUN_ID_MAX
+    )]
+    BadRunId { id: String },
     #[error("input '{name}' is not declared (declared: {declared})")]
     UndeclaredInput { name: String, declared: String },
     #[error("input '{name}' has no value and no default: give it with --input {name}=VALUE")]

@@ -106,6 +106,26 @@ pub fn render(
     Ok(out)
 }
 
+/// `template` with its inputs filled in and its result references kept,
+/// written `{{steps.<id>.result}}`: what a step's task stores when the
+/// workflow starts, before any result exists. The results are filled in
+/// when the step runs, by [`render`] over this text with no inputs, which
+/// is right only while no input value holds a `{{` of its own
+/// ([`super::WorkflowSpec::resolve_inputs`] refuses one).
+pub fn render_inputs(
+    template: &str,
+    inputs: &BTreeMap<String, String>,
+) -> Result<String, TemplateError> {
+    let kept: BTreeMap<String, String> = references(template)?
+        .into_iter()
+        .filter_map(|(_, r)| match r {
+            Reference::Result(step) => Some((step.clone(), Reference::Result(step).to_string())),
+            Reference::Input(_) => None,
+        })
+        .collect();
+    render(template, inputs, &kept)
+}
+
 /// Splits `template` into text and references, each with its offset.
 fn pieces(template: &str) -> Result<Vec<(usize, Piece<'_>)>, TemplateError> {
     let mut out = Vec::new();
@@ -253,6 +273,24 @@ mod tests {
             render(&many, &inputs, &results),
             Err(TemplateError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn inputs_are_filled_in_first_and_results_later() {
+        let t = "Study {{inputs.topic}} given {{ steps.define.result }}.";
+        let inputs = map(&[("topic", "tides")]);
+        let stored = render_inputs(t, &inputs).expect("the inputs are given");
+        assert_eq!(stored, "Study tides given {{steps.define.result}}.");
+        let results = map(&[("define", "why tides?")]);
+        let out = render(&stored, &BTreeMap::new(), &results);
+        assert_eq!(out, Ok("Study tides given why tides?.".into()));
+        let e = render_inputs("{{inputs.depth}}", &inputs).expect_err("not given");
+        assert_eq!(
+            e,
+            TemplateError::MissingInput {
+                name: "depth".into()
+            }
+        );
     }
 
     #[test]

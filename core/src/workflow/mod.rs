@@ -17,6 +17,7 @@
 mod builtin;
 mod error;
 mod input;
+mod run;
 mod validate;
 
 use crate::model::{Priority, TaskType};
@@ -26,18 +27,28 @@ use std::collections::BTreeMap;
 
 pub use builtin::{template, templates};
 pub use error::WorkflowError;
-pub use input::{Reference, TemplateError, references, render};
+pub use input::{Reference, TemplateError, references, render, render_inputs};
+pub use run::{RunState, StepPlan, WorkflowRun, prepare, run_of, run_tag};
 pub use validate::{Plan, validate};
 
-/// The most steps a workflow may have. Starting a workflow creates every
-/// step's task in one batched commit, and Firestore takes 500 writes per
-/// commit: 100 tasks plus the workflow document and the dependency
-/// counters fit with room to spare, and `vayu workflow status` still fits
-/// on a screen. A larger process is several workflows.
+/// The most steps a workflow may have. Starting a workflow creates each
+/// step's task in a commit of its own (each new task pays the caller's
+/// create quota, which names one task per commit), so 100 steps and the
+/// run's document cost 101 of a person's 300 creates a minute, and
+/// `vayu workflow status` still fits on a screen. A larger process is
+/// several workflows.
 pub const STEPS_MAX: usize = 100;
 
 /// The most inputs a workflow may declare (each is a `--input k=v`).
 pub const INPUTS_MAX: usize = 32;
+
+/// The most steps whose results one step's input may use: the agent that
+/// runs it reads their tasks before its handler starts, in one batch get.
+pub const RESULTS_MAX: usize = 16;
+
+/// The inputs' values together, in bytes: a run stores them in its
+/// document, and each lands in a task input of at most 64 KiB anyway.
+pub const INPUT_VALUES_MAX: usize = 64 * 1024;
 
 /// The longest `if` condition, in bytes.
 pub const CONDITION_MAX: usize = 1_000;
@@ -126,7 +137,10 @@ impl WorkflowSpec {
 
     /// The inputs of a run: `given` (from `--input k=v`) over the
     /// declared defaults. Refuses an undeclared input (likely a typo that
-    /// would leave the declared one at its default) and a missing one.
+    /// would leave the declared one at its default), a missing one, a
+    /// value with `{{` (a step's stored input keeps its result references
+    /// for the agent to fill in, and would read the value's `{{` as one:
+    /// [`render_inputs`]) and values over [`INPUT_VALUES_MAX`] together.
     pub fn resolve_inputs(
         &self,
         given: &BTreeMap<String, String>,
@@ -147,7 +161,15 @@ impl WorkflowSpec {
             let value = value.ok_or_else(|| WorkflowError::MissingInput {
                 name: input.name.clone(),
             })?;
+            if value.contains("{{") {
+                let name = input.name.clone();
+                return Err(WorkflowError::InputBraces { name });
+            }
             out.insert(input.name.clone(), value.clone());
+        }
+        let len: usize = out.values().map(String::len).sum();
+        if len > INPUT_VALUES_MAX {
+            return Err(WorkflowError::InputsTooLong { len });
         }
         Ok(out)
     }

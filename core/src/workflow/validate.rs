@@ -7,7 +7,7 @@
 
 use super::input::{Reference, references};
 use super::{
-    CONDITION_MAX, DESCRIPTION_MAX, INPUTS_MAX, REVIEW_POLICIES, STEPS_MAX, StepSpec,
+    CONDITION_MAX, DESCRIPTION_MAX, INPUTS_MAX, RESULTS_MAX, REVIEW_POLICIES, STEPS_MAX, StepSpec,
     WorkflowError, WorkflowSpec, is_input_name, is_step_id, is_workflow_name,
 };
 use crate::model::limits;
@@ -240,6 +240,13 @@ fn check_references(
     for (i, step) in spec.steps.iter().enumerate() {
         // Already read in `check_fields`; an error here cannot happen.
         let refs = references(&step.input).unwrap_or_default();
+        let results: BTreeSet<&Reference> = (refs.iter().map(|(_, r)| r))
+            .filter(|r| matches!(r, Reference::Result(_)))
+            .collect();
+        if results.len() > RESULTS_MAX {
+            let (step, count) = (step.id.clone(), results.len());
+            return Err(WorkflowError::TooManyResults { step, count });
+        }
         for (_, r) in refs {
             let step = step.id.clone();
             match r {

@@ -238,3 +238,40 @@ fn the_name_and_inputs_are_checked() {
             .contains("description")
     );
 }
+
+#[test]
+fn a_step_reads_at_most_sixteen_results() {
+    let ids: Vec<String> = (0..=RESULTS_MAX).map(|i| format!("s{i}")).collect();
+    let mut steps: Vec<StepSpec> = ids.iter().map(|id| step(id, &[], "")).collect();
+    let after: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let uses = |n: usize| {
+        (ids[..n].iter())
+            .map(|id| format!("{{{{steps.{id}.result}}}}"))
+            .collect::<String>()
+    };
+    steps.push(step("join", &after, &uses(RESULTS_MAX)));
+    assert!(validate(&spec(steps.clone())).is_ok(), "16 results");
+    let last = steps.len() - 1;
+    steps[last].input = uses(RESULTS_MAX + 1);
+    assert_eq!(
+        validate(&spec(steps)).expect_err("17").to_string(),
+        "step 'join' uses the results of 17 steps: at most 16 (its agent reads them before it starts)"
+    );
+}
+
+#[test]
+fn input_values_may_not_hold_a_reference_opening() {
+    let w = spec(vec![step("a", &[], "{{inputs.k}}")]);
+    let given = |v: &str| [("k".to_string(), v.to_string())].into();
+    assert!(w.resolve_inputs(&given("plain {text}")).is_ok());
+    let e = w.resolve_inputs(&given("x {{steps.a.result}}"));
+    assert_eq!(
+        e.expect_err("braces").to_string(),
+        "input 'k' contains '{{': a step would read it as a reference (there is no escape for it)"
+    );
+    let e = w.resolve_inputs(&given(&"x".repeat(INPUT_VALUES_MAX + 1)));
+    assert!(
+        matches!(e, Err(WorkflowError::InputsTooLong { .. })),
+        "{e:?}"
+    );
+}

@@ -133,6 +133,15 @@ impl Runner {
             // type changed under us, give the task back.
             return self.finish_release("no handler for this type").await;
         };
+        // A workflow step's input gets its earlier steps' results, which
+        // exist only now (src/workflows/results.rs); other tasks are as is.
+        let task = match crate::workflows::fill_results(&self.store, &task).await {
+            Ok(filled) => filled,
+            Err(e) => {
+                let why = format!("could not fill in the step's input: {e}");
+                return self.finish_failure(why).await;
+            }
+        };
         let ctx = handler::Context {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,

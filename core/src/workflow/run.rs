@@ -1,0 +1,219 @@
+//! A run of a workflow: the document `vayu workflow run` writes first
+//! (`workflows/{run_id}`, so the console and the dashboard see the run as
+//! one thing), and the task each step becomes. Pure: [`prepare`] checks
+//! everything before the edge writes anything.
+
+use super::{
+    StepSpec, WorkflowError, WorkflowSpec, is_run_id, render_inputs, step_task_id, validate,
+};
+use crate::lifecycle::Status;
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Whether a run goes on. Only a person's cancel changes it; how far its
+/// steps got is read from their tasks ([`WorkflowRun::outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    #[default]
+    Running,
+    Cancelled,
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunState::Running => "running",
+            RunState::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// `workflows/{run_id}`, as stored. firestore.rules (`isWorkflowRun`)
+/// accept exactly these fields and bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowRun {
+    pub run_id: String,
+    /// The workflow's name (a built-in template's is its task type).
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The inputs as resolved: given over defaults.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// The step ids in plan order (each after the steps it runs after).
+    pub steps: Vec<String>,
+    /// Each step's task id, in the same order: `{run_id}-{step}`.
+    pub task_ids: Vec<String>,
+    /// Who started it: their uid (the requester of every step's task).
+    pub started_by: String,
+    /// The server's time of the first write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(default)]
+    pub state: RunState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<Time>,
+}
+
+/// One step's task, as it is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepPlan {
+    pub step: StepSpec,
+    /// `{run_id}-{step id}`.
+    pub task_id: String,
+    /// The task ids of the steps it runs after.
+    pub after: Vec<String>,
+    /// The step's input with the inputs filled in and its result
+    /// references kept, for the agent to fill in ([`render_inputs`]).
+    pub input: String,
+}
+
+/// Checks `spec` with the `given` inputs and gives the run's document
+/// (not yet started: no time) and its steps' tasks in plan order, so
+/// that each step's dependencies are created before it.
+pub fn prepare(
+    spec: &WorkflowSpec,
+    run_id: &str,
+    given: &BTreeMap<String, String>,
+    started_by: &str,
+) -> Result<(WorkflowRun, Vec<StepPlan>), WorkflowError> {
+    if !is_run_id(run_id) {
+        let id = run_id.to_string();
+        return Err(WorkflowError::BadRunId { id });
+    }
+    let plan = validate(spec)?;
+    let inputs = spec.resolve_inputs(given)?;
+    let mut steps = Vec::with_capacity(plan.order.len());
+    for id in &plan.order {
+        // `plan.order` holds the spec's own step ids.
+        let step = spec.step(id).expect("a planned step is a step of the spec");
+        let input = render_inputs(&step.input, &inputs).map_err(|source| {
+            let step = step.id.clone();
+            WorkflowError::Template { step, source }
+        })?;
+        steps.push(StepPlan {
+            step: step.clone(),
+            task_id: step_task_id(run_id, id),
+            after: (step.after.iter())
+                .map(|a| step_task_id(run_id, a))
+                .collect(),
+            input,
+        });
+    }
+    let run = WorkflowRun {
+        run_id: run_id.to_string(),
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        inputs,
+        steps: plan.order.clone(),
+        task_ids: steps.iter().map(|s| s.task_id.clone()).collect(),
+        started_by: started_by.to_string(),
+        started_at: None,
+        state: RunState::Running,
+        cancelled_by: None,
+        cancelled_at: None,
+    };
+    Ok((run, steps))
+}
+
+/// The run id of a step's task, from its `workflow:{run_id}` tag.
+pub fn run_of(tags: &[String]) -> Option<&str> {
+    tags.iter()
+        .find_map(|t| t.strip_prefix(RUN_TAG))
+        .filter(|id| is_run_id(id))
+}
+
+/// The tag that marks a step's task with its run: `workflow:{run_id}`.
+pub fn run_tag(run_id: &str) -> String {
+    format!("{RUN_TAG}{run_id}")
+}
+
+const RUN_TAG: &str = "workflow:";
+
+impl WorkflowRun {
+    /// How the run stands, from its steps' statuses in plan order (`None`
+    /// for a step whose task cannot be found: the start was cut short):
+    /// `cancelled` once cancelled; else `failed` when a step failed for
+    /// good, `cancelled` when one was, `completed` when every step did,
+    /// `incomplete` when a task is missing, and `running` otherwise.
+    pub fn outcome(&self, statuses: &[Option<Status>]) -> &'static str {
+        let any = |s: Status| statuses.contains(&Some(s));
+        if self.state == RunState::Cancelled {
+            "cancelled"
+        } else if any(Status::Failed) {
+            "failed"
+        } else if any(Status::Cancelled) {
+            "cancelled"
+        } else if statuses.contains(&None) {
+            "incomplete"
+        } else if statuses.iter().all(|s| *s == Some(Status::Completed)) {
+            "completed"
+        } else {
+            "running"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{InputSpec, template};
+
+    #[test]
+    fn a_template_prepares_in_plan_order_with_its_inputs_filled_in() {
+        let spec = template("research").expect("built in");
+        let given = [("question".to_string(), "why tides?".to_string())].into();
+        let run_id = "9b2f0c1e-0000-4000-8000-000000000001";
+        let (run, steps) = prepare(&spec, run_id, &given, "alice").expect("valid");
+        assert_eq!(run.steps[0], "problem_definition");
+        assert_eq!(run.task_ids[0], format!("{run_id}-problem_definition"));
+        assert_eq!(run.inputs["depth"], "standard", "the default");
+        assert!(steps[0].input.contains("why tides?"), "{}", steps[0].input);
+        assert_eq!(steps[0].after, Vec::<String>::new());
+        assert_eq!(steps[1].after, [format!("{run_id}-problem_definition")]);
+        assert!(
+            (steps[1].input).ends_with("{{steps.problem_definition.result}}"),
+            "{}",
+            steps[1].input
+        );
+        assert_eq!(run_of(&[run_tag(run_id)]), Some(run_id));
+        assert_eq!(run_of(&["workflow:-bad".into()]), None);
+    }
+
+    #[test]
+    fn a_missing_input_or_a_bad_run_id_is_refused() {
+        let spec = template("research").expect("built in");
+        let none = BTreeMap::new();
+        let e = prepare(&spec, "r1", &none, "alice").expect_err("no question");
+        assert!(e.to_string().contains("--input question="), "{e}");
+        let mut spec = spec;
+        spec.inputs = vec![InputSpec {
+            name: "question".into(),
+            default: Some("q".into()),
+            description: String::new(),
+        }];
+        let e = prepare(&spec, &"r".repeat(37), &none, "alice").expect_err("long id");
+        assert!(matches!(e, WorkflowError::BadRunId { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_outcome_reads_the_steps() {
+        let spec = template("maintenance").expect("built in");
+        let (mut run, _) = prepare(&spec, "r1", &BTreeMap::new(), "a").expect("valid");
+        use Status::*;
+        assert_eq!(run.outcome(&[Some(Completed), Some(Blocked)]), "running");
+        assert_eq!(
+            run.outcome(&[Some(Completed), Some(Completed)]),
+            "completed"
+        );
+        assert_eq!(run.outcome(&[Some(Failed), Some(Cancelled)]), "failed");
+        assert_eq!(run.outcome(&[Some(Completed), None]), "incomplete");
+        run.state = RunState::Cancelled;
+        assert_eq!(run.outcome(&[Some(Completed), Some(Queued)]), "cancelled");
+    }
+}

@@ -1,0 +1,182 @@
+//! Workflows at the edge (issue 13): starting a run of a
+//! [`WorkflowSpec`] (a file, or a built-in template), its status, its
+//! cancel, and filling a step's input with earlier results when it runs.
+//!
+//! A run is a `workflows/{run_id}` document and one ordinary task per
+//! step, `{run_id}-{step}`, tagged `workflow:{run_id}`. A step that runs
+//! after others is created `blocked` on their tasks, so the dependency
+//! machinery (`crate::deps`) queues it when they complete and cancels it
+//! when one fails; nothing here runs while the workflow does.
+//!
+//! Starting writes, in this order, each only after everything was
+//! checked (bad input writes nothing):
+//! 1. the run's document, so the console and `vayu workflow status` see
+//!    the run, paid from the caller's create quota like a task;
+//! 2. each step's task, in plan order (every dependency exists before its
+//!    dependent), one commit each: a new task's commit pays for exactly
+//!    one task (firestore.rules `withinQuota`);
+//! 3. one read of every step, to settle those whose dependencies already
+//!    completed before they existed (an agent may finish a first step
+//!    while later ones are still being created; the task that ended found
+//!    no dependent to settle then).
+//!
+//! If a create fails half way, the steps made so far are cancelled and
+//! the run is marked cancelled, so nothing is left running that nobody
+//! asked for in full.
+
+mod file;
+mod results;
+mod status;
+
+pub use file::{load_file, parse_spec};
+pub use results::fill_results;
+pub use status::{CancelReport, StepRow, cancel, list, status};
+
+use crate::error::{Error, Result};
+use crate::model::{InvalidTask, Task, now};
+use crate::store::{Store, Versioned, quota};
+use crate::tasks::NewTask;
+use crate::workflow::{self, StepPlan, WorkflowRun, WorkflowSpec};
+use std::collections::BTreeMap;
+
+/// Bad input: exit 2, nothing written.
+pub(crate) fn invalid(message: impl std::fmt::Display) -> Error {
+    Error::InvalidTask(InvalidTask(message.to_string()))
+}
+
+/// Starts a run of `spec` with the `given` inputs, as `by` (the caller's
+/// uid; it is the requester of every step). Returns the run as written.
+pub async fn start(
+    store: &Store,
+    spec: &WorkflowSpec,
+    given: &BTreeMap<String, String>,
+    by: &str,
+) -> Result<WorkflowRun> {
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let (run, steps) = workflow::prepare(spec, &run_id, given, by).map_err(invalid)?;
+    if let Some(s) = steps.iter().find(|s| s.step.condition.is_some()) {
+        return Err(invalid(format!(
+            "step '{}' has an `if` condition: conditions do not run in workflows yet \
+             (nothing was written); remove the `if`, or split the workflow where it branches",
+            s.step.id
+        )));
+    }
+    let tasks: Vec<Task> = steps.iter().map(|s| step_task(&run, s)).collect();
+    for t in &tasks {
+        t.validate_new()?;
+    }
+    check_quota(store, tasks.len() + 1).await?;
+    store.create_workflow(&run).await?;
+    for (made, t) in tasks.iter().enumerate() {
+        if let Err(e) = store.create_task(t).await {
+            abandon(store, &run, made, by).await;
+            return Err(e);
+        }
+    }
+    if let Err(e) = settle_early(store, &run, by).await {
+        // The agents' sweep settles them within 30 s anyway.
+        tracing::warn!(run = %run.run_id, error = %e, "could not settle the steps after the start");
+    }
+    Ok(run)
+}
+
+/// The task step `s` of `run` becomes: its own id (and the lane of that
+/// id), blocked on the steps it runs after, the starter as requester, the
+/// run's tag, and the step's type, requirements, priority and review.
+fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
+    let step = &s.step;
+    let mut new = NewTask::new(step.task_type, step.priority, step.title.clone());
+    new.requester.id = run.started_by.clone();
+    new.requester.context = format!(
+        "step {} of workflow {} (run {})",
+        step.id, run.name, run.run_id
+    );
+    new.input = s.input.clone();
+    new.requires = step.requires.clone();
+    new.tags = vec![workflow::run_tag(&run.run_id)];
+    // Checked by `validate` against the policies a step may name.
+    new.review = step.review.parse().ok();
+    new.after = s.after.clone();
+    let mut t = new.into_task();
+    t.task_id = s.task_id.clone();
+    t.lane = crate::spread::lane_for(&t.task_id);
+    t
+}
+
+/// Refuses a start the caller's quota window of this minute cannot pay
+/// for in full (exit 6), before anything is written: a run cut short by
+/// the quota half way would be cancelled again.
+async fn check_quota(store: &Store, creates: usize) -> Result<()> {
+    let Some(payer) = store.payer() else {
+        return Ok(());
+    };
+    let minute = quota::minute(now());
+    let name = store.name(&quota::doc(&payer.uid, minute));
+    let used = match store
+        .batch_get(vec![name])
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+    {
+        Some(doc) => match doc.fields.get("count").and_then(|v| v.value_type.as_ref()) {
+            Some(firestore::gcloud_sdk::google::firestore::v1::value::ValueType::IntegerValue(
+                n,
+            )) => *n,
+            _ => 0,
+        },
+        None => 0,
+    };
+    let left = (payer.limit() - used).max(0);
+    // `creates` is at most 101 (`workflow::STEPS_MAX` and the run).
+    if i64::try_from(creates).unwrap_or(i64::MAX) > left {
+        let secs = 60 - now().0.as_second().rem_euclid(60);
+        return Err(Error::QuotaExceeded(format!(
+            "starting this workflow creates {creates} documents and {left} of your {} creates \
+             this minute are left; try again in {secs} s (nothing was written)",
+            payer.limit()
+        )));
+    }
+    Ok(())
+}
+
+/// After a failed create: cancels the `made` steps created so far and
+/// marks the run cancelled. Best effort: a failure is logged, and the
+/// caller reports the create's error.
+async fn abandon(store: &Store, run: &WorkflowRun, made: usize, by: &str) {
+    tracing::warn!(run = %run.run_id, made, "a step could not be created; cancelling the run");
+    let mut partial = run.clone();
+    partial.steps.truncate(made);
+    partial.task_ids.truncate(made);
+    if let Err(e) = status::cancel_steps(store, &partial).await {
+        tracing::warn!(run = %run.run_id, error = %e, "could not cancel the steps made");
+    }
+    match store.workflow(&run.run_id).await {
+        Ok(Some(seen)) => {
+            if let Err(e) = store.cancel_workflow(&seen, by).await {
+                tracing::warn!(run = %run.run_id, error = %e, "could not mark the run cancelled");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(run = %run.run_id, error = %e, "could not read the run"),
+    }
+}
+
+/// Settles each blocked step one of whose dependencies has ended already
+/// (it ended before the step existed, so nobody settled the step).
+async fn settle_early(store: &Store, run: &WorkflowRun, by: &str) -> Result<()> {
+    let found = status::read_steps(store, &run.task_ids).await?;
+    let ended = |id: &str| {
+        (found.iter().flatten())
+            .any(|v: &Versioned<Task>| v.value.task_id == id && v.value.status.is_terminal())
+    };
+    for v in found.iter().flatten() {
+        let t = &v.value;
+        if t.status == crate::lifecycle::Status::Blocked
+            && t.dependencies.blocked_by.iter().any(|d| ended(d))
+        {
+            crate::deps::settle(store, &t.task_id, by).await?;
+        }
+    }
+    Ok(())
+}
