@@ -3,7 +3,7 @@
 //! cancel, and filling a step's input with earlier results when it runs.
 //!
 //! A run is a `workflows/{run_id}` document and one ordinary task per
-//! step, `{run_id}-{step}`, tagged `workflow:{run_id}`. A step that runs
+//! step, `{run_id}-{step}` (the run id a uuid). A step that runs
 //! after others is created `blocked` on their tasks, so the dependency
 //! machinery (`crate::deps`) queues it when they complete and cancels it
 //! when one fails; nothing here runs while the workflow does.
@@ -12,9 +12,10 @@
 //! checked (bad input writes nothing):
 //! 1. the run's document, so the console and `vayu workflow status` see
 //!    the run, paid from the caller's create quota like a task;
-//! 2. each step's task, in plan order (every dependency exists before its
-//!    dependent), one commit each: a new task's commit pays for exactly
-//!    one task (firestore.rules `withinQuota`);
+//! 2. each step's task, wave by wave of the plan (every dependency exists
+//!    before its dependent; a wave's steps side by side), one commit each:
+//!    a new task's commit pays for exactly one task (firestore.rules
+//!    `withinQuota`);
 //! 3. one read of every step, to settle those whose dependencies already
 //!    completed before they existed (an agent may finish a first step
 //!    while later ones are still being created; the task that ended found
@@ -67,11 +68,9 @@ pub async fn start(
     }
     check_quota(store, tasks.len() + 1).await?;
     store.create_workflow(&run).await?;
-    for (made, t) in tasks.iter().enumerate() {
-        if let Err(e) = store.create_task(t).await {
-            abandon(store, &run, made, by).await;
-            return Err(e);
-        }
+    if let Err(e) = create_steps(store, &steps, &tasks).await {
+        abandon(store, &run, by).await;
+        return Err(e);
     }
     if let Err(e) = settle_early(store, &run, by).await {
         // The agents' sweep settles them within 30 s anyway.
@@ -80,9 +79,31 @@ pub async fn start(
     Ok(run)
 }
 
+/// Steps created side by side, within one wave of the plan.
+pub const CREATE_AT_ONCE: usize = 8;
+
+/// Creates the steps' `tasks` wave by wave: every dependency exists
+/// before its dependent is created, and the steps of a wave, which do not
+/// depend on each other, are created up to [`CREATE_AT_ONCE`] at a time
+/// (each is its own commit; concurrent quota increments do not conflict).
+async fn create_steps(store: &Store, steps: &[StepPlan], tasks: &[Task]) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    let mut rest: Vec<(&StepPlan, &Task)> = steps.iter().zip(tasks).collect();
+    while let Some(wave) = rest.first().map(|(s, _)| s.wave) {
+        let split = rest.iter().position(|(s, _)| s.wave != wave);
+        let now: Vec<_> = rest.drain(..split.unwrap_or(rest.len())).collect();
+        futures::stream::iter(now.into_iter().map(|(_, t)| store.create_task(t)))
+            .buffer_unordered(CREATE_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
+    }
+    Ok(())
+}
+
 /// The task step `s` of `run` becomes: its own id (and the lane of that
-/// id), blocked on the steps it runs after, the starter as requester, the
-/// run's tag, and the step's type, requirements, priority and review.
+/// id), blocked on the steps it runs after, the starter as requester (the
+/// run in its context), and the step's type, requirements, priority and
+/// review.
 fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
     let step = &s.step;
     let mut new = NewTask::new(step.task_type, step.priority, step.title.clone());
@@ -93,7 +114,6 @@ fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
     );
     new.input = s.input.clone();
     new.requires = step.requires.clone();
-    new.tags = vec![workflow::run_tag(&run.run_id)];
     // Checked by `validate` against the policies a step may name.
     new.review = step.review.parse().ok();
     new.after = s.after.clone();
@@ -140,15 +160,12 @@ async fn check_quota(store: &Store, creates: usize) -> Result<()> {
     Ok(())
 }
 
-/// After a failed create: cancels the `made` steps created so far and
-/// marks the run cancelled. Best effort: a failure is logged, and the
-/// caller reports the create's error.
-async fn abandon(store: &Store, run: &WorkflowRun, made: usize, by: &str) {
-    tracing::warn!(run = %run.run_id, made, "a step could not be created; cancelling the run");
-    let mut partial = run.clone();
-    partial.steps.truncate(made);
-    partial.task_ids.truncate(made);
-    if let Err(e) = status::cancel_steps(store, &partial).await {
+/// After a failed create: cancels the steps created so far and marks the
+/// run cancelled. Best effort: a failure is logged, and the caller
+/// reports the create's error.
+async fn abandon(store: &Store, run: &WorkflowRun, by: &str) {
+    tracing::warn!(run = %run.run_id, "a step could not be created; cancelling the run");
+    if let Err(e) = status::cancel_steps(store, run).await {
         tracing::warn!(run = %run.run_id, error = %e, "could not cancel the steps made");
     }
     match store.workflow(&run.run_id).await {

@@ -10,18 +10,18 @@ use crate::layout::Pile;
 use crate::lifecycle::Status;
 use crate::model::Task;
 use crate::store::Store;
-use crate::workflow::{RESULTS_MAX, Reference, references, render, run_of, step_task_id};
+use crate::workflow::{RESULTS_MAX, Reference, references, render, step_of, step_task_id};
 use std::collections::BTreeMap;
 
 /// `task` with its input's `{{steps.<id>.result}}` references filled in
 /// from the completed tasks of those steps in its run (one batch get of
 /// at most [`RESULTS_MAX`] documents). A task that is not a workflow step
-/// (no `workflow:{run_id}` tag) or whose input refers to no result is
+/// (its id is not `{run_id}-{step}`) or whose input refers to no result is
 /// returned as it is, with no read. A step it refers to that has not
 /// completed, or too many of them, is an error: the runner fails the
 /// attempt with it. A completed step that reported no result gives "".
 pub async fn fill_results(store: &Store, task: &Task) -> Result<Task> {
-    let Some(run_id) = run_of(&task.metadata.tags) else {
+    let Some((run_id, _)) = step_of(&task.task_id) else {
         return Ok(task.clone());
     };
     let refs = references(&task.input).map_err(invalid)?;

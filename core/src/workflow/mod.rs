@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 pub use builtin::{template, templates};
 pub use error::WorkflowError;
 pub use input::{Reference, TemplateError, references, render, render_inputs};
-pub use run::{RunState, StepPlan, WorkflowRun, prepare, run_of, run_tag};
+pub use run::{RunState, StepPlan, WorkflowRun, prepare, step_of};
 pub use validate::{Plan, validate};
 
 /// The most steps a workflow may have. Starting a workflow creates each

@@ -4,7 +4,8 @@
 //! everything before the edge writes anything.
 
 use super::{
-    StepSpec, WorkflowError, WorkflowSpec, is_run_id, render_inputs, step_task_id, validate,
+    StepSpec, WorkflowError, WorkflowSpec, is_run_id, is_step_id, render_inputs, step_task_id,
+    validate,
 };
 use crate::lifecycle::Status;
 use crate::time::Time;
@@ -66,6 +67,9 @@ pub struct StepPlan {
     pub step: StepSpec,
     /// `{run_id}-{step id}`.
     pub task_id: String,
+    /// Its wave in the plan ([`super::Plan::waves`]): the steps of one
+    /// wave depend only on earlier waves, so they may be created at once.
+    pub wave: usize,
     /// The task ids of the steps it runs after.
     pub after: Vec<String>,
     /// The step's input with the inputs filled in and its result
@@ -89,7 +93,8 @@ pub fn prepare(
     let plan = validate(spec)?;
     let inputs = spec.resolve_inputs(given)?;
     let mut steps = Vec::with_capacity(plan.order.len());
-    for id in &plan.order {
+    let waves = plan.waves.iter().enumerate();
+    for (wave, id) in waves.flat_map(|(i, w)| w.iter().map(move |id| (i, id))) {
         // `plan.order` holds the spec's own step ids.
         let step = spec.step(id).expect("a planned step is a step of the spec");
         let input = render_inputs(&step.input, &inputs).map_err(|source| {
@@ -99,6 +104,7 @@ pub fn prepare(
         steps.push(StepPlan {
             step: step.clone(),
             task_id: step_task_id(run_id, id),
+            wave,
             after: (step.after.iter())
                 .map(|a| step_task_id(run_id, a))
                 .collect(),
@@ -121,19 +127,17 @@ pub fn prepare(
     Ok((run, steps))
 }
 
-/// The run id of a step's task, from its `workflow:{run_id}` tag.
-pub fn run_of(tags: &[String]) -> Option<&str> {
-    tags.iter()
-        .find_map(|t| t.strip_prefix(RUN_TAG))
-        .filter(|id| is_run_id(id))
+/// The run and step of a step's task id, `{run_id}-{step}` where the run
+/// id is a uuid (as `vayu workflow run` makes them): how the agent tells a
+/// workflow step from any other task. A task id that is a uuid alone (36
+/// characters) never matches. (Not a tag: a step with a review policy and
+/// dependencies and a tag is more than a new task's rules budget takes.)
+pub fn step_of(task_id: &str) -> Option<(&str, &str)> {
+    let run = task_id.get(..36)?;
+    let step = task_id.get(36..)?.strip_prefix('-')?;
+    let uuid = uuid::Uuid::try_parse(run).is_ok() && run.len() == 36;
+    (uuid && is_step_id(step)).then_some((run, step))
 }
-
-/// The tag that marks a step's task with its run: `workflow:{run_id}`.
-pub fn run_tag(run_id: &str) -> String {
-    format!("{RUN_TAG}{run_id}")
-}
-
-const RUN_TAG: &str = "workflow:";
 
 impl WorkflowRun {
     /// How the run stands, from its steps' statuses in plan order (`None`
@@ -176,13 +180,19 @@ mod tests {
         assert!(steps[0].input.contains("why tides?"), "{}", steps[0].input);
         assert_eq!(steps[0].after, Vec::<String>::new());
         assert_eq!(steps[1].after, [format!("{run_id}-problem_definition")]);
+        assert_eq!((steps[0].wave, steps[1].wave), (0, 1));
         assert!(
             (steps[1].input).ends_with("{{steps.problem_definition.result}}"),
             "{}",
             steps[1].input
         );
-        assert_eq!(run_of(&[run_tag(run_id)]), Some(run_id));
-        assert_eq!(run_of(&["workflow:-bad".into()]), None);
+        assert_eq!(
+            step_of(&steps[1].task_id),
+            Some((run_id, "literature_review"))
+        );
+        assert_eq!(step_of(run_id), None, "a plain uuid task id");
+        assert_eq!(step_of(&format!("{run_id}-a-b")), None);
+        assert_eq!(step_of("r1-step"), None, "a run id that is not a uuid");
     }
 
     #[test]
