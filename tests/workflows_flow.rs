@@ -23,6 +23,16 @@ use vayu::workflows::{self, StepRow};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// `fast_agent` with a 5 s lease: this binary runs three fleets at once
+/// on a 2-core machine, where a 2 s lease ran out between heartbeats; a
+/// lone holder's cancel was then refused and the step stayed executing
+/// (seen twice; the agent's cancel path, not workflows).
+fn agent(id: &str, handlers: Handlers) -> AgentConfig {
+    let mut a = fast_agent(id, handlers);
+    a.lease = Duration::from_secs(5);
+    a
+}
+
 type Agents = Vec<tokio::task::JoinHandle<vayu::Result<agent::AgentReport>>>;
 
 /// Runs in-process agents under their own identities until the returned
@@ -115,7 +125,7 @@ async fn first(w: &World, id: &str, status: Status) -> jiff::Timestamp {
 async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
     let w = World::new("wf-templates").await;
     let configs = (1..=3)
-        .map(|i| fast_agent(&format!("wf-{i}"), shell(vayu::demo::DEMO_HANDLER)))
+        .map(|i| agent(&format!("wf-{i}"), shell(vayu::demo::DEMO_HANDLER)))
         .collect();
     let (stop, agents) = start(&w, configs).await;
     let alice = w.human("alice").await;
@@ -252,7 +262,7 @@ async fn a_later_step_gets_earlier_results_in_its_input() {
         ]
         .into(),
     };
-    let (stop, agents) = start(&w, vec![fast_agent("relay-1", handlers)]).await;
+    let (stop, agents) = start(&w, vec![agent("relay-1", handlers)]).await;
     let out = vayu_as(
         &w,
         "alice",
@@ -297,7 +307,7 @@ async fn cancel_stops_the_running_step_and_cancels_the_waiting_ones() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let file = dir.path().join("chain.toml");
     std::fs::write(&file, CHAIN).expect("write the file");
-    let (stop, agents) = start(&w, vec![fast_agent("slow-1", shell("sleep 60"))]).await;
+    let (stop, agents) = start(&w, vec![agent("slow-1", shell("sleep 60"))]).await;
     let out = vayu_as(
         &w,
         "alice",

@@ -16,8 +16,8 @@
 //!    before its dependent; a wave's steps side by side), one commit each:
 //!    a new task's commit pays for exactly one task (firestore.rules
 //!    `withinQuota`);
-//! 3. one read of every step, to settle those whose dependencies already
-//!    completed before they existed (an agent may finish a first step
+//! 3. one batch get of the awaited steps in the completed pile, to settle
+//!    the steps whose dependencies already ended before they existed (an agent may finish a first step
 //!    while later ones are still being created; the task that ended found
 //!    no dependent to settle then).
 //!
@@ -35,7 +35,7 @@ pub use status::{CancelReport, StepRow, cancel, list, status};
 
 use crate::error::{Error, Result};
 use crate::model::{InvalidTask, Task, now};
-use crate::store::{Store, Versioned, quota};
+use crate::store::{Store, quota};
 use crate::tasks::NewTask;
 use crate::workflow::{self, StepPlan, WorkflowRun, WorkflowSpec};
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub async fn start(
         abandon(store, &run, by).await;
         return Err(e);
     }
-    if let Err(e) = settle_early(store, &run, by).await {
+    if let Err(e) = settle_early(store, &steps, by).await {
         // The agents' sweep settles them within 30 s anyway.
         tracing::warn!(run = %run.run_id, error = %e, "could not settle the steps after the start");
     }
@@ -179,21 +179,34 @@ async fn abandon(store: &Store, run: &WorkflowRun, by: &str) {
     }
 }
 
-/// Settles each blocked step one of whose dependencies has ended already
-/// (it ended before the step existed, so nobody settled the step).
-async fn settle_early(store: &Store, run: &WorkflowRun, by: &str) -> Result<()> {
-    let found = status::read_steps(store, &run.task_ids).await?;
-    let ended = |id: &str| {
-        (found.iter().flatten())
-            .any(|v: &Versioned<Task>| v.value.task_id == id && v.value.status.is_terminal())
-    };
-    for v in found.iter().flatten() {
-        let t = &v.value;
-        if t.status == crate::lifecycle::Status::Blocked
-            && t.dependencies.blocked_by.iter().any(|d| ended(d))
-        {
-            crate::deps::settle(store, &t.task_id, by).await?;
-        }
+/// Settles each step one of whose dependencies has ended already (it
+/// ended before the step existed, so nobody settled the step): one batch
+/// get of the completed pile for the steps others wait for, then
+/// `deps::settle` for their dependents, which does nothing to a step
+/// that is no longer blocked.
+async fn settle_early(store: &Store, steps: &[StepPlan], by: &str) -> Result<()> {
+    let mut awaited: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| &s.after)
+        .map(String::as_str)
+        .collect();
+    awaited.sort_unstable();
+    awaited.dedup();
+    if awaited.is_empty() {
+        return Ok(());
+    }
+    let names = (awaited.iter())
+        .map(|id| store.name(&crate::layout::Pile::Completed.doc(id)))
+        .collect();
+    let found = store.batch_get(names).await?;
+    let ended: Vec<&str> = (awaited.iter().zip(&found))
+        .filter_map(|(id, doc)| doc.as_ref().map(|_| *id))
+        .collect();
+    for s in steps
+        .iter()
+        .filter(|s| s.after.iter().any(|a| ended.contains(&a.as_str())))
+    {
+        crate::deps::settle(store, &s.task_id, by).await?;
     }
     Ok(())
 }

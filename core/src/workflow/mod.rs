@@ -9,10 +9,11 @@
 //! `afer:` would otherwise be dropped in silence and its step would run
 //! first. The error from the YAML or TOML parser names the field.
 //!
-//! A step's `review` policy and `if` condition are stored and checked for
-//! shape only: the review and condition machinery read them when they
-//! land. Until then the built-in templates ([`templates`]) run review and
-//! multi-agent coordination as plain steps.
+//! A step's `review` policy becomes its task's (as `vayu task create
+//! --review` sets it); its `if` condition is checked for shape only, and
+//! `vayu workflow run` refuses it until the condition machinery lands.
+//! The built-in templates ([`templates`]) run their review and multi-agent
+//! coordination steps as plain steps.
 
 mod builtin;
 mod error;
