@@ -4,7 +4,8 @@
 //!   --workflow` (the user request's execution step without its peer
 //!   review: see the known bug noted in the test);
 //! - a workflow file whose later step gets an earlier step's result in
-//!   its input (filled in by the agent before the handler starts);
+//!   its input (filled in by the agent before the handler starts), and
+//!   whose step with an unmet `if` is skipped;
 //! - `vayu workflow status` and `vayu workflow cancel`: a running step is
 //!   stopped, the waiting ones cancelled, and only the starter may.
 
@@ -138,13 +139,13 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
     let mut runs = Vec::new();
     for (name, given) in inputs {
         let mut spec = vayu::workflow::template(name).expect("a built-in template");
-        // KNOWN BUG, not of workflows: under firestore.rules a task with
-        // both dependencies and a review policy never leaves `executing`
-        // (the agent's to-review write is refused: false, or over the
-        // 1,000-expression budget; reproduced with plain `vayu task create
-        // --after X --review peer`). The user request's execution step is
-        // such a task, so here it runs without its peer review until the
-        // rules are fixed; the policy reaching the task is checked below.
+        // KNOWN BUG, not of workflows: under firestore.rules a person's
+        // create of a task with both dependencies and a review policy is
+        // over the 1,000-expression budget (plain `vayu task create
+        // --after X --review peer` too), and before that such a task never
+        // left `executing`. The user request's execution step is such a
+        // task, so here it runs without its peer review until the rules
+        // are fixed; the policy reaching the task is checked below.
         for step in spec.steps.iter_mut().filter(|s| s.review != "none") {
             step.review = "none".into();
         }
@@ -237,6 +238,11 @@ steps:
     type: research
     after: [fetch, other]
     input: "got {{steps.fetch.result}} and {{ steps.other.result }} for {{inputs.who}}"
+  - id: never
+    title: Only if fetch found nothing
+    type: maintenance
+    after: [fetch]
+    if: 'fetch.result == "nothing"'
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,6 +294,8 @@ async fn a_later_step_gets_earlier_results_in_its_input() {
         used.result.as_deref(),
         Some(format!("got n-{fetch} and n-{other} for world").as_str())
     );
+    let never = rows.iter().find(|r| r.step == "never").expect("a step");
+    assert_eq!(never.status, Some(Status::Skipped), "its `if` did not hold");
     // The stored input keeps the template for the results; the inputs
     // were filled in when the run started.
     let stored = w.read(&used.task_id).await.value.input;

@@ -55,16 +55,16 @@ pub async fn start(
 ) -> Result<WorkflowRun> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let (run, steps) = workflow::prepare(spec, &run_id, given, by).map_err(invalid)?;
-    if let Some(s) = steps.iter().find(|s| s.step.condition.is_some()) {
-        return Err(invalid(format!(
-            "step '{}' has an `if` condition: conditions do not run in workflows yet \
-             (nothing was written); remove the `if`, or split the workflow where it branches",
-            s.step.id
-        )));
-    }
     let tasks: Vec<Task> = steps.iter().map(|s| step_task(&run, s)).collect();
-    for t in &tasks {
+    for (s, t) in steps.iter().zip(&tasks) {
         t.validate_new()?;
+        if let Some(source) = &t.dependencies.condition {
+            let step = &s.step.id;
+            crate::deps::check_condition(source, t).map_err(|e| match e {
+                Error::InvalidTask(InvalidTask(m)) => invalid(format!("step '{step}': {m}")),
+                e => e,
+            })?;
+        }
     }
     check_quota(store, tasks.len() + 1).await?;
     store.create_workflow(&run).await?;
@@ -92,7 +92,7 @@ async fn create_steps(store: &Store, steps: &[StepPlan], tasks: &[Task]) -> Resu
     while let Some(wave) = rest.first().map(|(s, _)| s.wave) {
         let split = rest.iter().position(|(s, _)| s.wave != wave);
         let now: Vec<_> = rest.drain(..split.unwrap_or(rest.len())).collect();
-        futures::stream::iter(now.into_iter().map(|(_, t)| store.create_task(t)))
+        futures::stream::iter(now.into_iter().map(|(_, t)| create_step(store, t)))
             .buffer_unordered(CREATE_AT_ONCE)
             .try_collect::<Vec<()>>()
             .await?;
@@ -100,10 +100,21 @@ async fn create_steps(store: &Store, steps: &[StepPlan], tasks: &[Task]) -> Resu
     Ok(())
 }
 
+/// Creates one step's task and, when it waits for others, registers it in
+/// their `waiters` documents, so that whoever ends one settles it
+/// (`crate::deps::waiters`), as `tasks::create` does.
+async fn create_step(store: &Store, t: &Task) -> Result<()> {
+    store.create_task(t).await?;
+    if t.status == crate::lifecycle::Status::Blocked {
+        crate::deps::register(store, t).await?;
+    }
+    Ok(())
+}
+
 /// The task step `s` of `run` becomes: its own id (and the lane of that
 /// id), blocked on the steps it runs after, the starter as requester (the
-/// run in its context), and the step's type, requirements, priority and
-/// review.
+/// run in its context), and the step's type, requirements, priority,
+/// review and `if` condition.
 fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
     let step = &s.step;
     let mut new = NewTask::new(step.task_type, step.priority, step.title.clone());
@@ -117,6 +128,8 @@ fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
     // Checked by `validate` against the policies a step may name.
     new.review = step.review.parse().ok();
     new.after = s.after.clone();
+    // Its `if`, over the steps it runs after (by step name or task id).
+    new.condition = step.condition.clone();
     let mut t = new.into_task();
     t.task_id = s.task_id.clone();
     t.lane = crate::spread::lane_for(&t.task_id);

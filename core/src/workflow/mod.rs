@@ -9,9 +9,9 @@
 //! `afer:` would otherwise be dropped in silence and its step would run
 //! first. The error from the YAML or TOML parser names the field.
 //!
-//! A step's `review` policy becomes its task's (as `vayu task create
-//! --review` sets it); its `if` condition is checked for shape only, and
-//! `vayu workflow run` refuses it until the condition machinery lands.
+//! A step's `review` policy and `if` condition become its task's (as
+//! `vayu task create --review … --if …` set them); the condition may name
+//! the steps it runs after by step id.
 //! The built-in templates ([`templates`]) run their review and multi-agent
 //! coordination steps as plain steps.
 

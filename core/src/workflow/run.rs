@@ -143,7 +143,8 @@ impl WorkflowRun {
     /// How the run stands, from its steps' statuses in plan order (`None`
     /// for a step whose task cannot be found: the start was cut short):
     /// `cancelled` once cancelled; else `failed` when a step failed for
-    /// good, `cancelled` when one was, `completed` when every step did,
+    /// good, `cancelled` when one was, `completed` when every step did (or
+    /// was skipped: its `if` did not hold),
     /// `incomplete` when a task is missing, and `running` otherwise.
     pub fn outcome(&self, statuses: &[Option<Status>]) -> &'static str {
         let any = |s: Status| statuses.contains(&Some(s));
@@ -155,7 +156,8 @@ impl WorkflowRun {
             "cancelled"
         } else if statuses.contains(&None) {
             "incomplete"
-        } else if statuses.iter().all(|s| *s == Some(Status::Completed)) {
+        } else if (statuses.iter()).all(|s| matches!(s, Some(Status::Completed | Status::Skipped)))
+        {
             "completed"
         } else {
             "running"
