@@ -151,6 +151,10 @@ fn the_rules_enums_are_the_models() {
             "rank of {p}: {rank}"
         );
     }
+    assert_eq!(
+        list_after(function_body(&src, "isDefect"), "d.priority in"),
+        set(model::Priority::ALL.iter().map(|v| v.as_str()))
+    );
     // The map's keys are the valid priorities (an unknown one is no key,
     // an error that denies): exactly the model's.
     assert_eq!(
