@@ -12,7 +12,7 @@
 //! ([`super::cycles`]) ends it. The rules cannot walk a graph, so they
 //! hold an edit only to its shape (`isDepEdit` in firestore.rules).
 
-use super::{GRAPH_MAX, check_new, on_failure, read_all, settle, waiters};
+use super::{GRAPH_MAX, check_new, on_failure, settle, waiters};
 use crate::error::{Error, Result};
 use crate::graph::{DependencyError, Graph};
 use crate::lifecycle::Status;
@@ -179,7 +179,7 @@ async fn check_acyclic(store: &Store, next: &Task) -> Result<()> {
         frontier.retain(|id| seen.insert(id.clone()));
         frontier.truncate(GRAPH_MAX - read);
         read += frontier.len();
-        let found = read_all(store, &frontier).await?;
+        let found = store.find_tasks(&frontier).await?;
         frontier = Vec::new();
         for t in found.into_iter().flatten().map(|v| v.value) {
             titles.insert(t.task_id.clone(), t.title.clone());

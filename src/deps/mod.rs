@@ -73,7 +73,7 @@ pub async fn check_new(store: &Store, ids: &[String], policy: OnDepFailure) -> R
             limits::DEPENDENCIES_MAX
         ));
     }
-    let found = read_all(store, &distinct).await?;
+    let found = store.find_tasks(&distinct).await?;
     for (id, seen) in distinct.iter().zip(&found) {
         let Some(seen) = seen else {
             return bad(format!("unknown dependency {id}: no such task"));
@@ -112,7 +112,7 @@ pub fn check_condition(source: &str, task: &Task) -> Result<Condition> {
 }
 
 /// The tasks `ids` as they stand in `pile` (absent: not there), in one
-/// batch get: one read each where [`read_all`] takes three.
+/// batch get: one read each where `Store::find_tasks` takes three.
 async fn read_in(
     store: &Store,
     pile: Pile,
@@ -132,27 +132,6 @@ async fn read_in(
         .collect()
 }
 
-/// The tasks `ids`, wherever they are, in one batch get.
-async fn read_all(store: &Store, ids: &[String]) -> Result<Vec<Option<Versioned<Task>>>> {
-    let names: Vec<String> = (ids.iter())
-        .flat_map(|id| Pile::ALL.iter().map(move |p| store.name(&p.doc(id))))
-        .collect();
-    if names.is_empty() {
-        return Ok(vec![]);
-    }
-    let docs = store.batch_get(names).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for piles in docs.chunks(Pile::ALL.len()) {
-        let found =
-            (Pile::ALL.iter().zip(piles)).find_map(|(pile, doc)| doc.as_ref().map(|d| (*pile, d)));
-        out.push(match found {
-            Some((pile, doc)) => Some(Store::decode_versioned(doc, pile)?),
-            None => None,
-        });
-    }
-    Ok(out)
-}
-
 /// The most tasks `vayu task graph` reads.
 pub const GRAPH_MAX: usize = 500;
 
@@ -168,7 +147,7 @@ pub async fn upstream(store: &Store, task_id: &str) -> Result<Vec<Task>> {
     while !frontier.is_empty() && out.len() < GRAPH_MAX {
         frontier.retain(|id| seen.insert(id.clone()));
         frontier.truncate(GRAPH_MAX - out.len());
-        let found = read_all(store, &frontier).await?;
+        let found = store.find_tasks(&frontier).await?;
         frontier = Vec::new();
         for t in found.into_iter().flatten() {
             frontier.extend(t.value.dependencies.blocked_by.iter().cloned());

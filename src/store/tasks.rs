@@ -1,9 +1,7 @@
 //! Task documents: decoding, the writes of a new task and of a move, and
 //! reading tasks back. Every write is conditional on the version read.
 
-use super::{
-    Precondition, Store, Versioned, field_eq, pile_of_name, quota, server_time, string_value,
-};
+use super::{Precondition, Store, Versioned, field_eq, quota, server_time, string_value};
 use crate::error::{Error, Result};
 use crate::layout::Pile;
 use crate::lifecycle::Status;
@@ -275,18 +273,30 @@ impl Store {
     /// Finds a task in whichever pile holds it: one batch get of the three
     /// possible documents.
     pub async fn find_task(&self, task_id: &str) -> Result<Option<Versioned<Task>>> {
-        let names: Vec<String> = Pile::ALL
-            .iter()
-            .map(|p| self.name(&p.doc(task_id)))
+        let found = self.find_tasks(&[task_id.to_string()]).await?;
+        Ok(found.into_iter().next().flatten())
+    }
+
+    /// Finds each of `ids` in whichever pile holds it, in order (`None`
+    /// for one that does not exist): one batch get of three names a task.
+    pub async fn find_tasks(&self, ids: &[String]) -> Result<Vec<Option<Versioned<Task>>>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let names: Vec<String> = (ids.iter())
+            .flat_map(|id| Pile::ALL.iter().map(move |p| self.name(&p.doc(id))))
             .collect();
         let docs = self.batch_get(names).await?;
-        match docs.into_iter().flatten().next() {
-            Some(doc) => {
-                let pile = pile_of_name(&doc.name).unwrap_or(Pile::Queued);
-                Self::decode_versioned(&doc, pile).map(Some)
-            }
-            None => Ok(None),
+        let mut out = Vec::with_capacity(ids.len());
+        for piles in docs.chunks(Pile::ALL.len()) {
+            let found = (Pile::ALL.iter().zip(piles))
+                .find_map(|(pile, doc)| doc.as_ref().map(|d| (*pile, d)));
+            out.push(match found {
+                Some((pile, doc)) => Some(Self::decode_versioned(doc, pile)?),
+                None => None,
+            });
         }
+        Ok(out)
     }
 
     /// Tasks in `pile`, optionally of one status, oldest first, parsed;

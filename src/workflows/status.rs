@@ -2,10 +2,8 @@
 //! list of runs.
 
 use crate::error::{Error, Result};
-use crate::layout::Pile;
 use crate::lifecycle::Status;
-use crate::model::Task;
-use crate::store::{SeenRun, Store, Versioned};
+use crate::store::{SeenRun, Store};
 use crate::tasks::{self, ControlResult};
 use crate::workflow::{RunState, WorkflowRun};
 use serde::Serialize;
@@ -24,31 +22,6 @@ pub struct StepRow {
     pub result: Option<String>,
 }
 
-/// Every step task of `task_ids`, in order, wherever it is: one batch get
-/// of three names a step (`None` for a task that does not exist).
-pub(super) async fn read_steps(
-    store: &Store,
-    task_ids: &[String],
-) -> Result<Vec<Option<Versioned<Task>>>> {
-    if task_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let names: Vec<String> = (task_ids.iter())
-        .flat_map(|id| Pile::ALL.iter().map(move |p| store.name(&p.doc(id))))
-        .collect();
-    let docs = store.batch_get(names).await?;
-    let mut out = Vec::with_capacity(task_ids.len());
-    for piles in docs.chunks(Pile::ALL.len()) {
-        let found =
-            (Pile::ALL.iter().zip(piles)).find_map(|(pile, doc)| doc.as_ref().map(|d| (*pile, d)));
-        out.push(match found {
-            Some((pile, doc)) => Some(Store::decode_versioned(doc, pile)?),
-            None => None,
-        });
-    }
-    Ok(out)
-}
-
 async fn find(store: &Store, run_id: &str) -> Result<SeenRun> {
     if !crate::workflow::is_run_id(run_id) {
         return Err(Error::NotFound(format!("'{run_id}' is not a run id")));
@@ -61,7 +34,7 @@ async fn find(store: &Store, run_id: &str) -> Result<SeenRun> {
 pub async fn status(store: &Store, run_id: &str) -> Result<(WorkflowRun, Vec<StepRow>)> {
     let seen = find(store, run_id).await?;
     let run = seen.run;
-    let found = read_steps(store, &run.task_ids).await?;
+    let found = store.find_tasks(&run.task_ids).await?;
     let rows = (run.steps.iter().zip(&run.task_ids).zip(found))
         .map(|((step, task_id), v)| {
             let t = v.map(|v| v.value);
@@ -109,7 +82,7 @@ pub async fn cancel(store: &Store, run_id: &str, by: &str) -> Result<CancelRepor
 /// (a cancelled step cancels its dependents too, so from the end each
 /// cancel finds its dependents done already).
 pub(super) async fn cancel_steps(store: &Store, run: &WorkflowRun) -> Result<CancelReport> {
-    let found = read_steps(store, &run.task_ids).await?;
+    let found = store.find_tasks(&run.task_ids).await?;
     let mut report = CancelReport::default();
     for (step, v) in run.steps.iter().zip(found).rev() {
         let Some(v) = v else { continue };
