@@ -76,6 +76,14 @@ async fn what_the_agent_cannot_decode_or_bound_is_refused() {
             json!(vec!["t"; 20]),
         ),
         (
+            // Dependents are found through waiters/, never this list, so
+            // a new task names none (the rules' create budget counts on it).
+            "blocking names a dependent",
+            "/dependencies/blocking",
+            json!(["someone-else"]),
+            json!([]),
+        ),
+        (
             "a capability with a comma",
             "/requires",
             json!(["gpu,tpu"]),
@@ -127,7 +135,7 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     doc["dependencies"]["condition"] = json!(format!("dep-0.result == \"{}\"", "x".repeat(980)));
     // A task with dependencies starts blocked.
     doc["status"] = json!("blocked");
-    doc["dependencies"]["blocking"] = json!(ids("sub", 50));
+    doc["review"] = json!({"policy": "self+peer+user+tests", "rework": "same", "max_rounds": 10});
     allowed(
         "a new task with every list full",
         create(&alice, &t.task_id, &doc),

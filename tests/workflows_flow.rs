@@ -1,8 +1,8 @@
 //! Issue 13, workflows end to end under the rules, with in-process agents:
 //! - each of the seed's five templates runs to completion with the demo's
 //!   handler, one of them started by `vayu task create --type research
-//!   --workflow` (the user request's execution step without its peer
-//!   review: see the known bug noted in the test);
+//!   --workflow`; the user request's execution step passes a peer's
+//!   review on the way;
 //! - a workflow file whose later step gets an earlier step's result in
 //!   its input (filled in by the agent before the handler starts), and
 //!   whose step with an unmet `if` is skipped;
@@ -124,9 +124,17 @@ async fn first(w: &World, id: &str, status: Status) -> jiff::Timestamp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
+    common::fleet::trace_from_env();
     let w = World::new("wf-templates").await;
+    // Every agent may review as a peer: the user request's execution step
+    // needs a peer's review, from an agent that did not run it.
     let configs = (1..=3)
-        .map(|i| agent(&format!("wf-{i}"), shell(vayu::demo::DEMO_HANDLER)))
+        .map(|i| {
+            let mut a = agent(&format!("wf-{i}"), shell(vayu::demo::DEMO_HANDLER));
+            a.capabilities = vec!["review".into()];
+            a.reviews.peer = Some(vayu::demo::DEMO_REVIEW.into());
+            a
+        })
         .collect();
     let (stop, agents) = start(&w, configs).await;
     let alice = w.human("alice").await;
@@ -138,17 +146,7 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
     ];
     let mut runs = Vec::new();
     for (name, given) in inputs {
-        let mut spec = vayu::workflow::template(name).expect("a built-in template");
-        // KNOWN BUG, not of workflows: under firestore.rules a person's
-        // create of a task with both dependencies and a review policy is
-        // over the 1,000-expression budget (plain `vayu task create
-        // --after X --review peer` too), and before that such a task never
-        // left `executing`. The user request's execution step is such a
-        // task, so here it runs without its peer review until the rules
-        // are fixed; the policy reaching the task is checked below.
-        for step in spec.steps.iter_mut().filter(|s| s.review != "none") {
-            step.review = "none".into();
-        }
+        let spec = vayu::workflow::template(name).expect("a built-in template");
         let given: BTreeMap<String, String> = (given.iter())
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
@@ -174,7 +172,17 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
 
     for (name, id) in &runs {
         let (outcome, rows) = settled(&w, id).await;
-        assert_eq!(outcome, "completed", "{name}: {rows:?}");
+        if outcome != "completed" {
+            let mut why = Vec::new();
+            for row in rows.iter().filter(|r| r.status != Some(Status::Completed)) {
+                let t = w.read(&row.task_id).await.value;
+                why.push(format!(
+                    "{}: {:?} {:?}",
+                    row.step, t.execution.last_error, t.history
+                ));
+            }
+            panic!("{name} ended {outcome}: {why:#?}");
+        }
         let spec = vayu::workflow::template(name).expect("built in");
         assert_eq!(rows.len(), spec.steps.len(), "{name}");
         for row in &rows {
@@ -191,7 +199,7 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
     assert_eq!(run.inputs["question"], "why do tides lag?");
     assert_eq!(run.started_by, "alice");
     // A step's review policy reaches its task as `task create --review`
-    // puts it (not run: see the known bug above).
+    // puts it.
     let spec = vayu::workflow::template("user_request").expect("built in");
     let given = [("request".to_string(), "check the policy".to_string())].into();
     let run = workflows::start(&w.admin, &spec, &given, "root")

@@ -144,7 +144,7 @@ impl Runner {
         // Pick up the person's version (with the control field) first.
         if let Ok(Some(fresh)) = self.store.find_task(&self.current.value.task_id).await {
             let execution = self.current.value.execution.clone();
-            self.current = fresh;
+            self.set_current(fresh);
             self.current.value.execution = execution;
         }
         let t_now = now();

@@ -82,6 +82,10 @@ pub(super) struct Runner {
     store: Store,
     cfg: Arc<AgentConfig>,
     current: Versioned<Task>,
+    /// The execution as Firestore holds it: the handler's reports build up
+    /// in `current` between writes, and a move must know which tails it
+    /// would carry (see `write`).
+    stored: crate::model::Execution,
     /// Log lines not yet written.
     pending_logs: Vec<String>,
     log_seq: u64,
@@ -108,6 +112,7 @@ impl Runner {
         Runner {
             store,
             cfg,
+            stored: claimed.value.execution.clone(),
             current: claimed,
             pending_logs: Vec::new(),
             log_seq: 0,
@@ -235,6 +240,12 @@ impl Runner {
             self.finish_failure(format!("handler {exit}; last output: {tail}"))
                 .await
         }
+    }
+
+    /// The version a write (or a re-read) returned.
+    fn set_current(&mut self, v: Versioned<Task>) {
+        self.stored = v.value.execution.clone();
+        self.current = v;
     }
 
     /// Applies one handler event to the in-memory task.

@@ -63,7 +63,7 @@ impl Runner {
             .replace_task(&self.current, &flush, &[], logs)
             .await
         {
-            Ok(v) => self.current = v,
+            Ok(v) => self.set_current(v),
             Err(e) => {
                 tracing::debug!(task = %self.id(), error = %e, "the tails ahead of the end were refused; the end carries them");
                 (self.pending_logs, self.log_seq) = (saved, seq);
@@ -86,8 +86,13 @@ impl Runner {
         // dead letter, or a completion whose handler printed its lines at
         // the end, was refused for ever (tests/rules_budget.rs). A handler
         // that reported nothing since costs no extra write.
-        let leaving = layout::Pile::of(next.status) != layout::Pile::Active;
-        let was = &self.current.value.execution;
+        // The hand-in for review stays in the active pile, but its checks
+        // (isToReview, and isReview for the review it changes) leave no
+        // room for the tails either: the demo handler's artifact and log
+        // lines put it over (tests/workflows_flow.rs).
+        let leaving = layout::Pile::of(next.status) != layout::Pile::Active
+            || next.status == Status::Reviewing;
+        let was = &self.stored;
         let tails_changed = next.execution.logs != was.logs
             || next.execution.checkpoints != was.checkpoints
             || next.execution.artifacts != was.artifacts
@@ -108,7 +113,7 @@ impl Runner {
                 .await
             {
                 Ok(v) => {
-                    self.current = v;
+                    self.set_current(v);
                     return Ok(());
                 }
                 // Under firestore.rules a fenced write is refused before its
@@ -188,11 +193,16 @@ impl Runner {
                     merged.metadata.retry_count = next.metadata.retry_count;
                     merged.metadata.actual_duration = next.metadata.actual_duration;
                     merged.assignment = next.assignment.clone();
+                    // The hand-in for review sets the review pending; a
+                    // reconciled hand-in without it is refused (isToReview).
+                    if matches!(path.last(), Some(Status::Reviewing)) {
+                        merged.review = next.review.clone();
+                    }
                     if matches!(path.last(), Some(Status::Completed)) {
                         merged.control = None;
                     }
                     next = merged;
-                    self.current = fresh;
+                    self.set_current(fresh);
                 }
                 Err(e) => {
                     self.pending_logs = saved_logs;
