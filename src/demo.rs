@@ -25,11 +25,14 @@ pub struct DemoArgs {
 /// The demo agents' peer review: approves, with scores and a comment.
 pub const DEMO_REVIEW: &str = "echo 'vayu:score correctness=5,completeness=4,quality=4'; echo 'vayu:comment the numbers check out'";
 
-/// The demo's handler: reports progress, leaves an artifact, and fails the
-/// first attempt of any task whose title says "flaky", to show a retry.
+/// The demo's handler: reports progress, leaves an artifact, fails the
+/// first attempt of any task whose title says "flaky", to show a retry,
+/// and, as a model would, prints the `vayu:skill` line a task's input asks
+/// for (the learning template's skill update).
 pub const DEMO_HANDLER: &str = r#"input=$(cat)
 case "$input" in *flaky*) if [ "$VAYU_ATTEMPT" = 1 ]; then echo "flaky: failing attempt 1 on purpose" >&2; exit 1; fi;; esac
 for p in 20 40 60 80; do echo "vayu:progress $p step $p"; sleep 0.2; done
+printf '%s' "$input" | grep -o 'vayu:skill [A-Za-z0-9_.:/+-]*' | head -n 1
 echo "vayu:artifact summary inline:ok-$VAYU_TASK_ID"
 echo "vayu:result done by $VAYU_AGENT_ID on attempt $VAYU_ATTEMPT""#;
 

@@ -371,6 +371,39 @@ async fn an_agent_writes_only_its_own_document_and_marks_only_silent_peers_offli
         a1.put_agent(&doc),
     )
     .await;
+    // Learned skills (src/agent/skills.rs): capability names, at most 20,
+    // each also among the agent's capabilities.
+    let with_skills = |skills: Vec<String>, also_capabilities: bool| {
+        let mut doc = agent_doc("agent-1");
+        if also_capabilities {
+            doc.capabilities.extend(skills.iter().cloned());
+        }
+        doc.skills = skills;
+        doc
+    };
+    allowed(
+        "an agent lists a skill it learned",
+        a1.put_agent(&with_skills(vec!["rust".into()], true)),
+    )
+    .await;
+    denied(
+        "a skill the agent does not advertise",
+        a1.put_agent(&with_skills(vec!["rust".into()], false)),
+    )
+    .await;
+    denied(
+        "a skill that is no capability name",
+        a1.put_agent(&with_skills(vec!["rust,go".into()], true)),
+    )
+    .await;
+    denied(
+        "21 skills",
+        a1.put_agent(&with_skills(
+            (0..21).map(|i| format!("s{i}")).collect(),
+            true,
+        )),
+    )
+    .await;
     let no_clock = {
         let d = a1
             .encode(&layout::agent_doc("agent-1"), &agent_doc("agent-1"))

@@ -2,7 +2,8 @@
 //! - each of the seed's five templates runs to completion with the demo's
 //!   handler, one of them started by `vayu task create --type research
 //!   --workflow`; the user request's execution step passes a peer's
-//!   review on the way;
+//!   review on the way, and the learner (pinned by `agent:ID`) practises
+//!   and learns the skill, which its document then lists;
 //! - a workflow file whose later step gets an earlier step's result in
 //!   its input (filled in by the agent before the handler starts), and
 //!   whose step with an unmet `if` is skipped;
@@ -195,6 +196,33 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
             }
         }
     }
+    // The learner practised and updated its own skills, and lists the
+    // skill among its capabilities, which assignment matches against.
+    let learning = &runs.iter().find(|(n, _)| n == "learning").expect("ran").1;
+    let (_, rows) = workflows::status(&w.admin, learning).await.expect("reads");
+    for row in rows
+        .iter()
+        .filter(|r| ["practice", "skill_update"].contains(&r.step.as_str()))
+    {
+        assert_eq!(row.agent.as_deref(), Some("wf-1"), "{row:?}");
+    }
+    // Its next heartbeat writes them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let wf1 = loop {
+        let doc = (w.admin.get_agent("wf-1").await)
+            .expect("reads")
+            .expect("wf-1 is registered");
+        if !doc.skills.is_empty() || tokio::time::Instant::now() > deadline {
+            break doc;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(wf1.skills, vec!["rust".to_string()]);
+    assert!(wf1.capabilities.contains(&"rust".to_string()), "{wf1:?}");
+    assert!(
+        wf1.capabilities.contains(&"agent:wf-1".to_string()),
+        "{wf1:?}"
+    );
     let (run, _) = workflows::status(&w.admin, &research).await.expect("reads");
     assert_eq!(run.inputs["question"], "why do tides lag?");
     assert_eq!(run.started_by, "alice");

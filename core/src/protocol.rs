@@ -10,7 +10,13 @@
 //! vayu:artifact report gs://b/r.md    a named output: a URI or a short value
 //! vayu:result 3 bottlenecks found     the task's result summary
 //! vayu:log text                       a log line (same as any other stdout line)
+//! vayu:skill rust                     the agent running it has learned a skill
 //! ```
+//!
+//! A skill is a capability name. The agent adds it to the capabilities in
+//! its document once the run completes (not on a failed attempt), keeps it
+//! across restarts, and assignment matches `requires` against it: this is
+//! how the learning template's skill update reaches assignment.
 //!
 //! A review command (`vayu-agent --review-handler`, `--self-check`,
 //! `--tests-command`) may also say:
@@ -42,6 +48,8 @@ pub enum Report {
     },
     Result(String),
     Log(String),
+    /// A capability the running agent has learned (`vayu:skill NAME`).
+    Skill(String),
     /// A reviewer's verdict (review commands only).
     Verdict(crate::review::Verdict),
     /// A reviewer's scores (review commands only).
@@ -97,6 +105,8 @@ pub fn parse_line(line: &str) -> Report {
         },
         "result" => Report::Result(arg.to_string()),
         "log" => Report::Log(arg.to_string()),
+        "skill" if crate::schema::is_capability(arg) => Report::Skill(arg.to_string()),
+        "skill" => invalid("skill needs a capability name: 1 to 64 of A-Z a-z 0-9 _ . : / + -"),
         "verdict" => match arg {
             "approve" => Report::Verdict(crate::review::Verdict::Approve),
             "reject" => Report::Verdict(crate::review::Verdict::Reject),
@@ -108,7 +118,7 @@ pub fn parse_line(line: &str) -> Report {
         },
         "comment" => Report::Comment(arg.to_string()),
         _ => invalid(
-            "unknown report (progress, checkpoint, artifact, result, log, verdict, score, comment)",
+            "unknown report (progress, checkpoint, artifact, result, log, skill, verdict, score, comment)",
         ),
     }
 }
@@ -116,6 +126,14 @@ pub fn parse_line(line: &str) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_skill_is_a_capability_name() {
+        assert_eq!(parse_line("vayu:skill rust"), Report::Skill("rust".into()));
+        for bad in ["vayu:skill", "vayu:skill two words", "vayu:skill gpu,tpu"] {
+            assert!(matches!(parse_line(bad), Report::Invalid { .. }), "{bad}");
+        }
+    }
 
     #[test]
     fn reports_parse() {

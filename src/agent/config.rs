@@ -56,6 +56,9 @@ pub struct AgentConfig {
     /// The time schedules are evaluated at (`crate::schedules`): the
     /// system clock, or a test's manual one.
     pub clock: crate::schedules::Clock,
+    /// What the agent learned from its runs (`skills.rs`); empty at
+    /// first, seeded from the agent's document at start.
+    pub skills: super::Skills,
 }
 
 impl AgentConfig {
@@ -72,6 +75,7 @@ impl AgentConfig {
             sweep_every: intake::SWEEP_EVERY,
             reviews: ReviewCommands::default(),
             clock: crate::schedules::Clock::system(),
+            skills: super::Skills::default(),
         }
     }
 
@@ -85,6 +89,12 @@ impl AgentConfig {
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
             return bad("the agent id must be 1-128 characters of a-z, A-Z, 0-9, '-', '_', '.'");
+        }
+        if self.capabilities.len() > crate::model::limits::AGENT_CAPABILITIES_MAX {
+            return bad(&format!(
+                "at most {} capabilities: the agent's document also lists its learned skills and reviews",
+                crate::model::limits::AGENT_CAPABILITIES_MAX
+            ));
         }
         if self.concurrency == 0 || self.concurrency > 256 {
             return bad("concurrency must be 1..=256");
@@ -103,12 +113,24 @@ impl AgentConfig {
         Ok(())
     }
 
-    /// The capabilities in the agent's document: its own, and one per
+    /// The capabilities in the agent's document: its own, one per
     /// review it gives (`crate::review::agent::REVIEW_CAPABILITIES`), so
     /// that the rules see a peer reviewer's `review` and people see who
-    /// reviews what ("waiting: no reviewer with review:tests").
+    /// reviews what ("waiting: no reviewer with review:tests"), the
+    /// skills it learned, and `agent:ID`, which only this agent has: a
+    /// task or workflow step that requires it is this agent's alone (an
+    /// id too long for a capability, over 58 characters, has none).
     pub fn advertised(&self) -> Vec<String> {
         let mut caps = self.capabilities.clone();
+        let me = format!("agent:{}", self.agent_id);
+        if crate::schema::is_capability(&me) && !caps.contains(&me) {
+            caps.push(me);
+        }
+        for skill in self.skills.list() {
+            if !caps.contains(&skill) {
+                caps.push(skill);
+            }
+        }
         for (kind, cap) in crate::review::agent::REVIEW_CAPABILITIES {
             if self.reviews.reviews().gives(kind) && !caps.iter().any(|c| c == cap) {
                 caps.push(cap.to_string());

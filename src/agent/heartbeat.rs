@@ -39,6 +39,7 @@ impl Card {
             agent_id: cfg.agent_id.clone(),
             status: Some(state),
             capabilities: cfg.advertised(),
+            skills: cfg.skills.list(),
             handles: handles(&cfg.handlers),
             concurrency: cfg.concurrency as i64,
             current_tasks: if offline { vec![] } else { current },
@@ -68,6 +69,8 @@ impl Agent {
     /// the agent's document is written again.
     pub(super) fn on_tick(&mut self) {
         self.recheck_lanes = true;
+        // A run may have taught the agent a skill (skills.rs).
+        self.offer = self.cfg.offer();
         self.queue.unpark();
         self.maybe_sweep();
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);

@@ -39,6 +39,7 @@ mod recovery;
 mod reviewer;
 mod runner;
 mod shutdown;
+mod skills;
 mod start;
 mod state;
 
@@ -48,6 +49,7 @@ pub use queue::{QueueView, queue_window};
 pub use recovery::{confirm_offline, requeue};
 pub use reviewer::ReviewCommands;
 pub use runner::Outcome;
+pub use skills::{Learned, Skills};
 
 use crate::assign::{self, Offer};
 use crate::error::{Error, Result};

@@ -7,6 +7,16 @@ use heartbeat::Card;
 
 impl Agent {
     pub(super) async fn start(store: Store, cfg: AgentConfig) -> Result<Agent> {
+        // The skills an earlier run learned are only in its document,
+        // which registering overwrites. Unreadable is not fatal: the agent
+        // starts without them, and the log says so.
+        match store.get_agent(&cfg.agent_id).await {
+            Ok(Some(doc)) => cfg.skills.seed(&doc.skills),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the skills an earlier run learned")
+            }
+        }
         let cfg = Arc::new(cfg);
         let report = AgentReport::default();
         let mut card = Card::new();

@@ -9,6 +9,12 @@ pub struct AgentDoc {
     pub agent_id: String,
     pub status: Option<AgentState>,
     pub capabilities: Vec<String>,
+    /// Capabilities learned from runs (`vayu:skill`, the learning
+    /// template's skill update), also listed in `capabilities`. Kept apart
+    /// so that a restart carries them forward while the configured ones
+    /// may change. At most [`limits::SKILLS_MAX`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
     /// Task types this agent has a handler for.
     pub handles: Vec<String>,
     pub concurrency: i64,

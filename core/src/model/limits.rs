@@ -7,6 +7,14 @@ pub const CONTEXT_MAX: usize = 2_000;
 pub const TAGS_MAX: usize = 20;
 pub const TAG_MAX: usize = 64;
 pub const REQUIRES_MAX: usize = 20;
+/// Skills an agent keeps from its runs (`vayu:skill`); firestore.rules
+/// `isAgentDoc` holds the same bound. Past it, a new skill is dropped
+/// with a warning: an agent's document is rewritten every heartbeat.
+pub const SKILLS_MAX: usize = 20;
+/// Capabilities an agent may be configured with: its document lists at
+/// most 50 (firestore.rules `isAgentDoc`), which also hold its learned
+/// skills, its three review capabilities and its `agent:ID`.
+pub const AGENT_CAPABILITIES_MAX: usize = 50 - SKILLS_MAX - 3 - 1;
 pub const DEPENDENCIES_MAX: usize = 50;
 /// The most tasks on a dependency cycle that the breaker may name (the
 /// rules read one document per hop, and a write may read 10).

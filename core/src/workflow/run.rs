@@ -101,6 +101,8 @@ pub fn prepare(
             let step = step.id.clone();
             WorkflowError::Template { step, source }
         })?;
+        let mut step = step.clone();
+        step.requires = required(&step, &inputs)?;
         steps.push(StepPlan {
             step: step.clone(),
             task_id: step_task_id(run_id, id),
@@ -125,6 +127,30 @@ pub fn prepare(
         cancelled_at: None,
     };
     Ok((run, steps))
+}
+
+/// The step's `requires` with the run's inputs filled in: each must be a
+/// capability then (an `agent` input of "two words" makes no `agent:ID`).
+fn required(
+    step: &StepSpec,
+    inputs: &BTreeMap<String, String>,
+) -> Result<Vec<String>, WorkflowError> {
+    let mut out = Vec::with_capacity(step.requires.len());
+    for entry in &step.requires {
+        let filled = render_inputs(entry, inputs).map_err(|source| {
+            let step = step.id.clone();
+            WorkflowError::Template { step, source }
+        })?;
+        if !crate::schema::is_capability(&filled) {
+            let step = step.id.clone();
+            return Err(WorkflowError::BadCapability {
+                step,
+                capability: filled,
+            });
+        }
+        out.push(filled);
+    }
+    Ok(out)
 }
 
 /// The run and step of a step's task id, `{run_id}-{step}` where the run

@@ -5,14 +5,14 @@
 //! small level-by-level Kahn pass; the task dependency graph (issue 13,
 //! written in parallel) may take this over later.
 
-use super::input::{Reference, references};
+use super::input::{Reference, references, render};
 use super::{
     CONDITION_MAX, DESCRIPTION_MAX, INPUTS_MAX, RESULTS_MAX, REVIEW_POLICIES, STEPS_MAX, StepSpec,
     WorkflowError, WorkflowSpec, is_input_name, is_step_id, is_workflow_name,
 };
 use crate::model::limits;
 use crate::schema::is_capability;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A valid workflow's steps in an order they can run in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,12 +93,12 @@ fn check_steps(spec: &WorkflowSpec) -> Result<HashMap<&str, usize>, WorkflowErro
         if index.insert(step.id.as_str(), i).is_some() {
             return Err(WorkflowError::DuplicateStep { id });
         }
-        check_fields(step)?;
+        check_fields(spec, step)?;
     }
     Ok(index)
 }
 
-fn check_fields(step: &StepSpec) -> Result<(), WorkflowError> {
+fn check_fields(spec: &WorkflowSpec, step: &StepSpec) -> Result<(), WorkflowError> {
     let name = || step.id.clone();
     if step.title.trim().is_empty() || step.title.len() > limits::TITLE_MAX {
         return Err(WorkflowError::BadTitle { step: name() });
@@ -121,7 +121,7 @@ fn check_fields(step: &StepSpec) -> Result<(), WorkflowError> {
             count,
         });
     }
-    if let Some(capability) = step.requires.iter().find(|c| !is_capability(c)) {
+    if let Some(capability) = step.requires.iter().find(|c| !is_required(spec, c)) {
         let capability = capability.clone();
         return Err(WorkflowError::BadCapability {
             step: name(),
@@ -221,6 +221,27 @@ fn cycle_from(spec: &WorkflowSpec, deps: &[Vec<usize>], done: &[bool], start: us
 
 /// Every reference names a declared input, or a step this one runs
 /// after directly or through others.
+/// A `requires` entry: a capability, or a capability once the inputs it
+/// names are filled in (`agent:{{inputs.agent}}` pins a step to the agent
+/// an input names, through the `agent:ID` capability every agent has).
+/// The run checks the filled-in value again ([`super::run`]).
+fn is_required(spec: &WorkflowSpec, entry: &str) -> bool {
+    let Ok(refs) = references(entry) else {
+        return false;
+    };
+    let declared = |name: &str| spec.inputs.iter().any(|x| x.name == name);
+    if !refs
+        .iter()
+        .all(|(_, r)| matches!(r, Reference::Input(n) if declared(n)))
+    {
+        return false;
+    }
+    let sample: BTreeMap<String, String> = (spec.inputs.iter())
+        .map(|x| (x.name.clone(), "a".to_string()))
+        .collect();
+    render(entry, &sample, &BTreeMap::new()).is_ok_and(|c| is_capability(&c))
+}
+
 fn check_references(
     spec: &WorkflowSpec,
     index: &HashMap<&str, usize>,

@@ -86,6 +86,9 @@ pub(super) struct Runner {
     /// in `current` between writes, and a move must know which tails it
     /// would carry (see `write`).
     stored: crate::model::Execution,
+    /// Skills the handler reported (`vayu:skill`), kept if the run
+    /// completes.
+    learned: Vec<String>,
     /// Log lines not yet written.
     pending_logs: Vec<String>,
     log_seq: u64,
@@ -115,6 +118,7 @@ impl Runner {
             stored: claimed.value.execution.clone(),
             current: claimed,
             pending_logs: Vec::new(),
+            learned: Vec::new(),
             log_seq: 0,
             epoch,
             release,
@@ -227,7 +231,11 @@ impl Runner {
         }
         drop(child);
         if exit.success() {
-            self.finish_success().await
+            let outcome = self.finish_success().await;
+            if outcome == Outcome::Completed {
+                self.keep_skills();
+            }
+            outcome
         } else {
             let tail = self
                 .current
@@ -288,6 +296,11 @@ impl Runner {
                 ex.result = Some(clip(&r, limits::ERROR_MAX))
             }
             HandlerEvent::Report(Report::Log(line)) => self.log(line),
+            HandlerEvent::Report(Report::Skill(skill)) => {
+                if !self.learned.contains(&skill) {
+                    self.learned.push(skill);
+                }
+            }
             HandlerEvent::Report(Report::Invalid { line, reason }) => {
                 self.log(format!("[vayu] ignored report ({reason}): {line}"))
             }
@@ -297,6 +310,20 @@ impl Runner {
                 "[vayu] ignored a review report in a task's run: {review:?}"
             )),
             HandlerEvent::Stderr(line) => self.log(line),
+        }
+    }
+
+    /// A completed run's skills join the agent's (its next document
+    /// lists them). A handed-in run waits for its review: not kept.
+    fn keep_skills(&mut self) {
+        for skill in std::mem::take(&mut self.learned) {
+            match self.cfg.skills.learn(&skill) {
+                super::Learned::New => tracing::info!(task = %self.id(), %skill, "learned a skill"),
+                super::Learned::Known => {}
+                super::Learned::Full => {
+                    tracing::warn!(task = %self.id(), %skill, "skill dropped: the agent keeps at most {}", limits::SKILLS_MAX)
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::{input, spec, step};
 use crate::model::{Priority, TaskType};
-use crate::workflow::WorkflowSpec;
+use crate::workflow::{StepSpec, WorkflowSpec};
 
 /// Problem definition → literature review → hypothesis formation →
 /// experiment design → data collection → analysis → report.
@@ -84,11 +84,18 @@ pub(super) fn research() -> WorkflowSpec {
 }
 
 /// Skill gap identified → curriculum selection → practice session →
-/// progress assessment → feedback → skill update. The skill update
-/// writes the agent's skills, which assignment then reads.
+/// progress assessment → feedback → skill update. The learner practises
+/// and updates its own skills: those two steps require `agent:ID`, the
+/// capability only that agent has, and the skill update asks its handler
+/// to print `vayu:skill NAME` when the skill is learned; the agent then
+/// lists it in its capabilities, which assignment reads.
 pub(super) fn learning() -> WorkflowSpec {
     use Priority::{Low, Normal};
     let t = TaskType::Learning;
+    let by_learner = |mut s: StepSpec| {
+        s.requires = vec!["agent:{{inputs.agent}}".to_string()];
+        s
+    };
     let steps = vec![
         step(
             "skill_gap",
@@ -106,14 +113,14 @@ pub(super) fn learning() -> WorkflowSpec {
             &["skill_gap"],
             "Choose a short curriculum of exercises that closes this gap:\n{{steps.skill_gap.result}}",
         ),
-        step(
+        by_learner(step(
             "practice",
             "Practise",
             t,
             Low,
             &["curriculum"],
             "Work through these exercises as agent {{inputs.agent}} and record each attempt:\n{{steps.curriculum.result}}",
-        ),
+        )),
         step(
             "assessment",
             "Assess the progress",
@@ -130,14 +137,14 @@ pub(super) fn learning() -> WorkflowSpec {
             &["assessment"],
             "Give agent {{inputs.agent}} concrete feedback on {{inputs.skill}} from this assessment:\n{{steps.assessment.result}}",
         ),
-        step(
+        by_learner(step(
             "skill_update",
             "Update the agent's skills",
             t,
             Normal,
             &["feedback"],
-            "Decide whether agent {{inputs.agent}} now has the skill '{{inputs.skill}}' (answer yes or no, then why), so that assignment can use it.\nAssessment: {{steps.assessment.result}}\nFeedback: {{steps.feedback.result}}",
-        ),
+            "Decide whether you, agent {{inputs.agent}}, now have the skill '{{inputs.skill}}' (answer yes or no, then why). If yes, print the line\nvayu:skill {{inputs.skill}}\nso that assignment can use it.\nAssessment: {{steps.assessment.result}}\nFeedback: {{steps.feedback.result}}",
+        )),
     ];
     let inputs = vec![
         input("agent", None, "the agent that learns"),

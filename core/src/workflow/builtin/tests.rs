@@ -18,10 +18,40 @@ fn all_five_are_valid_and_named_after_their_task_type() {
             "{}",
             t.name
         );
-        assert!(t.steps.iter().all(|s| s.requires.is_empty()), "{}", t.name);
+        // Any agent may take a step, but the learner's own two.
+        let pinned: Vec<&str> = (t.steps.iter())
+            .filter(|s| !s.requires.is_empty())
+            .map(|s| s.id.as_str())
+            .collect();
+        let want: &[&str] = match t.name.as_str() {
+            "learning" => &["practice", "skill_update"],
+            _ => &[],
+        };
+        assert_eq!(pinned, want, "{}", t.name);
     }
     assert_eq!(template("research").map(|t| t.steps.len()), Some(7));
     assert_eq!(template("nope"), None);
+}
+
+#[test]
+fn the_learner_is_pinned_by_its_agent_capability() {
+    let spec = template("learning").expect("built in");
+    let given = [("agent", "wf-1"), ("skill", "rust")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let (_, steps) = crate::workflow::prepare(&spec, "run-1", &given, "alice").expect("plans");
+    let update = steps
+        .iter()
+        .find(|s| s.step.id == "skill_update")
+        .expect("a step");
+    assert_eq!(update.step.requires, vec!["agent:wf-1".to_string()]);
+    assert!(update.input.contains("vayu:skill rust"), "{}", update.input);
+    // An agent id that makes no capability is refused when the run starts.
+    let bad = [("agent", "two words"), ("skill", "rust")]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
+    let err = crate::workflow::prepare(&spec, "run-2", &bad, "alice").expect_err("refused");
+    assert!(err.to_string().contains("agent:two words"), "{err}");
 }
 
 #[test]
