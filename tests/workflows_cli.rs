@@ -129,7 +129,10 @@ async fn bad_workflows_are_refused_with_exit_2_and_nothing_written() {
         vec!["task", "list", "--json"],
     ] {
         let out = vayu_as(&w, "alice", &what);
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            let err = String::from_utf8_lossy(&out.stderr);
+            panic!("{what:?}: not JSON ({e}); stderr: {err}")
+        });
         assert_eq!(rows, serde_json::json!([]), "{what:?}: nothing was written");
     }
     let out = vayu_as(&w, "alice", &["workflow", "status", "no-such-run"]);
