@@ -140,7 +140,9 @@ impl Agent {
         }
         let t_now = now();
         while self.running.len() + self.claiming_ids.len() < self.cfg.concurrency {
-            let eligible = self.queue.candidates.values().map(|c| &c.seen.value);
+            let eligible = (self.queue.candidates.values())
+                .filter(|c| c.ours_now())
+                .map(|c| &c.seen.value);
             let eligible = eligible.filter(|t| {
                 self.offer.can_claim(t, t_now)
                     && !self.running.contains(&t.task_id)

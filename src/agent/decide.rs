@@ -25,8 +25,14 @@ impl Agent {
                 let ms = crate::model::millis_between(t_now, nb).max(0) as u64 + 1;
                 Instant::now() + Duration::from_millis(ms)
             });
+        // A peer's critical task becomes ours to claim after the grace.
+        let foreign_due = (self.queue.candidates.values())
+            .filter(|c| !c.ours_now())
+            .filter_map(|c| c.foreign_since)
+            .min()
+            .map(|since| since + state::FOREIGN_GRACE);
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        [self.claims.paused_until, next_not_before]
+        [self.claims.paused_until, next_not_before, foreign_due]
             .into_iter()
             .flatten()
             .min()

@@ -40,9 +40,8 @@ pub enum QueueView {
 /// every write to the collection.) Lanes, so that each task reaches one
 /// agent's listener, not every agent's.
 pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) -> QuerySpec {
-    use firestore::gcloud_sdk::google::firestore::v1::structured_query::{
-        Direction, FieldReference, Order,
-    };
+    use firestore::gcloud_sdk::google::firestore::v1 as pb;
+    use pb::structured_query::{Direction, FieldReference, Order};
     let asc = |f: &str| Order {
         field: Some(FieldReference {
             field_path: f.into(),
@@ -51,8 +50,26 @@ pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) 
     };
     // Every lane (an agent alone): no lane filter at all. Same documents,
     // and `in` costs a disjunction per value (the emulator runs each).
+    // Otherwise its lanes, and the critical tasks of every lane: one a busy
+    // peer's lane holds is not left waiting behind that peer's work while
+    // this agent has a free slot (`Candidate::foreign_since`). Critical
+    // tasks are few, so seeing them all costs little.
     let all_lanes = (0..lanes::LANES).all(|l| lanes.contains(&l));
-    let in_lanes = (!all_lanes).then(|| store::field_in_ints("lane", lanes));
+    let in_lanes = (!all_lanes)
+        .then(|| {
+            store::any_of(vec![
+                store::field_in_ints("lane", lanes),
+                store::field_eq(
+                    "priority_rank",
+                    pb::Value {
+                        value_type: Some(pb::value::ValueType::IntegerValue(
+                            crate::model::Priority::Critical.rank(),
+                        )),
+                    },
+                ),
+            ])
+        })
+        .flatten();
     let (filter, order_by) = match view {
         QueueView::All => (in_lanes, vec![]),
         QueueView::Priority => (
@@ -234,9 +251,37 @@ impl Agent {
         // Kept even while our runner for the same id is still winding
         // down: a retried task comes back to the queue before its runner
         // is reaped, and the listener will not show it again.
+        // A critical task in a peer's lane: a candidate once it has waited
+        // there a moment, never ours to forward.
+        let foreign = !q.lanes.contains(&v.value.lane);
+        if foreign {
+            q.stuck.remove(&id);
+            if self.offer.could_claim(&v.value) && v.value.status.is_claimable() {
+                let since = (q.candidates.get(&id).and_then(|c| c.foreign_since))
+                    .unwrap_or_else(Instant::now);
+                let foreign_since = Some(since);
+                q.candidates.insert(
+                    id,
+                    Candidate {
+                        seen: v,
+                        foreign_since,
+                    },
+                );
+            } else {
+                q.candidates.remove(&id);
+            }
+            return;
+        }
         if self.offer.could_claim(&v.value) {
             q.stuck.remove(&id);
-            q.candidates.insert(id, Candidate { seen: v });
+            let foreign_since = None;
+            q.candidates.insert(
+                id,
+                Candidate {
+                    seen: v,
+                    foreign_since,
+                },
+            );
         } else {
             q.candidates.remove(&id);
             if v.value.status.is_claimable() && v.value.control.is_none() {

@@ -7,6 +7,21 @@ use heartbeat::Card;
 /// A claimable task as the listener last showed it.
 pub(super) struct Candidate {
     pub(super) seen: Versioned<Task>,
+    /// For a critical task in a peer's lane: when this agent first saw it.
+    /// It becomes claimable here [`FOREIGN_GRACE`] later, so the lane's
+    /// owner, if it has a free slot, takes it without a race.
+    pub(super) foreign_since: Option<Instant>,
+}
+
+/// How long a critical task in a peer's lane is left to that peer.
+pub(super) const FOREIGN_GRACE: Duration = Duration::from_millis(200);
+
+impl Candidate {
+    /// Whether this agent may claim it now (as far as lanes go).
+    pub(super) fn ours_now(&self) -> bool {
+        self.foreign_since
+            .is_none_or(|s| s.elapsed() >= FOREIGN_GRACE)
+    }
 }
 
 /// A claim's answer: the task id, what the listener had shown, when the

@@ -63,8 +63,48 @@ fn field_filters(f: &sq::Filter, out: &mut Vec<(String, Operator)>) {
     }
 }
 
+/// `q` split at its `or`s: one query per branch of its filter in
+/// disjunctive normal form (an `in` stays one branch: one index serves
+/// it). Firestore serves each branch from its own index, so each is
+/// checked on its own ([`composite_index_needed`]); a query without an
+/// `or` is its own only branch.
+pub fn or_branches(q: &DeclaredQuery) -> Vec<DeclaredQuery> {
+    fn dnf(f: &sq::Filter) -> Vec<Vec<sq::Filter>> {
+        use sq::filter::FilterType;
+        match &f.filter_type {
+            Some(FilterType::CompositeFilter(c))
+                if c.op == sq::composite_filter::Operator::Or as i32 =>
+            {
+                c.filters.iter().flat_map(dnf).collect()
+            }
+            Some(FilterType::CompositeFilter(c)) => {
+                c.filters.iter().fold(vec![Vec::new()], |acc, child| {
+                    let options = dnf(child);
+                    (acc.iter())
+                        .flat_map(|prefix| {
+                            options
+                                .iter()
+                                .map(move |o| [prefix.clone(), o.clone()].concat())
+                        })
+                        .collect()
+                })
+            }
+            _ => vec![vec![f.clone()]],
+        }
+    }
+    match &q.filter {
+        None => vec![q.clone()],
+        Some(f) => (dnf(f).into_iter())
+            .map(|branch| DeclaredQuery {
+                filter: store::all_of(branch),
+                ..q.clone()
+            })
+            .collect(),
+    }
+}
+
 /// The composite index `q` needs, or `None` when single-field indexes
-/// serve it.
+/// serve it. `q` has no `or` ([`or_branches`] splits one).
 pub fn composite_index_needed(q: &DeclaredQuery) -> Option<NeededIndex> {
     let mut filters = Vec::new();
     if let Some(f) = &q.filter {

@@ -22,7 +22,9 @@ use crate::store;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use pb::structured_query::{self as sq, field_filter::Operator};
 
-pub use index::{MAX_DISJUNCTIONS, composite_index_needed, disjunctions, index_serves};
+pub use index::{
+    MAX_DISJUNCTIONS, composite_index_needed, disjunctions, index_serves, or_branches,
+};
 
 mod index;
 

@@ -118,6 +118,22 @@ pub fn all_of(mut filters: Vec<sq::Filter>) -> Option<sq::Filter> {
     }
 }
 
+/// Any of `filters` (one filter stays as it is).
+pub fn any_of(mut filters: Vec<sq::Filter>) -> Option<sq::Filter> {
+    match filters.len() {
+        0 => None,
+        1 => filters.pop(),
+        _ => Some(sq::Filter {
+            filter_type: Some(sq::filter::FilterType::CompositeFilter(
+                sq::CompositeFilter {
+                    op: sq::composite_filter::Operator::Or as i32,
+                    filters,
+                },
+            )),
+        }),
+    }
+}
+
 /// Which pile a full document name is in.
 pub fn pile_of_name(name: &str) -> Option<Pile> {
     let mut parts = name.rsplit('/');
