@@ -146,8 +146,8 @@ impl Agent {
                     && !self.running.contains(&t.task_id)
                     && !self.claiming_ids.contains(&t.task_id)
             });
-            let Some(id) = assign::pick(&self.cfg.agent_id, eligible).map(|t| t.task_id.clone())
-            else {
+            let picked = assign::pick(&self.cfg.agent_id, eligible, t_now, self.cfg.age_step);
+            let Some(id) = picked.map(|t| t.task_id.clone()) else {
                 break;
             };
             let cand =

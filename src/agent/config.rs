@@ -56,6 +56,9 @@ pub struct AgentConfig {
     /// The time schedules are evaluated at (`crate::schedules`): the
     /// system clock, or a test's manual one.
     pub clock: crate::schedules::Clock,
+    /// How long a queued task waits for each priority rank it climbs
+    /// (`crate::assign::ageing`); a test shortens it to see the bound.
+    pub age_step: Duration,
 }
 
 impl AgentConfig {
@@ -72,6 +75,7 @@ impl AgentConfig {
             sweep_every: intake::SWEEP_EVERY,
             reviews: ReviewCommands::default(),
             clock: crate::schedules::Clock::system(),
+            age_step: crate::assign::ageing::AGE_STEP,
         }
     }
 

@@ -1,104 +1,43 @@
-//! Which queued task an agent should claim: capability matching,
-//! availability and scoring (the seed's section 3), without I/O.
+//! Assignment, the seed's section 3, without I/O: which agents could run a
+//! task, which of them should, and which queued task an agent claims.
+//!
+//! The seed's five phases, one file each, each a small pure function:
+//! 1. [`capability`]: `requires` ⊆ the agent's capabilities (and its
+//!    type, and not rework of its own rejected work); when no live agent
+//!    qualifies, why not ([`waiting_reason`]);
+//! 2. [`score::available`]: online, a free slot, not draining;
+//! 3. [`score::load`]: the running tasks, weighted by complexity;
+//! 4. [`score::specialisation`]: success rate, duration and quality for
+//!    the agent and the task's type, from its [`history`];
+//! 5. [`score::decide`]: the primary agent, or a team of distinct agents.
+//!
+//! The weights are [`score::Weights`]. [`ageing`] raises a waiting task's
+//! effective priority so that nothing starves, and [`history`] is the
+//! per-agent, per-type statistics that phase 4 reads.
 //!
 //! In pull mode every agent sees the same queue through its listener. If
 //! all of them went for the oldest task, they would collide on it and all
-//! but one would lose. So an agent takes the best few tasks by priority and
-//! age, and among those prefers the one its rendezvous hash ranks first:
-//! different agents prefer different tasks, priority order is kept within
-//! a small window, and collisions become rare.
+//! but one would lose. So an agent takes the best few tasks by (aged)
+//! priority and age, and among those prefers the one its rendezvous hash
+//! ranks first: different agents prefer different tasks, priority order
+//! is kept within a small window, and collisions become rare.
 
-use crate::model::{AgentDoc, Task, TaskType, Time};
-use std::collections::HashSet;
+pub mod ageing;
+pub mod capability;
+pub mod history;
+pub mod score;
 
-/// What an agent offers.
-#[derive(Debug, Clone, Default)]
-pub struct Offer {
-    pub agent_id: String,
-    pub capabilities: HashSet<String>,
-    /// Types with a handler; `None` means a catch-all handler.
-    pub handles: Option<HashSet<TaskType>>,
-}
+pub use capability::{Offer, capable, waiting_reason};
 
-impl Offer {
-    /// What a peer offers, as its `agents/{id}` document says (`handles`
-    /// is `["*"]` for a catch-all handler; unknown type names are
-    /// ignored).
-    pub fn of_agent(doc: &AgentDoc) -> Offer {
-        Offer {
-            agent_id: doc.agent_id.clone(),
-            capabilities: doc.capabilities.iter().cloned().collect(),
-            handles: if doc.handles.iter().any(|h| h == "*") {
-                None
-            } else {
-                Some(doc.handles.iter().filter_map(|h| h.parse().ok()).collect())
-            },
-        }
-    }
-
-    pub fn handles(&self, t: TaskType) -> bool {
-        self.handles.as_ref().is_none_or(|set| set.contains(&t))
-    }
-
-    /// Whether this agent may claim `task` at `now`.
-    pub fn can_claim(&self, task: &Task, now: Time) -> bool {
-        task.status.is_claimable()
-            && task.control.is_none()
-            && task.not_before.is_none_or(|t| t <= now)
-            && self.could_claim(task)
-    }
-
-    /// Whether this agent could ever claim `task` (ignoring time): its
-    /// type and capabilities, and not rework of its own rejected work
-    /// (`review.avoid`, set by `--rework other`).
-    pub fn could_claim(&self, task: &Task) -> bool {
-        self.handles(task.task_type)
-            && task.requires.iter().all(|c| self.capabilities.contains(c))
-            && task.review.avoid.as_deref() != Some(self.agent_id.as_str())
-    }
-}
-
-/// Why a task waits that no live agent can ever take, for `vayu task
-/// status` and `task list` ("waiting: {this}"); `None` when some live agent
-/// could claim it, or when it is not waiting to be claimed. `live` is what
-/// the agents that are not offline offer.
-///
-/// The reason names what is missing: the type when no live agent handles
-/// it; else the required capabilities that no live agent handling the type
-/// offers; else (each is offered, but never all by one agent) all of them.
-pub fn waiting_reason(task: &Task, live: &[Offer]) -> Option<String> {
-    if !task.status.is_claimable() || live.iter().any(|o| o.could_claim(task)) {
-        return None;
-    }
-    if live.is_empty() {
-        return Some("no live agent".into());
-    }
-    let handlers: Vec<&Offer> = live.iter().filter(|o| o.handles(task.task_type)).collect();
-    if handlers.is_empty() {
-        return Some(format!("no live agent offers type {}", task.task_type));
-    }
-    if let Some(avoid) = &task.review.avoid
-        && handlers.iter().all(|o| &o.agent_id == avoid)
-    {
-        return Some(format!("rework: no live agent other than {avoid}"));
-    }
-    let missing: Vec<&str> = task
-        .requires
-        .iter()
-        .filter(|c| !handlers.iter().any(|o| o.capabilities.contains(*c)))
-        .map(String::as_str)
-        .collect();
-    Some(if missing.is_empty() {
-        format!("no live agent offers all of {}", task.requires.join(", "))
-    } else {
-        format!("no live agent offers {}", missing.join(", "))
-    })
-}
+use crate::model::{Task, Time};
+use std::time::Duration;
 
 /// How many of the best tasks an agent chooses among.
 pub const WINDOW: usize = 8;
 
-/// The order tasks are served in: priority, then age, then id.
+/// The order tasks are served in without ageing: priority, then age, then
+/// id. (The agent serves by [`ageing::aged_key`], which is this order at
+/// the moment a task arrives.)
 pub fn queue_key(task: &Task) -> (i64, i64, &str) {
     (
         task.priority.rank(),
@@ -111,18 +50,29 @@ pub fn queue_key(task: &Task) -> (i64, i64, &str) {
 
 pub use crate::spread::affinity;
 
-/// Picks the task to claim among `tasks` (those this agent can claim), or
-/// `None`. Only tasks of the best priority present are considered, so a
-/// critical task is never passed over for a normal one.
-pub fn pick<'a>(agent_id: &str, tasks: impl IntoIterator<Item = &'a Task>) -> Option<&'a Task> {
-    let mut all: Vec<&Task> = tasks.into_iter().collect();
-    if all.is_empty() {
-        return None;
+/// Picks the task to claim among `tasks` (those this agent can claim) at
+/// `now`, ageing them by `age_step` ([`ageing`]), or `None`.
+///
+/// An overdue task (waited [`ageing::OVERDUE_STEPS`] steps) is taken
+/// first, in strict order: that is what bounds every task's wait.
+/// Otherwise only tasks of the best effective rank present are
+/// considered, so a critical task is never passed over for a normal one,
+/// and among the [`WINDOW`] oldest of them the agent's rendezvous hash
+/// chooses.
+pub fn pick<'a>(
+    agent_id: &str,
+    tasks: impl IntoIterator<Item = &'a Task>,
+    now: Time,
+    age_step: Duration,
+) -> Option<&'a Task> {
+    let all = ageing::order(tasks, now, age_step);
+    let first = *all.first()?;
+    if ageing::overdue(first, now, age_step) {
+        return Some(first);
     }
-    all.sort_by(|a, b| queue_key(a).cmp(&queue_key(b)));
-    let best = all[0].priority;
+    let best = ageing::effective_rank(first, now, age_step);
     all.into_iter()
-        .take_while(|t| t.priority == best)
+        .take_while(|t| ageing::effective_rank(t, now, age_step) == best)
         .take(WINDOW)
         .min_by_key(|t| affinity(agent_id, &t.task_id))
 }
@@ -130,68 +80,8 @@ pub fn pick<'a>(agent_id: &str, tasks: impl IntoIterator<Item = &'a Task>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::Status;
-    use crate::model::{ControlRequest, Priority, now, time_add};
-    use std::time::Duration;
-
-    fn offer(caps: &[&str], handles: Option<&[TaskType]>) -> Offer {
-        Offer {
-            agent_id: "a".into(),
-            capabilities: caps.iter().map(|s| s.to_string()).collect(),
-            handles: handles.map(|h| h.iter().copied().collect()),
-        }
-    }
-
-    #[test]
-    fn capabilities_types_time_and_control_gate_a_claim() {
-        let now = now();
-        let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
-        t.requires = vec!["gpu".into()];
-        assert!(!offer(&[], None).can_claim(&t, now));
-        assert!(offer(&["gpu", "web"], None).can_claim(&t, now));
-        assert!(!offer(&["gpu"], Some(&[TaskType::Learning])).can_claim(&t, now));
-        assert!(offer(&["gpu"], Some(&[TaskType::Research])).can_claim(&t, now));
-        t.not_before = Some(time_add(now, Duration::from_secs(5)));
-        assert!(!offer(&["gpu"], None).can_claim(&t, now));
-        t.not_before = None;
-        t.control = Some(ControlRequest::Pause);
-        assert!(!offer(&["gpu"], None).can_claim(&t, now));
-        t.control = None;
-        t.status = Status::Blocked;
-        assert!(!offer(&["gpu"], None).can_claim(&t, now));
-    }
-
-    #[test]
-    fn a_task_no_live_agent_can_take_says_what_is_missing() {
-        let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
-        t.requires = vec!["gpu".into(), "web".into()];
-        let research = Some(&[TaskType::Research][..]);
-        let reason = |live: &[Offer]| waiting_reason(&t, live);
-        assert_eq!(reason(&[]).as_deref(), Some("no live agent"));
-        assert_eq!(
-            reason(&[offer(&["gpu", "web"], Some(&[TaskType::Learning]))]).as_deref(),
-            Some("no live agent offers type research")
-        );
-        assert_eq!(
-            reason(&[offer(&["web"], research), offer(&["gpu"], Some(&[]))]).as_deref(),
-            Some("no live agent offers gpu"),
-            "gpu counts only on an agent that handles the type"
-        );
-        assert_eq!(
-            reason(&[offer(&["web"], research), offer(&["gpu"], None)]).as_deref(),
-            Some("no live agent offers all of gpu, web")
-        );
-        assert_eq!(
-            reason(&[offer(&[], None), offer(&["gpu", "web"], None)]),
-            None
-        );
-        t.status = Status::Executing;
-        assert_eq!(
-            waiting_reason(&t, &[]),
-            None,
-            "only a task waiting to be claimed waits"
-        );
-    }
+    use crate::model::{Priority, TaskType, now};
+    use std::collections::HashSet;
 
     #[test]
     fn higher_priority_always_wins() {
@@ -200,7 +90,12 @@ mod tests {
             .collect();
         tasks.push(Task::new(TaskType::Research, Priority::Critical, "urgent"));
         for agent in ["a", "b", "c", "d"] {
-            assert_eq!(pick(agent, &tasks).expect("non-empty").title, "urgent");
+            assert_eq!(
+                pick(agent, &tasks, now(), ageing::AGE_STEP)
+                    .expect("non-empty")
+                    .title,
+                "urgent"
+            );
         }
     }
 
@@ -211,7 +106,7 @@ mod tests {
             .collect();
         let picks: HashSet<String> = (0..16)
             .map(|a| {
-                pick(&format!("agent-{a}"), &tasks)
+                pick(&format!("agent-{a}"), &tasks, now(), ageing::AGE_STEP)
                     .expect("non-empty")
                     .task_id
                     .clone()
@@ -222,5 +117,25 @@ mod tests {
             "16 agents picked only {} distinct tasks",
             picks.len()
         );
+    }
+
+    #[test]
+    fn an_overdue_task_is_taken_before_the_window() {
+        let t0 = now();
+        let later = crate::model::time_add(t0, ageing::AGE_STEP * 4);
+        let mut old = Task::new(TaskType::Research, Priority::Low, "old");
+        old.created_at = Some(t0);
+        let fresh: Vec<Task> = (0..20)
+            .map(|i| {
+                let mut t = Task::new(TaskType::Research, Priority::Critical, format!("{i}"));
+                t.created_at = Some(later);
+                t
+            })
+            .collect();
+        let all: Vec<&Task> = fresh.iter().chain([&old]).collect();
+        for agent in ["a", "b", "c", "d"] {
+            let picked = pick(agent, all.iter().copied(), later, ageing::AGE_STEP);
+            assert_eq!(picked.expect("non-empty").title, "old");
+        }
     }
 }
