@@ -248,7 +248,8 @@ impl Agent {
             self.holding.insert(id.clone(), claimed.value.clone());
         }
         let (store, cfg) = (self.store.clone(), self.cfg.clone());
-        let r = runner::Runner::new(store.clone(), cfg, claimed, self.release.subscribe());
+        let release = self.release.subscribe();
+        let r = runner::Runner::new(store.clone(), cfg, claimed, release, self.learner.clone());
         let me = self.cfg.agent_id.clone();
         self.runners.spawn(guard::run(store, me, id, r));
     }

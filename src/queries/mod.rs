@@ -197,6 +197,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "one agent's history, every type (`vayu agent workload`)",
+            site: "src/history.rs",
+            collection_id: layout::METRICS,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "agents listen to every schedule (they evaluate each one)",
             site: "src/schedules/watch.rs",
             collection_id: layout::SCHEDULES,
