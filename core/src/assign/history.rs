@@ -134,6 +134,21 @@ pub fn estimate<'a>(stats: impl IntoIterator<Item = &'a Stats>) -> Option<f64> {
     })
 }
 
+/// The timeout, in seconds, to store beside an estimate taken from
+/// history when the user gave none: twice the estimate (what
+/// `Task::timeout` derives from an estimate), but never less than the
+/// hour a task without an estimate gets. A history of quick runs must not
+/// make the next, slower one time out after seconds.
+pub fn timeout_for_estimate(minutes: f64) -> i64 {
+    const HOUR: f64 = 3600.0;
+    let secs = if minutes.is_finite() {
+        (minutes * 120.0).ceil()
+    } else {
+        HOUR
+    };
+    (secs.max(HOUR) as i64).min(limits::TIMEOUT_SECS_MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +223,14 @@ mod tests {
         assert_eq!(estimate([&a, &b, &none]), Some(3.0));
         assert_eq!(estimate([&none]), None);
         assert_eq!(estimate([]), None);
+    }
+
+    #[test]
+    fn a_timeout_beside_an_estimate_is_never_shorter_than_the_default() {
+        assert_eq!(timeout_for_estimate(0.01), 3600);
+        assert_eq!(timeout_for_estimate(45.0), 5400);
+        assert_eq!(timeout_for_estimate(1e9), limits::TIMEOUT_SECS_MAX);
+        assert_eq!(timeout_for_estimate(f64::NAN), 3600);
     }
 
     #[test]
