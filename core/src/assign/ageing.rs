@@ -186,7 +186,7 @@ mod tests {
         let mut backlog_at_t0 = 0;
         for s in 0..horizon {
             for k in 0..(1 + g.next() % 2) {
-                let p = if g.next() % 2 == 0 {
+                let p = if g.next().is_multiple_of(2) {
                     Priority::Critical
                 } else {
                     Priority::High

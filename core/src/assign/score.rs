@@ -287,7 +287,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(&t, &[plain.clone()], 1, &w),
+            decide(&t, std::slice::from_ref(&plain), 1, &w),
             Err("no live agent offers gpu".into()),
             "phase 1's reason, the same words as task status"
         );
