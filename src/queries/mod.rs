@@ -259,6 +259,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/recovery.rs", 2),
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
+    ("src/history.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),
