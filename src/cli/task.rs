@@ -89,7 +89,9 @@ pub struct CreateArgs {
     /// Seconds one attempt may run.
     #[arg(long)]
     pub timeout: Option<i64>,
-    /// Estimated minutes.
+    /// Estimated minutes. Without it, the mean duration of the capable
+    /// agents' history for the type, if they have any (README,
+    /// "Assignment").
     #[arg(long)]
     pub estimate: Option<f64>,
     #[arg(long, value_parser = parse_enum::<Complexity>)]
