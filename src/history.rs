@@ -14,11 +14,12 @@
 //! - `vayu agent workload`: one query, a read per type the agent ran.
 
 use crate::assign::Offer;
-use crate::assign::history::{Sample, Stats, estimate};
+use crate::assign::history::{Sample, Stats, estimate, timeout_for_estimate};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::model::{Task, TaskType};
 use crate::store::{Store, server_time};
+use crate::tasks::NewTask;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -79,6 +80,24 @@ pub async fn estimate_for(store: &Store, task: &Task) -> Result<Option<f64>> {
         .filter_map(|d| Store::decode(d).ok())
         .collect();
     Ok(estimate(&stats))
+}
+
+/// Fills `new`'s estimate from the history of the agents that could run
+/// it ([`estimate_for`]: a query of the agents and one batched get), for a
+/// task whose creator gave none. With no history it stays absent. Without
+/// an explicit timeout, the timeout is set beside it, so that a history of
+/// quick runs does not shorten the default hour
+/// ([`timeout_for_estimate`]). An error leaves `new` as it was.
+pub async fn fill_estimate(store: &Store, new: &mut NewTask) -> Result<()> {
+    let mut probe = Task::new(new.task_type, new.priority, "");
+    probe.requires = new.requires.clone();
+    if let Some(minutes) = estimate_for(store, &probe).await? {
+        new.estimated_minutes = Some(minutes);
+        if new.timeout_secs.is_none() {
+            new.timeout_secs = Some(timeout_for_estimate(minutes));
+        }
+    }
+    Ok(())
 }
 
 /// One agent's memory of its statistics, shared by its runners, so that

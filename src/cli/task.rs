@@ -159,28 +159,6 @@ fn start_time(a: &CreateArgs) -> Result<Option<crate::model::Time>, Error> {
     }
 }
 
-/// Fills a new task's estimate from the history of the agents that could
-/// run it (`crate::history::estimate_for`: a query of the agents and one
-/// batched get), when the user gave none. With no history it stays
-/// absent; when the history cannot be read, the task is created without
-/// one and a warning says so. Without `--timeout`, the timeout is set
-/// beside it so that a history of quick runs does not shorten the
-/// default hour (`timeout_for_estimate`).
-async fn estimate_from_history(store: &Store, new: &mut NewTask) {
-    let mut probe = Task::new(new.task_type, new.priority, "");
-    probe.requires = new.requires.clone();
-    match crate::history::estimate_for(store, &probe).await {
-        Ok(Some(minutes)) => {
-            new.estimated_minutes = Some(minutes);
-            if new.timeout_secs.is_none() {
-                new.timeout_secs = Some(crate::assign::history::timeout_for_estimate(minutes));
-            }
-        }
-        Ok(None) => {}
-        Err(e) => eprintln!("warning: no estimate from history: {e}"),
-    }
-}
-
 pub(super) async fn run(
     store: &Store,
     cmd: TaskCmd,
@@ -222,8 +200,12 @@ pub(super) async fn run(
             new.on_dep_failure = a.on_dep_failure.unwrap_or_default();
             new.condition = a.condition;
             new.resource = a.resource;
-            if new.estimated_minutes.is_none() {
-                estimate_from_history(store, &mut new).await;
+            // From history (README, "Assignment"); the task is worth
+            // creating without an estimate when history cannot be read.
+            if new.estimated_minutes.is_none()
+                && let Err(e) = crate::history::fill_estimate(store, &mut new).await
+            {
+                eprintln!("warning: no estimate from history: {e}");
             }
             let t = tasks::create(store, new).await?;
             if json {

@@ -175,6 +175,8 @@ pub fn decide(
         }
     }
     Ok(Decision {
+        // The pool is not empty (checked above) and the loop takes its
+        // first agent before any limit, so the team has one.
         primary: team[0].clone(),
         team,
     })
