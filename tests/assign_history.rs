@@ -196,3 +196,59 @@ async fn an_agent_learns_from_its_runs_and_new_tasks_are_estimated_from_it() {
         .expect("the agent task does not panic")
         .expect("the agent stops cleanly");
 }
+
+/// Ageing on the emulator: a `low` task that has waited past its bound
+/// (here 4 steps of 1 s, set on the agent) is claimed before critical
+/// tasks that came after it, by an agent that starts only then and runs
+/// one task at a time. Without ageing the criticals would all go first
+/// (checked by hand with `age_step` zero: the low task did not run first).
+/// The sleep only makes sure the bound has passed; nothing is timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_low_task_is_claimed_before_newer_critical_ones() {
+    let w = World::new("assign-ageing").await;
+    let alice = w.human("alice").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let create = |p: Priority, title: &str| {
+        let mut new = NewTask::new(TaskType::Research, p, title);
+        new.requester.id = "alice".into();
+        tasks::create(&alice, new)
+    };
+    let low = create(Priority::Low, "low").await.expect("alice creates");
+    for i in 0..5 {
+        create(Priority::Critical, &format!("c{i}"))
+            .await
+            .expect("alice creates");
+    }
+    let step = Duration::from_secs(1);
+    tokio::time::sleep(step * 5).await;
+
+    let mut cfg = agent_cfg("agent-age");
+    cfg.concurrency = 1;
+    cfg.age_step = step;
+    let log = dir.path().join("runs.txt");
+    cfg.handlers.by_type.insert(
+        TaskType::Research,
+        format!("echo \"$VAYU_TASK_ID\" >> {}", log.display()),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let runner = start_agent(&w, cfg, stop_rx).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let order = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let order: Vec<String> = text.lines().map(str::to_string).collect();
+        if order.len() >= 6 || Instant::now() > deadline {
+            break order;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop_tx.send(true).expect("the agent listens");
+    runner
+        .await
+        .expect("the agent task does not panic")
+        .expect("the agent stops cleanly");
+    assert_eq!(order.len(), 6, "every task ran: {order:?}");
+    assert_eq!(
+        order[0], low.task_id,
+        "the overdue low task first: {order:?}"
+    );
+}
