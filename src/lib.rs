@@ -35,6 +35,9 @@
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
 //! - [`handler`]: running one task's handler as a child process.
+//! - [`history`]: what each agent learns of its runs, per task type
+//!   (`agents/{id}/metrics/{type}`): its own update after each run's end,
+//!   reading it back, and the estimate a new task gets from it.
 //! - [`identity`]: where those users' ID tokens come from, and enrolment.
 //! - [`listen`]: Firestore listeners, so agents learn of work without polling.
 //! - [`metrics`]: client-side counts of Firestore operations.
@@ -73,6 +76,7 @@ pub mod deps;
 pub mod emulator;
 pub mod error;
 pub mod handler;
+pub mod history;
 pub mod identity;
 pub mod listen;
 pub mod metrics;

@@ -62,6 +62,10 @@ pub const SCHEDULES: &str = "schedules";
 /// run`; their steps are ordinary tasks.
 pub const WORKFLOWS: &str = "workflows";
 
+/// `agents/{agent_id}/metrics/{task_type}`: an agent's history on one
+/// task type (`crate::assign::history::Stats`).
+pub const METRICS: &str = "metrics";
+
 /// One of the three task collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pile {
@@ -130,6 +134,11 @@ impl fmt::Display for Pile {
 /// `agents/{agent_id}`.
 pub fn agent_doc(agent_id: &str) -> String {
     format!("{AGENTS}/{agent_id}")
+}
+
+/// `agents/{agent_id}/metrics/{task_type}`.
+pub fn agent_metrics_doc(agent_id: &str, task_type: crate::model::TaskType) -> String {
+    format!("{AGENTS}/{agent_id}/{METRICS}/{task_type}")
 }
 
 /// `task_logs/{task_id}/lines/{epoch}-{seq}`: zero-padded so the console

@@ -9,7 +9,9 @@
 //!
 //! In the order the modules are declared below (by name).
 //!
-//! - [`assign`]: which agent could run a task, and which task to pick.
+//! - [`assign`]: the seed's five assignment phases (capability,
+//!   availability, load, specialisation, decision), ageing, the per-agent
+//!   history they learn from, and which task an agent picks.
 //! - [`condition`]: the `--if` expression language over dependencies' results.
 //! - [`console`]: turning a draft typed into the console into a task.
 //! - [`cron`]: cron expressions, their ticks in a time zone, catch-up

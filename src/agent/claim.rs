@@ -148,8 +148,8 @@ impl Agent {
                     && !self.running.contains(&t.task_id)
                     && !self.claiming_ids.contains(&t.task_id)
             });
-            let Some(id) = assign::pick(&self.cfg.agent_id, eligible).map(|t| t.task_id.clone())
-            else {
+            let picked = assign::pick(&self.cfg.agent_id, eligible, t_now, self.cfg.age_step);
+            let Some(id) = picked.map(|t| t.task_id.clone()) else {
                 break;
             };
             let cand =
@@ -250,7 +250,8 @@ impl Agent {
             self.holding.insert(id.clone(), claimed.value.clone());
         }
         let (store, cfg) = (self.store.clone(), self.cfg.clone());
-        let r = runner::Runner::new(store.clone(), cfg, claimed, self.release.subscribe());
+        let release = self.release.subscribe();
+        let r = runner::Runner::new(store.clone(), cfg, claimed, release, self.learner.clone());
         let me = self.cfg.agent_id.clone();
         self.runners.spawn(guard::run(store, me, id, r));
     }

@@ -59,6 +59,9 @@ pub struct AgentConfig {
     /// What the agent learned from its runs (`skills.rs`); empty at
     /// first, seeded from the agent's document at start.
     pub skills: super::Skills,
+    /// How long a queued task waits for each priority rank it climbs
+    /// (`crate::assign::ageing`); a test shortens it to see the bound.
+    pub age_step: Duration,
 }
 
 impl AgentConfig {
@@ -76,6 +79,7 @@ impl AgentConfig {
             reviews: ReviewCommands::default(),
             clock: crate::schedules::Clock::system(),
             skills: super::Skills::default(),
+            age_step: crate::assign::ageing::AGE_STEP,
         }
     }
 

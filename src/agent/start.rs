@@ -66,6 +66,7 @@ impl Agent {
             claims: Breaker::new(),
             runners: JoinSet::new(),
             release: tokio::sync::watch::channel(false).0,
+            learner: crate::history::Learner::new(store.clone(), cfg.agent_id.clone()),
             background: JoinSet::new(),
             takeovers: JoinSet::new(),
             sweep: None,

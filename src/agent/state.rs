@@ -65,6 +65,9 @@ pub(super) struct Agent {
     pub(super) runners: JoinSet<(String, Outcome)>,
     /// Tells runners the grace period is over: release the task.
     pub(super) release: tokio::sync::watch::Sender<bool>,
+    /// What the agent learns of its runs (`agents/{id}/metrics`), shared
+    /// by its runners.
+    pub(super) learner: crate::history::Learner,
     /// Fire-and-forget writes (heartbeats, forwards, give-backs).
     pub(super) background: JoinSet<()>,
     /// Take-overs of quiet peers: (peer, whether it was settled).

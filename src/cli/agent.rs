@@ -1,6 +1,7 @@
 //! `vayu agent …`: the agents and their health.
 
 use super::*;
+use crate::assign::history::Stats;
 
 #[derive(Subcommand, Debug)]
 pub enum AgentCmd {
@@ -10,7 +11,9 @@ pub enum AgentCmd {
         #[arg(long)]
         available: bool,
     },
-    /// One agent's current tasks and history.
+    /// One agent's current tasks and history: per task type, its runs,
+    /// retries and failures, success rate, mean duration and quality
+    /// (`agents/{id}/metrics`). An unknown agent is exit 3.
     Workload {
         #[arg(long)]
         id: String,
@@ -62,10 +65,13 @@ pub(super) async fn run(store: &Store, cmd: AgentCmd, json: bool) -> Result<Stri
                 .filter_map(Result::ok)
                 .filter(|v| v.value.lease.owner.as_deref() == Some(&id))
                 .collect();
+            let history = crate::history::of_agent(store, &id).await?;
             if json {
+                let history: Vec<serde_json::Value> = history.iter().map(history_json).collect();
                 to_json(&serde_json::json!({
                     "agent": agent,
                     "tasks": active.iter().map(|v| &v.value).collect::<Vec<_>>(),
+                    "history": history,
                 }))
             } else {
                 let t_now = now();
@@ -81,8 +87,45 @@ pub(super) async fn run(store: &Store, cmd: AgentCmd, json: bool) -> Result<Stri
                     s.push('\n');
                     s.push_str(&render_task_table(&active));
                 }
+                s.push('\n');
+                s.push_str(&render_history(&history));
                 s
             }
         }
     })
+}
+
+/// One type's statistics as `agent workload --json` prints them: the
+/// stored document and its success rate.
+fn history_json(s: &Stats) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    v["success_rate"] = serde_json::json!(s.success_rate());
+    v
+}
+
+/// The history table: one row per task type the agent has run.
+fn render_history(history: &[Stats]) -> String {
+    if history.is_empty() {
+        return "history: none yet\n".into();
+    }
+    let num = |v: Option<f64>, digits: usize| v.map_or("-".into(), |x| format!("{x:.digits$}"));
+    let rows: Vec<Vec<String>> = (history.iter())
+        .map(|s| {
+            vec![
+                s.task_type.to_string(),
+                s.completed.to_string(),
+                s.retries.to_string(),
+                s.failed.to_string(),
+                format!("{:.0}%", s.success_rate() * 100.0),
+                num(s.duration_ewma, 2),
+                num(s.quality_ewma, 1),
+            ]
+        })
+        .collect();
+    crate::render::table(
+        &[
+            "TYPE", "OK", "RETRIED", "FAILED", "SUCCESS", "MINUTES", "QUALITY",
+        ],
+        &rows,
+    )
 }

@@ -89,7 +89,9 @@ pub struct CreateArgs {
     /// Seconds one attempt may run.
     #[arg(long)]
     pub timeout: Option<i64>,
-    /// Estimated minutes.
+    /// Estimated minutes. Without it, the mean duration of the capable
+    /// agents' history for the type, if they have any (README,
+    /// "Assignment").
     #[arg(long)]
     pub estimate: Option<f64>,
     #[arg(long, value_parser = parse_enum::<Complexity>)]
@@ -198,11 +200,21 @@ pub(super) async fn run(
             new.on_dep_failure = a.on_dep_failure.unwrap_or_default();
             new.condition = a.condition;
             new.resource = a.resource;
+            // From history (README, "Assignment"); the task is worth
+            // creating without an estimate when history cannot be read.
+            if new.estimated_minutes.is_none()
+                && let Err(e) = crate::history::fill_estimate(store, &mut new).await
+            {
+                eprintln!("warning: no estimate from history: {e}");
+            }
             let t = tasks::create(store, new).await?;
             if json {
-                to_json(
-                    &serde_json::json!({"task_id": t.task_id, "status": t.status, "pile": Pile::of(t.status).as_str()}),
-                )
+                to_json(&serde_json::json!({
+                    "task_id": t.task_id,
+                    "status": t.status,
+                    "pile": Pile::of(t.status).as_str(),
+                    "estimated_duration": t.metadata.estimated_duration,
+                }))
             } else {
                 format!("{}\n", t.task_id)
             }

@@ -199,6 +199,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "one agent's history, every type (`vayu agent workload`)",
+            site: "src/history.rs",
+            collection_id: layout::METRICS,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "agents listen to every schedule (they evaluate each one)",
             site: "src/schedules/watch.rs",
             collection_id: layout::SCHEDULES,
@@ -254,6 +261,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/recovery.rs", 2),
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
+    ("src/history.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),

@@ -26,7 +26,10 @@ impl Runner {
         let mut failures = 0u32;
         loop {
             match self.write(next.clone(), path).await {
-                Ok(()) => return outcome,
+                Ok(()) => {
+                    self.learn(&next, outcome);
+                    return outcome;
+                }
                 Err(Refused::Fenced) => {
                     return self.fenced("the lease was taken over before the end was recorded");
                 }
@@ -42,6 +45,25 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Tells the agent's history how the run whose end was just recorded
+    /// went (`crate::history`): a success with its duration, a retried or
+    /// a final failure. Best effort and not awaited: the end is what
+    /// matters, and a lost sample only makes an average a little older.
+    /// Releases, cancels and pauses say nothing about the agent's skill.
+    fn learn(&self, ended: &Task, outcome: Outcome) {
+        use crate::assign::history::Sample;
+        let sample = match outcome {
+            Outcome::Completed | Outcome::Reviewing => Sample::Succeeded {
+                minutes: ended.metadata.actual_duration.unwrap_or(f64::NAN),
+                quality: ended.review.quality_score,
+            },
+            Outcome::Retrying => Sample::Retried,
+            Outcome::Failed => Sample::Failed,
+            _ => return,
+        };
+        self.learner.learn_later(ended.task_type, sample);
     }
 
     pub(super) async fn finish_success(&mut self) -> Outcome {

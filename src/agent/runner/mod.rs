@@ -95,6 +95,8 @@ pub(super) struct Runner {
     epoch: i64,
     /// Set when the agent shuts down past its grace period.
     release: watch::Receiver<bool>,
+    /// The agent's history, told of each end this runner records.
+    learner: crate::history::Learner,
 }
 
 /// Why a write did not land.
@@ -110,6 +112,7 @@ impl Runner {
         cfg: Arc<AgentConfig>,
         claimed: Versioned<Task>,
         release: watch::Receiver<bool>,
+        learner: crate::history::Learner,
     ) -> Self {
         let epoch = claimed.value.lease.epoch;
         Runner {
@@ -122,6 +125,7 @@ impl Runner {
             log_seq: 0,
             epoch,
             release,
+            learner,
         }
     }
 

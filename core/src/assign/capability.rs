@@ -1,12 +1,8 @@
-//! Which queued task an agent should claim: capability matching,
-//! availability and scoring (the seed's section 3), without I/O.
-//!
-//! In pull mode every agent sees the same queue through its listener. If
-//! all of them went for the oldest task, they would collide on it and all
-//! but one would lose. So an agent takes the best few tasks by priority and
-//! age, and among those prefers the one its rendezvous hash ranks first:
-//! different agents prefer different tasks, priority order is kept within
-//! a small window, and collisions become rare.
+//! Phase 1, capability: what an agent offers, whether it could ever run a
+//! task (type, `requires`, not rework of its own rejected work), and, when
+//! no live agent could, why not. The reason is what `vayu task status`
+//! prints as "waiting: …" (src/cli/waits.rs), and what the scorer's
+//! decision gives when no agent qualifies, so there is one wording.
 
 use crate::model::{AgentDoc, Task, TaskType, Time};
 use std::collections::HashSet;
@@ -95,36 +91,10 @@ pub fn waiting_reason(task: &Task, live: &[Offer]) -> Option<String> {
     })
 }
 
-/// How many of the best tasks an agent chooses among.
-pub const WINDOW: usize = 8;
-
-/// The order tasks are served in: priority, then age, then id.
-pub fn queue_key(task: &Task) -> (i64, i64, &str) {
-    (
-        task.priority.rank(),
-        task.created_at
-            .map(|t| t.0.as_microsecond())
-            .unwrap_or(i64::MAX),
-        &task.task_id,
-    )
-}
-
-pub use crate::spread::affinity;
-
-/// Picks the task to claim among `tasks` (those this agent can claim), or
-/// `None`. Only tasks of the best priority present are considered, so a
-/// critical task is never passed over for a normal one.
-pub fn pick<'a>(agent_id: &str, tasks: impl IntoIterator<Item = &'a Task>) -> Option<&'a Task> {
-    let mut all: Vec<&Task> = tasks.into_iter().collect();
-    if all.is_empty() {
-        return None;
-    }
-    all.sort_by(|a, b| queue_key(a).cmp(&queue_key(b)));
-    let best = all[0].priority;
-    all.into_iter()
-        .take_while(|t| t.priority == best)
-        .take(WINDOW)
-        .min_by_key(|t| affinity(agent_id, &t.task_id))
+/// Phase 1 over a fleet: the offers that could ever run `task`, in the
+/// order given.
+pub fn capable<'a>(task: &Task, offers: &'a [Offer]) -> Vec<&'a Offer> {
+    offers.iter().filter(|o| o.could_claim(task)).collect()
 }
 
 #[cfg(test)]
@@ -194,33 +164,16 @@ mod tests {
     }
 
     #[test]
-    fn higher_priority_always_wins() {
-        let mut tasks: Vec<Task> = (0..20)
-            .map(|i| Task::new(TaskType::Research, Priority::Low, format!("{i}")))
+    fn capable_keeps_the_offers_that_could_run_it() {
+        let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
+        t.requires = vec!["gpu".into()];
+        let mut gpu = offer(&["gpu"], None);
+        gpu.agent_id = "g".into();
+        let offers = [offer(&["web"], None), gpu, offer(&["gpu"], Some(&[]))];
+        let ids: Vec<&str> = capable(&t, &offers)
+            .iter()
+            .map(|o| o.agent_id.as_str())
             .collect();
-        tasks.push(Task::new(TaskType::Research, Priority::Critical, "urgent"));
-        for agent in ["a", "b", "c", "d"] {
-            assert_eq!(pick(agent, &tasks).expect("non-empty").title, "urgent");
-        }
-    }
-
-    #[test]
-    fn different_agents_spread_over_the_window() {
-        let tasks: Vec<Task> = (0..WINDOW)
-            .map(|i| Task::new(TaskType::Research, Priority::Normal, format!("{i}")))
-            .collect();
-        let picks: HashSet<String> = (0..16)
-            .map(|a| {
-                pick(&format!("agent-{a}"), &tasks)
-                    .expect("non-empty")
-                    .task_id
-                    .clone()
-            })
-            .collect();
-        assert!(
-            picks.len() >= 3,
-            "16 agents picked only {} distinct tasks",
-            picks.len()
-        );
+        assert_eq!(ids, ["g"]);
     }
 }

@@ -1,0 +1,153 @@
+//! Learning from history at the edge: `agents/{agent_id}/metrics/{type}`,
+//! one [`Stats`] document per task type, written by that agent alone (the
+//! rules' `isAgentMetrics`). What the numbers mean and how a run moves
+//! them is [`crate::assign::history`]'s.
+//!
+//! Costs:
+//! - per run's end: one write, after the end was recorded, in a spawned
+//!   task that nothing waits for; plus one read per type the first time
+//!   this agent process ends a run of that type (afterwards it keeps its
+//!   own copy, since nobody else writes the document);
+//! - `vayu task create` without `--estimate`: one query of the agents
+//!   (a read each) and one batched get of the capable agents' documents
+//!   for the type (a read each, a missing one included);
+//! - `vayu agent workload`: one query, a read per type the agent ran.
+
+use crate::assign::Offer;
+use crate::assign::history::{Sample, Stats, estimate, timeout_for_estimate};
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::model::{Task, TaskType};
+use crate::store::{Store, server_time};
+use crate::tasks::NewTask;
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// The write of `stats` at its document, stamped with the server's time.
+pub fn write(store: &Store, stats: &Stats) -> Result<pb::Write> {
+    let rel = layout::agent_metrics_doc(&stats.agent_id, stats.task_type);
+    Ok(pb::Write {
+        operation: Some(pb::write::Operation::Update(store.encode(&rel, stats)?)),
+        update_transforms: vec![server_time("updated_at")],
+        ..Default::default()
+    })
+}
+
+/// `agent_id`'s statistics for `task_type`, if it has any.
+pub async fn get(store: &Store, agent_id: &str, task_type: TaskType) -> Result<Option<Stats>> {
+    let name = store.name(&layout::agent_metrics_doc(agent_id, task_type));
+    let doc = store.batch_get(vec![name]).await?;
+    doc.into_iter()
+        .next()
+        .flatten()
+        .map(|d| Store::decode(&d))
+        .transpose()
+}
+
+/// Every type's statistics of `agent_id`, by type name.
+pub async fn of_agent(store: &Store, agent_id: &str) -> Result<Vec<Stats>> {
+    let docs = store
+        .run_query(
+            &layout::agent_doc(agent_id),
+            layout::METRICS,
+            None,
+            vec![],
+            None,
+        )
+        .await?;
+    let mut all: Vec<Stats> = docs.iter().map(Store::decode).collect::<Result<_>>()?;
+    all.sort_by_key(|s| s.task_type.as_str());
+    Ok(all)
+}
+
+/// The estimate for `task` from the history of the agents that could run
+/// it (any state: an agent's past runs do not expire when it stops), in
+/// minutes; `None` when none of them has run its type.
+pub async fn estimate_for(store: &Store, task: &Task) -> Result<Option<f64>> {
+    let agents = store.list_agents().await?;
+    let names: Vec<String> = (agents.iter())
+        .filter(|a| Offer::of_agent(a).could_claim(task))
+        .map(|a| store.name(&layout::agent_metrics_doc(&a.agent_id, task.task_type)))
+        .collect();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let docs = store.batch_get(names).await?;
+    // A document that does not parse is left out of the mean, not fatal.
+    let stats: Vec<Stats> = (docs.iter().flatten())
+        .filter_map(|d| Store::decode(d).ok())
+        .collect();
+    Ok(estimate(&stats))
+}
+
+/// Fills `new`'s estimate from the history of the agents that could run
+/// it ([`estimate_for`]: a query of the agents and one batched get), for a
+/// task whose creator gave none. With no history it stays absent. Without
+/// an explicit timeout, the timeout is set beside it, so that a history of
+/// quick runs does not shorten the default hour
+/// ([`timeout_for_estimate`]). An error leaves `new` as it was.
+pub async fn fill_estimate(store: &Store, new: &mut NewTask) -> Result<()> {
+    let mut probe = Task::new(new.task_type, new.priority, "");
+    probe.requires = new.requires.clone();
+    if let Some(minutes) = estimate_for(store, &probe).await? {
+        new.estimated_minutes = Some(minutes);
+        if new.timeout_secs.is_none() {
+            new.timeout_secs = Some(timeout_for_estimate(minutes));
+        }
+    }
+    Ok(())
+}
+
+/// One agent's memory of its statistics, shared by its runners, so that
+/// two runs ending at once do not both update the same stored version.
+#[derive(Clone)]
+pub struct Learner {
+    store: Store,
+    agent_id: String,
+    known: Arc<Mutex<HashMap<TaskType, Stats>>>,
+}
+
+impl Learner {
+    pub fn new(store: Store, agent_id: impl Into<String>) -> Learner {
+        Learner {
+            store,
+            agent_id: agent_id.into(),
+            known: Arc::default(),
+        }
+    }
+
+    /// Adds `sample` to the statistics for `task_type` and writes them.
+    /// Serialised per agent (the lock is held across the write, which is
+    /// one small document): the updates are not lost to each other.
+    pub async fn learn(&self, task_type: TaskType, sample: Sample) -> Result<()> {
+        let mut known = self.known.lock().await;
+        let current = match known.get(&task_type) {
+            Some(s) => s.clone(),
+            None => match get(&self.store, &self.agent_id, task_type).await {
+                Ok(found) => found.unwrap_or_else(|| Stats::new(&self.agent_id, task_type)),
+                // A document that does not parse (written past the rules)
+                // is replaced; one that cannot be read is not guessed at.
+                Err(Error::Malformed { .. }) => Stats::new(&self.agent_id, task_type),
+                Err(e) => return Err(e),
+            },
+        };
+        let next = current.update(sample);
+        // Kept even if the write fails: the next one carries it.
+        known.insert(task_type, next.clone());
+        self.store.commit(vec![write(&self.store, &next)?]).await?;
+        Ok(())
+    }
+
+    /// [`Self::learn`] in a spawned task: the caller (a runner whose end
+    /// is recorded) does not wait, and a failure is only logged.
+    pub fn learn_later(&self, task_type: TaskType, sample: Sample) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.learn(task_type, sample).await {
+                tracing::warn!(agent = %me.agent_id, %task_type, error = %e, "could not record the run in the agent's history");
+            }
+        });
+    }
+}
