@@ -80,6 +80,7 @@ pub mod history;
 pub mod identity;
 pub mod listen;
 pub mod metrics;
+pub mod push;
 pub mod quarantine;
 pub mod queries;
 pub mod render;

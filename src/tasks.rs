@@ -42,6 +42,9 @@ pub struct NewTask {
     pub resource: Option<crate::resource::ResourceNeed>,
     /// No agent claims it before this time (`--at`, `--in`).
     pub not_before: Option<crate::model::Time>,
+    /// `--agent ID`: only that agent may claim it until the time given
+    /// (`crate::push`).
+    pub push: Option<(String, crate::model::Time)>,
 }
 
 impl NewTask {
@@ -70,6 +73,7 @@ impl NewTask {
             condition: None,
             resource: None,
             not_before: None,
+            push: None,
         }
     }
 
@@ -104,6 +108,10 @@ impl NewTask {
         t.dependencies.condition = self.condition;
         t.resource = self.resource;
         t.not_before = self.not_before;
+        if let Some((agent, until)) = self.push {
+            t.assignment.pushed_to = Some(agent);
+            t.assignment.push_until = Some(until);
+        }
         // No history entry: `created_at` says when, and a new task's
         // history must be empty (the rules' create budget has no room to
         // type an entry; docs/security.md).
@@ -143,6 +151,7 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
     if let Some(source) = &task.dependencies.condition {
         crate::deps::check_condition(source, &task)?;
     }
+    crate::push::check(store, &task).await?;
     store.create_task(&task).await?;
     if task.status == Status::Blocked {
         crate::deps::register(store, &task).await?;

@@ -142,5 +142,24 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     )
     .await;
     assert_eq!(w.read(&t.task_id).await.value.requires.len(), 20);
+    // The same, pushed to an agent (`--agent`), through the typed path
+    // (the push's end is a timestamp).
+    let mut full: vayu::model::Task = serde_json::from_value(doc).expect("a task");
+    full.task_id = uuid::Uuid::new_v4().to_string();
+    full.lane = vayu::spread::lane_for(&full.task_id);
+    full.assignment.pushed_to = Some("a".repeat(128));
+    full.assignment.push_until = Some(vayu::model::time_add(
+        vayu::model::now(),
+        std::time::Duration::from_secs(600),
+    ));
+    if std::env::var("NO_PUSH").is_ok() {
+        full.assignment.pushed_to = None;
+        full.assignment.push_until = None;
+    }
+    allowed(
+        "the fullest new task, pushed to an agent",
+        alice.create_task(&full),
+    )
+    .await;
     w.done("schema at its fullest");
 }

@@ -226,6 +226,9 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     let mut t = Task::default();
     // Omitted while empty (a new task's assignment stays `{collaborators: []}`).
     t.assignment.add_executor("agent-1");
+    // Omitted while None (a push is rare).
+    t.assignment.pushed_to = Some("agent-1".into());
+    t.assignment.push_until = Some(vayu::model::now());
     // Omitted while 0, None or empty.
     t.review.round = 1;
     t.review.claim = Some("peer".into());
@@ -264,7 +267,12 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
         keys(&v["execution"]),
         "execution keys in isExecutionChange"
     );
-    let agent = serde_json::to_value(model::AgentDoc::default()).expect("serializes");
+    // Learned skills are omitted while empty.
+    let agent = model::AgentDoc {
+        skills: vec!["rust".into()],
+        ..model::AgentDoc::default()
+    };
+    let agent = serde_json::to_value(agent).expect("serializes");
     assert_eq!(
         list_after(function_body(&src, "isAgentDoc"), "hasOnly("),
         keys(&agent),

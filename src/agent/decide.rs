@@ -31,12 +31,25 @@ impl Agent {
             .filter_map(|c| c.foreign_since)
             .min()
             .map(|since| since + state::FOREIGN_GRACE);
-        let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        [self.claims.paused_until, next_not_before, foreign_due]
-            .into_iter()
-            .flatten()
+        // A push to a peer runs out: the task falls back to pull.
+        let push_ends = (self.queue.candidates.values())
+            .filter_map(|c| assign::push::frees_at(&c.seen.value, &self.cfg.agent_id, t_now))
             .min()
-            .unwrap_or(far)
+            .map(|at| {
+                let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
+                Instant::now() + Duration::from_millis(ms)
+            });
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        [
+            self.claims.paused_until,
+            next_not_before,
+            foreign_due,
+            push_ends,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(far)
     }
 
     fn live_offers(&self) -> Vec<Offer> {

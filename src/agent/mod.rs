@@ -45,7 +45,7 @@ mod state;
 
 pub use claim::claim;
 pub use config::{AgentConfig, AgentReport, Handlers};
-pub use queue::{QueueView, queue_window};
+pub use queue::{QueueView, queue_window, queue_window_for};
 pub use recovery::{confirm_offline, requeue};
 pub use reviewer::ReviewCommands;
 pub use runner::Outcome;

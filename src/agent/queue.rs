@@ -40,6 +40,18 @@ pub enum QueueView {
 /// every write to the collection.) Lanes, so that each task reaches one
 /// agent's listener, not every agent's.
 pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) -> QuerySpec {
+    queue_window_for(parent, view, lanes, None, limit)
+}
+
+/// [`queue_window`] for the agent `me`, which also sees the tasks pushed
+/// to it in any lane (`crate::assign::push`).
+pub fn queue_window_for(
+    parent: String,
+    view: QueueView,
+    lanes: &[i64],
+    me: Option<&str>,
+    limit: i32,
+) -> QuerySpec {
     use firestore::gcloud_sdk::google::firestore::v1 as pb;
     use pb::structured_query::{Direction, FieldReference, Order};
     let asc = |f: &str| Order {
@@ -57,17 +69,23 @@ pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) 
     let all_lanes = (0..lanes::LANES).all(|l| lanes.contains(&l));
     let in_lanes = (!all_lanes)
         .then(|| {
-            store::any_of(vec![
-                store::field_in_ints("lane", lanes),
-                store::field_eq(
-                    "priority_rank",
-                    pb::Value {
-                        value_type: Some(pb::value::ValueType::IntegerValue(
-                            crate::model::Priority::Critical.rank(),
-                        )),
-                    },
-                ),
-            ])
+            let critical = pb::Value {
+                value_type: Some(pb::value::ValueType::IntegerValue(
+                    crate::model::Priority::Critical.rank(),
+                )),
+            };
+            let pushed =
+                me.map(|me| store::field_eq("assignment.pushed_to", store::string_value(me)));
+            store::any_of(
+                [
+                    Some(store::field_in_ints("lane", lanes)),
+                    Some(store::field_eq("priority_rank", critical)),
+                    pushed,
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )
         })
         .flatten();
     let (filter, order_by) = match view {
@@ -97,6 +115,8 @@ pub fn queue_window(parent: String, view: QueueView, lanes: &[i64], limit: i32) 
 pub(super) struct Queue {
     /// The queued pile's collection path.
     parent: String,
+    /// This agent's id: it also sees the tasks pushed to it.
+    me: String,
     pub(super) lanes: Vec<i64>,
     pub(super) view: QueueView,
     pub(super) window: i32,
@@ -121,12 +141,13 @@ pub(super) struct Queue {
 
 impl Queue {
     /// Listens to all of `lanes`, in the first window.
-    pub(super) fn open(store: &Store, lanes: Vec<i64>, concurrency: usize) -> Queue {
+    pub(super) fn open(store: &Store, me: &str, lanes: Vec<i64>, concurrency: usize) -> Queue {
         let parent = store.name(&Pile::Queued.parent());
         let (view, window) = (QueueView::All, initial_window(concurrency));
-        let (listener, events) = listen_queue(store, &parent, view, &lanes, window);
+        let (listener, events) = listen_queue(store, &parent, me, view, &lanes, window);
         Queue {
             parent,
+            me: me.to_string(),
             lanes,
             view,
             window,
@@ -146,7 +167,8 @@ impl Queue {
     pub(super) async fn relisten(&mut self, store: &Store, view: QueueView, window: i32) {
         (self.view, self.window) = (view, window);
         self.listener.stop().await;
-        (self.listener, self.events) = listen_queue(store, &self.parent, view, &self.lanes, window);
+        (self.listener, self.events) =
+            listen_queue(store, &self.parent, &self.me, view, &self.lanes, window);
         self.current = false;
     }
 
@@ -253,7 +275,8 @@ impl Agent {
         // is reaped, and the listener will not show it again.
         // A critical task in a peer's lane: a candidate once it has waited
         // there a moment, never ours to forward.
-        let foreign = !q.lanes.contains(&v.value.lane);
+        let pushed_to_me = v.value.assignment.pushed_to.as_deref() == Some(q.me.as_str());
+        let foreign = !q.lanes.contains(&v.value.lane) && !pushed_to_me;
         if foreign {
             q.stuck.remove(&id);
             if self.offer.could_claim(&v.value) && v.value.status.is_claimable() {
@@ -297,13 +320,14 @@ impl Agent {
 fn listen_queue(
     store: &Store,
     queued_parent: &str,
+    me: &str,
     view: QueueView,
     lanes: &[i64],
     window: i32,
 ) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {
     Listener::spawn(
         store.db().clone(),
-        queue_window(queued_parent.to_string(), view, lanes, window),
+        queue_window_for(queued_parent.to_string(), view, lanes, Some(me), window),
         store.counters().clone(),
         1024,
     )

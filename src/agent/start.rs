@@ -33,6 +33,7 @@ impl Agent {
         let live = peers::live_offers(&offer, &peers, stale_after, Duration::ZERO);
         let queue = Queue::open(
             &store,
+            &cfg.agent_id,
             peers::my_lanes(&cfg.agent_id, &live),
             cfg.concurrency,
         );

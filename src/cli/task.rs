@@ -130,6 +130,13 @@ pub struct CreateArgs {
     /// resource set gpu 2`); the task waits while its permits are taken.
     #[arg(long, value_parser = parse_enum::<crate::resource::ResourceNeed>)]
     pub resource: Option<crate::resource::ResourceNeed>,
+    /// Push it to this agent: only it may claim the task for --push-for,
+    /// then any agent may (pull). The agent must exist and be able to run it.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// How long a push holds: 90s, 10m (default 1m, at most 55m).
+    #[arg(long)]
+    pub push_for: Option<String>,
     /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
     /// 2026-12-06 03:00.
     #[arg(long, conflicts_with = "in_")]
@@ -139,7 +146,7 @@ pub struct CreateArgs {
     pub in_: Option<String>,
     /// Run the type's built-in workflow instead (`vayu workflow
     /// templates`), the title as its first input; prints the run id.
-    #[arg(long, conflicts_with_all = ["after", "at", "in_", "review", "requires"])]
+    #[arg(long, conflicts_with_all = ["after", "at", "in_", "review", "requires", "agent"])]
     pub workflow: bool,
 }
 
@@ -171,8 +178,10 @@ pub(super) async fn run(
         }
         TaskCmd::Create(a) => {
             let not_before = start_time(&a)?;
+            let push = crate::push::from_args(a.agent, a.push_for.as_deref())?;
             let mut new = NewTask::new(a.task_type, a.priority, a.title);
             new.not_before = not_before;
+            new.push = push;
             // As a signed-in user, the rules insist requester.id is its uid.
             if let Some(uid) = requester {
                 new.requester.id = uid;
@@ -214,6 +223,8 @@ pub(super) async fn run(
                     "status": t.status,
                     "pile": Pile::of(t.status).as_str(),
                     "estimated_duration": t.metadata.estimated_duration,
+                    "pushed_to": t.assignment.pushed_to,
+                    "push_until": t.assignment.push_until,
                 }))
             } else {
                 format!("{}\n", t.task_id)

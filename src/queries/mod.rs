@@ -96,7 +96,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         ),
     ] {
         for lanes in [&alone, &of_two] {
-            let spec = crate::agent::queue_window(String::new(), view, lanes, 64);
+            let spec = crate::agent::queue_window_for(String::new(), view, lanes, Some("a"), 64);
             out.push(DeclaredQuery {
                 name: what,
                 site: "src/agent/queue.rs",

@@ -25,6 +25,7 @@
 pub mod ageing;
 pub mod capability;
 pub mod history;
+pub mod push;
 pub mod score;
 
 pub use capability::{Offer, capable, waiting_reason};

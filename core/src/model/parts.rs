@@ -24,6 +24,13 @@ pub struct Assignment {
     /// Omitted while empty, so a new task's assignment is unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub executors: Vec<String>,
+    /// A push (`vayu task create --agent ID`): only this agent may claim
+    /// the task until `push_until`; then any may (it falls back to pull).
+    /// Set at creation only ([`crate::assign::push`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_until: Option<Time>,
 }
 
 impl Assignment {
