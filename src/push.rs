@@ -1,38 +1,23 @@
-//! `vayu task create --agent ID [--push-for 2m]`: the CLI's half of a push
-//! (`crate::assign::push`). The agent named must exist and be able to run
-//! the task, checked before anything is written (one read, its document):
-//! a push to an agent that cannot take it would only hold the task up.
+//! `vayu task create --agent ID [--push-for 2m]`, `--assign push|hybrid`:
+//! the CLI's half of a push (`crate::assign::push`). The agent named must
+//! exist and be able to run the task, checked before anything is written
+//! (one read, its document): a push to an agent that cannot take it would
+//! only hold the task up. Without `--agent`, the scorer chooses
+//! (`crate::assign::score`, the seed's five phases).
 
 use crate::assign::Offer;
 use crate::assign::push::{PUSH_FOR_DEFAULT, PUSH_FOR_MAX};
+use crate::assign::score::{self, Candidate, Weights};
 use crate::error::{Error, Result};
-use crate::model::{InvalidTask, Task, now, time_add};
+use crate::model::{AgentState, Complexity, InvalidTask, Task, Time, now, time_add};
 use crate::store::Store;
+use std::time::Duration;
 
 /// The push `--agent` and `--push-for` ask for, with its end from now;
 /// `None` without `--agent`. A bad duration is exit 2.
-pub fn from_args(
-    agent: Option<String>,
-    push_for: Option<&str>,
-) -> Result<Option<(String, crate::model::Time)>> {
-    let bad = |m: String| Error::InvalidTask(InvalidTask(m));
-    let Some(agent) = agent else {
-        return match push_for {
-            Some(_) => Err(bad("--push-for needs --agent".into())),
-            None => Ok(None),
-        };
-    };
-    let span = match push_for {
-        Some(d) => crate::time::parse_delay(d).map_err(bad)?,
-        None => PUSH_FOR_DEFAULT,
-    };
-    if span.is_zero() || span > PUSH_FOR_MAX {
-        let max = PUSH_FOR_MAX.as_secs() / 60;
-        return Err(bad(format!(
-            "--push-for must be more than 0 and at most {max}m"
-        )));
-    }
-    Ok(Some((agent, time_add(now(), span))))
+pub fn from_args(agent: Option<String>, push_for: Option<&str>) -> Result<Option<(String, Time)>> {
+    let span = span(push_for)?;
+    Ok(agent.map(|agent| (agent, time_add(now(), span))))
 }
 
 /// Refuses a push to an agent that does not exist (not found) or could
@@ -54,4 +39,93 @@ pub async fn check(store: &Store, task: &Task) -> Result<()> {
         ))));
     }
     Ok(())
+}
+
+/// How a task finds its agent (`--assign`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategy {
+    /// Agents claim it (or the agent `--agent` names, first).
+    #[default]
+    Pull,
+    /// Pushed to the agent `--agent` names, or else to the scorer's choice;
+    /// refused when no agent is available.
+    Push,
+    /// Critical tasks are pushed to the scorer's choice, the rest pulled; a
+    /// critical task nobody is available for is pulled too.
+    Hybrid,
+}
+
+/// The push `task` gets under `strategy`, when `--agent` named none: the
+/// scorer's choice, ending `span` from now.
+pub async fn plan(
+    store: &Store,
+    task: &mut Task,
+    strategy: Strategy,
+    span: Duration,
+) -> Result<()> {
+    let wanted = match strategy {
+        Strategy::Pull => false,
+        Strategy::Push => true,
+        Strategy::Hybrid => task.priority == crate::model::Priority::Critical,
+    };
+    if !wanted || task.assignment.pushed_to.is_some() {
+        return Ok(());
+    }
+    match choose(store, task).await {
+        Ok(agent) => {
+            task.assignment.pushed_to = Some(agent);
+            task.assignment.push_until = Some(time_add(now(), span));
+            Ok(())
+        }
+        Err(why) if strategy == Strategy::Hybrid => {
+            eprintln!("note: not pushed ({why}); any agent may claim it");
+            Ok(())
+        }
+        Err(why) => Err(Error::InvalidTask(InvalidTask(format!(
+            "no agent to push to: {why}"
+        )))),
+    }
+}
+
+/// The scorer's choice of agent for `task`. Reads: the agents, and one
+/// history document per live agent that could run it. A running task's
+/// complexity is not on the agent's document: each counts as moderate.
+async fn choose(store: &Store, task: &Task) -> Result<String, String> {
+    let t_now = now();
+    let agents = store.list_agents().await.map_err(|e| e.to_string())?;
+    let mut candidates = Vec::with_capacity(agents.len());
+    for a in &agents {
+        let state = crate::render::effective_state(a, t_now);
+        let offer = Offer::of_agent(a);
+        let stats = if state != AgentState::Offline && offer.could_claim(task) {
+            (crate::history::get(store, &a.agent_id, task.task_type).await).unwrap_or(None)
+        } else {
+            None
+        };
+        candidates.push(Candidate {
+            offer,
+            state,
+            concurrency: a.concurrency,
+            draining: false,
+            running: vec![Complexity::Moderate; a.current_tasks.len()],
+            stats,
+        });
+    }
+    score::decide(task, &candidates, 1, &Weights::default()).map(|d| d.primary)
+}
+
+/// When a push that starts now ends, for `--push-for` (or its default).
+pub fn span(push_for: Option<&str>) -> Result<Duration> {
+    let bad = |m: String| Error::InvalidTask(InvalidTask(m));
+    let span = match push_for {
+        Some(d) => crate::time::parse_delay(d).map_err(bad)?,
+        None => PUSH_FOR_DEFAULT,
+    };
+    if span.is_zero() || span > PUSH_FOR_MAX {
+        let max = PUSH_FOR_MAX.as_secs() / 60;
+        return Err(bad(format!(
+            "--push-for must be more than 0 and at most {max}m"
+        )));
+    }
+    Ok(span)
 }

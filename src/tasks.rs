@@ -45,6 +45,10 @@ pub struct NewTask {
     /// `--agent ID`: only that agent may claim it until the time given
     /// (`crate::push`).
     pub push: Option<(String, crate::model::Time)>,
+    /// `--assign`: with `push` or `hybrid` and no agent named, the scorer
+    /// chooses one, for `push_for`.
+    pub assign: crate::push::Strategy,
+    pub push_for: std::time::Duration,
 }
 
 impl NewTask {
@@ -74,6 +78,8 @@ impl NewTask {
             resource: None,
             not_before: None,
             push: None,
+            assign: crate::push::Strategy::Pull,
+            push_for: crate::assign::push::PUSH_FOR_DEFAULT,
         }
     }
 
@@ -147,10 +153,12 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
     if !new.after.is_empty() {
         new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
     }
+    let (assign, push_for) = (new.assign, new.push_for);
     let mut task = new.into_task();
     if let Some(source) = &task.dependencies.condition {
         crate::deps::check_condition(source, &task)?;
     }
+    crate::push::plan(store, &mut task, assign, push_for).await?;
     crate::push::check(store, &task).await?;
     store.create_task(&task).await?;
     if task.status == Status::Blocked {

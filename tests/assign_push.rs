@@ -91,6 +91,33 @@ async fn a_push_goes_to_its_agent_and_falls_back_to_pull_when_it_runs_out() {
         .unwrap_or_default();
     assert!(by.starts_with("agent-"), "claimed by {by}");
 
+    // The scorer's choice (`--assign push`, `hybrid` for a critical task):
+    // a live agent that can run it, which then does.
+    let live = ["agent-1", "agent-2", "agent-3"];
+    for (priority, strategy) in [
+        (Priority::Normal, vayu::push::Strategy::Push),
+        (Priority::Critical, vayu::push::Strategy::Hybrid),
+    ] {
+        let mut new = NewTask::new(TaskType::Research, priority, "scored");
+        new.assign = strategy;
+        let t = tasks::create(&w.admin, new).await.expect("created");
+        let to = t.assignment.pushed_to.clone().expect("pushed");
+        assert!(live.contains(&to.as_str()), "pushed to {to}");
+        let done = wait_task(
+            &w.admin,
+            &t.task_id,
+            Duration::from_secs(30),
+            "completed",
+            |v| v.value.status == Status::Completed,
+        )
+        .await;
+        assert_eq!(done.value.assignment.primary_agent, Some(to));
+    }
+    let mut new = NewTask::new(TaskType::Research, Priority::Normal, "hybrid, not critical");
+    new.assign = vayu::push::Strategy::Hybrid;
+    let t = tasks::create(&w.admin, new).await.expect("created");
+    assert_eq!(t.assignment.pushed_to, None, "pulled");
+
     // Bad pushes write nothing.
     let before = w
         .admin
@@ -107,6 +134,13 @@ async fn a_push_goes_to_its_agent_and_falls_back_to_pull_when_it_runs_out() {
     gpu.push = Some(("sleepy".into(), time_add(now(), Duration::from_secs(30))));
     let err = tasks::create(&w.admin, gpu).await.expect_err("refused");
     assert!(err.to_string().contains("gpu"), "{err}");
+    let mut gpu = NewTask::new(TaskType::Research, Priority::Normal, "needs a live gpu");
+    gpu.requires = vec!["gpu".into()];
+    gpu.assign = vayu::push::Strategy::Push;
+    let err = tasks::create(&w.admin, gpu)
+        .await
+        .expect_err("no live agent offers gpu");
+    assert!(err.to_string().contains("no agent to push to"), "{err}");
     let out = w.vayu(&["task", "create", "--agent", "ghost", "x"]);
     assert_eq!(
         out.status.code(),

@@ -137,6 +137,11 @@ pub struct CreateArgs {
     /// How long a push holds: 90s, 10m (default 1m, at most 55m).
     #[arg(long)]
     pub push_for: Option<String>,
+    /// pull (agents claim), push (to --agent, or to the scorer's choice),
+    /// hybrid (critical tasks pushed to the scorer's choice, the rest
+    /// pulled).
+    #[arg(long, value_enum, default_value_t)]
+    pub assign: crate::push::Strategy,
     /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
     /// 2026-12-06 03:00.
     #[arg(long, conflicts_with = "in_")]
@@ -182,6 +187,8 @@ pub(super) async fn run(
             let mut new = NewTask::new(a.task_type, a.priority, a.title);
             new.not_before = not_before;
             new.push = push;
+            new.assign = a.assign;
+            new.push_for = crate::push::span(a.push_for.as_deref())?;
             // As a signed-in user, the rules insist requester.id is its uid.
             if let Some(uid) = requester {
                 new.requester.id = uid;
