@@ -13,13 +13,11 @@ use rules_support::*;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use vayu::agent::{self, AgentConfig, AgentReport, Handlers};
+use vayu::agent::{AgentConfig, Handlers};
 use vayu::assign::history::Stats;
 use vayu::history;
-use vayu::identity::{Source, agent_claims, sign_in};
 use vayu::model::{Priority, TaskType};
 use vayu::retry::Backoff;
-use vayu::store::Store;
 use vayu::tasks::{self, NewTask};
 
 /// Research succeeds, learning always fails; quick retries.
@@ -41,32 +39,6 @@ fn agent_cfg(id: &str) -> AgentConfig {
         cap: Duration::from_millis(500),
     };
     c
-}
-
-/// An in-process agent signed in as `cfg.agent_id` with the agent claim.
-async fn start_agent(
-    w: &World,
-    cfg: AgentConfig,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<vayu::Result<AgentReport>> {
-    let signed = sign_in(Source::Emulator {
-        project: PROJECT.into(),
-        uid: cfg.agent_id.clone(),
-        claims: agent_claims(),
-    })
-    .await
-    .expect("an emulator identity needs no network");
-    let store = Store::connect(&w.config(Some(signed.token.clone())))
-        .await
-        .expect("the emulator is up");
-    let mut stop = stop;
-    tokio::spawn(async move {
-        let _signed = signed;
-        agent::run(store, cfg, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-    })
 }
 
 /// Polls `agent`'s statistics for `t` until `done` holds (a minute at
@@ -101,7 +73,7 @@ async fn an_agent_learns_from_its_runs_and_new_tasks_are_estimated_from_it() {
     let w = World::new("assign-history").await;
     let alice = w.human("alice").await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = start_agent(&w, agent_cfg("agent-h"), stop_rx).await;
+    let runner = start_agent(&w, agent_cfg("agent-h"), &stop_rx).await;
 
     for i in 0..3 {
         let mut new = NewTask::new(TaskType::Research, Priority::Normal, format!("r{i}"));
@@ -231,7 +203,7 @@ async fn an_overdue_low_task_is_claimed_before_newer_critical_ones() {
         format!("echo \"$VAYU_TASK_ID\" >> {}", log.display()),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let runner = start_agent(&w, cfg, stop_rx).await;
+    let runner = start_agent(&w, cfg, &stop_rx).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let order = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();

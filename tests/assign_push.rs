@@ -6,7 +6,7 @@
 mod common;
 mod rules_support;
 
-use common::fleet::{Fleet, fast_agent, shell, wait_task};
+use common::fleet::{Fleet, fast_agent, shell, wait_completed};
 use rules_support::*;
 use std::time::Duration;
 use vayu::lifecycle::Status;
@@ -53,14 +53,7 @@ async fn a_push_goes_to_its_agent_and_falls_back_to_pull_when_it_runs_out() {
         let t = push(&w.admin, &format!("for {to}"), to, 30)
             .await
             .expect("created");
-        let done = wait_task(
-            &w.admin,
-            &t.task_id,
-            Duration::from_secs(30),
-            "completed",
-            |v| v.value.status == Status::Completed,
-        )
-        .await;
+        let done = wait_completed(&w.admin, &t.task_id, Duration::from_secs(30)).await;
         assert_eq!(done.value.assignment.primary_agent.as_deref(), Some(to));
     }
 
@@ -70,14 +63,7 @@ async fn a_push_goes_to_its_agent_and_falls_back_to_pull_when_it_runs_out() {
         .await
         .expect("created");
     let until = t.assignment.push_until.expect("a push has an end");
-    let done = wait_task(
-        &w.admin,
-        &t.task_id,
-        Duration::from_secs(30),
-        "completed",
-        |v| v.value.status == Status::Completed,
-    )
-    .await;
+    let done = wait_completed(&w.admin, &t.task_id, Duration::from_secs(30)).await;
     let at = assigned(&done.value).expect("claimed");
     assert!(
         at >= until,
@@ -103,14 +89,7 @@ async fn a_push_goes_to_its_agent_and_falls_back_to_pull_when_it_runs_out() {
         let t = tasks::create(&w.admin, new).await.expect("created");
         let to = t.assignment.pushed_to.clone().expect("pushed");
         assert!(live.contains(&to.as_str()), "pushed to {to}");
-        let done = wait_task(
-            &w.admin,
-            &t.task_id,
-            Duration::from_secs(30),
-            "completed",
-            |v| v.value.status == Status::Completed,
-        )
-        .await;
+        let done = wait_completed(&w.admin, &t.task_id, Duration::from_secs(30)).await;
         assert_eq!(done.value.assignment.primary_agent, Some(to));
     }
     let mut new = NewTask::new(TaskType::Research, Priority::Normal, "hybrid, not critical");

@@ -13,12 +13,10 @@ use rules_support::*;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use vayu::agent::{self, AgentConfig, AgentReport, Handlers};
+use vayu::agent::{self, AgentConfig, Handlers};
 use vayu::auth::SharedToken;
-use vayu::identity::{Source, agent_claims, sign_in};
 use vayu::layout::Pile;
 use vayu::model::{Priority, TaskType};
-use vayu::store::Store;
 use vayu::tasks::{self, NewTask};
 
 fn agent_cfg(id: &str, dir: &Path) -> AgentConfig {
@@ -36,36 +34,6 @@ fn agent_cfg(id: &str, dir: &Path) -> AgentConfig {
     c.heartbeat = Duration::from_secs(1);
     c.lease = Duration::from_secs(10);
     c
-}
-
-/// Starts an in-process agent signed in as `id` (agent claim) through
-/// `vayu::identity`, the way `vayu-agent` does with
-/// `VAYU_AGENT_IDENTITY=emulator`.
-async fn start_agent(
-    w: &World,
-    cfg: AgentConfig,
-    stop: &tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<vayu::Result<AgentReport>> {
-    let signed = sign_in(Source::Emulator {
-        project: PROJECT.into(),
-        uid: cfg.agent_id.clone(),
-        claims: agent_claims(),
-    })
-    .await
-    .expect("an emulator identity needs no network");
-    assert_eq!(signed.uid.as_deref(), Some(cfg.agent_id.as_str()));
-    let store = Store::connect(&w.config(Some(signed.token.clone())))
-        .await
-        .expect("the emulator is up");
-    let mut stop = stop.clone();
-    tokio::spawn(async move {
-        // Keeps the identity (and its refresher) alive for the agent's life.
-        let _signed = signed;
-        agent::run(store, cfg, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -277,9 +277,10 @@ impl Agent {
         // there a moment, never ours to forward.
         let pushed_to_me = v.value.assignment.pushed_to.as_deref() == Some(q.me.as_str());
         let foreign = !q.lanes.contains(&v.value.lane) && !pushed_to_me;
+        let claimable = self.offer.could_claim(&v.value);
         if foreign {
             q.stuck.remove(&id);
-            if self.offer.could_claim(&v.value) && v.value.status.is_claimable() {
+            if claimable && v.value.status.is_claimable() {
                 let since = (q.candidates.get(&id).and_then(|c| c.foreign_since))
                     .unwrap_or_else(Instant::now);
                 let foreign_since = Some(since);
@@ -295,14 +296,13 @@ impl Agent {
             }
             return;
         }
-        if self.offer.could_claim(&v.value) {
+        if claimable {
             q.stuck.remove(&id);
-            let foreign_since = None;
             q.candidates.insert(
                 id,
                 Candidate {
                     seen: v,
-                    foreign_since,
+                    foreign_since: None,
                 },
             );
         } else {

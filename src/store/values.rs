@@ -103,30 +103,26 @@ pub fn field_in_ints(field: &str, values: &[i64]) -> sq::Filter {
 }
 
 /// All of `filters` (one filter stays as it is).
-pub fn all_of(mut filters: Vec<sq::Filter>) -> Option<sq::Filter> {
-    match filters.len() {
-        0 => None,
-        1 => filters.pop(),
-        _ => Some(sq::Filter {
-            filter_type: Some(sq::filter::FilterType::CompositeFilter(
-                sq::CompositeFilter {
-                    op: sq::composite_filter::Operator::And as i32,
-                    filters,
-                },
-            )),
-        }),
-    }
+pub fn all_of(filters: Vec<sq::Filter>) -> Option<sq::Filter> {
+    composite(sq::composite_filter::Operator::And, filters)
 }
 
 /// Any of `filters` (one filter stays as it is).
-pub fn any_of(mut filters: Vec<sq::Filter>) -> Option<sq::Filter> {
+pub fn any_of(filters: Vec<sq::Filter>) -> Option<sq::Filter> {
+    composite(sq::composite_filter::Operator::Or, filters)
+}
+
+fn composite(
+    op: sq::composite_filter::Operator,
+    mut filters: Vec<sq::Filter>,
+) -> Option<sq::Filter> {
     match filters.len() {
         0 => None,
         1 => filters.pop(),
         _ => Some(sq::Filter {
             filter_type: Some(sq::filter::FilterType::CompositeFilter(
                 sq::CompositeFilter {
-                    op: sq::composite_filter::Operator::Or as i32,
+                    op: op as i32,
                     filters,
                 },
             )),

@@ -513,3 +513,33 @@ where
         Ok(v) => panic!("REJECTED case '{case}' was allowed: {v:?}"),
     }
 }
+
+/// Starts an in-process agent signed in as `id` (agent claim) through
+/// `vayu::identity`, the way `vayu-agent` does with
+/// `VAYU_AGENT_IDENTITY=emulator`.
+pub async fn start_agent(
+    w: &World,
+    cfg: vayu::agent::AgentConfig,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<vayu::Result<vayu::agent::AgentReport>> {
+    let signed = vayu::identity::sign_in(vayu::identity::Source::Emulator {
+        project: PROJECT.into(),
+        uid: cfg.agent_id.clone(),
+        claims: vayu::identity::agent_claims(),
+    })
+    .await
+    .expect("an emulator identity needs no network");
+    assert_eq!(signed.uid.as_deref(), Some(cfg.agent_id.as_str()));
+    let store = Store::connect(&w.config(Some(signed.token.clone())))
+        .await
+        .expect("the emulator is up");
+    let mut stop = stop.clone();
+    tokio::spawn(async move {
+        // Keeps the identity (and its refresher) alive for the agent's life.
+        let _signed = signed;
+        vayu::agent::run(store, cfg, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    })
+}
