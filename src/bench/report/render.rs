@@ -73,11 +73,12 @@ impl BenchReport {
                 );
             }
         }
-        if let Some(t) = &self.textbook {
+        for (name, t) in [("textbook", &self.textbook), ("poll", &self.poll)] {
+            let Some(t) = t else { continue };
             let _ = writeln!(
                 s,
                 "{:<10} {:>10.1} {:>9.2} {:>10} {:>10.2} {:>10.2} {:>8.2} {:>8}{}",
-                "textbook",
+                name,
                 t.throughput,
                 t.wall_s,
                 t.completed,
@@ -164,6 +165,10 @@ impl BenchReport {
             let _ = writeln!(s, "  textbook created → claimed {}", pct(t.claim_ms));
             let _ = writeln!(s, "  textbook claimed → done    {}", pct(t.run_ms));
         }
+        if let Some(t) = &self.poll {
+            let _ = writeln!(s, "  poll created → claimed     {}", pct(t.claim_ms));
+            let _ = writeln!(s, "  poll claimed → done        {}", pct(t.run_ms));
+        }
         if let Some(v) = &self.vayu {
             let p = &v.per_task;
             let _ = writeln!(
@@ -184,12 +189,12 @@ impl BenchReport {
                 v.completed, v.handler_runs, v.duplicates, v.lost, v.left_queued, v.left_active
             );
         }
-        if let Some(t) = &self.textbook {
-            let _ = writeln!(
-                s,
-                "textbook: {} aborted claim transactions, {} empty polls, {} duplicates",
-                t.aborted_claims, t.empty_polls, t.duplicates
-            );
+        self.render_references(&mut s);
+        self.render_rank_errors(&mut s);
+        self.render_dag(&mut s);
+        self.render_schedule(&mut s);
+        for e in &self.errors {
+            let _ = writeln!(s, "{} stopped with an error: {}", e.mode, e.error);
         }
         let _ = writeln!(
             s,
