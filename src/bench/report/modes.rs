@@ -14,12 +14,15 @@ impl BenchReport {
         if let Some(t) = &self.textbook {
             let _ = writeln!(
                 s,
-                "textbook: {} aborted claim transactions, {} retried completions, {} given up at \
-                 the limit, {} creates retried, {} empty polls, {} duplicates",
+                "textbook: {} of {} tasks created ({} creates retried), {} aborted claim \
+                 transactions, {} retried completions, {} given up at the limit, {} empty polls, \
+                 {} duplicates",
+                t.produce.created,
+                t.tasks,
+                t.produce.retries,
                 t.aborted_claims,
                 t.complete_retries,
                 t.gave_up,
-                t.produce.retries,
                 t.empty_polls,
                 t.duplicates
             );
