@@ -82,6 +82,26 @@ pub fn rank_errors(samples: &[Sample]) -> Vec<u64> {
         .collect()
 }
 
+/// For each claimed sample, how many samples of a strictly better
+/// priority were waiting at its claim: the part of the rank error that is
+/// a priority inversion, not a loosened creation order within one
+/// priority (vayu's agents choose among the 8 oldest of the best priority
+/// on purpose, to spread agents over tasks: `assign::WINDOW`).
+pub fn priority_inversions(samples: &[Sample]) -> Vec<u64> {
+    samples
+        .iter()
+        .filter_map(|c| {
+            let at = c.claimed?;
+            let waiting = samples
+                .iter()
+                .filter(|t| t.rank < c.rank && t.created <= at)
+                .filter(|t| t.claimed.is_none_or(|tc| tc > at))
+                .count();
+            Some(waiting as u64)
+        })
+        .collect()
+}
+
 /// The rank error's distribution over the claims of one mode.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct RankError {
@@ -92,12 +112,17 @@ pub struct RankError {
     pub mean: f64,
     /// Claims that took a task while a higher-ranked one waited.
     pub out_of_order: usize,
+    /// Claims that took a task while one of a strictly better priority
+    /// waited, and the most such tasks at one claim.
+    pub priority_inversions: usize,
+    pub priority_inversion_max: u64,
 }
 
 impl RankError {
     /// `None` when nothing was claimed.
     pub fn of(samples: &[Sample]) -> Option<RankError> {
         let errors = rank_errors(samples);
+        let inversions = priority_inversions(samples);
         let as_f64: Vec<f64> = errors.iter().map(|&e| e as f64).collect();
         let p = Percentiles::of(&as_f64)?;
         Some(RankError {
@@ -107,6 +132,8 @@ impl RankError {
             max: p.max,
             mean: (p.mean * 100.0).round() / 100.0,
             out_of_order: errors.iter().filter(|&&e| e > 0).count(),
+            priority_inversions: inversions.iter().filter(|&&e| e > 0).count(),
+            priority_inversion_max: inversions.iter().copied().max().unwrap_or(0),
         })
     }
 
@@ -160,6 +187,7 @@ mod tests {
         assert_eq!(rank_errors(&v), vec![2, 0, 0]);
         let e = RankError::of(&v).expect("three claims");
         assert_eq!((e.claims, e.max, e.out_of_order), (3, 2.0, 1));
+        assert_eq!((e.priority_inversions, e.priority_inversion_max), (1, 2));
     }
 
     #[test]
@@ -167,6 +195,7 @@ mod tests {
         // The younger of two normal tasks taken first: one error.
         let v = [s(2, 1, Some(200)), s(2, 2, Some(100))];
         assert_eq!(rank_errors(&v), vec![0, 1]);
+        assert_eq!(priority_inversions(&v), vec![0, 0], "not an inversion");
     }
 
     #[test]

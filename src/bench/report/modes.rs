@@ -53,8 +53,16 @@ impl BenchReport {
     pub(super) fn render_rank_errors(&self, s: &mut String) {
         let line = |r: Option<RankError>| match r {
             Some(r) => format!(
-                "p50 {:.0}  p99 {:.0}  max {:.0}  mean {:.2}; {} of {} claims out of order",
-                r.p50, r.p99, r.max, r.mean, r.out_of_order, r.claims
+                "p50 {:.0}  p99 {:.0}  max {:.0}  mean {:.2}; {} of {} claims out of order, \
+                 {} while a better priority waited (at most {})",
+                r.p50,
+                r.p99,
+                r.max,
+                r.mean,
+                r.out_of_order,
+                r.claims,
+                r.priority_inversions,
+                r.priority_inversion_max
             ),
             None => "-".into(),
         };
@@ -145,4 +153,73 @@ impl BenchReport {
             c.writes_per_tick
         );
     }
+}
+
+/// The scaling table's companion for the newer modes (poll, rank error,
+/// dag, schedule): one row per agent count, or nothing when no run had
+/// any of them.
+pub(super) fn modes_table(reports: &[BenchReport]) -> Option<String> {
+    let any = reports
+        .iter()
+        .any(|r| r.poll.is_some() || r.dag.is_some() || r.schedule.is_some() || r.vayu.is_some());
+    if !any {
+        return None;
+    }
+    let f = |x: Option<f64>, places: usize| match x {
+        Some(v) => format!("{v:.places$}"),
+        None => "-".into(),
+    };
+    let rank = |r: Option<RankError>| match r {
+        Some(r) => format!("{:.0} / {:.0}", r.p50, r.p99),
+        None => "-".into(),
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| agents | poll tasks/s | vayu / poll | vayu rank error p50 / p99 \
+         | textbook rank error p50 / p99 | poll rank error p50 / p99 | dag run s \
+         | dag commits / reads per unblock | dag order violations \
+         | schedule tasks / ticks | per tick: reads, commits, writes |"
+    );
+    let _ = writeln!(
+        s,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in reports {
+        let vs_poll = match (r.throughput, r.poll_throughput) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        let dag = r.dag.as_ref();
+        let sched = r.schedule.as_ref();
+        let _ = writeln!(
+            s,
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.agents,
+            f(r.poll_throughput, 1),
+            match &r.poll {
+                Some(p) if p.stopped_at_limit => "*",
+                _ => "",
+            },
+            vs_poll.map(|x| format!("{x:.1}×")).unwrap_or("-".into()),
+            rank(r.vayu.as_ref().and_then(|v| v.rank_error)),
+            rank(r.textbook.as_ref().and_then(|t| t.rank_error)),
+            rank(r.poll.as_ref().and_then(|t| t.rank_error)),
+            f(dag.map(|d| d.run.wall_s), 1),
+            dag.map(|d| format!("{:.2} / {:.2}", d.commits_per_unblock, d.reads_per_unblock))
+                .unwrap_or("-".into()),
+            dag.map(|d| d.order_violations.to_string())
+                .unwrap_or("-".into()),
+            sched
+                .map(|c| format!("{} / {}", c.tasks_created, c.ticks))
+                .unwrap_or("-".into()),
+            sched
+                .map(|c| format!(
+                    "{:.2}, {:.2}, {:.2}",
+                    c.reads_per_tick, c.commits_per_tick, c.writes_per_tick
+                ))
+                .unwrap_or("-".into()),
+        );
+    }
+    Some(s)
 }
