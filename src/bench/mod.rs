@@ -20,6 +20,19 @@
 //!   ([`ceiling`]); and again with N idle listeners on the queued pile
 //!   (ceiling+L), what the emulator allows any design whose agents listen.
 //!
+//! - **dag**: a DAG of dependent tasks (`--dag-levels × --dag-width`),
+//!   created through the CLI's path and run by N agents ([`dag`]).
+//! - **schedule**: a `* * * * *` schedule evaluated by N evaluators over
+//!   `--ticks` ticks of a manual clock ([`schedule`]).
+//! - **poll**: the simple polling worker, a second reference: a list of
+//!   the highest-ranked tasks, claimed at random with update-time
+//!   preconditions ([`poll`]).
+//!
+//! The references (textbook, poll, ceiling) never end the benchmark:
+//! their contention is counted in their reports, and an error that stops
+//! one is recorded in [`BenchReport::errors`]. Only the vayu modes' own
+//! failures are the bench's.
+//!
 //! Agents run in this process so that every Firestore operation is counted
 //! in one [`OpCounters`]; the RSS of an idle agent is measured on a real
 //! `vayu-agent` process ([`rss`]).
@@ -29,11 +42,17 @@
 //! own emulator.
 
 pub mod ceiling;
+pub mod dag;
 mod idle;
+mod modes;
+pub mod plain;
+pub mod poll;
 mod produce;
 pub mod progress;
+pub mod rank;
 pub mod report;
 pub mod rss;
+pub mod schedule;
 pub mod stats;
 pub mod textbook;
 pub mod vayu;
@@ -45,9 +64,8 @@ use crate::store::{Store, StoreConfig};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-pub use produce::{ProduceReport, produce};
+pub use produce::{ProduceReport, produce, produce_until_stopped};
 pub use report::BenchReport;
 
 /// One of the measured modes.
@@ -56,6 +74,12 @@ pub enum Mode {
     Vayu,
     Textbook,
     Ceiling,
+    /// A DAG of dependent tasks, created and run by vayu.
+    Dag,
+    /// A schedule's ticks, evaluated by vayu's evaluators.
+    Schedule,
+    /// The simple polling worker reference.
+    Poll,
 }
 
 /// `vayu bench` flags.
@@ -69,9 +93,19 @@ pub struct BenchArgs {
     /// The agent count of the run in progress (one of `agent_counts`).
     #[arg(skip)]
     pub agents: usize,
-    /// Tasks per mode.
+    /// Tasks per mode (vayu, textbook, poll, ceiling).
     #[arg(long, default_value_t = 2000)]
     pub tasks: usize,
+    /// The dag mode's levels: level 0 is queued, every task of a later
+    /// level waits for two of the level before.
+    #[arg(long, default_value_t = 10)]
+    pub dag_levels: usize,
+    /// The dag mode's tasks per level.
+    #[arg(long, default_value_t = 10)]
+    pub dag_width: usize,
+    /// The schedule mode's ticks (minutes of its manual clock).
+    #[arg(long, default_value_t = 30)]
+    pub ticks: usize,
     /// Which modes to run, comma-separated.
     #[arg(
         long,
@@ -95,8 +129,8 @@ pub struct BenchArgs {
     /// its rate so far.
     #[arg(long, default_value_t = 300)]
     pub limit_secs: u64,
-    /// Stop the textbook mode after this many seconds and report its rate
-    /// so far (it can take minutes under contention).
+    /// Stop the textbook and poll modes after this many seconds and
+    /// report their rate so far (they can take minutes under contention).
     #[arg(long, default_value_t = 120)]
     pub textbook_limit_secs: u64,
     /// Tasks created one at a time while agents are idle, for the idle
@@ -124,6 +158,9 @@ impl Default for BenchArgs {
             agent_counts: vec![8],
             agents: 8,
             tasks: 2000,
+            dag_levels: 10,
+            dag_width: 10,
+            ticks: 30,
             modes: vec![Mode::Vayu, Mode::Textbook, Mode::Ceiling],
             handler: None,
             concurrency: 4,
@@ -150,7 +187,15 @@ impl BenchArgs {
             return bad("--tasks must be at least 1");
         }
         if self.modes.is_empty() {
-            return bad("--modes needs at least one of vayu, textbook, ceiling");
+            return bad(
+                "--modes needs at least one of vayu, textbook, ceiling, dag, schedule, poll",
+            );
+        }
+        if !(1..=100).contains(&self.dag_levels) || !(1..=100).contains(&self.dag_width) {
+            return bad("--dag-levels and --dag-width must be 1..=100");
+        }
+        if !(1..=1000).contains(&self.ticks) {
+            return bad("--ticks must be 1..=1000");
         }
         if !(1..=256).contains(&self.concurrency) {
             return bad("--concurrency must be 1..=256");
@@ -288,66 +333,7 @@ pub async fn run(mut args: BenchArgs, project: Option<String>) -> Result<BenchRe
         workdir: workdir.clone(),
         show_progress: !args.quiet,
     };
-    let result = run_modes(&mut ctx, started_emulator).await;
+    let result = modes::run_modes(&mut ctx, started_emulator).await;
     let _ = std::fs::remove_dir_all(&workdir);
     result
-}
-
-async fn run_modes(ctx: &mut Ctx, started_emulator: bool) -> Result<BenchReport> {
-    let args = ctx.args.clone();
-    let mut report = BenchReport::new(&args, &ctx.host, started_emulator);
-    report.machine.emulator_java_pid = ctx.jvm_pid;
-
-    if args.warmup_tasks > 0 {
-        ctx.log(format!(
-            "warming up the emulator's JVM ({} tasks per mode, not reported)…",
-            args.warmup_tasks
-        ));
-        let shown = std::mem::replace(&mut ctx.show_progress, false);
-        let mut warm = ctx.args.clone();
-        warm.tasks = args.warmup_tasks;
-        warm.agents = args.agents.min(2);
-        let saved = std::mem::replace(&mut ctx.args, warm);
-        for mode in &args.modes {
-            let r = match mode {
-                Mode::Vayu => vayu::load(ctx).await.map(|_| ()),
-                Mode::Textbook => textbook::run(ctx, Duration::from_secs(20))
-                    .await
-                    .map(|_| ()),
-                Mode::Ceiling => ceiling::run(ctx).await.map(|_| ()),
-            };
-            if let Err(e) = r {
-                tracing::warn!(error = %e, ?mode, "warm-up failed");
-            }
-        }
-        ctx.args = saved;
-        ctx.show_progress = shown;
-    }
-
-    for mode in &args.modes {
-        match mode {
-            Mode::Vayu => {
-                ctx.log(format!(
-                    "vayu: {} in-process agents idle ({} s quiet window, {} single tasks)…",
-                    args.agents, args.idle_window_secs, args.idle_samples
-                ));
-                report.idle = Some(vayu::idle(ctx).await?);
-                report.vayu = Some(vayu::load(ctx).await?);
-            }
-            Mode::Textbook => {
-                let limit = Duration::from_secs(args.textbook_limit_secs);
-                report.textbook = Some(textbook::run(ctx, limit).await?);
-            }
-            Mode::Ceiling => {
-                report.ceiling = Some(ceiling::run(ctx).await?);
-                report.listened_ceiling = Some(ceiling::run_listened(ctx).await?);
-            }
-        }
-    }
-    if !args.no_rss {
-        ctx.log("measuring an idle vayu-agent process's RSS…");
-        report.agent_rss = Some(rss::measure(ctx).await);
-    }
-    report.finish();
-    Ok(report)
 }

@@ -17,12 +17,42 @@ pub struct ProduceReport {
 }
 
 /// Calls `create(i)` for every i in 0..m from `producers` concurrent
-/// loops, retrying transient failures, until all are created or `stop`
-/// is set.
+/// loops, retrying transient failures (20 times for one task), until all
+/// are created or `stop` is set.
 pub async fn produce<F, Fut>(
     m: usize,
     producers: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    create: F,
+) -> Result<ProduceReport>
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    produce_with(m, producers, stop, Some(20), create).await
+}
+
+/// [`produce`] for the reference modes, whose contention (the emulator's
+/// transaction lock timeouts) is their result: a create is retried, with
+/// a backoff of at most a second, until it lands or `stop` is set.
+pub async fn produce_until_stopped<F, Fut>(
+    m: usize,
+    producers: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    create: F,
+) -> Result<ProduceReport>
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send,
+{
+    produce_with(m, producers, stop, None, create).await
+}
+
+async fn produce_with<F, Fut>(
+    m: usize,
+    producers: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    max_failures: Option<u32>,
     create: F,
 ) -> Result<ProduceReport>
 where
@@ -52,11 +82,14 @@ where
                 loop {
                     match create(i).await {
                         Ok(()) => break,
-                        Err(e) if failures < 20 && (e.is_transient() || e.is_conflict()) => {
+                        Err(e)
+                            if max_failures.is_none_or(|max| failures < max)
+                                && (e.is_transient() || e.is_conflict()) =>
+                        {
                             failures += 1;
                             retries.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(10 * u64::from(failures)))
-                                .await;
+                            let wait = 10 * u64::from(failures.min(100));
+                            tokio::time::sleep(Duration::from_millis(wait)).await;
                         }
                         Err(e) => return Err(e),
                     }

@@ -3,6 +3,7 @@
 //! Kept dependency-free: nearest-rank percentiles over a few thousand
 //! samples are exact and cheap, and CPU time comes straight from `/proc`.
 
+use crate::metrics::OpSnapshot;
 use serde::Serialize;
 
 /// A latency distribution in milliseconds (nearest-rank percentiles).
@@ -143,6 +144,42 @@ impl CpuMeter {
             bench_s: me.user_s + me.system_s,
             handlers_s: me.children_s,
             emulator_s,
+        }
+    }
+}
+
+/// Firestore operations divided by completed tasks.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PerTask {
+    pub polling_reads: f64,
+    pub listener_reads: f64,
+    pub reads: f64,
+    pub writes: f64,
+    /// Billed operations: reads plus writes.
+    pub ops: f64,
+    /// Of `ops`, those on task documents: the lifecycle of the task
+    /// itself (create, claim, complete), without the fleet's presence.
+    pub task_ops: f64,
+    /// Of `ops`, the agents' heartbeats and the peers' listeners reading
+    /// them: a cost per agent and second, spread over the tasks.
+    pub presence_ops: f64,
+    pub commits: f64,
+    pub claim_attempts: f64,
+}
+
+impl PerTask {
+    pub fn of(ops: &OpSnapshot, tasks: u64) -> PerTask {
+        let d = tasks.max(1) as f64;
+        PerTask {
+            polling_reads: ops.polling_reads as f64 / d,
+            listener_reads: ops.listener_reads as f64 / d,
+            reads: (ops.polling_reads + ops.listener_reads) as f64 / d,
+            writes: ops.writes as f64 / d,
+            ops: ops.billed() as f64 / d,
+            task_ops: ops.task_ops() as f64 / d,
+            presence_ops: (ops.presence_reads + ops.presence_writes) as f64 / d,
+            commits: ops.commits as f64 / d,
+            claim_attempts: ops.claim_attempts as f64 / d,
         }
     }
 }

@@ -1,10 +1,7 @@
 //! The textbook mode: the claim loop a user would write first.
 //!
-//! (One file of a little over 400 lines on purpose: it is the baseline
-//! vayu is measured against, written to be read whole.)
-//!
-//! One collection, `textbook_tasks`, with a `status` field. N worker loops
-//! each:
+//! One collection ([`plain::COLLECTION`]), with a `status` field. N
+//! worker loops each:
 //! 1. in a read-write transaction, query the oldest queued task of the
 //!    highest priority (`where status == "queued" order by priority_rank,
 //!    created_at limit 1`), mark it executing, and commit;
@@ -18,24 +15,25 @@
 //! query inside a transaction locks the whole collection, so workers (and
 //! the producer's creates) wait for each other; the mode stops after a
 //! time limit and reports its rate so far.
+//!
+//! Contention is the mode's result, never the benchmark's end: lock
+//! timeouts and aborted transactions are counted and retried until the
+//! limit, and a task the limit caught half done is counted as given up.
 
+use super::plain::{self, COLLECTION};
+use super::rank::RankError;
 use super::stats::{CpuMeter, CpuUse, Percentiles};
-use super::vayu::{PerTask, bench_task, micros};
-use super::{Ctx, ProduceReport, count_runs, produce, progress::Progress};
+use super::vayu::{PerTask, micros, mixed_task};
+use super::{Ctx, ProduceReport, count_runs, produce_until_stopped, progress::Progress};
 use crate::error::{Error, Result};
-use crate::handler;
 use crate::metrics::{OpCounters, OpSnapshot};
 use crate::model::Task;
-use crate::store::{self, Precondition, Store};
+use crate::store::{Precondition, Store};
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
-use pb::structured_query as sq;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// The textbook's one task collection, at the root.
-pub const COLLECTION: &str = "textbook_tasks";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TextbookReport {
@@ -60,6 +58,21 @@ pub struct TextbookReport {
     pub aborted_claims: u64,
     /// Queries that found the queue empty.
     pub empty_polls: u64,
+    /// Poll workers: queries of the list of highest-ranked queued tasks.
+    pub list_queries: u64,
+    /// Poll workers: claims refused because another worker had claimed
+    /// the task since the list was read (the update-time precondition).
+    pub lost_races: u64,
+    /// Completion commits retried after contention (lock timeouts).
+    pub complete_retries: u64,
+    /// Claimed tasks whose completion the time limit cut off (from the
+    /// documents at the end).
+    pub gave_up: u64,
+    /// An error other than contention that stopped a worker or the
+    /// producer early; the numbers are those up to it.
+    pub error: Option<String>,
+    /// Higher-ranked queued tasks passed over by each claim.
+    pub rank_error: Option<RankError>,
     pub ops: OpSnapshot,
     pub per_task: PerTask,
     pub cpu: CpuUse,
@@ -67,19 +80,69 @@ pub struct TextbookReport {
 
 /// Counts of one run, shared by the workers.
 #[derive(Default)]
-struct Tally {
-    completed: AtomicU64,
-    aborted: AtomicU64,
-    empty: AtomicU64,
+pub(super) struct Tally {
+    pub completed: AtomicU64,
+    pub aborted: AtomicU64,
+    pub empty: AtomicU64,
+    pub complete_retries: AtomicU64,
+    pub gave_up: AtomicU64,
+    pub list_queries: AtomicU64,
+    pub lost_races: AtomicU64,
 }
 
+impl Tally {
+    /// Counts a completion that [`plain::complete`] reported; `false`
+    /// when it gave up (the worker's time is up).
+    pub fn completion(&self, done: plain::Completion) -> bool {
+        self.complete_retries
+            .fetch_add(done.retries, Ordering::Relaxed);
+        if done.gave_up {
+            self.gave_up.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.completed.fetch_add(1, Ordering::Relaxed);
+        }
+        !done.gave_up
+    }
+}
+
+/// How a reference worker chooses and claims its next task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// The textbook: a `limit 1` query inside a read-write transaction.
+    Transaction,
+    /// The simple polling worker ([`super::poll`]): a list of the highest
+    /// ranked, claimed at random with update-time preconditions.
+    Poll,
+}
+
+impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::Transaction => "textbook",
+            Strategy::Poll => "poll",
+        }
+    }
+}
+
+/// The textbook mode.
 pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
+    run_reference(ctx, limit, Strategy::Transaction).await
+}
+
+/// A reference mode: N workers of `strategy` on the plain documents, fed
+/// by the producers, until every task is completed or `limit`.
+pub async fn run_reference(
+    ctx: &Ctx,
+    limit: Duration,
+    strategy: Strategy,
+) -> Result<TextbookReport> {
     let m = ctx.args.tasks;
     let n = ctx.args.agents;
-    let db = ctx.fresh_db("textbook");
+    let name = strategy.name();
+    let db = ctx.fresh_db(name);
     let counters = Arc::new(OpCounters::default());
     let observer = Store::connect(&ctx.store_config(&db)).await?;
-    let (command, runs_file) = ctx.handler("textbook");
+    let (command, runs_file) = ctx.handler(name);
     if let Some(f) = &runs_file {
         let _ = std::fs::remove_file(f);
     }
@@ -93,7 +156,7 @@ pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
     let progress = {
         let tally = tally.clone();
         Progress::start(
-            format!("textbook N={n}"),
+            format!("{name} N={n}"),
             m as u64,
             move || tally.completed.load(Ordering::Relaxed),
             ctx.show_progress,
@@ -101,17 +164,37 @@ pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
     };
     let cpu = CpuMeter::start(ctx.jvm_pid);
     let started = Instant::now();
-    let producer = tokio::spawn(produce(m, ctx.args.producers, stop.clone(), {
-        move |i| {
-            let creator = creator.clone();
-            async move { create(&creator, &bench_task(i, "textbook").into_task()).await }
-        }
-    }));
+    // Made once each, so that a create retried after a lost answer
+    // finds its task (a conflict) instead of making another.
+    let to_create: Arc<Vec<Task>> =
+        Arc::new((0..m).map(|i| mixed_task(i, name).into_task()).collect());
+    let producer = tokio::spawn(produce_until_stopped(
+        m,
+        ctx.args.producers,
+        stop.clone(),
+        {
+            move |i| {
+                let (creator, to_create) = (creator.clone(), to_create.clone());
+                async move {
+                    match plain::create(&creator, &to_create[i]).await {
+                        Err(e) if plain::already_exists(&e) => Ok(()),
+                        r => r,
+                    }
+                }
+            }
+        },
+    ));
     let mut workers = tokio::task::JoinSet::new();
     for (w, store) in stores.into_iter().enumerate() {
         let (tally, stop, command) = (tally.clone(), stop.clone(), command.clone());
+        let me = format!("{name}-worker-{w}");
         workers.spawn(async move {
-            worker(store, format!("worker-{w}"), command, m as u64, tally, stop).await
+            match strategy {
+                Strategy::Transaction => worker(store, me, command, m as u64, tally, stop).await,
+                Strategy::Poll => {
+                    super::poll::worker(store, me, command, m as u64, tally, stop).await
+                }
+            }
         });
     }
     // Wait for all tasks, or the limit.
@@ -123,7 +206,7 @@ pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
                 None => break,
                 Some(Ok(Ok(()))) => {}
                 Some(Ok(Err(e))) => { first_error.get_or_insert(e); }
-                Some(Err(e)) => { first_error.get_or_insert(Error::Firestore(format!("a textbook worker panicked: {e}"))); }
+                Some(Err(e)) => { first_error.get_or_insert(Error::Firestore(format!("a {name} worker panicked: {e}"))); }
             },
             () = tokio::time::sleep_until(deadline) => break,
         }
@@ -139,10 +222,14 @@ pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
     while workers.join_next().await.is_some() {}
     let produced = producer
         .await
-        .map_err(|e| Error::Firestore(format!("the producer panicked: {e}")))??;
-    if let Some(e) = first_error {
-        return Err(e);
-    }
+        .map_err(|e| Error::Firestore(format!("the producer panicked: {e}")))?;
+    let produced = match produced {
+        Ok(p) => p,
+        Err(e) => {
+            first_error.get_or_insert(e);
+            ProduceReport::default()
+        }
+    };
     let stopped_at_limit = completed < m as u64;
 
     let docs: Vec<Task> = observer
@@ -190,6 +277,19 @@ pub async fn run(ctx: &Ctx, limit: Duration) -> Result<TextbookReport> {
         run_ms: Percentiles::of(&run_ms),
         aborted_claims: tally.aborted.load(Ordering::Relaxed),
         empty_polls: tally.empty.load(Ordering::Relaxed),
+        list_queries: tally.list_queries.load(Ordering::Relaxed),
+        lost_races: tally.lost_races.load(Ordering::Relaxed),
+        complete_retries: tally.complete_retries.load(Ordering::Relaxed),
+        // Claimed and never completed: the limit came first (workers it
+        // caught mid-commit were aborted, so the documents tell, not the
+        // workers' tally).
+        gave_up: docs
+            .iter()
+            .filter(|t| t.assignment.assigned_at.is_some())
+            .filter(|t| t.status != crate::lifecycle::Status::Completed)
+            .count() as u64,
+        error: first_error.map(|e| e.to_string()),
+        rank_error: RankError::of_tasks(&docs),
         ops,
         per_task: PerTask::of(&ops, completed),
         cpu,
@@ -221,196 +321,37 @@ async fn worker(
             }
             Err(e) => return Err(e),
         };
-        run_handler(&command, &task, &me).await;
-        let mut failures = 0;
-        loop {
-            match set_status(&store, &task.task_id, "completed", None, None).await {
-                Ok(()) => break,
-                Err(e) if failures < 20 && (e.is_conflict() || e.is_transient()) => {
-                    failures += 1;
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                Err(e) => return Err(e),
-            }
+        plain::run_handler(&command, &task, &me).await;
+        let done = plain::complete(&store, &task.task_id, || stop.load(Ordering::Relaxed)).await?;
+        if !tally.completion(done) {
+            return Ok(());
         }
-        tally.completed.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(())
-}
-
-/// Creates a queued task document in the textbook collection.
-async fn create(store: &Store, task: &Task) -> Result<()> {
-    let doc = store.encode(&format!("{COLLECTION}/{}", task.task_id), task)?;
-    store
-        .commit(vec![pb::Write {
-            operation: Some(pb::write::Operation::Update(doc)),
-            update_transforms: vec![
-                store::server_time("created_at"),
-                store::server_time("updated_at"),
-            ],
-            current_document: Precondition::Missing.into_pb(),
-            ..Default::default()
-        }])
-        .await?;
     Ok(())
 }
 
 /// The claim transaction: query inside it, update, commit. `None` when
 /// the queue is empty.
 async fn claim(store: &Store, me: &str) -> Result<Option<Task>> {
-    use futures::StreamExt;
     use pb::transaction_options::{Mode, ReadWrite};
-    let order = |field: &str| sq::Order {
-        field: Some(sq::FieldReference {
-            field_path: field.into(),
-        }),
-        direction: sq::Direction::Ascending as i32,
-    };
-    let request = pb::RunQueryRequest {
-        parent: store.db().get_documents_path().clone(),
-        query_type: Some(pb::run_query_request::QueryType::StructuredQuery(
-            pb::StructuredQuery {
-                from: vec![sq::CollectionSelector {
-                    collection_id: COLLECTION.into(),
-                    all_descendants: false,
-                }],
-                r#where: Some(store::field_eq("status", store::string_value("queued"))),
-                order_by: vec![order("priority_rank"), order("created_at")],
-                limit: Some(1),
-                ..Default::default()
-            },
-        )),
-        consistency_selector: Some(pb::run_query_request::ConsistencySelector::NewTransaction(
-            pb::TransactionOptions {
-                mode: Some(Mode::ReadWrite(ReadWrite::default())),
-            },
-        )),
-        ..Default::default()
-    };
-    let query = async {
-        let mut stream = store
-            .db()
-            .client()
-            .get()
-            .run_query(request)
-            .await
-            .map_err(|s| store.map_status(s))?
-            .into_inner();
-        let (mut txn, mut doc) = (Vec::new(), None);
-        while let Some(item) = stream.next().await {
-            let item = item.map_err(|s| store.map_status(s))?;
-            if !item.transaction.is_empty() {
-                txn = item.transaction;
-            }
-            if item.document.is_some() {
-                doc = item.document;
-            }
-        }
-        Ok::<_, Error>((txn, doc))
-    };
-    let (txn, doc) = tokio::time::timeout(Duration::from_secs(30), query)
-        .await
-        .map_err(|_| Error::Unavailable {
-            endpoint: store.endpoint().into(),
-            detail: "claim query timed out".into(),
-        })??;
-    // Firestore bills an empty result as one read.
-    OpCounters::add(&store.counters().polling_reads, 1);
-    let Some(doc) = doc else {
-        if !txn.is_empty() {
-            let _ = store
-                .db()
-                .client()
-                .get()
-                .rollback(pb::RollbackRequest {
-                    database: store.database().into(),
-                    transaction: txn,
-                    ..Default::default()
-                })
-                .await;
-        }
+    let new_transaction =
+        pb::run_query_request::ConsistencySelector::NewTransaction(pb::TransactionOptions {
+            mode: Some(Mode::ReadWrite(ReadWrite::default())),
+        });
+    let (txn, docs) = plain::query_queued(store, 1, Some(new_transaction)).await?;
+    let Some(doc) = docs.first() else {
+        plain::rollback(store, txn).await;
         return Ok(None);
     };
-    let task = Store::decode_task(&doc)?;
-    set_status(store, &task.task_id, "executing", Some(me), Some(txn)).await?;
-    Ok(Some(task))
-}
-
-/// Sets `status` (and on a claim the assignee and assignment time), in
-/// `txn` when given.
-async fn set_status(
-    store: &Store,
-    task_id: &str,
-    status: &str,
-    assignee: Option<&str>,
-    txn: Option<Vec<u8>>,
-) -> Result<()> {
-    let mut fields = std::collections::HashMap::new();
-    fields.insert("status".to_string(), store::string_value(status));
-    let mut mask = vec!["status".to_string()];
-    let mut transforms = vec![store::server_time("updated_at")];
-    if let Some(a) = assignee {
-        let mut assignment = std::collections::HashMap::new();
-        assignment.insert("primary_agent".to_string(), store::string_value(a));
-        fields.insert(
-            "assignment".to_string(),
-            pb::Value {
-                value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
-                    fields: assignment,
-                })),
-            },
-        );
-        mask.push("assignment.primary_agent".into());
-        transforms.push(store::server_time("assignment.assigned_at"));
-    }
-    let write = pb::Write {
-        operation: Some(pb::write::Operation::Update(pb::Document {
-            name: store.name(&format!("{COLLECTION}/{task_id}")),
-            fields,
-            ..Default::default()
-        })),
-        update_mask: Some(pb::DocumentMask { field_paths: mask }),
-        update_transforms: transforms,
-        current_document: Precondition::Exists.into_pb(),
-    };
-    let request = pb::CommitRequest {
-        database: store.database().to_string(),
-        writes: vec![write],
-        transaction: txn.unwrap_or_default(),
-        ..Default::default()
-    };
-    OpCounters::add(&store.counters().commits, 1);
-    let result = tokio::time::timeout(
-        Duration::from_secs(30),
-        store.db().client().get().commit(request),
+    let task = Store::decode_task(doc)?;
+    plain::set_status(
+        store,
+        &task.task_id,
+        "executing",
+        Some(me),
+        Precondition::Exists,
+        Some(txn),
     )
-    .await
-    .map_err(|_| Error::Unavailable {
-        endpoint: store.endpoint().into(),
-        detail: "commit timed out".into(),
-    })?;
-    match result {
-        Ok(_) => {
-            OpCounters::add(&store.counters().writes, 1);
-            Ok(())
-        }
-        Err(s) => Err(store.map_status(s)),
-    }
-}
-
-/// Runs the handler to its end, as the vayu runner does, ignoring its
-/// reports (the textbook loop has nowhere to put them).
-async fn run_handler(command: &str, task: &Task, me: &str) {
-    let ctx = handler::Context {
-        agent_id: me,
-        attempt: 1,
-        env: &[],
-    };
-    match handler::spawn(command, task, &ctx) {
-        Ok((mut child, mut events)) => {
-            let _ = child.wait().await;
-            while events.recv().await.is_some() {}
-        }
-        Err(e) => tracing::warn!(error = %e, "could not start the handler"),
-    }
+    .await?;
+    Ok(Some(task))
 }

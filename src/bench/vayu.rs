@@ -11,6 +11,7 @@
 //!   (the CLI's code path: [`crate::tasks::NewTask::into_task`], then
 //!   [`Store::create_task`]) while the agents claim, run and complete them.
 
+use super::rank::RankError;
 use super::stats::{CpuMeter, CpuUse, Percentiles};
 use super::{Ctx, ProduceReport, count_runs, produce, runs_so_far};
 use crate::agent::{self, AgentConfig, AgentReport, Handlers};
@@ -30,6 +31,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use super::idle::{IdleReport, idle};
+pub use super::rank::mixed_task;
+pub use super::stats::PerTask;
 
 /// N agents running [`agent::run`] in this process, stopped together.
 pub struct Fleet {
@@ -105,42 +108,6 @@ impl Fleet {
     }
 }
 
-/// Firestore operations divided by completed tasks.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct PerTask {
-    pub polling_reads: f64,
-    pub listener_reads: f64,
-    pub reads: f64,
-    pub writes: f64,
-    /// Billed operations: reads plus writes.
-    pub ops: f64,
-    /// Of `ops`, those on task documents: the lifecycle of the task
-    /// itself (create, claim, complete), without the fleet's presence.
-    pub task_ops: f64,
-    /// Of `ops`, the agents' heartbeats and the peers' listeners reading
-    /// them: a cost per agent and second, spread over the tasks.
-    pub presence_ops: f64,
-    pub commits: f64,
-    pub claim_attempts: f64,
-}
-
-impl PerTask {
-    pub fn of(ops: &OpSnapshot, tasks: u64) -> PerTask {
-        let d = tasks.max(1) as f64;
-        PerTask {
-            polling_reads: ops.polling_reads as f64 / d,
-            listener_reads: ops.listener_reads as f64 / d,
-            reads: (ops.polling_reads + ops.listener_reads) as f64 / d,
-            writes: ops.writes as f64 / d,
-            ops: ops.billed() as f64 / d,
-            task_ops: ops.task_ops() as f64 / d,
-            presence_ops: (ops.presence_reads + ops.presence_writes) as f64 / d,
-            commits: ops.commits as f64 / d,
-            claim_attempts: ops.claim_attempts as f64 / d,
-        }
-    }
-}
-
 /// The vayu mode under load.
 #[derive(Debug, Clone, Serialize)]
 pub struct VayuReport {
@@ -171,6 +138,8 @@ pub struct VayuReport {
     pub ops: OpSnapshot,
     pub per_task: PerTask,
     pub lost_races: u64,
+    /// Higher-ranked queued tasks passed over by each claim.
+    pub rank_error: Option<RankError>,
     pub outcomes: HashMap<&'static str, u64>,
     pub cpu: CpuUse,
 }
@@ -197,7 +166,7 @@ pub async fn load(ctx: &Ctx) -> Result<VayuReport> {
     // that never came (a timeout) cannot make a second task: the retry
     // finds its own task there (a conflict) and counts it created.
     let to_create: Arc<Vec<Task>> =
-        Arc::new((0..m).map(|i| bench_task(i, "load").into_task()).collect());
+        Arc::new((0..m).map(|i| mixed_task(i, "load").into_task()).collect());
     let producer = tokio::spawn(produce(m, ctx.args.producers, stop.clone(), {
         move |i| {
             let (creator, to_create) = (creator.clone(), to_create.clone());
@@ -259,6 +228,13 @@ pub async fn load(ctx: &Ctx) -> Result<VayuReport> {
     let left_queued = count(&observer, Pile::Queued).await?;
     let lost = lost.saturating_sub(left_queued);
     let left_active = count(&observer, Pile::Active).await?;
+    // Tasks still waiting at the end were passed over by every claim
+    // after their creation: they count too.
+    let mut ranked = docs.clone();
+    for pile in [Pile::Queued, Pile::Active] {
+        let more = observer.list_pile(pile, None, None).await?;
+        ranked.extend(more.into_iter().filter_map(|r| r.ok().map(|v| v.value)));
+    }
     let run_ms: Vec<f64> = docs
         .iter()
         .filter_map(|t| Some(micros(t.assignment.assigned_at?, t.updated_at?) / 1000.0))
@@ -300,6 +276,7 @@ pub async fn load(ctx: &Ctx) -> Result<VayuReport> {
         ops,
         per_task: PerTask::of(&ops, completed),
         lost_races: reports.iter().map(|r| r.claim_conflicts).sum(),
+        rank_error: RankError::of_tasks(&ranked),
         outcomes,
         cpu,
     })

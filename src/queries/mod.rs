@@ -108,12 +108,14 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
     }
     out.extend([
         DeclaredQuery {
-            // `vayu bench`'s textbook mode: the oldest queued task of the
-            // highest priority, inside a transaction (the loop vayu is
-            // measured against; its listing of all tasks needs no index).
-            name: "bench textbook mode: the next task by priority and age",
+            // `vayu bench`'s textbook and poll modes: the highest-ranked
+            // queued tasks, by priority and age, inside a transaction
+            // (textbook, limit 1) or not (poll, limit 16): the loops vayu
+            // is measured against (src/bench/plain.rs builds it; the
+            // textbook's listing of all tasks needs no index).
+            name: "bench textbook and poll modes: the next tasks by priority and age",
             site: "src/bench/textbook.rs",
-            collection_id: crate::bench::textbook::COLLECTION,
+            collection_id: crate::bench::plain::COLLECTION,
             filter: Some(store::field_eq("status", store::string_value("queued"))),
             order_by: ["priority_rank", "created_at"]
                 .iter()

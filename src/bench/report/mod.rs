@@ -3,14 +3,24 @@
 
 use super::BenchArgs;
 use super::ceiling::CeilingReport;
+use super::dag::DagReport;
 use super::rss::RssReport;
+use super::schedule::ScheduleReport;
 use super::textbook::TextbookReport;
 use super::vayu::{IdleReport, VayuReport};
 use serde::Serialize;
 
 pub use render::scaling_table;
 
+mod modes;
 mod render;
+
+/// A reference mode that stopped with an error (the run went on).
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeError {
+    pub mode: String,
+    pub error: String,
+}
 
 /// The machine the numbers come from.
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +79,8 @@ pub struct BenchReport {
     /// vayu's completed tasks per second under load.
     pub throughput: Option<f64>,
     pub textbook_throughput: Option<f64>,
+    /// The simple polling worker's completed tasks per second.
+    pub poll_throughput: Option<f64>,
     pub ceiling_throughput: Option<f64>,
     /// throughput / textbook_throughput.
     pub vs_textbook: Option<f64>,
@@ -96,6 +108,11 @@ pub struct BenchReport {
     pub reads_per_task: Option<f64>,
     pub writes_per_task: Option<f64>,
     pub claim_attempts_per_task: Option<f64>,
+    /// vayu's rank error under load: for each claim, the higher-ranked
+    /// queued tasks waiting at that moment (0 is strict priority order).
+    pub rank_error_p50: Option<f64>,
+    pub rank_error_p99: Option<f64>,
+    pub rank_error_max: Option<f64>,
     /// Polling reads made by idle agents in the quiet window.
     pub idle_polling_reads: Option<u64>,
     pub duplicates: Option<u64>,
@@ -107,7 +124,13 @@ pub struct BenchReport {
     pub textbook: Option<TextbookReport>,
     pub ceiling: Option<CeilingReport>,
     pub listened_ceiling: Option<CeilingReport>,
+    /// The simple polling worker (same report as the textbook's).
+    pub poll: Option<TextbookReport>,
+    pub dag: Option<DagReport>,
+    pub schedule: Option<ScheduleReport>,
     pub agent_rss: Option<RssReport>,
+    /// Reference modes that stopped with an error.
+    pub errors: Vec<ModeError>,
     pub targets: Vec<Target>,
 }
 
@@ -125,6 +148,7 @@ impl BenchReport {
             agents_in_process: true,
             throughput: None,
             textbook_throughput: None,
+            poll_throughput: None,
             ceiling_throughput: None,
             vs_textbook: None,
             vs_ceiling: None,
@@ -141,6 +165,9 @@ impl BenchReport {
             reads_per_task: None,
             writes_per_task: None,
             claim_attempts_per_task: None,
+            rank_error_p50: None,
+            rank_error_p99: None,
+            rank_error_max: None,
             idle_polling_reads: None,
             duplicates: None,
             lost: None,
@@ -151,7 +178,11 @@ impl BenchReport {
             textbook: None,
             ceiling: None,
             listened_ceiling: None,
+            poll: None,
+            dag: None,
+            schedule: None,
             agent_rss: None,
+            errors: Vec::new(),
             targets: Vec::new(),
         }
     }
@@ -174,6 +205,12 @@ impl BenchReport {
             self.claim_attempts_per_task = Some(round(v.per_task.claim_attempts, 3));
             self.duplicates = Some(v.duplicates);
             self.lost = Some(v.lost);
+            self.rank_error_p50 = v.rank_error.map(|r| r.p50);
+            self.rank_error_p99 = v.rank_error.map(|r| r.p99);
+            self.rank_error_max = v.rank_error.map(|r| r.max);
+        }
+        if let Some(p) = &self.poll {
+            self.poll_throughput = Some(round(p.throughput, 1));
         }
         if let Some(t) = &self.textbook {
             self.textbook_throughput = Some(round(t.throughput, 1));

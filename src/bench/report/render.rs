@@ -30,7 +30,62 @@ impl BenchReport {
             }
         );
         let _ = writeln!(s, "handler: {}\n", self.handler);
+        // A run of only dag and schedule has no throughput to show.
+        if self.vayu.is_some()
+            || self.textbook.is_some()
+            || self.poll.is_some()
+            || self.ceiling.is_some()
+            || self.listened_ceiling.is_some()
+        {
+            self.render_throughput(&mut s);
+        }
+        if let Some(v) = &self.vayu {
+            let p = &v.per_task;
+            let _ = writeln!(
+                s,
+                "\nvayu operations per task: {:.2} writes, {:.2} listener reads, {:.2} polling reads \
+                 ({:.2} of them the fleet's heartbeats), {:.2} commits, {:.3} claim attempts; {} lost claim races",
+                p.writes,
+                p.listener_reads,
+                p.polling_reads,
+                p.presence_ops,
+                p.commits,
+                p.claim_attempts,
+                v.lost_races
+            );
+            let _ = writeln!(
+                s,
+                "vayu correctness: {} completed, {} handler runs, {} duplicates, {} lost, {} left queued, {} left active",
+                v.completed, v.handler_runs, v.duplicates, v.lost, v.left_queued, v.left_active
+            );
+        }
+        self.render_references(&mut s);
+        self.render_rank_errors(&mut s);
+        self.render_dag(&mut s);
+        self.render_schedule(&mut s);
+        for e in &self.errors {
+            let _ = writeln!(s, "{} stopped with an error: {}", e.mode, e.error);
+        }
+        let _ = writeln!(
+            s,
+            "agent RSS (idle vayu-agent process): {}",
+            opt(self.agent_rss_mb, " MiB")
+        );
 
+        let _ = writeln!(s, "\ntargets");
+        for t in &self.targets {
+            let mark = match t.met {
+                Some(true) => "met   ",
+                Some(false) => "MISSED",
+                None => "  -   ",
+            };
+            let _ = writeln!(s, "  {mark} {:<55} {}", t.target, t.measured);
+        }
+        s
+    }
+
+    /// The throughput table, the ratios and the latencies.
+    fn render_throughput(&self, s: &mut String) {
         let _ = writeln!(
             s,
             "{:<10} {:>10} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8}",
@@ -73,11 +128,12 @@ impl BenchReport {
                 );
             }
         }
-        if let Some(t) = &self.textbook {
+        for (name, t) in [("textbook", &self.textbook), ("poll", &self.poll)] {
+            let Some(t) = t else { continue };
             let _ = writeln!(
                 s,
                 "{:<10} {:>10.1} {:>9.2} {:>10} {:>10.2} {:>10.2} {:>8.2} {:>8}{}",
-                "textbook",
+                name,
                 t.throughput,
                 t.wall_s,
                 t.completed,
@@ -164,49 +220,10 @@ impl BenchReport {
             let _ = writeln!(s, "  textbook created → claimed {}", pct(t.claim_ms));
             let _ = writeln!(s, "  textbook claimed → done    {}", pct(t.run_ms));
         }
-        if let Some(v) = &self.vayu {
-            let p = &v.per_task;
-            let _ = writeln!(
-                s,
-                "\nvayu operations per task: {:.2} writes, {:.2} listener reads, {:.2} polling reads \
-                 ({:.2} of them the fleet's heartbeats), {:.2} commits, {:.3} claim attempts; {} lost claim races",
-                p.writes,
-                p.listener_reads,
-                p.polling_reads,
-                p.presence_ops,
-                p.commits,
-                p.claim_attempts,
-                v.lost_races
-            );
-            let _ = writeln!(
-                s,
-                "vayu correctness: {} completed, {} handler runs, {} duplicates, {} lost, {} left queued, {} left active",
-                v.completed, v.handler_runs, v.duplicates, v.lost, v.left_queued, v.left_active
-            );
+        if let Some(t) = &self.poll {
+            let _ = writeln!(s, "  poll created → claimed     {}", pct(t.claim_ms));
+            let _ = writeln!(s, "  poll claimed → done        {}", pct(t.run_ms));
         }
-        if let Some(t) = &self.textbook {
-            let _ = writeln!(
-                s,
-                "textbook: {} aborted claim transactions, {} empty polls, {} duplicates",
-                t.aborted_claims, t.empty_polls, t.duplicates
-            );
-        }
-        let _ = writeln!(
-            s,
-            "agent RSS (idle vayu-agent process): {}",
-            opt(self.agent_rss_mb, " MiB")
-        );
-
-        let _ = writeln!(s, "\ntargets");
-        for t in &self.targets {
-            let mark = match t.met {
-                Some(true) => "met   ",
-                Some(false) => "MISSED",
-                None => "  -   ",
-            };
-            let _ = writeln!(s, "  {mark} {:<55} {}", t.target, t.measured);
-        }
-        s
     }
 }
 
@@ -263,5 +280,8 @@ pub fn scaling_table(reports: &[BenchReport]) -> String {
         "\n\\* textbook stopped at its time limit; the rate so far.\n\
          ceiling+L: the ceiling's commits while N idle listeners watch the queued pile."
     );
+    if let Some(more) = super::modes::modes_table(reports) {
+        let _ = writeln!(s, "\n{more}");
+    }
     s
 }
