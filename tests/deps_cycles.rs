@@ -17,7 +17,6 @@ mod rules_support;
 
 use common::fleet::{fast_agent, shell, wait_task};
 use rules_support::*;
-use std::process::Output;
 use std::time::Duration;
 use vayu::graph::OnDepFailure;
 use vayu::layout::Pile;
@@ -42,25 +41,9 @@ async fn create(store: &Store, title: &str, after: &[&str], policy: OnDepFailure
     .task_id
 }
 
-/// `vayu …` as alice, an operator, under the rules.
-fn vayu_as_alice(w: &World, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_vayu"))
-        .args(args)
-        .env("FIRESTORE_EMULATOR_HOST", &w.host)
-        .env("VAYU_DATABASE", &w.db)
-        .env("VAYU_PROJECT", PROJECT)
-        .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
-        .env_remove("VAYU_TOKEN")
-        .env("VAYU_IDENTITY", "emulator")
-        .env("VAYU_UID", "alice")
-        .env("VAYU_ROLE", "operator")
-        .output()
-        .expect("the vayu binary runs")
-}
-
 /// Runs `args`, expects exit `code`, returns stdout and stderr together.
 fn expect(w: &World, args: &[&str], code: i32) -> String {
-    let out = vayu_as_alice(w, args);
+    let out = w.vayu_as("alice", args);
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");

@@ -11,26 +11,9 @@ mod common;
 mod rules_support;
 
 use rules_support::*;
-use std::process::{Command, Output};
 use std::time::Instant;
 use vayu::lifecycle::Status;
 use vayu::workflow::{StepSpec, WorkflowSpec};
-
-/// `vayu …` on `w`'s database as the emulator identity `uid:operator`.
-fn vayu_as(w: &World, uid: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vayu"))
-        .args(args)
-        .env("FIRESTORE_EMULATOR_HOST", &w.host)
-        .env("VAYU_DATABASE", &w.db)
-        .env("VAYU_PROJECT", PROJECT)
-        .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
-        .env_remove("VAYU_TOKEN")
-        .env("VAYU_IDENTITY", "emulator")
-        .env("VAYU_UID", uid)
-        .env("VAYU_ROLE", "operator")
-        .output()
-        .expect("the vayu binary runs")
-}
 
 const STEP_A: &str = "  - id: a\n    title: A\n    type: maintenance\n";
 
@@ -111,13 +94,12 @@ async fn bad_workflows_are_refused_with_exit_2_and_nothing_written() {
     for (args, says) in cases {
         let mut all = vec!["workflow", "run"];
         all.extend(args.iter().copied());
-        let out = vayu_as(&w, "alice", &all);
+        let out = w.vayu_as("alice", &all);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
-    let out = vayu_as(
-        &w,
+    let out = w.vayu_as(
         "alice",
         &["task", "create", "--type", "learning", "--workflow", "rust"],
     );
@@ -128,16 +110,16 @@ async fn bad_workflows_are_refused_with_exit_2_and_nothing_written() {
         vec!["workflow", "list", "--json"],
         vec!["task", "list", "--json"],
     ] {
-        let out = vayu_as(&w, "alice", &what);
+        let out = w.vayu_as("alice", &what);
         let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             let err = String::from_utf8_lossy(&out.stderr);
             panic!("{what:?}: not JSON ({e}); stderr: {err}")
         });
         assert_eq!(rows, serde_json::json!([]), "{what:?}: nothing was written");
     }
-    let out = vayu_as(&w, "alice", &["workflow", "status", "no-such-run"]);
+    let out = w.vayu_as("alice", &["workflow", "status", "no-such-run"]);
     assert_eq!(out.status.code(), Some(3), "an unknown run");
-    let out = vayu_as(&w, "alice", &["workflow", "templates"]);
+    let out = w.vayu_as("alice", &["workflow", "templates"]);
     let text = String::from_utf8_lossy(&out.stdout);
     for name in [
         "user_request",

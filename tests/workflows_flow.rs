@@ -16,7 +16,7 @@ mod rules_support;
 use common::fleet::{fast_agent, shell};
 use rules_support::*;
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 use vayu::agent::{self, AgentConfig, Handlers};
 use vayu::lifecycle::Status;
@@ -58,22 +58,6 @@ async fn stop_all(stop: tokio::sync::watch::Sender<bool>, agents: Agents) {
         let report = a.await.expect("the agent task joins");
         report.expect("the agent stops cleanly");
     }
-}
-
-/// `vayu …` on `w`'s database as the emulator identity `uid` (operator).
-fn vayu_as(w: &World, uid: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vayu"))
-        .args(args)
-        .env("FIRESTORE_EMULATOR_HOST", &w.host)
-        .env("VAYU_DATABASE", &w.db)
-        .env("VAYU_PROJECT", PROJECT)
-        .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
-        .env_remove("VAYU_TOKEN")
-        .env("VAYU_IDENTITY", "emulator")
-        .env("VAYU_UID", uid)
-        .env("VAYU_ROLE", "operator")
-        .output()
-        .expect("the vayu binary runs")
 }
 
 /// Expects exit `code`; returns stdout.
@@ -155,8 +139,7 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
         let run = allowed(&case, workflows::start(&alice, &spec, &given, "alice")).await;
         runs.push((name.to_string(), run.run_id));
     }
-    let out = vayu_as(
-        &w,
+    let out = w.vayu_as(
         "alice",
         &[
             "task",
@@ -240,7 +223,7 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
     workflows::cancel(&w.admin, &run.run_id, "root")
         .await
         .expect("cancels");
-    let status = vayu_as(&w, "alice", &["workflow", "status", &research]);
+    let status = w.vayu_as("alice", &["workflow", "status", &research]);
     let text = expect(&status, 0, "workflow status");
     assert!(text.contains("workflow research · completed"), "{text}");
     let order: Vec<usize> = ["problem_definition", "literature_review", "report"]
@@ -249,7 +232,7 @@ async fn each_of_the_five_templates_runs_end_to_end_with_the_demo_handler() {
         .collect();
     assert!(order.is_sorted(), "plan order: {text}");
     let listed = expect(
-        &vayu_as(&w, "alice", &["workflow", "list", "--json"]),
+        &w.vayu_as("alice", &["workflow", "list", "--json"]),
         0,
         "list",
     );
@@ -305,8 +288,7 @@ async fn a_later_step_gets_earlier_results_in_its_input() {
         .into(),
     };
     let (stop, agents) = start(&w, vec![agent("relay-1", handlers)]).await;
-    let out = vayu_as(
-        &w,
+    let out = w.vayu_as(
         "alice",
         &[
             "workflow",
@@ -352,8 +334,7 @@ async fn cancel_stops_the_running_step_and_cancels_the_waiting_ones() {
     let file = dir.path().join("chain.toml");
     std::fs::write(&file, CHAIN).expect("write the file");
     let (stop, agents) = start(&w, vec![agent("slow-1", shell("sleep 60"))]).await;
-    let out = vayu_as(
-        &w,
+    let out = w.vayu_as(
         "alice",
         &["workflow", "run", file.to_str().expect("utf-8"), "--json"],
     );
@@ -364,14 +345,14 @@ async fn cancel_stops_the_running_step_and_cancels_the_waiting_ones() {
     })
     .await;
     let status = expect(
-        &vayu_as(&w, "alice", &["workflow", "status", &id]),
+        &w.vayu_as("alice", &["workflow", "status", &id]),
         0,
         "status",
     );
     assert!(status.contains("· running ·"), "{status}");
     assert!(status.contains("slow-1"), "the agent is shown: {status}");
 
-    let refused = vayu_as(&w, "oscar", &["workflow", "cancel", &id]);
+    let refused = w.vayu_as("oscar", &["workflow", "cancel", &id]);
     expect(&refused, 5, "another operator cancels alice's run");
     let (run, _) = workflows::status(&w.admin, &id).await.expect("reads");
     assert_eq!(
@@ -381,7 +362,7 @@ async fn cancel_stops_the_running_step_and_cancels_the_waiting_ones() {
     );
 
     let out = expect(
-        &vayu_as(&w, "alice", &["workflow", "cancel", &id]),
+        &w.vayu_as("alice", &["workflow", "cancel", &id]),
         0,
         "cancel",
     );
@@ -400,7 +381,7 @@ async fn cancel_stops_the_running_step_and_cancels_the_waiting_ones() {
     let (run, _) = workflows::status(&w.admin, &id).await.expect("reads");
     assert_eq!(run.cancelled_by.as_deref(), Some("alice"));
     let again = expect(
-        &vayu_as(&w, "alice", &["workflow", "cancel", &id]),
+        &w.vayu_as("alice", &["workflow", "cancel", &id]),
         0,
         "again",
     );

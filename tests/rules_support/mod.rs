@@ -172,6 +172,23 @@ impl World {
             .expect("the vayu binary runs")
     }
 
+    /// `vayu …` against this database as the emulator identity `uid`, an
+    /// operator, under the rules.
+    pub fn vayu_as(&self, uid: &str, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vayu"))
+            .args(args)
+            .env("FIRESTORE_EMULATOR_HOST", &self.host)
+            .env("VAYU_DATABASE", &self.db)
+            .env("VAYU_PROJECT", PROJECT)
+            .env_remove("FIREBASE_AUTH_EMULATOR_HOST")
+            .env_remove("VAYU_TOKEN")
+            .env("VAYU_IDENTITY", "emulator")
+            .env("VAYU_UID", uid)
+            .env("VAYU_ROLE", "operator")
+            .output()
+            .expect("the vayu binary runs")
+    }
+
     pub async fn seed(&self, task: &Task) -> Versioned<Task> {
         let w = self
             .admin

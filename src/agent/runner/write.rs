@@ -78,32 +78,29 @@ impl Runner {
         mut next: Task,
         path: &[Status],
     ) -> std::result::Result<(), Refused> {
-        // A move out of the active pile changes none of the execution's
-        // tails: what the handler reported since the last heartbeat (log
-        // lines, checkpoints, artifacts) is written in place first, as a
+        // A move (any change of status: out of the active pile, or into
+        // review within it) changes none of the execution's tails: what
+        // the handler reported since the last heartbeat (log lines,
+        // checkpoints, artifacts) is written in place first, as a
         // heartbeat. With the checks of those tails and of the log lines, a
         // move went over the 1,000 expressions a commit may evaluate: a
         // dead letter, or a completion whose handler printed its lines at
-        // the end, was refused for ever (tests/rules_budget.rs). A handler
-        // that reported nothing since costs no extra write.
-        // The hand-in for review stays in the active pile, but its checks
-        // (isToReview, and isReview for the review it changes) leave no
-        // room for the tails either: the demo handler's artifact and log
-        // lines put it over (tests/workflows_flow.rs).
-        let leaving = layout::Pile::of(next.status) != layout::Pile::Active
-            || next.status == Status::Reviewing;
+        // the end, was refused for ever (tests/rules_budget.rs), and so was
+        // the hand-in for review (tests/workflows_flow.rs). A handler that
+        // reported nothing since costs no extra write.
+        let moving = next.status != self.current.value.status;
         let was = &self.stored;
         let tails_changed = next.execution.logs != was.logs
             || next.execution.checkpoints != was.checkpoints
             || next.execution.artifacts != was.artifacts
             || !self.pending_logs.is_empty();
-        if leaving && tails_changed {
+        if moving && tails_changed {
             self.flush_tails(&next.execution).await;
         }
         let saved_logs = self.pending_logs.clone();
         let saved_seq = self.log_seq;
         for _ in 0..3 {
-            let extra = match leaving {
+            let extra = match moving {
                 true => Vec::new(),
                 false => self.log_writes().map_err(Refused::Unavailable)?,
             };
