@@ -176,6 +176,13 @@ async fn a_failure_cancels_its_dependents_and_run_anyway_runs() {
     let w = World::new("deps-fail").await;
     let handler =
         shell("input=$(cat); case \"$input\" in *doomed*) exit 1;; esac; echo 'vayu:result ok'");
+    let alice = w.human("alice").await;
+    let doomed = create(&alice, "doomed step", &[], OnDepFailure::Cancel).await;
+    let after = create(&alice, "builds on it", &[&doomed], OnDepFailure::Cancel).await;
+    let chained = create(&alice, "builds on that", &[&after], OnDepFailure::Cancel).await;
+    let cleanup = create(&alice, "cleans up anyway", &[&doomed], OnDepFailure::Run).await;
+    // The agents start once every task exists: a dependency that already
+    // failed refuses a create with the cancel policy (deps_cycles shows it).
     let (stop, rx) = tokio::sync::watch::channel(false);
     let mut agents = Vec::new();
     for id in ["dep-a", "dep-b"] {
@@ -189,11 +196,6 @@ async fn a_failure_cancels_its_dependents_and_run_anyway_runs() {
             },
         )));
     }
-    let alice = w.human("alice").await;
-    let doomed = create(&alice, "doomed step", &[], OnDepFailure::Cancel).await;
-    let after = create(&alice, "builds on it", &[&doomed], OnDepFailure::Cancel).await;
-    let chained = create(&alice, "builds on that", &[&after], OnDepFailure::Cancel).await;
-    let cleanup = create(&alice, "cleans up anyway", &[&doomed], OnDepFailure::Run).await;
 
     let ended = |status: Status| move |v: &Versioned<Task>| v.value.status == status;
     wait_task(&w.admin, &doomed, LIMIT, "failed", ended(Status::Failed)).await;
