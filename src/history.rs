@@ -118,6 +118,13 @@ impl Learner {
         }
     }
 
+    /// What this process already knows of its statistics for `task_type`,
+    /// without a read; `None` when unknown, or while a write holds them.
+    pub fn known(&self, task_type: TaskType) -> Option<Stats> {
+        let known = self.known.try_lock().ok()?;
+        known.get(&task_type).cloned()
+    }
+
     /// Adds `sample` to the statistics for `task_type` and writes them.
     /// Serialised per agent (the lock is held across the write, which is
     /// one small document): the updates are not lost to each other.

@@ -1,4 +1,4 @@
-//! `vayu task create --agent ID [--push-for 2m]`, `--assign push|hybrid`:
+//! `vayu task create --agent ID [--push-for 2m]`, `--assign push|hybrid|auction`:
 //! the CLI's half of a push (`crate::assign::push`). The agent named must
 //! exist and be able to run the task, checked before anything is written
 //! (one read, its document): a push to an agent that cannot take it would
@@ -41,8 +41,19 @@ pub async fn check(store: &Store, task: &Task) -> Result<()> {
     Ok(())
 }
 
-/// How a task finds its agent (`--assign`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+/// How a task finds its agent (`--assign`, or the project's default).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Strategy {
     /// Agents claim it (or the agent `--agent` names, first).
     #[default]
@@ -53,25 +64,126 @@ pub enum Strategy {
     /// Critical tasks are pushed to the scorer's choice, the rest pulled; a
     /// critical task nobody is available for is pulled too.
     Hybrid,
+    /// Capable agents bid for --auction-for; the best bid wins
+    /// (`crate::assign::auction`); no bids, pulled.
+    Auction,
+}
+
+/// The project's assignment defaults, `config/assignment` (typed in the
+/// console by an admin; firestore.rules checks it): the strategy of a
+/// task created without `--assign`, and the scorer's weights, for the CLI
+/// (push, hybrid) and the agents (their bids).
+///
+/// Unknown top-level keys are ignored here (the Firestore decoder adds its
+/// own, `_firestore_id`); the rules refuse them, and an unknown weight is
+/// still an error (`Weights` denies unknown fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ProjectDefaults {
+    pub strategy: Strategy,
+    pub weights: Weights,
+}
+
+/// The project's defaults (one read); the built-in ones when there are
+/// none. A document that does not parse is a configuration error (exit
+/// 64), not silently the built-ins: a project that chose a strategy must
+/// not lose it to a typo.
+pub async fn defaults(store: &Store) -> Result<ProjectDefaults> {
+    let name = store.name(crate::layout::ASSIGNMENT_CONFIG);
+    match store
+        .batch_get(vec![name])
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+    {
+        None => Ok(ProjectDefaults::default()),
+        Some(doc) => {
+            let bad = |why: String| {
+                Error::Config(format!(
+                    "{} {why}; expected strategy (pull, push, hybrid or auction) and a weights map of numbers in 0..100 (README, \"Assignment\")",
+                    crate::layout::ASSIGNMENT_CONFIG
+                ))
+            };
+            let d: ProjectDefaults =
+                Store::decode(&doc).map_err(|e| bad(format!("does not parse ({e})")))?;
+            // A console write skips the rules' bounds: check them here too.
+            let w = d.weights;
+            let all = [
+                w.load, w.success, w.speed, w.quality, w.simple, w.moderate, w.complex,
+            ];
+            if all.iter().any(|x| !(0.0..=100.0).contains(x)) {
+                return Err(bad("has a weight out of 0..100".into()));
+            }
+            Ok(d)
+        }
+    }
+}
+
+/// The auction window `--auction-for` asks for (or its default); a bad
+/// duration, or an auction beside what it cannot go with, is exit 2.
+pub fn auction_window(
+    strategy: Strategy,
+    auction_for: Option<&str>,
+    pushed: bool,
+    waits: bool,
+) -> Result<Duration> {
+    use crate::assign::auction::{WINDOW_DEFAULT, WINDOW_MAX};
+    let bad = |m: &str| Error::InvalidTask(InvalidTask(m.into()));
+    if strategy != Strategy::Auction {
+        return match auction_for {
+            Some(_) => Err(bad("--auction-for goes with --assign auction")),
+            None => Ok(WINDOW_DEFAULT),
+        };
+    }
+    if pushed {
+        return Err(bad("--assign auction chooses the agent: drop --agent"));
+    }
+    if waits {
+        // The window opens at creation; a task that is blocked or not yet
+        // due cannot be bid on (the rules take bids on queued tasks only).
+        return Err(bad(
+            "--assign auction cannot wait: drop --after, --at and --in",
+        ));
+    }
+    let window = match auction_for {
+        Some(d) => crate::time::parse_delay(d).map_err(|m| bad(&m))?,
+        None => WINDOW_DEFAULT,
+    };
+    if window.is_zero() || window > WINDOW_MAX {
+        let max = WINDOW_MAX.as_secs() / 60;
+        return Err(bad(&format!(
+            "--auction-for must be more than 0 and at most {max}m"
+        )));
+    }
+    Ok(window)
 }
 
 /// The push `task` gets under `strategy`, when `--agent` named none: the
-/// scorer's choice, ending `span` from now.
+/// scorer's choice, ending `span` from now; or, for an auction, its
+/// window, ending `span` from now.
 pub async fn plan(
     store: &Store,
     task: &mut Task,
     strategy: Strategy,
     span: Duration,
+    weights: &Weights,
 ) -> Result<()> {
     let wanted = match strategy {
         Strategy::Pull => false,
         Strategy::Push => true,
         Strategy::Hybrid => task.priority == crate::model::Priority::Critical,
+        Strategy::Auction => {
+            task.assignment.auction = true;
+            let window = span.min(crate::assign::auction::WINDOW_MAX);
+            task.assignment.auction_until = Some(time_add(now(), window));
+            false
+        }
     };
     if !wanted || task.assignment.pushed_to.is_some() {
         return Ok(());
     }
-    match choose(store, task).await {
+    match choose(store, task, weights).await {
         Ok(agent) => {
             task.assignment.pushed_to = Some(agent);
             task.assignment.push_until = Some(time_add(now(), span));
@@ -90,7 +202,7 @@ pub async fn plan(
 /// The scorer's choice of agent for `task`. Reads: the agents, and one
 /// history document per live agent that could run it. A running task's
 /// complexity is not on the agent's document: each counts as moderate.
-async fn choose(store: &Store, task: &Task) -> Result<String, String> {
+async fn choose(store: &Store, task: &Task, weights: &Weights) -> Result<String, String> {
     let t_now = now();
     let agents = store.list_agents().await.map_err(|e| e.to_string())?;
     let mut candidates = Vec::with_capacity(agents.len());
@@ -111,7 +223,7 @@ async fn choose(store: &Store, task: &Task) -> Result<String, String> {
             stats,
         });
     }
-    score::decide(task, &candidates, 1, &Weights::default()).map(|d| d.primary)
+    score::decide(task, &candidates, 1, weights).map(|d| d.primary)
 }
 
 /// When a push that starts now ends, for `--push-for` (or its default).

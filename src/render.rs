@@ -187,6 +187,32 @@ pub fn render_task(v: &Versioned<Task>) -> String {
             .map(|c| format!(" — {c}"))
             .unwrap_or_default()
     );
+    // Only while it runs: a finished task's estimate is history.
+    if let Some(eta) = t
+        .execution
+        .estimated_completion
+        .filter(|_| t.status.is_leased())
+    {
+        let _ = writeln!(s, "eta       {eta}");
+    }
+    let a = &t.assignment;
+    if a.auction {
+        let until = a.auction_until.map(|u| u.to_string()).unwrap_or_default();
+        let bids = (a.bids.iter())
+            .map(|(id, b)| format!("{id} {:.2}", b.score))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let won = a
+            .pushed_to
+            .as_deref()
+            .map(|w| format!("; won by {w}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "auction   until {until}; bids: {}{won}",
+            if bids.is_empty() { "none" } else { &bids }
+        );
+    }
     let _ = writeln!(
         s,
         "attempt   {} (retries {}/{})",

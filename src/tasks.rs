@@ -49,6 +49,9 @@ pub struct NewTask {
     /// chooses one, for `push_for`.
     pub assign: crate::push::Strategy,
     pub push_for: std::time::Duration,
+    /// The scorer's weights for that choice (the project's,
+    /// `crate::push::defaults`, in the CLI).
+    pub weights: crate::assign::score::Weights,
 }
 
 impl NewTask {
@@ -80,6 +83,7 @@ impl NewTask {
             push: None,
             assign: crate::push::Strategy::Pull,
             push_for: crate::assign::push::PUSH_FOR_DEFAULT,
+            weights: crate::assign::score::Weights::default(),
         }
     }
 
@@ -153,12 +157,12 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
     if !new.after.is_empty() {
         new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
     }
-    let (assign, push_for) = (new.assign, new.push_for);
+    let (assign, push_for, weights) = (new.assign, new.push_for, new.weights);
     let mut task = new.into_task();
     if let Some(source) = &task.dependencies.condition {
         crate::deps::check_condition(source, &task)?;
     }
-    crate::push::plan(store, &mut task, assign, push_for).await?;
+    crate::push::plan(store, &mut task, assign, push_for, &weights).await?;
     crate::push::check(store, &task).await?;
     store.create_task(&task).await?;
     if task.status == Status::Blocked {

@@ -199,8 +199,20 @@ async fn a_hundred_step_dag_starts_within_the_limits() {
     );
     // One commit per step and the run, each with its quota write; and
     // one commit per waiting step registering it in its 10 dependencies'
-    // `waiters` documents (crate::deps::waiters).
-    assert_eq!(after.commits - before.commits, 101 + 90, "commits");
-    assert_eq!(after.writes - before.writes, 202 + 900, "writes");
+    // `waiters` documents (crate::deps::waiters). Steps of a wave register
+    // side by side into shared `waiters` documents, so a registration may
+    // meet another's lock and be retried (CI saw 3 in 90): counted, and
+    // bounded, since each retry is a whole registration again (at most 10
+    // writes).
+    let (commits, writes) = (after.commits - before.commits, after.writes - before.writes);
+    let retried = commits.saturating_sub(101 + 90);
+    assert!(
+        (191..=191 + 9).contains(&commits),
+        "commits: {commits}, expected 191 and at most 9 retried"
+    );
+    assert!(
+        (1102..=1102 + 10 * retried).contains(&writes),
+        "writes: {writes} with {retried} retried commits"
+    );
     w.done("a_hundred_step_dag_starts_within_the_limits");
 }

@@ -46,6 +46,9 @@ pub const REVIEWS: &str = "reviews";
 /// The project's review defaults per type and priority
 /// (`crate::review::ReviewDefaults`).
 pub const REVIEW_CONFIG: &str = "config/review";
+/// The project's assignment defaults: strategy and scoring weights
+/// (`src/push.rs ProjectDefaults`).
+pub const ASSIGNMENT_CONFIG: &str = "config/assignment";
 /// Requesters' ratings of completed tasks, one per task.
 pub const RATINGS: &str = "ratings";
 pub const TASK_LOGS: &str = "task_logs";

@@ -1,6 +1,7 @@
 //! What the agent does with what it knows, before it waits for the next
 //! event: follow its share of the lanes, forward what it cannot run, widen
-//! or narrow its view of the queue, and claim into its free slots.
+//! or narrow its view of the queue, bid on and close auctions, and claim
+//! into its free slots.
 
 use super::*;
 use queue::{MAX_WINDOW, initial_window};
@@ -10,6 +11,7 @@ impl Agent {
         self.follow_lanes().await;
         self.forward_stuck();
         self.choose_view().await;
+        self.run_auctions();
         self.claim_free_slots();
     }
 
@@ -39,12 +41,18 @@ impl Agent {
                 let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
                 Instant::now() + Duration::from_millis(ms)
             });
+        // An auction's window ends: close it, or claim it as pulled.
+        let auction_ends = self.next_auction_end().map(|at| {
+            let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
+            Instant::now() + Duration::from_millis(ms)
+        });
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         [
             self.claims.paused_until,
             next_not_before,
             foreign_due,
             push_ends,
+            auction_ends,
         ]
         .into_iter()
         .flatten()

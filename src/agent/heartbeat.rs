@@ -101,12 +101,14 @@ impl Agent {
     /// `sweep_every`, one sweep at a time.
     fn maybe_sweep(&mut self) {
         let due = self.queue.lanes.contains(&0)
-            && self.last_sweep.elapsed() >= self.cfg.sweep_every
+            && self.last_sweep.elapsed() >= self.sweep_gap.current
             && self.sweep.as_ref().is_none_or(|s| s.is_finished());
         if !due {
             return;
         }
         self.last_sweep = Instant::now();
+        self.sweep_gap
+            .next(self.cfg.sweep_every, self.report.claimed);
         let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
         self.sweep = Some(tokio::spawn(async move {
             match intake::sweep(&store, &me).await {
@@ -151,4 +153,58 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
+}
+
+/// How long the sweeper waits between sweeps: `sweep_every` while the
+/// fleet works, doubling up to [`SWEEP_IDLE_MAX`] times that while this
+/// agent claims nothing, so that an idle fleet costs about five reads
+/// every few minutes rather than every `sweep_every` (issue 14: idle
+/// agents make no reads). The sweeps' finds are claimed, which brings the
+/// gap back down.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SweepGap {
+    pub(super) current: Duration,
+    claimed_at_last: u64,
+}
+
+/// The longest gap, as a multiple of `sweep_every`.
+pub(super) const SWEEP_IDLE_MAX: u32 = 8;
+
+impl SweepGap {
+    /// The first sweep comes one `sweep_every` after the start.
+    pub(super) fn new(base: Duration) -> SweepGap {
+        SweepGap {
+            current: base,
+            claimed_at_last: 0,
+        }
+    }
+
+    /// After a sweep: `claimed` is the agent's claims so far.
+    fn next(&mut self, base: Duration, claimed: u64) {
+        self.current = if claimed == self.claimed_at_last {
+            (self.current * 2).min(base * SWEEP_IDLE_MAX)
+        } else {
+            base
+        };
+        self.claimed_at_last = claimed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gap_doubles_while_idle_and_resets_on_work() {
+        let base = Duration::from_secs(30);
+        let mut g = SweepGap::new(base);
+        g.next(base, 0);
+        assert_eq!(g.current, base * 2);
+        for _ in 0..10 {
+            g.next(base, 0);
+        }
+        assert_eq!(g.current, base * SWEEP_IDLE_MAX, "capped");
+        g.next(base, 3);
+        assert_eq!(g.current, base, "claims reset it");
+    }
 }

@@ -11,6 +11,7 @@
 //! - [`start`]: register in `agents/{id}`, learn the peers, listen to the
 //!   agent's lanes of the queued pile, requeue what a previous run left;
 //! - [`queue`]: the queue listener's window and what it has shown;
+//! - [`auction`]: bid on auctions it could run, close ended ones;
 //! - [`claim`]: pick a task ([`crate::assign::pick`]) while a slot is free
 //!   and claim it with one conditional commit that moves it to the active
 //!   pile; the claim's answer;
@@ -25,6 +26,7 @@
 //! - [`shutdown`]: stop claiming, give running handlers a grace period,
 //!   then release what is left back to the queue.
 
+mod auction;
 mod claim;
 mod config;
 mod decide;

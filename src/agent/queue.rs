@@ -65,7 +65,8 @@ pub fn queue_window_for(
     // Otherwise its lanes, and the critical tasks of every lane: one a busy
     // peer's lane holds is not left waiting behind that peer's work while
     // this agent has a free slot (`Candidate::foreign_since`). Critical
-    // tasks are few, so seeing them all costs little.
+    // tasks are few, so seeing them all costs little. So are auctions,
+    // which every capable agent bids on (`crate::assign::auction`).
     let all_lanes = (0..lanes::LANES).all(|l| lanes.contains(&l));
     let in_lanes = (!all_lanes)
         .then(|| {
@@ -76,11 +77,15 @@ pub fn queue_window_for(
             };
             let pushed =
                 me.map(|me| store::field_eq("assignment.pushed_to", store::string_value(me)));
+            let auction = pb::Value {
+                value_type: Some(pb::value::ValueType::BooleanValue(true)),
+            };
             store::any_of(
                 [
                     Some(store::field_in_ints("lane", lanes)),
                     Some(store::field_eq("priority_rank", critical)),
                     pushed,
+                    Some(store::field_eq("assignment.auction", auction)),
                 ]
                 .into_iter()
                 .flatten()
@@ -131,6 +136,8 @@ pub(super) struct Queue {
     /// and the version of each we last forwarded (not twice the same).
     pub(super) stuck: HashMap<String, Versioned<Task>>,
     pub(super) forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
+    /// The version of each auction we last bid on or closed (not twice).
+    pub(super) auctioned: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// Documents that are not tasks, handed to [`intake`] once each.
     pub(super) malformed: HashSet<String>,
     /// Tasks whose claim was refused, most likely for want of a
@@ -158,6 +165,7 @@ impl Queue {
             candidates: HashMap::new(),
             stuck: HashMap::new(),
             forwarded: HashMap::new(),
+            auctioned: HashMap::new(),
             malformed: HashSet::new(),
             parked: HashMap::new(),
         }
@@ -236,6 +244,7 @@ impl Agent {
                     self.queue.parked.remove(id);
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
+                    self.queue.auctioned.remove(id);
                     self.queue.malformed.remove(id);
                 }
                 ListenEvent::Current => self.queue.current = true,

@@ -17,6 +17,16 @@ impl Agent {
                 tracing::warn!(error = %e, "could not read the skills an earlier run learned")
             }
         }
+        // The project's scoring weights, for the agent's bids (one read).
+        // A bad document is logged and the built-in weights used: an agent
+        // that refuses to start over a weight would stop all work.
+        let weights = match crate::push::defaults(&store).await {
+            Ok(d) => d.weights,
+            Err(e) => {
+                tracing::warn!(error = %e, "using the built-in assignment weights");
+                assign::score::Weights::default()
+            }
+        };
         let cfg = Arc::new(cfg);
         let report = AgentReport::default();
         let mut card = Card::new();
@@ -68,12 +78,15 @@ impl Agent {
             runners: JoinSet::new(),
             release: tokio::sync::watch::channel(false).0,
             learner: crate::history::Learner::new(store.clone(), cfg.agent_id.clone()),
+            weights,
             background: JoinSet::new(),
             takeovers: JoinSet::new(),
             sweep: None,
-            // The first sweep at the first tick: a restarted fleet finds
-            // what was typed while it was down.
-            last_sweep: (Instant::now().checked_sub(cfg.sweep_every)).unwrap_or_else(Instant::now),
+            // The first sweep one `sweep_every` after the start (a
+            // restarted fleet finds what was typed while it was down then),
+            // not at once: an idle fleet's first seconds cost no reads.
+            last_sweep: Instant::now(),
+            sweep_gap: heartbeat::SweepGap::new(cfg.sweep_every),
             heartbeat,
             ticker: crate::schedules::Ticker::start(&store),
             reviewer,

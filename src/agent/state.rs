@@ -68,6 +68,8 @@ pub(super) struct Agent {
     /// What the agent learns of its runs (`agents/{id}/metrics`), shared
     /// by its runners.
     pub(super) learner: crate::history::Learner,
+    /// The project's scoring weights (`config/assignment`), for bids.
+    pub(super) weights: assign::score::Weights,
     /// Fire-and-forget writes (heartbeats, forwards, give-backs).
     pub(super) background: JoinSet<()>,
     /// Take-overs of quiet peers: (peer, whether it was settled).
@@ -76,6 +78,7 @@ pub(super) struct Agent {
     /// owner of lane 0, one at a time.
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_sweep: Instant,
+    pub(super) sweep_gap: heartbeat::SweepGap,
     pub(super) heartbeat: tokio::time::Interval,
     /// Every schedule, evaluated on each heartbeat (`crate::schedules`).
     pub(super) ticker: crate::schedules::Ticker,

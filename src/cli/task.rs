@@ -139,9 +139,13 @@ pub struct CreateArgs {
     pub push_for: Option<String>,
     /// pull (agents claim), push (to --agent, or to the scorer's choice),
     /// hybrid (critical tasks pushed to the scorer's choice, the rest
-    /// pulled).
-    #[arg(long, value_enum, default_value_t)]
-    pub assign: crate::push::Strategy,
+    /// pulled), auction (capable agents bid; the best bid wins). Default:
+    /// the project's (config/assignment), else pull.
+    #[arg(long, value_enum)]
+    pub assign: Option<crate::push::Strategy>,
+    /// How long an auction takes bids: 2s (default), 30s, at most 9m.
+    #[arg(long)]
+    pub auction_for: Option<String>,
     /// Start no earlier than this time: 2026-12-06T03:00:00Z, or a local
     /// 2026-12-06 03:00.
     #[arg(long, conflicts_with = "in_")]
@@ -153,6 +157,19 @@ pub struct CreateArgs {
     /// templates`), the title as its first input; prints the run id.
     #[arg(long, conflicts_with_all = ["after", "at", "in_", "review", "requires", "agent"])]
     pub workflow: bool,
+}
+
+/// The project's assignment defaults, read (one read) only when they can
+/// matter: no `--assign`, or one that asks the scorer.
+async fn project_defaults(
+    store: &Store,
+    asked: Option<crate::push::Strategy>,
+) -> Result<crate::push::ProjectDefaults, Error> {
+    use crate::push::Strategy::{Auction, Pull};
+    match asked {
+        Some(Pull | Auction) => Ok(crate::push::ProjectDefaults::default()),
+        _ => crate::push::defaults(store).await,
+    }
 }
 
 /// `--at` or `--in` as a time; bad input is exit 2 with nothing written.
@@ -186,9 +203,19 @@ pub(super) async fn run(
             let push = crate::push::from_args(a.agent, a.push_for.as_deref())?;
             let mut new = NewTask::new(a.task_type, a.priority, a.title);
             new.not_before = not_before;
+            let project = project_defaults(store, a.assign).await?;
+            let assign = a.assign.unwrap_or(project.strategy);
+            let waits = !a.after.is_empty() || not_before.is_some();
+            let auction_for = a.auction_for.as_deref();
+            let window = crate::push::auction_window(assign, auction_for, push.is_some(), waits)?;
             new.push = push;
-            new.assign = a.assign;
+            new.assign = assign;
+            new.weights = project.weights;
             new.push_for = crate::push::span(a.push_for.as_deref())?;
+            // An auction's span is its window (`crate::push::plan`).
+            if assign == crate::push::Strategy::Auction {
+                new.push_for = window;
+            }
             // As a signed-in user, the rules insist requester.id is its uid.
             if let Some(uid) = requester {
                 new.requester.id = uid;

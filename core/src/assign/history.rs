@@ -14,7 +14,7 @@
 //! and recent runs weigh more than old ones (an agent's handler or machine
 //! changes).
 
-use crate::model::{TaskType, limits};
+use crate::model::{TaskType, Time, limits, millis_between, time_add};
 use serde::{Deserialize, Serialize};
 
 /// How much one new sample moves an average: 0.2, so the last five or so
@@ -149,6 +149,23 @@ pub fn timeout_for_estimate(minutes: f64) -> i64 {
     (secs.max(HOUR) as i64).min(limits::TIMEOUT_SECS_MAX)
 }
 
+/// When a run that started at `started` should end, seen at `now` with
+/// `progress` percent done: the time so far stretched to the whole
+/// (linear), once the handler has reported enough (5 %) for that to mean
+/// something; before that the task's estimate (`estimate_minutes`, from
+/// history or its creator); `None` when neither is known. Never before
+/// `now`: a run past its estimate is due now, not in the past.
+pub fn eta(started: Time, now: Time, progress: i64, estimate_minutes: Option<f64>) -> Option<Time> {
+    let elapsed = millis_between(started, now).max(0) as f64;
+    let total_ms = match progress.clamp(0, 100) {
+        100 => elapsed,
+        p if p >= 5 => elapsed * 100.0 / p as f64,
+        _ => estimate_minutes.filter(|m| m.is_finite() && *m >= 0.0)? * 60_000.0,
+    };
+    let total = std::time::Duration::from_millis(total_ms.min(1e15) as u64);
+    Some(time_add(started, total).max(now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +255,34 @@ mod tests {
         let v = serde_json::to_value(Stats::new("a", TaskType::Research)).expect("serializes");
         assert_eq!(v["task_type"], "research");
         assert!(v.get("duration_ewma").is_none() && v.get("quality_ewma").is_none());
+    }
+
+    #[test]
+    fn the_eta_stretches_the_time_so_far_or_falls_back_to_the_estimate() {
+        use std::time::Duration;
+        let t0 = crate::model::now();
+        let at = |secs: u64| time_add(t0, Duration::from_secs(secs));
+        assert_eq!(
+            eta(t0, at(30), 50, None),
+            Some(at(60)),
+            "half done after 30 s"
+        );
+        assert_eq!(
+            eta(t0, at(10), 25, Some(1.0)),
+            Some(at(40)),
+            "progress wins"
+        );
+        assert_eq!(
+            eta(t0, at(10), 2, Some(2.0)),
+            Some(at(120)),
+            "too little: the estimate"
+        );
+        assert_eq!(eta(t0, at(10), 0, None), None, "nothing known");
+        assert_eq!(
+            eta(t0, at(200), 0, Some(1.0)),
+            Some(at(200)),
+            "overdue is now"
+        );
+        assert_eq!(eta(t0, at(7), 100, None), Some(at(7)));
     }
 }

@@ -11,6 +11,9 @@
 //!    the agent and the task's type, from its [`history`];
 //! 5. [`score::decide`]: the primary agent, or a team of distinct agents.
 //!
+//! The strategies beside pull: [`push`] (one agent named, until a
+//! timeout) and [`auction`] (bids, and a winner every closer agrees on).
+//!
 //! The weights are [`score::Weights`]. [`ageing`] raises a waiting task's
 //! effective priority so that nothing starves, and [`history`] is the
 //! per-agent, per-type statistics that phase 4 reads.
@@ -23,6 +26,7 @@
 //! is kept within a small window, and collisions become rare.
 
 pub mod ageing;
+pub mod auction;
 pub mod capability;
 pub mod history;
 pub mod push;

@@ -43,3 +43,11 @@ pub const QUALITY_MAX: f64 = 5.0;
 pub const REVIEW_ROUNDS_MAX: i64 = 10;
 /// `assignment.executors`: agents that ever claimed a task.
 pub const EXECUTORS_MAX: usize = 64;
+
+/// Bids on one auction (firestore.rules `isBid`; `wins` compares the
+/// winner with each of them, unrolled, so the bound is the rules' too).
+pub const BIDS_MAX: usize = 8;
+/// A bid's score lies in ±this (`isBid`).
+pub const BID_SCORE_MAX: f64 = 100.0;
+/// A bid's estimate is at most a year, in milliseconds (`isBid`).
+pub const BID_ESTIMATE_MS_MAX: i64 = 365 * 24 * 3_600_000;

@@ -31,6 +31,24 @@ pub struct Assignment {
     pub pushed_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_until: Option<Time>,
+    /// An auction (`--assign auction`, [`crate::assign::auction`]): open
+    /// for bids until `auction_until`; closing it pushes the task to the
+    /// winner. Set at creation only; the bids by the bidders.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auction: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auction_until: Option<Time>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bids: std::collections::BTreeMap<String, Bid>,
+}
+
+/// One agent's bid in an auction: how well it expects to do (its score,
+/// [`crate::assign::score::score`]) and how long it expects to take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Bid {
+    pub score: f64,
+    pub estimate_ms: i64,
 }
 
 impl Assignment {
@@ -119,6 +137,10 @@ pub struct Execution {
     pub last_error: Option<String>,
     /// Which attempt this is, from 1.
     pub attempt: i64,
+    /// When the run should end, from its progress and the time so far
+    /// (`crate::assign::history::eta`); absent before the first estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_completion: Option<Time>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

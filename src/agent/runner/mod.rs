@@ -269,6 +269,11 @@ impl Runner {
                 if step.is_some() {
                     ex.current_step = step.map(|s| clip(&s, 200));
                 }
+                let estimate = self.current.value.metadata.estimated_duration;
+                if let Some(started) = ex.started_at {
+                    ex.estimated_completion =
+                        crate::assign::history::eta(started, now(), percent, estimate);
+                }
             }
             HandlerEvent::Report(Report::Checkpoint(data)) => {
                 ex.checkpoints.push(Checkpoint {
