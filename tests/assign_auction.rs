@@ -25,6 +25,16 @@ fn alices(title: &str) -> NewTask {
     new
 }
 
+/// alice opens an auction of three seconds.
+async fn open_auction(alice: &Store) -> Task {
+    let mut new = alices("auctioned");
+    new.assign = Strategy::Auction;
+    new.push_for = Duration::from_secs(3);
+    tasks::create(alice, new)
+        .await
+        .expect("alice opens an auction")
+}
+
 /// `agent`'s bid added to the task as it is now, retried while another
 /// bid lands first.
 async fn place(w: &World, store: &Store, id: &str, agent: &str, score: f64) {
@@ -59,12 +69,7 @@ async fn three_bidders_and_two_concurrent_closers_agree_on_the_winner() {
         ("agent-b", w.agent("agent-b").await, 0.8),
         ("agent-c", w.agent("agent-c").await, 0.6),
     ];
-    let mut new = alices("auctioned");
-    new.assign = Strategy::Auction;
-    new.push_for = Duration::from_secs(3);
-    let t = tasks::create(&alice, new)
-        .await
-        .expect("alice opens an auction");
+    let t = open_auction(&alice).await;
     for (id, store, score) in &agents {
         place(&w, store, &t.task_id, id, *score).await;
     }
@@ -171,12 +176,7 @@ async fn running_agents_bid_close_and_the_winner_runs_the_task() {
     .await;
     let busy = busy.value.assignment.primary_agent.expect("claimed");
 
-    let mut new = alices("auctioned");
-    new.assign = Strategy::Auction;
-    new.push_for = Duration::from_secs(3);
-    let t = tasks::create(&alice, new)
-        .await
-        .expect("alice opens an auction");
+    let t = open_auction(&alice).await;
     let done = wait_completed(&w.admin, &t.task_id, LIMIT).await;
     let a = &done.value.assignment;
     assert_eq!(a.bids.len(), 3, "every agent bid: {:?}", a.bids);
