@@ -11,28 +11,92 @@
 //! - `vayu task create` without `--estimate`: one query of the agents
 //!   (a read each) and one batched get of the capable agents' documents
 //!   for the type (a read each, a missing one included);
-//! - `vayu agent workload`: one query, a read per type the agent ran.
+//! - `vayu agent workload`: one query, a read per type the agent ran;
+//! - a review that passes a task with a score: one read and one write, by
+//!   the reviewer, into the executor's quality fields ([`fold_quality`]).
 
 use crate::assign::Offer;
 use crate::assign::history::{Sample, Stats, estimate, timeout_for_estimate};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::model::{Task, TaskType};
-use crate::store::{Store, server_time};
+use crate::store::{Precondition, Store, server_time};
 use crate::tasks::NewTask;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// The write of `stats` at its document, stamped with the server's time.
-pub fn write(store: &Store, stats: &Stats) -> Result<pb::Write> {
+/// The fields the agent itself writes; the quality fields are the
+/// reviewer's ([`fold_quality`]), so neither write loses the other's.
+const OWN_FIELDS: [&str; 6] = [
+    "agent_id",
+    "task_type",
+    "completed",
+    "failed",
+    "retries",
+    "duration_ewma",
+];
+const QUALITY_FIELDS: [&str; 3] = ["quality_ewma", "quality_n", "last_quality_task"];
+
+/// The write of `stats`' `fields` at its document (the rest kept), stamped
+/// with the server's time; a missing document is created.
+fn masked_write(
+    store: &Store,
+    stats: &Stats,
+    fields: &[&str],
+    precondition: Precondition,
+) -> Result<pb::Write> {
     let rel = layout::agent_metrics_doc(&stats.agent_id, stats.task_type);
     Ok(pb::Write {
         operation: Some(pb::write::Operation::Update(store.encode(&rel, stats)?)),
+        update_mask: Some(pb::DocumentMask {
+            field_paths: fields.iter().map(|f| f.to_string()).collect(),
+        }),
         update_transforms: vec![server_time("updated_at")],
-        ..Default::default()
+        current_document: precondition.into_pb(),
     })
+}
+
+/// The agent's own write of `stats` (its counts and duration).
+pub fn write(store: &Store, stats: &Stats) -> Result<pb::Write> {
+    masked_write(store, stats, &OWN_FIELDS, Precondition::None)
+}
+
+/// Folds the review score `quality` of `task_id`, which `executor` ran
+/// and the caller just passed, into the executor's statistics for
+/// `task_type` (`Stats::with_quality`). The rules let the task's deciding
+/// reviewer make this one write (`isQualityFold`, 1 read). A read and a
+/// conditional write; `false` when there was nothing to fold into (the
+/// executor has recorded no run of the type yet) or it was folded before.
+pub async fn fold_quality(
+    store: &Store,
+    executor: &str,
+    task_type: TaskType,
+    task_id: &str,
+    quality: f64,
+) -> Result<bool> {
+    let name = store.name(&layout::agent_metrics_doc(executor, task_type));
+    let Some(doc) = store
+        .batch_get(vec![name])
+        .await?
+        .into_iter()
+        .flatten()
+        .next()
+    else {
+        return Ok(false);
+    };
+    let current: Stats = Store::decode(&doc)?;
+    let Some(next) = current.with_quality(task_id, quality) else {
+        return Ok(false);
+    };
+    let at = doc
+        .update_time
+        .map_or(Precondition::Exists, Precondition::UpdatedAt);
+    store
+        .commit(vec![masked_write(store, &next, &QUALITY_FIELDS, at)?])
+        .await?;
+    Ok(true)
 }
 
 /// `agent_id`'s statistics for `task_type`, if it has any.

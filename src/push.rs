@@ -23,7 +23,13 @@ pub fn from_args(agent: Option<String>, push_for: Option<&str>) -> Result<Option
 /// Refuses a push to an agent that does not exist (not found) or could
 /// never run `task` (exit 2, saying why).
 pub async fn check(store: &Store, task: &Task) -> Result<()> {
-    let Some(agent) = &task.assignment.pushed_to else {
+    // An auction's push is to nobody until it closes.
+    let Some(agent) = task
+        .assignment
+        .pushed_to
+        .as_ref()
+        .filter(|_| !task.assignment.auction)
+    else {
         return Ok(());
     };
     let doc = store
@@ -174,9 +180,8 @@ pub async fn plan(
         Strategy::Push => true,
         Strategy::Hybrid => task.priority == crate::model::Priority::Critical,
         Strategy::Auction => {
-            task.assignment.auction = true;
             let window = span.min(crate::assign::auction::WINDOW_MAX);
-            task.assignment.auction_until = Some(time_add(now(), window));
+            crate::assign::auction::open(task, time_add(now(), window));
             false
         }
     };

@@ -205,6 +205,7 @@ pub fn render_task(v: &Versioned<Task>) -> String {
         let won = a
             .pushed_to
             .as_deref()
+            .filter(|w| *w != crate::assign::auction::NOBODY)
             .map(|w| format!("; won by {w}"))
             .unwrap_or_default();
         let _ = writeln!(

@@ -162,12 +162,28 @@ async fn record(store: &Store, seen: &Versioned<Task>, given: GivenVerdict) -> R
             store
                 .replace_task(seen, &next, &[Status::Completed], vec![write])
                 .await?;
+            if let (Some(q), Some(executor)) = (score, &t.assignment.primary_agent) {
+                fold_quality(store, executor, t, q).await;
+            }
             Ok(Reviewed::Completed {
                 quality_score: score,
             })
         }
         Standing::Rejected { comments, .. } => {
             reject(store, seen, t, &given.reviewer, &comments, write).await
+        }
+    }
+}
+
+/// The passed task's score into its executor's history. Best effort: the
+/// review is decided; a lost score only leaves an average a little older.
+async fn fold_quality(store: &Store, executor: &str, t: &Task, q: f64) {
+    match crate::history::fold_quality(store, executor, t.task_type, &t.task_id, q).await {
+        Ok(folded) => {
+            tracing::debug!(task = %t.task_id, executor, folded, "review score into history")
+        }
+        Err(e) => {
+            tracing::warn!(task = %t.task_id, executor, error = %e, "could not fold the review score into the executor's history")
         }
     }
 }

@@ -110,6 +110,25 @@ async fn a_self_check_and_a_test_run_pass_or_reject_the_executors_work() {
     assert_eq!(done.value.review.status, Some(ReviewStatus::Passed));
     // 0.4 * 5 + 0.3 * 4 over 0.7 = 4.57 (the test run gave no scores).
     assert_eq!(done.value.review.quality_score, Some(4.57));
+    // The reviewer that passed it folded the score into the executor's
+    // history (right after the decision, so it may lag the task).
+    let executor = done.value.assignment.primary_agent.clone().expect("ran");
+    let mut stats = None;
+    for _ in 0..50 {
+        stats = vayu::history::get(&w.admin, &executor, done.value.task_type)
+            .await
+            .expect("reads");
+        if stats.as_ref().is_some_and(|s| s.quality_n == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = stats.expect("the executor recorded its run");
+    assert_eq!((stats.quality_ewma, stats.quality_n), (Some(4.57), 1));
+    assert_eq!(
+        stats.last_quality_task.as_deref(),
+        Some(done.value.task_id.as_str())
+    );
     assert_eq!(
         done.value.lease.owner, None,
         "no review lease is left behind"
@@ -168,6 +187,7 @@ async fn a_self_check_and_a_test_run_pass_or_reject_the_executors_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_rejects_another_agent_reworks_and_the_peer_approves() {
+    common::fleet::trace_from_env();
     let w = World::new("review-peer").await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let runs = dir.path().join("runs.txt");

@@ -18,8 +18,7 @@ use vayu::store::{Precondition, Store, Versioned};
 /// alice's new task, auctioned until `until`.
 fn auctioned(until: Time) -> Task {
     let mut t = new_task("alice");
-    t.assignment.auction = true;
-    t.assignment.auction_until = Some(until);
+    auction::open(&mut t, until);
     t
 }
 
@@ -82,7 +81,6 @@ async fn an_auction_is_opened_at_creation_for_at_most_ten_minutes() {
     .await;
     let mut closed = auctioned(from_now(60));
     closed.assignment.pushed_to = Some("agent-1".into());
-    closed.assignment.push_until = Some(from_now(60));
     denied(
         "an auction created already closed",
         alice.create_task(&closed),
@@ -164,9 +162,31 @@ async fn bids_come_once_from_capable_agents_while_bidding_is_open() {
         place(&a1, &short, "agent-1", bid(0.5, 1)),
     )
     .await;
-    allowed(
-        "with no bids, the task is pulled: anyone claims",
+    denied(
+        "with no bids, a claim before the close",
         claim(&a2, &short, "agent-2"),
+    )
+    .await;
+    let mut wrong = short.value.clone();
+    auction::close(&mut wrong, Some("agent-2".into()), now());
+    denied(
+        "a close without bids that names a winner",
+        a2.replace_task(&short, &wrong, &[], vec![]),
+    )
+    .await;
+    let mut pull = short.value.clone();
+    auction::close(&mut pull, None, now());
+    let pulled = allowed(
+        "with no bids, the close ends the hold",
+        a1.replace_task(&short, &pull, &[], vec![]),
+    )
+    .await;
+    allowed("then anyone claims (pull)", claim(&a2, &pulled, "agent-2")).await;
+    let mut early = auctioned(from_now(60));
+    early.assignment.push_until = Some(from_now(60));
+    denied(
+        "an auction whose hold ends with its window",
+        alice.create_task(&early),
     )
     .await;
     w.done("bids_come_once_from_capable_agents_while_bidding_is_open");

@@ -184,3 +184,128 @@ async fn the_shape_and_the_bounds_are_checked() {
     .await;
     w.done("the_shape_and_the_bounds_are_checked");
 }
+
+/// A completed task `id` of agent `ran_by`, passed by `reviewer` with
+/// `score` (or rejected, when `passed` is false).
+fn reviewed(id: &str, ran_by: &str, reviewer: &str, score: f64, passed: bool) -> vayu::model::Task {
+    use vayu::model::{Priority, ReviewStatus, Task};
+    let mut t = Task::new(TaskType::Research, Priority::Normal, "reviewed");
+    t.task_id = id.into();
+    t.status = vayu::lifecycle::Status::Completed;
+    t.created_at = Some(vayu::model::now());
+    t.assignment.primary_agent = Some(ran_by.into());
+    t.review.reviewer = Some(reviewer.into());
+    t.review.quality_score = Some(score);
+    t.review.status = Some(if passed {
+        ReviewStatus::Passed
+    } else {
+        ReviewStatus::Failed
+    });
+    t
+}
+
+/// agent-1's stored research statistics with `edit` applied, as JSON.
+async fn folded_by_hand(
+    w: &World,
+    edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+) -> Value {
+    let now = history::get(&w.admin, "agent-1", TaskType::Research)
+        .await
+        .expect("reads")
+        .expect("agent-1 has research statistics");
+    let mut v = serde_json::to_value(now).expect("stats serialize");
+    edit(v.as_object_mut().expect("a map"));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_score_is_folded_in_by_the_reviewer_that_passed_the_task() {
+    let w = World::new("rules-metrics-fold").await;
+    let me = w.agent("agent-1").await;
+    let rev = w.agent("rev").await;
+    let other = w.agent("rev-2").await;
+    allowed(
+        "agent-1 records a run",
+        put(
+            &me,
+            &Stats::new("agent-1", TaskType::Research).update(Sample::Retried),
+        ),
+    )
+    .await;
+    for t in [
+        reviewed("t-passed", "agent-1", "rev", 4.0, true),
+        reviewed("t-other-agent", "agent-2", "rev", 4.0, true),
+        reviewed("t-rejected", "agent-1", "rev", 1.0, false),
+    ] {
+        w.seed(&t).await;
+    }
+    let fold = |store: &Store, task: &'static str, q: f64| {
+        let store = store.clone();
+        async move { history::fold_quality(&store, "agent-1", TaskType::Research, task, q).await }
+    };
+    denied(
+        "a reviewer that did not pass the task folds it",
+        fold(&other, "t-passed", 4.0),
+    )
+    .await;
+    denied("a task another agent ran", fold(&rev, "t-other-agent", 4.0)).await;
+    denied("a rejected task", fold(&rev, "t-rejected", 1.0)).await;
+    let by_hand = folded_by_hand(&w, |m| {
+        m.insert("quality_ewma".into(), json!(5.0));
+        m.insert("quality_n".into(), json!(1));
+        m.insert("last_quality_task".into(), json!("t-passed"));
+    })
+    .await;
+    denied(
+        "a first score other than the task's",
+        put_raw(&rev, "agent-1", "research", &by_hand, true),
+    )
+    .await;
+    let greedy = folded_by_hand(&w, |m| {
+        m.insert("quality_ewma".into(), json!(4.0));
+        m.insert("quality_n".into(), json!(1));
+        m.insert("last_quality_task".into(), json!("t-passed"));
+        m.insert("completed".into(), json!(100));
+    })
+    .await;
+    denied(
+        "a fold that also changes the counts",
+        put_raw(&rev, "agent-1", "research", &greedy, true),
+    )
+    .await;
+    let folded = allowed(
+        "the reviewer that passed it folds its score",
+        fold(&rev, "t-passed", 4.0),
+    )
+    .await;
+    assert!(folded, "folded");
+    let twice = folded_by_hand(&w, |m| {
+        m.insert("quality_n".into(), json!(2));
+    })
+    .await;
+    denied(
+        "the same task folded twice",
+        put_raw(&rev, "agent-1", "research", &twice, true),
+    )
+    .await;
+    let stored = history::get(&w.admin, "agent-1", TaskType::Research)
+        .await
+        .expect("reads")
+        .expect("there");
+    assert_eq!(
+        (stored.quality_ewma, stored.quality_n, stored.retries),
+        (Some(4.0), 1, 1)
+    );
+    // The agent's own next write keeps the reviewer's fields.
+    let mine = Stats::new("agent-1", TaskType::Research).update(Sample::Failed);
+    allowed("agent-1 records another run", put(&me, &mine)).await;
+    let stored = history::get(&w.admin, "agent-1", TaskType::Research)
+        .await
+        .expect("reads")
+        .expect("there");
+    assert_eq!(
+        (stored.quality_ewma, stored.quality_n, stored.failed),
+        (Some(4.0), 1, 1)
+    );
+    w.done("a_review_score_is_folded_in_by_the_reviewer_that_passed_the_task");
+}

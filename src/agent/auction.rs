@@ -5,7 +5,7 @@
 //! the new version, which is looked at again.
 
 use super::*;
-use crate::assign::auction::{self as auction, HOLD, Step};
+use crate::assign::auction::{self as auction, Step};
 use crate::assign::score::{self, Candidate as Scored};
 use crate::model::{Bid, Complexity, limits};
 
@@ -22,10 +22,7 @@ impl Agent {
                 Step::Bid => {
                     next.assignment.bids.insert(me.clone(), self.bid_for(t));
                 }
-                Step::Close { winner } => {
-                    next.assignment.pushed_to = Some(winner);
-                    next.assignment.push_until = Some(time_add(t_now, HOLD));
-                }
+                Step::Close { winner } => auction::close(&mut next, winner, t_now),
                 Step::Claim | Step::WaitUntil(_) => continue,
             }
             if self.queue.auctioned.get(&t.task_id) == Some(&c.seen.update_time) {
@@ -38,7 +35,8 @@ impl Agent {
             self.queue.auctioned.insert(id, seen.update_time);
             let store = self.store.clone();
             self.background.spawn(async move {
-                let what = if next.assignment.pushed_to.is_some() { "closed" } else { "bid" };
+                let bid = next.assignment.bids.len() > seen.value.assignment.bids.len();
+                let what = if bid { "bid" } else { "closed" };
                 match store.replace_task(&seen, &next, &[], vec![]).await {
                     Ok(_) => tracing::debug!(task = %next.task_id, what, "auction"),
                     Err(e) => tracing::debug!(task = %next.task_id, what, error = %e, "auction write lost"),

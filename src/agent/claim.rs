@@ -146,7 +146,6 @@ impl Agent {
             let eligible = eligible.filter(|t| {
                 self.offer.can_claim(t, t_now)
                     && !assign::push::reserved_for_other(t, &self.cfg.agent_id, t_now)
-                    && assign::auction::allows_claim(t, &self.cfg.agent_id, t_now)
                     && !self.running.contains(&t.task_id)
                     && !self.claiming_ids.contains(&t.task_id)
             });

@@ -3,9 +3,11 @@
 //! auctioneer. The winner is a pure function of the bids ([`winner`]), so
 //! every agent that closes the auction reaches the same answer, and
 //! firestore.rules (`wins`) computes the same function to refuse any
-//! other. Closing names the winner as a push ([`super::push`]): only it
-//! may claim until the hold ([`HOLD`]) runs out, then anyone (a winner
-//! that died does not strand the task). No bids: pull, as if no auction.
+//! other. An open auction is a push to nobody ([`NOBODY`]), so the rules'
+//! push check keeps every claim out until it is closed. Closing names the
+//! winner as a push ([`super::push`]): only it may claim until the hold
+//! ([`HOLD`]) runs out, then anyone (a winner that died does not strand
+//! the task). No bids: the close ends the push, and the task is pulled.
 //!
 //! What an agent does with an auction it sees is [`step`].
 
@@ -21,6 +23,13 @@ pub const WINDOW_MAX: Duration = Duration::from_secs(9 * 60);
 /// How long the winner alone may claim after the close (the rules allow
 /// five minutes).
 pub const HOLD: Duration = Duration::from_secs(60);
+/// An open auction is pushed to nobody (`pushed_to` is this) until
+/// [`UNCLOSED_HOLD`] after its window, so that the claim rule's push check
+/// alone keeps claims out until someone closes it.
+pub const NOBODY: &str = "*";
+/// How long after its window an auction nobody closed (every agent gone)
+/// falls back to pull; the rules' `isAuction` fixes it at ten minutes.
+pub const UNCLOSED_HOLD: Duration = Duration::from_secs(600);
 
 /// What an agent does with a queued task, as far as auctions go.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +41,9 @@ pub enum Step {
     Bid,
     /// Bidding is open (bid or not): wait for its end.
     WaitUntil(Time),
-    /// Bidding is over and nobody has closed it: close it for `winner`.
-    Close { winner: String },
+    /// Bidding is over and nobody has closed it: close it for `winner`,
+    /// or, without bids, for pull.
+    Close { winner: Option<String> },
 }
 
 /// What `me` does with `task` at `now`. `capable`: whether `me` could run
@@ -43,7 +53,8 @@ pub fn step(task: &Task, me: &str, capable: bool, now: Time) -> Step {
     let Some(until) = a.auction_until.filter(|_| a.auction) else {
         return Step::Claim;
     };
-    if a.pushed_to.is_some() {
+    let closed = a.pushed_to.as_deref() != Some(NOBODY) || a.push_until == Some(until);
+    if closed {
         return Step::Claim;
     }
     if now < until {
@@ -54,19 +65,32 @@ pub fn step(task: &Task, me: &str, capable: bool, now: Time) -> Step {
             Step::WaitUntil(until)
         };
     }
-    match winner(&a.bids) {
-        Some(w) => Step::Close {
-            winner: w.to_string(),
-        },
-        None => Step::Claim,
+    Step::Close {
+        winner: winner(&a.bids).map(str::to_string),
     }
 }
 
-/// Whether `me` may claim `task` at `now` as far as the auction goes (the
-/// push it may end in is [`super::push::reserved_for_other`]'s): not
-/// while bidding is open, nor after it with bids until it is closed.
-pub fn allows_claim(task: &Task, me: &str, now: Time) -> bool {
-    step(task, me, false, now) == Step::Claim
+/// `task` opened as an auction until `until`: pushed to nobody until
+/// [`UNCLOSED_HOLD`] after it (the shape the rules' `isAuction` wants).
+pub fn open(task: &mut Task, until: Time) {
+    let a = &mut task.assignment;
+    a.auction = true;
+    a.auction_until = Some(until);
+    a.pushed_to = Some(NOBODY.to_string());
+    a.push_until = Some(crate::model::time_add(until, UNCLOSED_HOLD));
+}
+
+/// `task` closed at `now`: pushed to the winner for [`HOLD`], or, with no
+/// bids, its hold ended at the window's end (pull).
+pub fn close(task: &mut Task, winner: Option<String>, now: Time) {
+    let a = &mut task.assignment;
+    match winner {
+        Some(w) => {
+            a.pushed_to = Some(w);
+            a.push_until = Some(crate::model::time_add(now, HOLD));
+        }
+        None => a.push_until = a.auction_until,
+    }
 }
 
 /// The winning bidder: the highest score; equal scores go to the shorter
@@ -101,13 +125,13 @@ pub fn bid(score: f64, estimate_ms: i64) -> Bid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assign::push::reserved_for_other;
     use crate::model::{Priority, TaskType, now, time_add};
     use std::collections::BTreeMap;
 
     fn auction(until: Time) -> Task {
         let mut t = Task::new(TaskType::Research, Priority::Normal, "t");
-        t.assignment.auction = true;
-        t.assignment.auction_until = Some(until);
+        open(&mut t, until);
         t
     }
 
@@ -129,8 +153,7 @@ mod tests {
     #[test]
     fn the_winner_does_not_depend_on_the_order_the_bids_are_seen_in() {
         let list = [("a", 0.2, 9), ("b", 0.7, 3), ("c", 0.7, 3), ("d", -1.0, 1)];
-        let forward: Vec<(String, Bid)> = list
-            .iter()
+        let forward: Vec<(String, Bid)> = (list.iter())
             .map(|(i, s, e)| (i.to_string(), bid(*s, *e)))
             .collect();
         let mut backward = forward.clone();
@@ -147,14 +170,14 @@ mod tests {
         let until = time_add(t0, Duration::from_secs(5));
         let mut t = auction(until);
         assert_eq!(step(&t, "a", true, t0), Step::Bid);
-        assert_eq!(
-            step(&t, "a", false, t0),
-            Step::WaitUntil(until),
-            "incapable: no bid"
-        );
+        let wait = Step::WaitUntil(until);
+        assert_eq!(step(&t, "a", false, t0), wait, "incapable: no bid");
         t.assignment.bids = bids(&[("a", 0.5, 1)]);
-        assert_eq!(step(&t, "a", true, t0), Step::WaitUntil(until), "bid once");
-        assert!(!allows_claim(&t, "a", t0), "no claim while bidding is open");
+        assert_eq!(step(&t, "a", true, t0), wait, "bid once");
+        assert!(
+            reserved_for_other(&t, "a", t0),
+            "no claim while bidding is open"
+        );
     }
 
     #[test]
@@ -162,34 +185,47 @@ mod tests {
         let t0 = now();
         let until = time_add(t0, Duration::from_secs(5));
         let mut t = auction(until);
-        let many: Vec<(String, Bid)> = (0..limits::BIDS_MAX)
+        t.assignment.bids = (0..limits::BIDS_MAX)
             .map(|i| (format!("x{i}"), bid(0.1, 1)))
             .collect();
-        t.assignment.bids = many.into_iter().collect();
         assert_eq!(step(&t, "late", true, t0), Step::WaitUntil(until));
     }
 
     #[test]
-    fn after_the_window_bids_are_closed_and_no_bids_is_pull() {
+    fn after_the_window_it_is_closed_for_the_winner_or_for_pull() {
         let t0 = now();
         let until = time_add(t0, Duration::from_secs(1));
         let after = time_add(until, Duration::from_millis(1));
         let mut t = auction(until);
-        assert_eq!(step(&t, "a", true, after), Step::Claim, "no bids: pull");
-        assert!(allows_claim(&t, "a", after));
+        let to_pull = Step::Close { winner: None };
+        assert_eq!(step(&t, "a", true, after), to_pull, "no bids");
+        assert!(reserved_for_other(&t, "a", after), "held until closed");
+        let mut pulled = t.clone();
+        close(&mut pulled, None, after);
+        assert_eq!(step(&pulled, "a", true, after), Step::Claim);
+        assert!(!reserved_for_other(&pulled, "a", after), "then pulled");
+
         t.assignment.bids = bids(&[("a", 0.1, 1), ("b", 0.3, 1)]);
-        let close = Step::Close { winner: "b".into() };
-        assert_eq!(step(&t, "a", true, after), close);
-        assert_eq!(step(&t, "c", false, after), close, "anyone closes");
+        let to_b = Step::Close {
+            winner: Some("b".into()),
+        };
+        assert_eq!(step(&t, "a", true, after), to_b);
+        assert_eq!(step(&t, "c", false, after), to_b, "anyone closes");
         assert!(
-            !allows_claim(&t, "b", after),
-            "not even the winner before the close"
+            reserved_for_other(&t, "b", after),
+            "no claim before the close"
         );
-        t.assignment.pushed_to = Some("b".into());
-        t.assignment.push_until = Some(time_add(after, HOLD));
+        close(&mut t, Some("b".into()), after);
         assert_eq!(step(&t, "a", true, after), Step::Claim);
-        assert!(crate::assign::push::reserved_for_other(&t, "a", after));
-        assert!(!crate::assign::push::reserved_for_other(&t, "b", after));
+        assert!(reserved_for_other(&t, "a", after), "a loser");
+        assert!(!reserved_for_other(&t, "b", after), "the winner");
+
+        let unclosed = auction(until);
+        let much_later = time_add(until, UNCLOSED_HOLD);
+        assert!(
+            !reserved_for_other(&unclosed, "a", much_later),
+            "nobody closed: pull"
+        );
     }
 
     #[test]
@@ -200,13 +236,8 @@ mod tests {
 
     #[test]
     fn bids_are_bounded_for_the_rules() {
-        assert_eq!(
-            bid(f64::NAN, -3),
-            Bid {
-                score: 0.0,
-                estimate_ms: 0
-            }
-        );
+        let nan = bid(f64::NAN, -3);
+        assert_eq!((nan.score, nan.estimate_ms), (0.0, 0));
         assert_eq!(bid(1e9, i64::MAX).score, limits::BID_SCORE_MAX);
         assert_eq!(bid(1e9, i64::MAX).estimate_ms, limits::BID_ESTIMATE_MS_MAX);
     }

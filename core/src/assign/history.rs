@@ -45,6 +45,10 @@ pub struct Stats {
     pub quality_ewma: Option<f64>,
     /// How many quality scores went into `quality_ewma`.
     pub quality_n: i64,
+    /// The task whose review score was folded in last
+    /// ([`Stats::with_quality`]): the same task is not counted twice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_quality_task: Option<String>,
 }
 
 /// How one run ended, as the agent that ran it saw it.
@@ -102,6 +106,23 @@ impl Stats {
             Sample::Failed => next.failed = bump(self.failed),
         }
         next
+    }
+
+    /// The statistics with the review score `q` of `task_id` folded into
+    /// the quality EWMA, as the reviewer that passed the task writes them
+    /// (`src/history.rs fold_quality`); `None` when that task was the last
+    /// one folded, or `q` is not a number. The new average lies between
+    /// the old one and `q`, which is what firestore.rules checks.
+    pub fn with_quality(&self, task_id: &str, q: f64) -> Option<Stats> {
+        if !q.is_finite() || self.last_quality_task.as_deref() == Some(task_id) {
+            return None;
+        }
+        let q = q.clamp(0.0, limits::QUALITY_MAX);
+        let mut next = self.clone();
+        next.quality_ewma = Some(ewma(self.quality_ewma, q));
+        next.quality_n = bump(self.quality_n);
+        next.last_quality_task = Some(task_id.to_string());
+        Some(next)
     }
 
     /// Runs recorded: successes, retried failures and final failures.
@@ -284,5 +305,20 @@ mod tests {
             "overdue is now"
         );
         assert_eq!(eta(t0, at(7), 100, None), Some(at(7)));
+    }
+
+    #[test]
+    fn a_review_score_is_folded_once_per_task() {
+        let s = Stats::new("a", TaskType::Research);
+        let one = s.with_quality("t1", 4.0).expect("a first score");
+        assert_eq!((one.quality_ewma, one.quality_n), (Some(4.0), 1));
+        assert_eq!(one.with_quality("t1", 1.0), None, "the same task twice");
+        let two = one.with_quality("t2", 2.0).expect("another task");
+        let q = two.quality_ewma.expect("set");
+        assert!((q - 3.6).abs() < 1e-9 && (2.0..=4.0).contains(&q), "{q}");
+        assert_eq!(two.quality_n, 2);
+        assert_eq!(s.with_quality("t3", f64::NAN), None);
+        let capped = s.with_quality("t4", 9.0).expect("clamped");
+        assert_eq!(capped.quality_ewma, Some(limits::QUALITY_MAX));
     }
 }

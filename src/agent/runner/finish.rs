@@ -57,7 +57,10 @@ impl Runner {
         let sample = match outcome {
             Outcome::Completed | Outcome::Reviewing => Sample::Succeeded {
                 minutes: ended.metadata.actual_duration.unwrap_or(f64::NAN),
-                quality: ended.review.quality_score,
+                // Review scores reach the history from the reviewer that
+                // passes the task (`crate::history::fold_quality`); a score
+                // on the task at this point is a rejected round's.
+                quality: None,
             },
             Outcome::Retrying => Sample::Retried,
             Outcome::Failed => Sample::Failed,
