@@ -37,11 +37,15 @@
 //! - [`handler`]: running one task's handler as a child process.
 //! - [`history`]: what each agent learns of its runs, per task type
 //!   (`agents/{id}/metrics/{type}`): its own update after each run's end,
-//!   reading it back, and the estimate a new task gets from it.
+//!   a passed review's score folded in by the reviewer, reading it back,
+//!   and the estimate a new task gets from it.
 //! - [`identity`]: where those users' ID tokens come from, and enrolment.
 //! - [`listen`]: Firestore listeners, so agents learn of work without polling.
 //! - [`metrics`]: client-side counts of Firestore operations.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
+//! - [`push`]: how a new task finds its agent beyond pull (`--assign`): a
+//!   push to a named or a scored agent, hybrid, an auction's window; and
+//!   the project's defaults (`config/assignment`).
 //! - [`queries`]: every query the code issues, for the index check.
 //! - [`render`]: the tables and views people see, shared by the CLI and the demo.
 //! - [`resources`]: `resources/{name}` semaphores: taking permits in a

@@ -229,6 +229,10 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     // Omitted while None (a push is rare).
     t.assignment.pushed_to = Some("agent-1".into());
     t.assignment.push_until = Some(vayu::model::now());
+    t.assignment.auction = true;
+    t.assignment.auction_until = Some(vayu::model::now());
+    (t.assignment.bids).insert("agent-1".into(), vayu::assign::auction::bid(1.0, 1));
+    t.execution.estimated_completion = Some(vayu::model::now());
     // Omitted while 0, None or empty.
     t.review.round = 1;
     t.review.claim = Some("peer".into());

@@ -11,7 +11,8 @@
 //!
 //! - [`assign`]: the seed's five assignment phases (capability,
 //!   availability, load, specialisation, decision), ageing, the per-agent
-//!   history they learn from, and which task an agent picks.
+//!   history they learn from, which task an agent picks, and the push and
+//!   auction strategies.
 //! - [`condition`]: the `--if` expression language over dependencies' results.
 //! - [`console`]: turning a draft typed into the console into a task.
 //! - [`cron`]: cron expressions, their ticks in a time zone, catch-up
