@@ -76,14 +76,8 @@ pub async fn fold_quality(
     task_id: &str,
     quality: f64,
 ) -> Result<bool> {
-    let name = store.name(&layout::agent_metrics_doc(executor, task_type));
-    let Some(doc) = store
-        .batch_get(vec![name])
-        .await?
-        .into_iter()
-        .flatten()
-        .next()
-    else {
+    let rel = layout::agent_metrics_doc(executor, task_type);
+    let Some(doc) = store.get_doc(&rel).await? else {
         return Ok(false);
     };
     let current: Stats = Store::decode(&doc)?;
@@ -101,13 +95,10 @@ pub async fn fold_quality(
 
 /// `agent_id`'s statistics for `task_type`, if it has any.
 pub async fn get(store: &Store, agent_id: &str, task_type: TaskType) -> Result<Option<Stats>> {
-    let name = store.name(&layout::agent_metrics_doc(agent_id, task_type));
-    let doc = store.batch_get(vec![name]).await?;
-    doc.into_iter()
-        .next()
-        .flatten()
-        .map(|d| Store::decode(&d))
-        .transpose()
+    let doc = store
+        .get_doc(&layout::agent_metrics_doc(agent_id, task_type))
+        .await?;
+    doc.map(|d| Store::decode(&d)).transpose()
 }
 
 /// Every type's statistics of `agent_id`, by type name.

@@ -95,14 +95,7 @@ pub struct ProjectDefaults {
 /// 64), not silently the built-ins: a project that chose a strategy must
 /// not lose it to a typo.
 pub async fn defaults(store: &Store) -> Result<ProjectDefaults> {
-    let name = store.name(crate::layout::ASSIGNMENT_CONFIG);
-    match store
-        .batch_get(vec![name])
-        .await?
-        .into_iter()
-        .flatten()
-        .next()
-    {
+    match store.get_doc(crate::layout::ASSIGNMENT_CONFIG).await? {
         None => Ok(ProjectDefaults::default()),
         Some(doc) => {
             let bad = |why: String| {

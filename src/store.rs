@@ -239,6 +239,12 @@ impl Store {
         })
     }
 
+    /// Gets the one document at `rel`, if it exists (one read).
+    pub async fn get_doc(&self, rel: &str) -> Result<Option<pb::Document>> {
+        let found = self.batch_get(vec![self.name(rel)]).await?;
+        Ok(found.into_iter().flatten().next())
+    }
+
     /// Gets documents by full name; `None` for the missing ones, in order.
     pub async fn batch_get(&self, names: Vec<String>) -> Result<Vec<Option<pb::Document>>> {
         use futures::StreamExt;

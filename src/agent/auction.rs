@@ -7,7 +7,7 @@
 use super::*;
 use crate::assign::auction::{self as auction, Step};
 use crate::assign::score::{self, Candidate as Scored};
-use crate::model::{Bid, Complexity, limits};
+use crate::model::{Bid, Complexity};
 
 impl Agent {
     /// Bids and closes, for every auction among the candidates.
@@ -17,26 +17,30 @@ impl Agent {
         let mut writes = Vec::new();
         for c in self.queue.candidates.values() {
             let t = &c.seen.value;
-            let mut next = t.clone();
-            match auction::step(t, &me, true, t_now) {
-                Step::Bid => {
-                    next.assignment.bids.insert(me.clone(), self.bid_for(t));
-                }
-                Step::Close { winner } => auction::close(&mut next, winner, t_now),
-                Step::Claim | Step::WaitUntil(_) => continue,
-            }
-            if self.queue.auctioned.get(&t.task_id) == Some(&c.seen.update_time) {
+            let step = auction::step(t, &me, true, t_now);
+            let waits = matches!(step, Step::Claim | Step::WaitUntil(_));
+            if waits || self.queue.auctioned.get(&t.task_id) == Some(&c.seen.update_time) {
                 continue;
             }
-            writes.push((c.seen.clone(), next));
+            let mut next = t.clone();
+            let what = match step {
+                Step::Bid => {
+                    next.assignment.bids.insert(me.clone(), self.bid_for(t));
+                    "bid"
+                }
+                Step::Close { winner } => {
+                    auction::close(&mut next, winner, t_now);
+                    "closed"
+                }
+                Step::Claim | Step::WaitUntil(_) => continue,
+            };
+            writes.push((c.seen.clone(), next, what));
         }
-        for (seen, next) in writes {
+        for (seen, next, what) in writes {
             let id = seen.value.task_id.clone();
             self.queue.auctioned.insert(id, seen.update_time);
             let store = self.store.clone();
             self.background.spawn(async move {
-                let bid = next.assignment.bids.len() > seen.value.assignment.bids.len();
-                let what = if bid { "bid" } else { "closed" };
                 match store.replace_task(&seen, &next, &[], vec![]).await {
                     Ok(_) => tracing::debug!(task = %next.task_id, what, "auction"),
                     Err(e) => tracing::debug!(task = %next.task_id, what, error = %e, "auction write lost"),
@@ -47,8 +51,8 @@ impl Agent {
 
     /// This agent's bid: its own score for the task (phases 3 and 4 under
     /// the project's weights, with what it knows of its history without a
-    /// read) and its estimate (its
-    /// mean duration on the type, else the task's estimate, else an hour).
+    /// read) and its estimate (its mean duration on the type, else the
+    /// task's estimate, else an hour).
     fn bid_for(&self, task: &Task) -> Bid {
         let stats = self.learner.known(task.task_type);
         let me = Scored {
@@ -65,11 +69,9 @@ impl Agent {
         let minutes = (stats.and_then(|s| s.duration_ewma))
             .or(task.metadata.estimated_duration)
             .unwrap_or(60.0);
+        // `bid` bounds both for the rules.
         let estimate_ms = (minutes * 60_000.0).round() as i64;
-        auction::bid(
-            score::score(&me, None, &self.weights),
-            estimate_ms.min(limits::BID_ESTIMATE_MS_MAX),
-        )
+        auction::bid(score::score(&me, None, &self.weights), estimate_ms)
     }
 
     /// When the earliest open auction among the candidates ends.

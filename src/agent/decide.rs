@@ -6,6 +6,13 @@
 use super::*;
 use queue::{MAX_WINDOW, initial_window};
 
+/// The loop's [`Instant`] for the wall-clock time `at`, seen at `t_now`:
+/// a millisecond after it, so a wake-up never comes just before it.
+fn instant_at(t_now: crate::model::Time, at: crate::model::Time) -> Instant {
+    let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
+    Instant::now() + Duration::from_millis(ms)
+}
+
 impl Agent {
     pub(super) async fn decide(&mut self) {
         self.follow_lanes().await;
@@ -23,10 +30,7 @@ impl Agent {
             .filter_map(|c| c.seen.value.not_before)
             .filter(|nb| *nb > t_now)
             .min()
-            .map(|nb| {
-                let ms = crate::model::millis_between(t_now, nb).max(0) as u64 + 1;
-                Instant::now() + Duration::from_millis(ms)
-            });
+            .map(|nb| instant_at(t_now, nb));
         // A peer's critical task becomes ours to claim after the grace.
         let foreign_due = (self.queue.candidates.values())
             .filter(|c| !c.ours_now())
@@ -37,15 +41,9 @@ impl Agent {
         let push_ends = (self.queue.candidates.values())
             .filter_map(|c| assign::push::frees_at(&c.seen.value, &self.cfg.agent_id, t_now))
             .min()
-            .map(|at| {
-                let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
-                Instant::now() + Duration::from_millis(ms)
-            });
+            .map(|at| instant_at(t_now, at));
         // An auction's window ends: close it, or claim it as pulled.
-        let auction_ends = self.next_auction_end().map(|at| {
-            let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
-            Instant::now() + Duration::from_millis(ms)
-        });
+        let auction_ends = self.next_auction_end().map(|at| instant_at(t_now, at));
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         [
             self.claims.paused_until,

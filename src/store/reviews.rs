@@ -102,8 +102,7 @@ impl Store {
     /// parse is a configuration error, not a silent `none`: a project that
     /// asked for review must not lose it to a typo.
     pub async fn review_defaults(&self) -> Result<ReviewDefaults> {
-        let name = self.name(layout::REVIEW_CONFIG);
-        match self.batch_get(vec![name]).await?.into_iter().flatten().next() {
+        match self.get_doc(layout::REVIEW_CONFIG).await? {
             None => Ok(ReviewDefaults::default()),
             Some(doc) => FirestoreDb::deserialize_doc_to::<ReviewDefaults>(&doc).map_err(|e| {
                 Error::Config(format!(
