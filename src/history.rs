@@ -4,8 +4,9 @@
 //! them is [`crate::assign::history`]'s.
 //!
 //! Costs:
-//! - per run's end: one write, after the end was recorded, in a spawned
-//!   task that nothing waits for; plus one read per type the first time
+//! - per run's end: at most one write per type a second ([`WRITE_GAP`]),
+//!   after the end was recorded, in a spawned task that nothing waits
+//!   for; plus one read per type the first time
 //!   this agent process ends a run of that type (afterwards it keeps its
 //!   own copy, since nobody else writes the document);
 //! - `vayu task create` without `--estimate`: one query of the agents
@@ -23,9 +24,10 @@ use crate::model::{Task, TaskType};
 use crate::store::{Precondition, Store, server_time};
 use crate::tasks::NewTask;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// The fields the agent itself writes; the quality fields are the
 /// reviewer's ([`fold_quality`]), so neither write loses the other's.
@@ -155,13 +157,28 @@ pub async fn fill_estimate(store: &Store, new: &mut NewTask) -> Result<()> {
     Ok(())
 }
 
+/// At most one write of an agent's statistics for one type per second:
+/// the sustained rate production Firestore allows one document. A busy
+/// agent ends many runs a second; the runs that end in between are added
+/// in memory and carried by the next write.
+pub const WRITE_GAP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One agent's memory of its statistics, shared by its runners, so that
 /// two runs ending at once do not both update the same stored version.
 #[derive(Clone)]
 pub struct Learner {
     store: Store,
     agent_id: String,
-    known: Arc<Mutex<HashMap<TaskType, Stats>>>,
+    memory: Arc<Mutex<Memory>>,
+}
+
+#[derive(Default)]
+struct Memory {
+    known: HashMap<TaskType, Stats>,
+    /// When each type was last written.
+    written: HashMap<TaskType, Instant>,
+    /// Types with runs not yet written, whose write is scheduled.
+    pending: HashSet<TaskType>,
 }
 
 impl Learner {
@@ -169,23 +186,24 @@ impl Learner {
         Learner {
             store,
             agent_id: agent_id.into(),
-            known: Arc::default(),
+            memory: Arc::default(),
         }
     }
 
     /// What this process already knows of its statistics for `task_type`,
     /// without a read; `None` when unknown, or while a write holds them.
     pub fn known(&self, task_type: TaskType) -> Option<Stats> {
-        let known = self.known.try_lock().ok()?;
-        known.get(&task_type).cloned()
+        let memory = self.memory.try_lock().ok()?;
+        memory.known.get(&task_type).cloned()
     }
 
-    /// Adds `sample` to the statistics for `task_type` and writes them.
+    /// Adds `sample` to the statistics for `task_type`, and writes them
+    /// now, or [`WRITE_GAP`] after the last write of that type.
     /// Serialised per agent (the lock is held across the write, which is
     /// one small document): the updates are not lost to each other.
     pub async fn learn(&self, task_type: TaskType, sample: Sample) -> Result<()> {
-        let mut known = self.known.lock().await;
-        let current = match known.get(&task_type) {
+        let mut memory = self.memory.lock().await;
+        let current = match memory.known.get(&task_type) {
             Some(s) => s.clone(),
             None => match get(&self.store, &self.agent_id, task_type).await {
                 Ok(found) => found.unwrap_or_else(|| Stats::new(&self.agent_id, task_type)),
@@ -195,10 +213,49 @@ impl Learner {
                 Err(e) => return Err(e),
             },
         };
-        let next = current.update(sample);
-        // Kept even if the write fails: the next one carries it.
-        known.insert(task_type, next.clone());
-        self.store.commit(vec![write(&self.store, &next)?]).await?;
+        memory.known.insert(task_type, current.update(sample));
+        if memory.pending.contains(&task_type) {
+            return Ok(());
+        }
+        let wait = (memory.written.get(&task_type))
+            .map(|at| (*at + WRITE_GAP).saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        if wait.is_zero() {
+            return self.write_known(&mut memory, task_type).await;
+        }
+        memory.pending.insert(task_type);
+        let me = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let mut memory = me.memory.lock().await;
+            if memory.pending.remove(&task_type)
+                && let Err(e) = me.write_known(&mut memory, task_type).await
+            {
+                tracing::warn!(agent = %me.agent_id, %task_type, error = %e, "could not record runs in the agent's history");
+            }
+        });
+        Ok(())
+    }
+
+    /// Writes every type with runs not yet written: before the agent
+    /// stops, so a graceful stop loses none.
+    pub async fn flush(&self) {
+        let mut memory = self.memory.lock().await;
+        for task_type in std::mem::take(&mut memory.pending) {
+            if let Err(e) = self.write_known(&mut memory, task_type).await {
+                tracing::warn!(agent = %self.agent_id, %task_type, error = %e, "could not record runs in the agent's history");
+            }
+        }
+    }
+
+    /// Kept in memory even if the write fails: the next one carries it.
+    async fn write_known(&self, memory: &mut Memory, task_type: TaskType) -> Result<()> {
+        let Some(stats) = memory.known.get(&task_type) else {
+            return Ok(());
+        };
+        let w = write(&self.store, stats)?;
+        memory.written.insert(task_type, Instant::now());
+        self.store.commit(vec![w]).await?;
         Ok(())
     }
 

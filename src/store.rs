@@ -310,7 +310,6 @@ impl Store {
         order: Vec<sq::Order>,
         limit: Option<i32>,
     ) -> Result<Vec<pb::Document>> {
-        use futures::StreamExt;
         let query = pb::StructuredQuery {
             from: vec![sq::CollectionSelector {
                 collection_id: collection.into(),
@@ -326,6 +325,23 @@ impl Store {
         } else {
             self.name(parent)
         };
+        self.run_structured(parent, query).await
+    }
+
+    /// Runs a listener's query once (`parent` a full resource name): an
+    /// agent pages through a backlog with the query its listener follows
+    /// when it keeps up (`agent/queue.rs`).
+    pub async fn run_spec(&self, spec: &crate::listen::QuerySpec) -> Result<Vec<pb::Document>> {
+        self.run_structured(spec.parent.clone(), spec.structured_query())
+            .await
+    }
+
+    async fn run_structured(
+        &self,
+        parent: String,
+        query: pb::StructuredQuery,
+    ) -> Result<Vec<pb::Document>> {
+        use futures::StreamExt;
         let request = pb::RunQueryRequest {
             parent,
             query_type: Some(pb::run_query_request::QueryType::StructuredQuery(query)),

@@ -224,3 +224,41 @@ async fn an_overdue_low_task_is_claimed_before_newer_critical_ones() {
         "the overdue low task first: {order:?}"
     );
 }
+
+/// A busy agent ends many runs a second; production Firestore sustains
+/// about one write a second per document. The runs are added in memory and
+/// written at most once a second per type, and none is lost: the stored
+/// counts reach all of them, and `flush` writes what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_agent_writes_its_history_at_most_once_a_second() {
+    use vayu::assign::history::Sample;
+    let w = World::new("assign-history-burst").await;
+    let learner = history::Learner::new(w.admin.clone(), "agent-burst");
+    let before = w.admin.counters().snapshot();
+    let started = Instant::now();
+    for _ in 0..20 {
+        let run = Sample::Succeeded {
+            minutes: 0.01,
+            quality: None,
+        };
+        learner
+            .learn(TaskType::Research, run)
+            .await
+            .expect("learns");
+    }
+    let elapsed = started.elapsed();
+    let commits = w.admin.counters().snapshot().commits - before.commits;
+    // One write now, then one a second at most (`WRITE_GAP`); without the
+    // gap, each of the 20 runs would be a commit.
+    let bound = 1 + elapsed.as_secs() + 1;
+    assert!(
+        commits <= bound,
+        "{commits} commits for 20 runs in {elapsed:?} (at most {bound})"
+    );
+    learner.flush().await;
+    let stored = stats_when(&w, "agent-burst", TaskType::Research, |s| s.completed == 20)
+        .await
+        .expect("written");
+    assert_eq!(stored.completed, 20, "every run is counted: {stored:?}");
+    w.done("a_busy_agent_writes_its_history_at_most_once_a_second");
+}

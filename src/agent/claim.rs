@@ -135,20 +135,12 @@ impl Agent {
     /// side by side (one per free slot), not one after another: each is a
     /// round trip, and a queue backlog should fill every slot at once.
     pub(super) fn claim_free_slots(&mut self) {
-        if self.claims.is_open() {
+        if self.claims.is_open() || self.queue.page_stale() {
             return;
         }
         let t_now = now();
-        while self.running.len() + self.claiming_ids.len() < self.cfg.concurrency {
-            let eligible = (self.queue.candidates.values())
-                .filter(|c| c.ours_now())
-                .map(|c| &c.seen.value);
-            let eligible = eligible.filter(|t| {
-                self.offer.can_claim(t, t_now)
-                    && !assign::push::reserved_for_other(t, &self.cfg.agent_id, t_now)
-                    && !self.running.contains(&t.task_id)
-                    && !self.claiming_ids.contains(&t.task_id)
-            });
+        while self.free_slots() > 0 {
+            let eligible = self.eligible(t_now);
             let picked = assign::pick(&self.cfg.agent_id, eligible, t_now, self.cfg.age_step);
             let Some(id) = picked.map(|t| t.task_id.clone()) else {
                 break;
@@ -164,6 +156,25 @@ impl Agent {
                 (id, cand, sent, result)
             });
         }
+    }
+
+    pub(super) fn free_slots(&self) -> usize {
+        (self.cfg.concurrency).saturating_sub(self.running.len() + self.claiming_ids.len())
+    }
+
+    /// The candidates this agent may claim at `t_now`: ours (or a peer's
+    /// critical task past its grace), due, not reserved for another agent,
+    /// and not already running or being claimed here.
+    pub(super) fn eligible(&self, t_now: crate::model::Time) -> impl Iterator<Item = &Task> {
+        (self.queue.candidates.values())
+            .filter(|c| c.ours_now())
+            .map(|c| &c.seen.value)
+            .filter(move |t| {
+                self.offer.can_claim(t, t_now)
+                    && !assign::push::reserved_for_other(t, &self.cfg.agent_id, t_now)
+                    && !self.running.contains(&t.task_id)
+                    && !self.claiming_ids.contains(&t.task_id)
+            })
     }
 
     /// A claim was answered: run the task, or learn why not.

@@ -114,9 +114,20 @@ impl Agent {
     /// best ones are all tasks this agent can never run (other types or
     /// capabilities).
     async fn choose_view(&mut self) {
-        let q = &self.queue;
-        if !q.current {
+        if !self.queue.current || self.queue.source.fetching() {
             return;
+        }
+        if self.queue.source.is_paging() {
+            return self.keep_paging().await;
+        }
+        let q = &self.queue;
+        // Every slot busy (nothing the listener shows could be claimed
+        // until one frees), or a page's worth of work waiting: page, and
+        // fetch when a slot has nothing to take (`pages.rs`).
+        let limit = pages::page_size(self.cfg.concurrency, q.window);
+        if self.free_slots() == 0 || self.eligible(now()).count() >= limit as usize {
+            tracing::debug!(limit, "paging");
+            return self.queue.page(limit).await;
         }
         let full = q.in_window.len() >= q.window as usize;
         let next = match q.view {
@@ -132,6 +143,28 @@ impl Agent {
         if let Some((view, window)) = next {
             tracing::info!(?view, window, "changing the view of the queue");
             self.queue.relisten(&self.store, view, window).await;
+        }
+    }
+}
+
+impl Agent {
+    /// While paging: fetch the next page when a free slot has nothing to
+    /// take or the page is too old to take from, and listen again when a page brings nothing to take while a
+    /// slot is free (the agent has caught up). A page that brings nothing
+    /// while every slot is busy is not followed by another until a slot
+    /// frees.
+    async fn keep_paging(&mut self) {
+        let eligible = self.eligible(now()).count();
+        let fresh = std::mem::take(&mut self.queue.page_arrived);
+        let free = self.free_slots();
+        if fresh && eligible == 0 && free > 0 {
+            tracing::debug!("caught up; listening again");
+            let window = initial_window(self.cfg.concurrency);
+            self.queue
+                .relisten(&self.store, QueueView::All, window)
+                .await;
+        } else if !fresh && free > 0 && (eligible < free || self.queue.page_stale()) {
+            self.queue.next_page(&self.store);
         }
     }
 }

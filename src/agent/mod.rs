@@ -11,6 +11,7 @@
 //! - [`start`]: register in `agents/{id}`, learn the peers, listen to the
 //!   agent's lanes of the queued pile, requeue what a previous run left;
 //! - [`queue`]: the queue listener's window and what it has shown;
+//! - [`pages`]: paging through a backlog instead of listening to it;
 //! - [`auction`]: bid on auctions it could run, close ended ones;
 //! - [`claim`]: pick a task ([`crate::assign::pick`]) while a slot is free
 //!   and claim it with one conditional commit that moves it to the active
@@ -35,6 +36,7 @@ mod guard;
 mod health;
 mod heartbeat;
 mod intake;
+mod pages;
 mod peers;
 mod queue;
 mod recovery;

@@ -125,12 +125,16 @@ pub(super) struct Queue {
     pub(super) lanes: Vec<i64>,
     pub(super) view: QueueView,
     pub(super) window: i32,
-    listener: Listener,
+    /// A listener, or pages while a backlog lasts (`pages.rs`).
+    pub(super) source: pages::Source,
     pub(super) events: tokio::sync::mpsc::Receiver<ListenEvent>,
     /// Every document in the listener's result set, claimable or not.
     pub(super) in_window: HashSet<String>,
-    /// The listener has sent its whole result set since it (re)opened.
+    /// The listener has sent its whole result set since it (re)opened,
+    /// or the page asked for has arrived whole.
     pub(super) current: bool,
+    /// A page arrived, and the agent has not yet looked at it.
+    pub(super) page_arrived: bool,
     pub(super) candidates: HashMap<String, Candidate>,
     /// Tasks in our lanes that this agent can never run, to be forwarded,
     /// and the version of each we last forwarded (not twice the same).
@@ -144,6 +148,9 @@ pub(super) struct Queue {
     /// resource's permits: tried again at the next heartbeat, since a
     /// permit given back produces no event on the queue.
     pub(super) parked: HashMap<String, Candidate>,
+    /// While paging: when the candidates were last fetched (or, on the
+    /// switch, shown by the listener).
+    pub(super) page_at: Instant,
 }
 
 impl Queue {
@@ -158,26 +165,58 @@ impl Queue {
             lanes,
             view,
             window,
-            listener,
+            source: pages::Source::Listening(listener),
             events,
             in_window: HashSet::new(),
             current: false,
+            page_arrived: false,
             candidates: HashMap::new(),
             stuck: HashMap::new(),
             forwarded: HashMap::new(),
             auctioned: HashMap::new(),
             malformed: HashSet::new(),
             parked: HashMap::new(),
+            page_at: Instant::now(),
         }
     }
 
     /// Listens again, to `view` in a window of `window`.
     pub(super) async fn relisten(&mut self, store: &Store, view: QueueView, window: i32) {
         (self.view, self.window) = (view, window);
-        self.listener.stop().await;
-        (self.listener, self.events) =
+        self.source.stop().await;
+        let (listener, events) =
             listen_queue(store, &self.parent, &self.me, view, &self.lanes, window);
+        (self.source, self.events) = (pages::Source::Listening(listener), events);
         self.current = false;
+    }
+
+    /// Stops listening and pages through the priority view instead,
+    /// `limit` tasks a page. What the listener showed is kept until the
+    /// first page ([`Queue::next_page`]).
+    pub(super) async fn page(&mut self, limit: i32) {
+        self.source.stop().await;
+        self.view = QueueView::Priority;
+        let spec = queue_window_for(
+            self.parent.clone(),
+            QueueView::Priority,
+            &self.lanes,
+            Some(&self.me),
+            limit,
+        );
+        (self.source, self.events) = pages::Source::pager(spec);
+        self.page_at = Instant::now();
+    }
+
+    /// While paging: the candidates are too old to claim from (a task of
+    /// a better priority may have come since); fetch first.
+    pub(super) fn page_stale(&self) -> bool {
+        self.source.is_paging() && self.page_at.elapsed() > pages::PAGE_TTL
+    }
+
+    /// Fetches the next page (while paging).
+    pub(super) fn next_page(&mut self, store: &Store) {
+        self.current = false;
+        self.source.fetch(store);
     }
 
     /// Parked tasks become candidates again. (A newer version shown by
@@ -198,7 +237,7 @@ impl Queue {
     }
 
     pub(super) async fn close(&mut self) {
-        self.listener.stop().await;
+        self.source.stop().await;
     }
 
     /// `first` and every event already behind it.
@@ -247,7 +286,13 @@ impl Agent {
                     self.queue.auctioned.remove(id);
                     self.queue.malformed.remove(id);
                 }
-                ListenEvent::Current => self.queue.current = true,
+                ListenEvent::Current => {
+                    self.queue.current = true;
+                    if self.queue.source.is_paging() {
+                        self.queue.page_arrived = true;
+                        self.queue.page_at = Instant::now();
+                    }
+                }
             }
         }
         if closed {
@@ -290,9 +335,7 @@ impl Agent {
         if foreign {
             q.stuck.remove(&id);
             if claimable && v.value.status.is_claimable() {
-                let since = (q.candidates.get(&id).and_then(|c| c.foreign_since))
-                    .unwrap_or_else(Instant::now);
-                let foreign_since = Some(since);
+                let foreign_since = Some(state::landed_at(&v.update_time));
                 q.candidates.insert(
                     id,
                     Candidate {

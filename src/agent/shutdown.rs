@@ -17,6 +17,9 @@ impl Agent {
         self.release_late_claims().await;
         self.stop_reviewing().await;
         self.finish_within_grace().await;
+        // Runs whose history waits for its once-a-second write; bounded,
+        // a stuck write must not hold the shutdown.
+        let _ = tokio::time::timeout(self.cfg.grace, self.learner.flush()).await;
         let offline = self.agent_doc(AgentState::Offline);
         if let Err(e) = self.store.put_agent(&offline).await {
             tracing::warn!(error = %e, "could not mark the agent offline");

@@ -16,6 +16,21 @@ pub(super) struct Candidate {
 /// How long a critical task in a peer's lane is left to that peer.
 pub(super) const FOREIGN_GRACE: Duration = Duration::from_millis(200);
 
+/// When a task landed where it is (its document's last update, the
+/// server's time), on this agent's clock: the grace runs from then, not
+/// from when this agent first saw it, which for an agent paging through a
+/// backlog is its next page. Clock skew only moves a head start; the claim
+/// itself is a compare-and-set.
+pub(super) fn landed_at(update_time: &firestore::gcloud_sdk::prost_types::Timestamp) -> Instant {
+    let at = jiff::Timestamp::new(update_time.seconds, update_time.nanos).unwrap_or_default();
+    let age = now().0.duration_since(at);
+    let age = Duration::try_from(age)
+        .unwrap_or_default()
+        .min(FOREIGN_GRACE);
+    let now = Instant::now();
+    now.checked_sub(age).unwrap_or(now)
+}
+
 impl Candidate {
     /// Whether this agent may claim it now (as far as lanes go).
     pub(super) fn ours_now(&self) -> bool {

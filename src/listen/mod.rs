@@ -100,7 +100,7 @@ pub struct QuerySpec {
 
 impl QuerySpec {
     /// The structured query this spec stands for.
-    fn structured_query(&self) -> StructuredQuery {
+    pub(crate) fn structured_query(&self) -> StructuredQuery {
         StructuredQuery {
             from: vec![structured_query::CollectionSelector {
                 collection_id: self.collection_id.clone(),
