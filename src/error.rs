@@ -39,6 +39,14 @@ pub enum Error {
     /// A document that does not parse as what it should be.
     #[error("malformed document {name}: {reason}")]
     Malformed { name: String, reason: String },
+    /// A task waited for (`task watch`, `task create --wait`) ended
+    /// without completing: its status says how, and picks the exit code.
+    #[error("task {task_id} ended {status}: {detail}")]
+    Unsuccessful {
+        task_id: String,
+        status: crate::lifecycle::Status,
+        detail: String,
+    },
     #[error("bad configuration: {0}")]
     Config(String),
     #[error("firestore: {0}")]

@@ -26,6 +26,7 @@ use crate::tasks::NewTask;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -170,6 +171,8 @@ pub struct Learner {
     store: Store,
     agent_id: String,
     memory: Arc<Mutex<Memory>>,
+    /// Runs handed to [`Self::learn_later`] and not yet added.
+    in_flight: Arc<AtomicUsize>,
 }
 
 #[derive(Default)]
@@ -179,6 +182,12 @@ struct Memory {
     written: HashMap<TaskType, Instant>,
     /// Types with runs not yet written, whose write is scheduled.
     pending: HashSet<TaskType>,
+    /// Types whose last write failed: the next run's write, or `flush`,
+    /// carries what it lost.
+    failed: HashSet<TaskType>,
+    /// Set by `flush`: the agent is stopping, so every run is written at
+    /// once, with no gap.
+    closing: bool,
 }
 
 impl Learner {
@@ -187,6 +196,7 @@ impl Learner {
             store,
             agent_id: agent_id.into(),
             memory: Arc::default(),
+            in_flight: Arc::default(),
         }
     }
 
@@ -214,13 +224,13 @@ impl Learner {
             },
         };
         memory.known.insert(task_type, current.update(sample));
-        if memory.pending.contains(&task_type) {
+        if memory.pending.contains(&task_type) && !memory.closing {
             return Ok(());
         }
         let wait = (memory.written.get(&task_type))
             .map(|at| (*at + WRITE_GAP).saturating_duration_since(Instant::now()))
             .unwrap_or_default();
-        if wait.is_zero() {
+        if wait.is_zero() || memory.closing {
             return self.write_known(&mut memory, task_type).await;
         }
         memory.pending.insert(task_type);
@@ -238,10 +248,18 @@ impl Learner {
     }
 
     /// Writes every type with runs not yet written: before the agent
-    /// stops, so a graceful stop loses none.
+    /// stops, so a graceful stop loses none. Runs still being added
+    /// ([`Self::learn_later`]) are waited for; from now on every run is
+    /// written at once.
     pub async fn flush(&self) {
+        self.memory.lock().await.closing = true;
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let mut memory = self.memory.lock().await;
-        for task_type in std::mem::take(&mut memory.pending) {
+        let mut unwritten = std::mem::take(&mut memory.pending);
+        unwritten.extend(std::mem::take(&mut memory.failed));
+        for task_type in unwritten {
             if let Err(e) = self.write_known(&mut memory, task_type).await {
                 tracing::warn!(agent = %self.agent_id, %task_type, error = %e, "could not record runs in the agent's history");
             }
@@ -255,7 +273,11 @@ impl Learner {
         };
         let w = write(&self.store, stats)?;
         memory.written.insert(task_type, Instant::now());
-        self.store.commit(vec![w]).await?;
+        if let Err(e) = self.store.commit(vec![w]).await {
+            memory.failed.insert(task_type);
+            return Err(e);
+        }
+        memory.failed.remove(&task_type);
         Ok(())
     }
 
@@ -263,10 +285,12 @@ impl Learner {
     /// is recorded) does not wait, and a failure is only logged.
     pub fn learn_later(&self, task_type: TaskType, sample: Sample) {
         let me = self.clone();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             if let Err(e) = me.learn(task_type, sample).await {
                 tracing::warn!(agent = %me.agent_id, %task_type, error = %e, "could not record the run in the agent's history");
             }
+            me.in_flight.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }

@@ -41,6 +41,7 @@
 //!   and the estimate a new task gets from it.
 //! - [`identity`]: where those users' ID tokens come from, and enrolment.
 //! - [`listen`]: Firestore listeners, so agents learn of work without polling.
+//! - [`logs`]: a task's whole log (`task_logs/{id}/lines`), read in order.
 //! - [`metrics`]: client-side counts of Firestore operations.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`push`]: how a new task finds its agent beyond pull (`--assign`): a
@@ -83,6 +84,7 @@ pub mod handler;
 pub mod history;
 pub mod identity;
 pub mod listen;
+pub mod logs;
 pub mod metrics;
 pub mod push;
 pub mod quarantine;

@@ -179,3 +179,37 @@ fn the_agent_refuses_a_bad_configuration_with_64() {
         text(&out.stderr)
     );
 }
+
+/// Completions need no Firestore: they are generated from the commands'
+/// own definitions, so every subcommand is in them; an unknown shell is a
+/// usage error (exit 2) that names the valid ones, with nothing printed.
+#[test]
+fn completions_cover_the_commands_and_refuse_an_unknown_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef vayu"),
+        ("fish", "complete -c vayu"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_vayu"))
+            .args(["completions", shell])
+            .env("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+            .output()
+            .expect("the vayu binary runs");
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains(marker),
+            "{shell}: no `{marker}` in the script"
+        );
+        for sub in ["task", "schedule", "workflow", "quarantine", "resource"] {
+            assert!(script.contains(sub), "{shell}: `{sub}` is completed");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_vayu"))
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("the vayu binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("bash"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "nothing printed on stdout");
+}

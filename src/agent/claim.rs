@@ -229,6 +229,7 @@ impl Agent {
                 tracing::debug!(task = %id, error = %e, "claim lost or refused");
                 self.report.claim_conflicts += 1;
                 self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
+                self.queue.refused.insert(id, cand.seen.update_time);
             }
             Err(e) if e.is_transient() => {
                 let wait = self.claims.trip();
@@ -245,6 +246,7 @@ impl Agent {
             }
             Err(e) => {
                 tracing::warn!(task = %id, error = %e, "claim refused; skipping the task");
+                self.queue.refused.insert(id, cand.seen.update_time);
             }
         }
     }

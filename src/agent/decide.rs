@@ -80,6 +80,7 @@ impl Agent {
             .relisten(&self.store, QueueView::All, window)
             .await;
         self.queue.forget();
+        self.queue.parked.clear();
     }
 
     /// Tasks in our lanes that we cannot run go to a peer that can.
@@ -114,18 +115,21 @@ impl Agent {
     /// best ones are all tasks this agent can never run (other types or
     /// capabilities).
     async fn choose_view(&mut self) {
-        if !self.queue.current || self.queue.source.fetching() {
+        // A page on its way has made `current` false until it arrives.
+        if !self.queue.current {
             return;
         }
         if self.queue.source.is_paging() {
             return self.keep_paging().await;
         }
         let q = &self.queue;
-        // Every slot busy (nothing the listener shows could be claimed
-        // until one frees), or a page's worth of work waiting: page, and
-        // fetch when a slot has nothing to take (`pages.rs`).
+        // An agent turning its slots over quickly, with every slot busy
+        // (nothing the listener shows could be claimed until one frees) or
+        // a page's worth of work waiting: page, and fetch when a slot has
+        // nothing to take (`pages.rs`).
         let limit = pages::page_size(self.cfg.concurrency, q.window);
-        if self.free_slots() == 0 || self.eligible(now()).count() >= limit as usize {
+        let backlog = self.eligible(now()).count() >= limit as usize;
+        if self.churning() && (self.free_slots() == 0 || backlog) {
             tracing::debug!(limit, "paging");
             return self.queue.page(limit).await;
         }
@@ -148,23 +152,36 @@ impl Agent {
 }
 
 impl Agent {
+    /// Whether `concurrency` runs ended within the last [`pages::CHURN`]:
+    /// the agent's slots turn over quickly enough that a page is soon
+    /// needed. With long runs it listens instead, so that while its slots
+    /// are busy it still forwards what it cannot run and bids on auctions.
+    fn churning(&self) -> bool {
+        self.run_ends.len() >= self.cfg.concurrency
+            && (self.run_ends.front()).is_some_and(|t| t.elapsed() < pages::CHURN)
+    }
+
     /// While paging: fetch the next page when a free slot has nothing to
-    /// take or the page is too old to take from, and listen again when a page brings nothing to take while a
-    /// slot is free (the agent has caught up). A page that brings nothing
-    /// while every slot is busy is not followed by another until a slot
-    /// frees.
+    /// take or the page is too old to take from; listen again when a page
+    /// brings nothing to take while a slot is free (the agent has caught
+    /// up), or when every slot is held by runs that are not ending soon.
     async fn keep_paging(&mut self) {
         let eligible = self.eligible(now()).count();
         let fresh = std::mem::take(&mut self.queue.page_arrived);
         let free = self.free_slots();
-        if fresh && eligible == 0 && free > 0 {
-            tracing::debug!("caught up; listening again");
+        let caught_up = fresh && eligible == 0 && free > 0;
+        if caught_up || (free == 0 && !self.churning()) {
+            tracing::debug!(caught_up, "listening again");
             let window = initial_window(self.cfg.concurrency);
             self.queue
                 .relisten(&self.store, QueueView::All, window)
                 .await;
-        } else if !fresh && free > 0 && (eligible < free || self.queue.page_stale()) {
-            self.queue.next_page(&self.store);
+        } else if !fresh && free > 0 && eligible < free {
+            self.queue.next_page(&self.store, i32::MAX);
+        } else if !fresh && free > 0 && self.queue.page_stale() {
+            // Only what the free slots take: the rest of a stale page
+            // would be read again for nothing.
+            self.queue.next_page(&self.store, free as i32);
         }
     }
 }

@@ -6,11 +6,14 @@
 //! and each change is re-sent (production) or the whole window re-evaluated
 //! inside the writer's commit (the emulator, which scans the pile once per
 //! listener per commit: `docs/bench.md`, "The emulator's listener tax").
-//! While the agent has more work in view than free slots, none of those
-//! changes matter to it until it needs its next task. A page is one query
-//! that reads each document once, then nothing until the agent has claimed
-//! its way down it. An agent with nothing to do always listens, so it still
-//! makes no reads and a new task still reaches it within milliseconds.
+//! While the agent turns its slots over quickly and has them all busy (or
+//! more work in view than free slots), none of those changes matter to it
+//! until it needs its next task. A page is one query that reads each
+//! document once, then nothing until the agent has claimed its way down
+//! it. An agent with nothing to do always listens, so it still makes no
+//! reads and a new task still reaches it within milliseconds; so does one
+//! whose slots are held by long runs, so that it still forwards what it
+//! cannot run and bids on auctions (`decide.rs`, `churning`).
 //!
 //! A page is delivered as the listener's own events (a reset, the
 //! documents, current), so the rest of the agent does not know which
@@ -33,6 +36,10 @@ pub(super) struct Pager {
     tx: mpsc::Sender<ListenEvent>,
     fetch: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// An agent pages only while `concurrency` of its runs end within this
+/// long (`decide.rs`, `churning`).
+pub(super) const CHURN: Duration = Duration::from_secs(2);
 
 /// How old a page may be and still be claimed from: a task of a better
 /// priority created since waits at most this long behind the page's.
@@ -80,23 +87,18 @@ impl Source {
         matches!(self, Source::Paging(_))
     }
 
-    /// Whether a page is on its way.
-    pub(super) fn fetching(&self) -> bool {
-        match self {
-            Source::Paging(p) => p.fetch.as_ref().is_some_and(|f| !f.is_finished()),
-            Source::Listening(_) => false,
-        }
-    }
-
-    /// Fetches the next page, unless one is on its way. A failed fetch
-    /// sends only `current` after a pause, so the agent may ask again
-    /// without a tight loop, and keeps what it had.
-    pub(super) fn fetch(&mut self, store: &Store) {
+    /// Fetches the next page, at most `limit` tasks (at most the page
+    /// size), unless one is on its way. A failed fetch sends only
+    /// `current` after a pause, so the agent may ask again without a tight
+    /// loop, and keeps what it had.
+    pub(super) fn fetch(&mut self, store: &Store, limit: i32) {
         let Source::Paging(p) = self else { return };
         if p.fetch.as_ref().is_some_and(|f| !f.is_finished()) {
             return;
         }
-        let (store, spec, tx) = (store.clone(), p.spec.clone(), p.tx.clone());
+        let mut spec = p.spec.clone();
+        spec.limit = spec.limit.map(|l| l.min(limit.max(1)));
+        let (store, tx) = (store.clone(), p.tx.clone());
         p.fetch = Some(tokio::spawn(async move {
             match store.run_spec(&spec).await {
                 Ok(docs) => {

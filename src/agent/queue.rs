@@ -148,6 +148,10 @@ pub(super) struct Queue {
     /// resource's permits: tried again at the next heartbeat, since a
     /// permit given back produces no event on the queue.
     pub(super) parked: HashMap<String, Candidate>,
+    /// Tasks whose claim was refused or lost, at the version refused: not
+    /// candidates again until they change (a page shows them again
+    /// unchanged; a listener would not).
+    pub(super) refused: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// While paging: when the candidates were last fetched (or, on the
     /// switch, shown by the listener).
     pub(super) page_at: Instant,
@@ -176,6 +180,7 @@ impl Queue {
             auctioned: HashMap::new(),
             malformed: HashSet::new(),
             parked: HashMap::new(),
+            refused: HashMap::new(),
             page_at: Instant::now(),
         }
     }
@@ -213,10 +218,10 @@ impl Queue {
         self.source.is_paging() && self.page_at.elapsed() > pages::PAGE_TTL
     }
 
-    /// Fetches the next page (while paging).
-    pub(super) fn next_page(&mut self, store: &Store) {
+    /// Fetches the next page (while paging), of at most `limit` tasks.
+    pub(super) fn next_page(&mut self, store: &Store, limit: i32) {
         self.current = false;
-        self.source.fetch(store);
+        self.source.fetch(store, limit);
     }
 
     /// Parked tasks become candidates again. (A newer version shown by
@@ -227,13 +232,27 @@ impl Queue {
         }
     }
 
-    /// The listener starts over: everything it showed is forgotten.
+    /// The listener starts over, or a page arrives: everything it showed
+    /// is forgotten, except the parked tasks (they come back at the next
+    /// heartbeat, not with every page).
     pub(super) fn forget(&mut self) {
         self.candidates.clear();
-        self.parked.clear();
         self.stuck.clear();
         self.in_window.clear();
         self.current = false;
+    }
+
+    /// A page arrived: what is kept per task for tasks no longer in view
+    /// goes (a page never says `Removed`).
+    pub(super) fn prune(&mut self) {
+        let ids: HashSet<&str> = (self.in_window.iter())
+            .map(|n| n.rsplit('/').next().unwrap_or_default())
+            .collect();
+        self.parked.retain(|id, _| ids.contains(id.as_str()));
+        self.refused.retain(|id, _| ids.contains(id.as_str()));
+        self.forwarded.retain(|id, _| ids.contains(id.as_str()));
+        self.auctioned.retain(|id, _| ids.contains(id.as_str()));
+        self.malformed.retain(|id| ids.contains(id.as_str()));
     }
 
     pub(super) async fn close(&mut self) {
@@ -281,6 +300,7 @@ impl Agent {
                     let id = name.rsplit('/').next().unwrap_or_default();
                     self.queue.candidates.remove(id);
                     self.queue.parked.remove(id);
+                    self.queue.refused.remove(id);
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
                     self.queue.auctioned.remove(id);
@@ -291,6 +311,7 @@ impl Agent {
                     if self.queue.source.is_paging() {
                         self.queue.page_arrived = true;
                         self.queue.page_at = Instant::now();
+                        self.queue.prune();
                     }
                 }
             }
@@ -306,8 +327,15 @@ impl Agent {
         let q = &mut self.queue;
         q.in_window.insert(doc.name.clone());
         let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
-        // A newer version replaces a parked one.
+        // A newer version replaces a parked or refused one; the same
+        // version (a page shows it again) stays where it is.
+        if (q.parked.get(&id)).is_some_and(|c| c.seen.update_time == doc_time(&doc))
+            || q.refused.get(&id) == doc.update_time.as_ref()
+        {
+            return;
+        }
         q.parked.remove(&id);
+        q.refused.remove(&id);
         let v = match Store::decode_versioned(&doc, Pile::Queued) {
             Ok(v) => v,
             Err(e) => {
@@ -383,4 +411,11 @@ fn listen_queue(
         store.counters().clone(),
         1024,
     )
+}
+
+/// A document's version; a document the server sent always has one.
+fn doc_time(
+    doc: &firestore::gcloud_sdk::google::firestore::v1::Document,
+) -> firestore::gcloud_sdk::prost_types::Timestamp {
+    doc.update_time.unwrap_or_default()
 }

@@ -78,6 +78,10 @@ pub(super) struct Agent {
     pub(super) claiming_ids: HashSet<String>,
     pub(super) claims: Breaker,
     pub(super) runners: JoinSet<(String, Outcome)>,
+    /// When the last few runs ended (at most `concurrency` of them): an
+    /// agent that turns its slots over quickly pages through its backlog
+    /// (`pages.rs`); one with long runs keeps listening.
+    pub(super) run_ends: std::collections::VecDeque<Instant>,
     /// Tells runners the grace period is over: release the task.
     pub(super) release: tokio::sync::watch::Sender<bool>,
     /// What the agent learns of its runs (`agents/{id}/metrics`), shared
@@ -114,6 +118,10 @@ impl Agent {
         match joined {
             Ok((id, outcome)) => {
                 self.running.remove(&id);
+                if self.run_ends.len() >= self.cfg.concurrency {
+                    self.run_ends.pop_front();
+                }
+                self.run_ends.push_back(Instant::now());
                 self.count(outcome);
                 if let Some(held) = self.holding.remove(&id) {
                     let store = self.store.clone();

@@ -11,6 +11,9 @@
 //! | 3 | no such task, agent, quarantine record, schedule or workflow run |
 //! | 4 | refused: the state machine does not allow it, a conflict, or a dependency cycle (`task edit --after`) |
 //! | 5 | permission denied by the security rules |
+//! | 8 | `task watch` / `task create --wait`: the task failed for good |
+//! | 9 | … the task was cancelled |
+//! | 10 | … the task was skipped (its condition was not met) |
 //! | 64 | bad configuration (no project, a bad flag combination) |
 //! | 69 | Firestore unreachable |
 
@@ -29,7 +32,9 @@ use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 
 mod agent;
+mod create;
 mod edit;
+mod logs;
 mod quarantine;
 mod resource;
 mod review;
@@ -38,10 +43,12 @@ mod stats;
 mod task;
 mod user;
 mod waits;
+mod watch;
 mod workflow;
 
 pub use agent::AgentCmd;
-pub use task::{CreateArgs, TaskCmd};
+pub use create::CreateArgs;
+pub use task::TaskCmd;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -92,6 +99,12 @@ pub enum Command {
     /// Measure throughput, latency and Firestore operations per task
     /// against the textbook claim loop and the emulator's ceiling.
     Bench(crate::bench::BenchArgs),
+    /// Print a completion script for a shell:
+    /// `source <(vayu completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn parse_status(s: &str) -> Result<Status, String> {
@@ -121,6 +134,7 @@ impl From<Error> for Failure {
             Error::Config(_) => 64,
             Error::Unavailable { .. } => 69,
             Error::InvalidTask(_) | Error::InvalidSchedule(_) => 2,
+            Error::Unsuccessful { status, .. } => watch::exit_code(*status),
             _ => 1,
         };
         Failure {
@@ -134,6 +148,13 @@ impl From<Error> for Failure {
 /// binary itself (it starts processes); everything else is here.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
+    if let Command::Completions { shell } = cli.command {
+        // Generated from the same definitions clap parses with, so the
+        // completions cannot drift from the commands.
+        use clap::CommandFactory as _;
+        clap_complete::generate(shell, &mut Cli::command(), "vayu", &mut std::io::stdout());
+        return Ok(());
+    }
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args.clone(), cli.project.clone())
             .await
@@ -192,7 +213,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
-        Command::Demo(_) | Command::Bench(_) | Command::User(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Bench(_) | Command::User(_) | Command::Completions { .. } => {
+            unreachable!("handled above")
+        }
     };
     print!("{out}");
     Ok(())

@@ -222,6 +222,19 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "a task's log batches after the last one read (`vayu task logs`)",
+            site: "src/logs.rs",
+            collection_id: layout::LOG_LINES,
+            filter: Some(store::field_op(
+                "__name__",
+                Operator::GreaterThan,
+                crate::logs::reference(
+                    "projects/p/databases/d/documents/task_logs/t/lines/000001-00000001".into(),
+                ),
+            )),
+            order_by: vec![crate::logs::by_name()],
+        },
+        DeclaredQuery {
             name: "the newest workflow runs (`vayu workflow list`)",
             site: "src/store/workflows.rs",
             collection_id: layout::WORKFLOWS,
@@ -264,6 +277,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/history.rs", 1),
+    ("src/logs.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),

@@ -2,6 +2,7 @@
 //! wrote, with the pending log lines in the same commit.
 
 use super::*;
+use crate::logs::LogDoc;
 
 impl Runner {
     /// The log documents for the pending lines, at most 500 lines or about
@@ -217,15 +218,4 @@ impl Runner {
         tracing::warn!(task = %self.id(), epoch = self.epoch, "{why}; this agent's result is discarded");
         Outcome::Fenced
     }
-}
-
-/// One batch of a task's log lines: `task_logs/{task_id}/lines/{epoch}-{seq}`.
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default)]
-#[serde(default)]
-pub struct LogDoc {
-    pub task_id: String,
-    pub epoch: i64,
-    pub agent_id: String,
-    pub at: Option<crate::model::Time>,
-    pub lines: Vec<String>,
 }
