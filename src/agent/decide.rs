@@ -128,8 +128,9 @@ impl Agent {
         // a page's worth of work waiting: page, and fetch when a slot has
         // nothing to take (`pages.rs`).
         let limit = pages::page_size(self.cfg.concurrency, q.window);
-        let backlog = self.eligible(now()).count() >= limit as usize;
-        if self.churning() && (self.free_slots() == 0 || backlog) {
+        // Counted only when it can matter: `decide` runs on every event.
+        let backlog = || self.eligible(now()).count() >= limit as usize;
+        if self.churning() && (self.free_slots() == 0 || backlog()) {
             tracing::debug!(limit, "paging");
             return self.queue.page(limit).await;
         }
