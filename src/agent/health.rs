@@ -42,6 +42,36 @@ impl Health {
     }
 }
 
+/// [`Health`] held against the staleness window: whether this agent has
+/// seen Firestore long enough to call another agent's lease dead.
+///
+/// A lease that ran out while nobody could reach Firestore says nothing
+/// about its holder: once Firestore is back, the holder renews or finishes
+/// within a window. So every requeue of someone else's expired lease asks
+/// first, and a pass that was blind halfway (a query that hung through a
+/// freeze) stops rather than act on the moment the freeze ended.
+#[derive(Clone)]
+pub(super) struct Sight {
+    health: Health,
+    window: Duration,
+}
+
+impl Sight {
+    pub(super) fn new(health: Health, window: Duration) -> Sight {
+        Sight { health, window }
+    }
+
+    pub(super) fn clear(&self) -> bool {
+        self.health.healthy_for() > self.window
+    }
+}
+
+impl Agent {
+    pub(super) fn sight(&self) -> Sight {
+        Sight::new(self.health.clone(), self.stale_after)
+    }
+}
+
 /// [`Health`]'s state, with the clock passed in so it can be unit-tested.
 #[derive(Debug)]
 pub(super) struct HealthState {
@@ -130,6 +160,28 @@ mod tests {
         h.begin(t0 + ms(1_000));
         h.end(true, t0 + ms(1_010));
         assert_eq!(h.healthy_for(t0 + ms(2_010)), ms(1_000));
+    }
+
+    /// Sight is what take-overs and the expired-lease sweep ask before each
+    /// requeue: clear only after a window of quick heartbeats, dark while
+    /// one hangs, and a window again after the hang ends.
+    #[test]
+    fn sight_clears_only_after_a_window_of_quick_heartbeats() {
+        let health = Health::new(ms(5));
+        let sight = Sight::new(health.clone(), ms(50));
+        assert!(!sight.clear(), "no heartbeat yet");
+        assert!(health.begin());
+        health.end(true);
+        assert!(!sight.clear(), "one heartbeat is not a window");
+        std::thread::sleep(ms(60));
+        assert!(sight.clear(), "a window of quick heartbeats");
+        assert!(health.begin());
+        std::thread::sleep(ms(10));
+        assert!(!sight.clear(), "a heartbeat hanging past `slow` blinds it");
+        health.end(true);
+        assert!(!sight.clear(), "the window starts again after the hang");
+        std::thread::sleep(ms(60));
+        assert!(sight.clear());
     }
 
     /// The chaos run's freeze: a heartbeat hangs 10 s and then succeeds.

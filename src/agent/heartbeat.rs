@@ -75,6 +75,7 @@ impl Agent {
         self.maybe_sweep();
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();
+        self.maybe_sweep_expired_once();
         let state = if self.running.is_empty() {
             AgentState::Online
         } else {
@@ -109,7 +110,7 @@ impl Agent {
         self.last_sweep = Instant::now();
         self.sweep_gap
             .next(self.cfg.sweep_every, self.report.claimed);
-        let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        let (store, me, sight) = (self.store.clone(), self.cfg.agent_id.clone(), self.sight());
         self.sweep = Some(tokio::spawn(async move {
             match intake::sweep(&store, &me).await {
                 Ok(0) => {}
@@ -123,17 +124,47 @@ impl Agent {
                 Ok(n) => tracing::info!(n, "settled blocked tasks a race or a crash left behind"),
                 Err(e) => tracing::warn!(error = %e, "the sweep of blocked tasks failed"),
             }
-            match recovery::sweep_expired(&store, &me).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(n, "requeued tasks whose leases ran out unnoticed"),
-                Err(e) => tracing::warn!(error = %e, "the sweep of expired leases failed"),
-            }
+            let why = "its lease expired and its holder let it go";
+            sweep_expired(&store, &me, &sight, why).await;
             match crate::resources::sweep(&store).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "gave back permits whose tasks are no longer held"),
                 Err(e) => tracing::warn!(error = %e, "the sweep of resource permits failed"),
             }
         }));
+    }
+}
+
+impl Agent {
+    /// Once, as soon as this agent sees Firestore clearly: requeue every
+    /// task whose lease ran out, in case every agent was down at once (the
+    /// lane-0 sweep would find them too, but only a `sweep_every` later).
+    pub(super) fn maybe_sweep_expired_once(&mut self) {
+        let sight = self.sight();
+        if self.swept_expired || !sight.clear() {
+            return;
+        }
+        self.swept_expired = true;
+        let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        self.background.spawn(async move {
+            sweep_expired(&store, &me, &sight, "its lease expired").await;
+        });
+    }
+}
+
+/// [`recovery::sweep_expired`], logged: a failed or blinded pass is left
+/// to the next sweep.
+async fn sweep_expired(store: &Store, me: &str, sight: &Sight, why: &str) {
+    match recovery::sweep_expired(store, me, sight, why).await {
+        Ok(recovery::Pass::Done(0)) => {}
+        Ok(recovery::Pass::Done(n)) => tracing::info!(n, "requeued tasks whose leases ran out"),
+        Ok(recovery::Pass::Blinded(n)) => {
+            tracing::info!(
+                n,
+                "lost sight of Firestore while requeuing expired leases; left the rest"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "the sweep of expired leases failed"),
     }
 }
 

@@ -75,7 +75,7 @@ use tokio::time::Instant;
 
 use claim::Breaker;
 use events::Event;
-use health::Health;
+use health::{Health, Sight};
 use peers::Peer;
 use queue::Queue;
 use state::Agent;

@@ -2,6 +2,7 @@
 //! the lanes) and who went quiet (to take its tasks over).
 
 use super::*;
+use recovery::Pass;
 
 /// A peer as the agents listener last showed it.
 pub(super) struct Peer {
@@ -63,6 +64,7 @@ async fn take_over_quiet(
     peer_id: &str,
     seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
     max_wait: Duration,
+    sight: &Sight,
 ) -> bool {
     match recovery::confirm_offline(store, peer_id, seen).await {
         Ok(true) => {}
@@ -75,11 +77,15 @@ async fn take_over_quiet(
             return false;
         }
     }
-    match recovery::take_over(store.clone(), me.to_string(), peer_id.to_string(), max_wait).await {
-        Ok(0) => true,
-        Ok(n) => {
+    match recovery::take_over(store, me, peer_id, max_wait, sight).await {
+        Ok(Pass::Done(0)) => true,
+        Ok(Pass::Done(n)) => {
             tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks");
             true
+        }
+        Ok(Pass::Blinded(n)) => {
+            tracing::info!(peer = %peer_id, n, "lost sight of Firestore while taking over a peer; judging it again later");
+            false
         }
         Err(e) => {
             tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks");
@@ -181,7 +187,8 @@ impl Agent {
     /// Firestore itself (everyone looks dead after an outage): peers are
     /// judged only after a full window of our own heartbeats succeeding.
     pub(super) fn take_over_quiet_peers(&mut self) {
-        if self.health.healthy_for() <= self.stale_after {
+        let sight = self.sight();
+        if !sight.clear() {
             return;
         }
         for (peer_id, peer) in self.peers.iter_mut() {
@@ -191,8 +198,9 @@ impl Agent {
             peer.taken_over = true;
             let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
             let (peer_id, seen, max_wait) = (peer_id.clone(), peer.doc.clone(), self.cfg.lease * 2);
+            let sight = sight.clone();
             self.takeovers.spawn(async move {
-                let settled = take_over_quiet(&store, &me, &peer_id, &seen, max_wait).await;
+                let settled = take_over_quiet(&store, &me, &peer_id, &seen, max_wait, &sight).await;
                 (peer_id, settled)
             });
         }

@@ -17,9 +17,11 @@
 //!
 //! At startup an agent also requeues tasks the active pile still lists
 //! under its own id (left by its previous incarnation: a fresh process
-//! holds nothing) and any task whose lease has already expired (in case
-//! every agent was down at once).
+//! holds nothing), and once it has seen Firestore clearly for a window
+//! ([`Sight`]), any task whose lease has already expired (in case every
+//! agent was down at once).
 
+use super::health::Sight;
 use crate::error::Result;
 use crate::layout::Pile;
 use crate::lifecycle::Status;
@@ -229,23 +231,42 @@ fn timestamp_value(t: crate::model::Time) -> firestore::gcloud_sdk::google::fire
 /// that it could not give back (its answer came late and the give-back was
 /// aborted), a holder that lost its last write. Nobody else looks at
 /// those while their agent lives.
-pub async fn sweep_expired(store: &Store, me: &str) -> Result<usize> {
+///
+/// Also run once at startup, as soon as this agent sees clearly, in case
+/// every agent was down at once.
+pub(super) async fn sweep_expired(
+    store: &Store,
+    me: &str,
+    sight: &Sight,
+    reason: &str,
+) -> Result<Pass> {
     let mut n = 0;
     for v in expired(store).await? {
-        n += requeue(store, &v, me, "its lease expired and its holder let it go").await? as usize;
+        if !sight.clear() {
+            return Ok(Pass::Blinded(n));
+        }
+        n += requeue(store, &v, me, reason).await? as usize;
     }
-    Ok(n)
+    Ok(Pass::Done(n))
 }
 
-/// Startup: requeue what this agent's previous incarnation left, and
-/// anything whose lease already ran out.
+/// How a pass over other agents' expired leases ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// Every expired lease it found was requeued (this many by us).
+    Done(usize),
+    /// This agent lost sight of Firestore partway (see [`Sight`]) and
+    /// stopped after requeuing this many; the rest wait for a clear look.
+    Blinded(usize),
+}
+
+/// Startup: requeue what this agent's previous incarnation left. (A fresh
+/// process holds nothing, so these need no clear sight; other agents'
+/// expired leases do, and wait for [`sweep_expired`].)
 pub async fn at_startup(store: &Store, me: &str) -> Result<usize> {
     let mut n = 0;
     for v in held_by(store, me).await? {
         n += requeue(store, &v, me, "its agent restarted").await? as usize;
-    }
-    for v in expired(store).await? {
-        n += requeue(store, &v, me, "its lease expired").await? as usize;
     }
     Ok(n)
 }
@@ -276,18 +297,26 @@ pub async fn confirm_offline(
 /// A peer stopped heartbeating: requeue its tasks as their leases expire.
 /// Waits for unexpired leases (bounded by `max_wait`), since the peer may
 /// only be slow and still renewing.
-pub async fn take_over(
-    store: Store,
-    me: String,
-    peer: String,
+///
+/// Every requeue asks [`Sight`] first. The wait may outlast the peer's
+/// death: a peer restarted under the same id holds new tasks by the same
+/// name, and if Firestore freezes meanwhile their leases run out with
+/// nobody to blame. (The chaos run caught exactly this: a query sent
+/// before a freeze came back after it, and the restarted peer's finished
+/// task was requeued and run again.)
+pub(super) async fn take_over(
+    store: &Store,
+    me: &str,
+    peer: &str,
     max_wait: std::time::Duration,
-) -> Result<usize> {
+    sight: &Sight,
+) -> Result<Pass> {
     let deadline = tokio::time::Instant::now() + max_wait;
     let mut n = 0;
     loop {
-        let held = held_by(&store, &peer).await?;
+        let held = held_by(store, peer).await?;
         if held.is_empty() {
-            return Ok(n);
+            return Ok(Pass::Done(n));
         }
         let t_now = now();
         let mut next_expiry: Option<i64> = None;
@@ -299,10 +328,13 @@ pub async fn take_over(
                 .map(|e| millis_between(t_now, e))
                 .unwrap_or(0);
             if left <= 0 {
+                if !sight.clear() {
+                    return Ok(Pass::Blinded(n));
+                }
                 n += requeue(
-                    &store,
+                    store,
                     v,
-                    &me,
+                    me,
                     &format!("its agent {peer} stopped heartbeating and the lease expired"),
                 )
                 .await? as usize;
@@ -317,7 +349,7 @@ pub async fn take_over(
             {
                 tokio::time::sleep(std::time::Duration::from_millis(ms as u64 + 50)).await;
             }
-            _ => return Ok(n),
+            _ => return Ok(Pass::Done(n)),
         }
     }
 }

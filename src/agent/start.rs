@@ -86,6 +86,7 @@ impl Agent {
             // restarted fleet finds what was typed while it was down then),
             // not at once: an idle fleet's first seconds cost no reads.
             last_sweep: Instant::now(),
+            swept_expired: false,
             run_ends: std::collections::VecDeque::new(),
             sweep_gap: heartbeat::SweepGap::new(cfg.sweep_every),
             heartbeat,

@@ -97,6 +97,9 @@ pub(super) struct Agent {
     /// owner of lane 0, one at a time.
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_sweep: Instant,
+    /// Whether the startup look for expired leases was made (it waits for
+    /// a clear sight of Firestore: `heartbeat.rs`).
+    pub(super) swept_expired: bool,
     pub(super) sweep_gap: heartbeat::SweepGap,
     pub(super) heartbeat: tokio::time::Interval,
     /// Every schedule, evaluated on each heartbeat (`crate::schedules`).
