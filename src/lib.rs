@@ -13,7 +13,7 @@
 //! The pure core lives in its own crate, `core/` (`vayu-core`), whose only
 //! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
 //! it free of I/O; its modules are re-exported here under the same names:
-//! [`assign`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
+//! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
 //! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`resource`],
 //! [`retry`], [`review`], [`schedule`], [`schema`], [`spread`], [`time`],
 //! [`workflow`].
@@ -34,7 +34,8 @@
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
-//! - [`handler`]: running one task's handler as a child process.
+//! - [`handler`]: running one task's handler as a child process, in its
+//!   sandbox (scrubbed environment, own directory, rlimits).
 //! - [`history`]: what each agent learns of its runs, per task type
 //!   (`agents/{id}/metrics/{type}`): its own update after each run's end,
 //!   a passed review's score folded in by the reviewer, reading it back,
@@ -68,8 +69,8 @@
 #![forbid(unsafe_code)]
 
 pub use vayu_core::{
-    assign, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol, resource,
-    retry, review, schedule, schema, spread, time, workflow,
+    assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
+    resource, retry, review, schedule, schema, spread, time, workflow,
 };
 
 pub mod agent;

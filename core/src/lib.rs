@@ -13,6 +13,8 @@
 //!   availability, load, specialisation, decision), ageing, the per-agent
 //!   history they learn from, which task an agent picks, and the push and
 //!   auction strategies.
+//! - [`breaker`]: a circuit breaker per task type, so an always-failing
+//!   handler stops claiming instead of draining the queue.
 //! - [`condition`]: the `--if` expression language over dependencies' results.
 //! - [`console`]: turning a draft typed into the console into a task.
 //! - [`cron`]: cron expressions, their ticks in a time zone, catch-up
@@ -37,6 +39,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assign;
+pub mod breaker;
 pub mod condition;
 pub mod console;
 pub mod cron;

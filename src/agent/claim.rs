@@ -3,7 +3,8 @@
 //! is lost.
 
 use super::*;
-use state::ClaimAnswer;
+use crate::breaker::Change;
+use state::{Candidate, ClaimAnswer};
 
 /// The claim: one commit that deletes the queued document (only if it is
 /// still the version we saw) and creates the active one (only if absent).
@@ -131,6 +132,29 @@ impl Breaker {
 }
 
 impl Agent {
+    /// A run of type `ty` ended: the type's breaker counts its handler's
+    /// failures (not a cancel, a release or a lost lease).
+    pub(super) fn breaker_hears(&mut self, ty: TaskType, outcome: Outcome) {
+        let failed = match outcome {
+            Outcome::Retrying | Outcome::Failed | Outcome::Panicked => true,
+            Outcome::Completed | Outcome::Reviewing => false,
+            _ => return,
+        };
+        match self
+            .breakers
+            .on_outcome(ty, failed, std::time::Instant::now(), rand::random())
+        {
+            Some(Change::Opened { for_ }) => tracing::warn!(
+                task_type = %ty, wait = ?for_,
+                "the handler keeps failing: stopped claiming this type (circuit breaker open)"
+            ),
+            Some(Change::Closed) => {
+                tracing::info!(task_type = %ty, "the handler works again: claiming this type (circuit breaker closed)")
+            }
+            None => {}
+        }
+    }
+
     /// Claims while there are free slots and claimable work. Claims run
     /// side by side (one per free slot), not one after another: each is a
     /// round trip, and a queue backlog should fill every slot at once.
@@ -147,6 +171,7 @@ impl Agent {
             };
             let cand =
                 (self.queue.candidates.remove(&id)).expect("picked from the candidates just now");
+            (self.breakers).on_claim(cand.seen.value.task_type, std::time::Instant::now());
             crate::metrics::OpCounters::add(&self.store.counters().claim_attempts, 1);
             self.claiming_ids.insert(id.clone());
             let (store, cfg) = (self.store.clone(), self.cfg.clone());
@@ -166,14 +191,16 @@ impl Agent {
     /// critical task past its grace), due, not reserved for another agent,
     /// and not already running or being claimed here.
     pub(super) fn eligible(&self, t_now: crate::model::Time) -> impl Iterator<Item = &Task> {
+        let at = Instant::now();
         (self.queue.candidates.values())
             .filter(|c| c.ours_now())
             .map(|c| &c.seen.value)
             .filter(move |t| {
                 self.offer.can_claim(t, t_now)
                     && !assign::push::reserved_for_other(t, &self.cfg.agent_id, t_now)
-                    && !self.running.contains(&t.task_id)
+                    && !self.running.contains_key(&t.task_id)
                     && !self.claiming_ids.contains(&t.task_id)
+                    && self.breakers.allows(t.task_type, at.into_std())
             })
     }
 
@@ -188,6 +215,21 @@ impl Agent {
         };
         self.claiming_ids.remove(&id);
         let took = sent.elapsed();
+        let ty = cand.seen.value.task_type;
+        self.answer_claim(id.clone(), cand, took, result);
+        if !self.running.contains_key(&id) {
+            // Not run: a half-open breaker's probe was not spent.
+            self.breakers.on_claim_lost(ty, std::time::Instant::now());
+        }
+    }
+
+    fn answer_claim(
+        &mut self,
+        id: String,
+        cand: Candidate,
+        took: Duration,
+        result: Result<Versioned<Task>>,
+    ) {
         match result {
             // The lease was set to run from when the claim was sent. An
             // answer that comes this late (a stalled server) leaves too
@@ -259,7 +301,7 @@ impl Agent {
             self.report.claim_latencies_ms.push(latency);
         }
         tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
-        self.running.insert(id.clone());
+        self.running.insert(id.clone(), claimed.value.task_type);
         if claimed.value.resource.is_some() {
             self.holding.insert(id.clone(), claimed.value.clone());
         }

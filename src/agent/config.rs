@@ -62,12 +62,19 @@ pub struct AgentConfig {
     /// How long a queued task waits for each priority rank it climbs
     /// (`crate::assign::ageing`); a test shortens it to see the bound.
     pub age_step: Duration,
+    /// What handlers may touch: environment, directory, limits.
+    pub sandbox: crate::handler::sandbox::Sandbox,
+    /// When to stop claiming a type whose handler keeps failing.
+    pub breaker: crate::breaker::BreakerConfig,
 }
 
 impl AgentConfig {
     pub fn new(agent_id: impl Into<String>, handlers: Handlers) -> Self {
+        let agent_id = agent_id.into();
         AgentConfig {
-            agent_id: agent_id.into(),
+            sandbox: crate::handler::sandbox::Sandbox::for_agent(&agent_id),
+            breaker: crate::breaker::BreakerConfig::default(),
+            agent_id,
             capabilities: Vec::new(),
             concurrency: 4,
             handlers,
@@ -114,7 +121,7 @@ impl AgentConfig {
         if self.heartbeat.is_zero() || self.lease < self.heartbeat * 2 {
             return bad("the lease must be at least twice the heartbeat interval");
         }
-        Ok(())
+        self.sandbox.validate().map_err(Error::Config)
     }
 
     /// The capabilities in the agent's document: its own, one per

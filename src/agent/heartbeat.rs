@@ -29,10 +29,10 @@ impl Card {
         cfg: &AgentConfig,
         report: &AgentReport,
         state: AgentState,
-        running: &HashSet<String>,
+        running: &HashMap<String, TaskType>,
     ) -> AgentDoc {
         let count = |k: &str| *report.outcomes.get(k).unwrap_or(&0) as i64;
-        let mut current: Vec<String> = running.iter().cloned().collect();
+        let mut current: Vec<String> = running.keys().cloned().collect();
         current.sort();
         let offline = state == AgentState::Offline;
         AgentDoc {

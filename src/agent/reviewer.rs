@@ -216,6 +216,7 @@ impl Review<'_> {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,
             env: &env,
+            sandbox: &self.cfg.sandbox,
         };
         let (mut child, mut events) = match handler::spawn(command, &task, &ctx) {
             Ok(c) => c,

@@ -30,7 +30,7 @@ impl Agent {
         let cfg = Arc::new(cfg);
         let report = AgentReport::default();
         let mut card = Card::new();
-        let online = card.doc(&cfg, &report, AgentState::Online, &HashSet::new());
+        let online = card.doc(&cfg, &report, AgentState::Online, &HashMap::new());
         register(&store, &online).await?;
         tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
 
@@ -70,7 +70,8 @@ impl Agent {
             health: Health::new(stale_after / 2),
             recheck_lanes: false,
             queue,
-            running: HashSet::new(),
+            running: HashMap::new(),
+            breakers: crate::breaker::Breakers::new(cfg.breaker),
             holding: HashMap::new(),
             claiming: JoinSet::new(),
             claiming_ids: HashSet::new(),

@@ -69,7 +69,11 @@ pub(super) struct Agent {
     pub(super) queue: Queue,
 
     /// Tasks being run, by id.
-    pub(super) running: HashSet<String>,
+    /// The tasks being run, and their types (for the breakers).
+    pub(super) running: HashMap<String, TaskType>,
+    /// A circuit breaker per task type: an always-failing handler stops
+    /// claiming its type instead of draining the queue (`claim.rs`).
+    pub(super) breakers: crate::breaker::Breakers,
     /// The running tasks that hold a resource's permits, as claimed: given
     /// back when their run ends, whatever the outcome.
     pub(super) holding: HashMap<String, Task>,
@@ -120,7 +124,9 @@ impl Agent {
     ) {
         match joined {
             Ok((id, outcome)) => {
-                self.running.remove(&id);
+                if let Some(ty) = self.running.remove(&id) {
+                    self.breaker_hears(ty, outcome);
+                }
                 if self.run_ends.len() >= self.cfg.concurrency {
                     self.run_ends.pop_front();
                 }

@@ -236,16 +236,20 @@ pub async fn complete(store: &Store, task_id: &str, stop: impl Fn() -> bool) -> 
 
 /// Runs the handler to its end, as the vayu runner does, ignoring its
 /// reports (the references have nowhere to put them).
+/// In the same sandbox as vayu's, so both pay for it alike.
 pub async fn run_handler(command: &str, task: &Task, me: &str) {
+    let sandbox = handler::sandbox::Sandbox::for_agent(me);
     let ctx = handler::Context {
         agent_id: me,
         attempt: 1,
         env: &[],
+        sandbox: &sandbox,
     };
     match handler::spawn(command, task, &ctx) {
         Ok((mut child, mut events)) => {
             let _ = child.wait().await;
             while events.recv().await.is_some() {}
+            let _ = std::fs::remove_dir_all(child.dir());
         }
         Err(e) => tracing::warn!(error = %e, "could not start the handler"),
     }

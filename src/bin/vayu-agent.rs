@@ -8,6 +8,7 @@ use clap::Parser;
 use std::collections::HashMap;
 use std::time::Duration;
 use vayu::agent::{AgentConfig, Handlers, ReviewCommands};
+use vayu::handler::sandbox::{Limits, Sandbox};
 use vayu::model::TaskType;
 use vayu::store::{Store, StoreConfig};
 
@@ -25,6 +26,15 @@ mod env {
     pub const SELF_CHECK: &str = "VAYU_SELF_CHECK";
     pub const REVIEW_HANDLER: &str = "VAYU_REVIEW_HANDLER";
     pub const TESTS_COMMAND: &str = "VAYU_TESTS_COMMAND";
+    pub const HANDLER_ENV: &str = "VAYU_HANDLER_ENV";
+    pub const WORK_DIR: &str = "VAYU_WORK_DIR";
+    pub const LIMIT_CPU_SECS: &str = "VAYU_LIMIT_CPU_SECS";
+    pub const LIMIT_MEMORY_MB: &str = "VAYU_LIMIT_MEMORY_MB";
+    pub const LIMIT_OPEN_FILES: &str = "VAYU_LIMIT_OPEN_FILES";
+    pub const LIMIT_FILE_MB: &str = "VAYU_LIMIT_FILE_MB";
+    pub const LIMIT_OUTPUT_MB: &str = "VAYU_LIMIT_OUTPUT_MB";
+    pub const BREAKER_FAILURES: &str = "VAYU_BREAKER_FAILURES";
+    pub const BREAKER_BACKOFF_SECS: &str = "VAYU_BREAKER_BACKOFF_SECS";
 }
 
 #[derive(Parser, Debug)]
@@ -72,6 +82,67 @@ struct Args {
     /// passes; the output's last lines are the report.
     #[arg(long, env = env::TESTS_COMMAND)]
     tests_command: Option<String>,
+    /// Stop claiming a task type after this many of its runs failed in a
+    /// row, then probe with one claim after a backoff (0: never stop).
+    #[arg(long, env = env::BREAKER_FAILURES, default_value_t = 5)]
+    breaker_failures: u32,
+    /// The breaker's first wait, doubled (to 20 times this) each time a
+    /// probe fails.
+    #[arg(long, env = env::BREAKER_BACKOFF_SECS, default_value_t = 30.0)]
+    breaker_backoff_secs: f64,
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+}
+
+/// What handlers may touch (`vayu::handler::sandbox`). A limit of 0 is
+/// no limit.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Handler sandbox")]
+struct SandboxArgs {
+    /// A variable of the agent's environment handlers get too (they get
+    /// only PATH, the locale and vayu's own otherwise), comma-separated or
+    /// repeated. The agent's credentials are refused.
+    #[arg(long, env = env::HANDLER_ENV, value_delimiter = ',')]
+    handler_env: Vec<String>,
+    /// Where each task gets a directory of its own (default: the system's
+    /// temporary directory, `vayu-agent-<id>`).
+    #[arg(long, env = env::WORK_DIR)]
+    work_dir: Option<std::path::PathBuf>,
+    /// CPU seconds per run (the task's timeout bounds wall time).
+    #[arg(long, env = env::LIMIT_CPU_SECS, default_value_t = 0)]
+    limit_cpu_secs: u64,
+    /// Address space per run, in MiB.
+    #[arg(long, env = env::LIMIT_MEMORY_MB, default_value_t = 4096)]
+    limit_memory_mb: u64,
+    #[arg(long, env = env::LIMIT_OPEN_FILES, default_value_t = 1024)]
+    limit_open_files: u64,
+    /// The largest file a run may write, in MiB.
+    #[arg(long, env = env::LIMIT_FILE_MB, default_value_t = 1024)]
+    limit_file_mb: u64,
+    /// What a run may print (stdout and stderr), in MiB.
+    #[arg(long, env = env::LIMIT_OUTPUT_MB, default_value_t = 64)]
+    limit_output_mb: u64,
+}
+
+impl SandboxArgs {
+    fn apply(&self, s: &mut Sandbox) {
+        let limit = |v: u64| (v > 0).then_some(v);
+        s.pass_env = self
+            .handler_env
+            .iter()
+            .map(|n| n.trim().to_string())
+            .collect();
+        if let Some(dir) = &self.work_dir {
+            s.work_root = dir.clone();
+        }
+        s.limits = Limits {
+            cpu_secs: limit(self.limit_cpu_secs),
+            memory_mb: limit(self.limit_memory_mb),
+            open_files: limit(self.limit_open_files),
+            file_mb: limit(self.limit_file_mb),
+            output_mb: limit(self.limit_output_mb),
+        };
+    }
 }
 
 /// Splits `--handler` values into a default and per-type commands.
@@ -107,8 +178,29 @@ fn secs(s: f64, name: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{name} must be a positive number of seconds"))
 }
 
+/// Handlers run in a directory of their own per task, so a relative path
+/// that works from here would not: refused, with the fix.
+fn check_paths(handlers: &Handlers) -> Result<(), String> {
+    let commands = handlers.default.iter().chain(handlers.by_type.values());
+    for command in commands {
+        if let Some(p) = Sandbox::relative_paths(command)
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+        {
+            let here = std::env::current_dir().map_err(|e| e.to_string())?;
+            return Err(format!(
+                "the handler {command:?} names {p} relative to this directory, but handlers run \
+                 in a directory of their own per task: give it as {}",
+                here.join(p).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     let handlers = parse_handlers(&args.handlers)?;
+    check_paths(&handlers)?;
     let mut cfg = AgentConfig::new(args.id.clone(), handlers);
     cfg.capabilities = args
         .capabilities
@@ -129,6 +221,15 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.lease = secs(args.lease_secs, "--lease-secs")?;
     cfg.heartbeat = secs(args.heartbeat_secs, "--heartbeat-secs")?;
     cfg.grace = secs(args.grace_secs, "--grace-secs")?;
+    args.sandbox.apply(&mut cfg.sandbox);
+    let base = secs(args.breaker_backoff_secs, "--breaker-backoff-secs")?;
+    cfg.breaker = vayu::breaker::BreakerConfig {
+        threshold: args.breaker_failures,
+        backoff: vayu::retry::Backoff {
+            base,
+            cap: base.saturating_mul(20),
+        },
+    };
     cfg.validate().map_err(|e| e.to_string())?;
     let store = StoreConfig::from_env(args.project.clone()).map_err(|e| e.to_string())?;
     Ok((cfg, store))

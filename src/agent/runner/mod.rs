@@ -159,6 +159,7 @@ impl Runner {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,
             env: &[],
+            sandbox: &self.cfg.sandbox,
         };
         let (mut child, mut events) = match handler::spawn(&command, &task, &ctx) {
             Ok(c) => c,
@@ -233,6 +234,7 @@ impl Runner {
                 _ => events_open = false,
             }
         }
+        self.tidy(child.dir());
         drop(child);
         if exit.success() {
             let outcome = self.finish_success().await;
@@ -241,16 +243,26 @@ impl Runner {
             }
             outcome
         } else {
-            let tail = self
-                .current
-                .value
-                .execution
-                .logs
-                .last()
-                .cloned()
-                .unwrap_or_default();
-            self.finish_failure(format!("handler {exit}; last output: {tail}"))
-                .await
+            let logs = &self.current.value.execution.logs;
+            let tail = logs.last().cloned().unwrap_or_default();
+            let recent = logs[logs.len().saturating_sub(5)..].join("\n");
+            let why = match self.cfg.sandbox.explain(&exit, &recent) {
+                Some(limit) => format!("handler {exit}: {limit}; last output: {tail}"),
+                None => format!("handler {exit}; last output: {tail}"),
+            };
+            self.finish_failure(why).await
+        }
+    }
+
+    /// Removes the run's directory unless an artifact it reported lives
+    /// there (then the directory is the artifact's home).
+    fn tidy(&self, dir: &std::path::Path) {
+        let ex = &self.current.value.execution;
+        let uris: Vec<&str> = ex.artifacts.iter().map(|a| a.uri.as_str()).collect();
+        if !self.cfg.sandbox.keeps(dir, &uris)
+            && let Err(e) = std::fs::remove_dir_all(dir)
+        {
+            tracing::debug!(task = %self.id(), error = %e, "could not remove the run's directory");
         }
     }
 

@@ -15,14 +15,25 @@
 //! | `VAYU_REVIEW_KIND` | a review command's kind: self, peer or tests |
 //! | `VAYU_REVIEW_ROUND` | the review round (0 before any rework) |
 //!
+//! | `VAYU_TASK_DIR` | the task's own directory (also the working directory, `HOME` and `TMPDIR`) |
+//!
+//! Nothing else of the agent's environment reaches it unless the operator
+//! names it, and never the agent's credentials ([`sandbox`]).
+//!
 //! Its stdout is read line by line with [`crate::protocol`]; its stderr
 //! goes to the task's log.
+
+pub mod sandbox;
 
 use crate::model::Task;
 use crate::protocol::{self, Report};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use sandbox::Sandbox;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -60,6 +71,7 @@ impl std::fmt::Display for Exit {
 pub struct Running {
     child: Child,
     pgid: Option<Pid>,
+    dir: PathBuf,
 }
 
 /// Extra context for the handler's environment.
@@ -69,7 +81,12 @@ pub struct Context<'a> {
     /// More variables: a review command gets `VAYU_REVIEW_KIND` and
     /// `VAYU_REVIEW_ROUND` (`crate::agent` reviewer).
     pub env: &'a [(&'static str, String)],
+    pub sandbox: &'a Sandbox,
 }
+
+/// The line the reader logs when it kills a handler for printing too
+/// much; [`Sandbox::explain`] looks for it.
+pub const OUTPUT_LIMIT_LINE: &str = "[vayu] the handler printed past its output limit; killed";
 
 /// Starts `command` for `task`. The receiver yields its reports and stderr
 /// lines, in arrival order per stream, and closes when both streams end.
@@ -78,14 +95,21 @@ pub fn spawn(
     task: &Task,
     ctx: &Context<'_>,
 ) -> std::io::Result<(Running, mpsc::Receiver<HandlerEvent>)> {
+    let sandbox = ctx.sandbox;
+    let dir = sandbox.task_dir(&task.task_id);
+    std::fs::create_dir_all(&dir)?;
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg(command)
+        .arg(sandbox.script(command))
+        .env_clear()
+        .envs(sandbox.env(&dir, |n| std::env::var(n).ok()))
+        .env("VAYU_TASK_DIR", &dir)
         .env("VAYU_TASK_ID", &task.task_id)
         .env("VAYU_TASK_TYPE", task.task_type.as_str())
         .env("VAYU_ATTEMPT", ctx.attempt.to_string())
         .env("VAYU_EPOCH", task.lease.epoch.to_string())
         .env("VAYU_AGENT_ID", ctx.agent_id)
+        .current_dir(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -108,16 +132,17 @@ pub fn spawn(
             let _ = stdin.shutdown().await;
         });
     }
+    let budget = OutputBudget::new(sandbox.limits.output_mb, pgid);
     if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
+        let (tx, budget) = (tx.clone(), budget.clone());
         tokio::spawn(async move {
             let mut lines = BufReader::new(out).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if tx
-                    .send(HandlerEvent::Report(protocol::parse_line(&line)))
-                    .await
-                    .is_err()
-                {
+                if !budget.spend(&line, &tx).await {
+                    break;
+                }
+                let report = HandlerEvent::Report(protocol::parse_line(&line));
+                if tx.send(report).await.is_err() {
                     break;
                 }
             }
@@ -127,16 +152,68 @@ pub fn spawn(
         tokio::spawn(async move {
             let mut lines = BufReader::new(err).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                if !budget.spend(&line, &tx).await {
+                    break;
+                }
                 if tx.send(HandlerEvent::Stderr(line)).await.is_err() {
                     break;
                 }
             }
         });
     }
-    Ok((Running { child, pgid }, events))
+    Ok((Running { child, pgid, dir }, events))
+}
+
+/// What a handler may still print, shared by its stdout and stderr
+/// readers. The first reader to overspend kills the process group and
+/// says so in the log; both stop reading.
+#[derive(Clone)]
+struct OutputBudget {
+    left: Option<Arc<(AtomicU64, AtomicBool)>>,
+    pgid: Option<Pid>,
+}
+
+impl OutputBudget {
+    fn new(limit_mb: Option<u64>, pgid: Option<Pid>) -> OutputBudget {
+        let bytes = |m: u64| m.saturating_mul(1 << 20);
+        let left = limit_mb.map(|m| Arc::new((AtomicU64::new(bytes(m)), AtomicBool::new(false))));
+        OutputBudget { left, pgid }
+    }
+
+    /// Pays for `line`; false (after killing the handler) when it is
+    /// over the limit.
+    async fn spend(&self, line: &str, tx: &mpsc::Sender<HandlerEvent>) -> bool {
+        let Some(budget) = &self.left else {
+            return true;
+        };
+        let (left, tripped) = (&budget.0, &budget.1);
+        let cost = line.len() as u64 + 1;
+        if left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                l.checked_sub(cost)
+            })
+            .is_ok()
+        {
+            return true;
+        }
+        if !tripped.swap(true, Ordering::Relaxed) {
+            if let Some(pgid) = self.pgid {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
+            let _ = tx
+                .send(HandlerEvent::Stderr(OUTPUT_LIMIT_LINE.into()))
+                .await;
+        }
+        false
+    }
 }
 
 impl Running {
+    /// The task's directory it runs in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Waits for the handler to exit.
     pub async fn wait(&mut self) -> std::io::Result<Exit> {
         use std::os::unix::process::ExitStatusExt;
@@ -175,59 +252,5 @@ impl Drop for Running {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Priority, TaskType};
-
-    fn ctx() -> Context<'static> {
-        Context {
-            agent_id: "a1",
-            attempt: 1,
-            env: &[],
-        }
-    }
-
-    #[tokio::test]
-    async fn reports_stdin_env_and_exit_code() {
-        let task = Task::new(TaskType::Research, Priority::High, "t");
-        let (mut r, mut events) = spawn(
-            "echo \"vayu:progress 50 half\"; echo \"id=$VAYU_TASK_ID\"; grep -c research >&2; exit 3",
-            &task,
-            &ctx(),
-        )
-        .expect("sh exists");
-        let exit = r.wait().await.expect("wait");
-        assert_eq!(exit, Exit::Code(3));
-        let mut got = Vec::new();
-        while let Some(e) = events.recv().await {
-            got.push(e);
-        }
-        assert!(got.contains(&HandlerEvent::Report(Report::Progress {
-            percent: 50,
-            step: Some("half".into())
-        })));
-        assert!(got.contains(&HandlerEvent::Report(Report::Log(format!(
-            "id={}",
-            task.task_id
-        )))));
-        assert!(got.contains(&HandlerEvent::Stderr("1".into())), "{got:?}");
-    }
-
-    #[tokio::test]
-    async fn kill_takes_the_whole_process_group() {
-        let task = Task::new(TaskType::Research, Priority::High, "t");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let marker = dir.path().join("grandchild-ran");
-        let cmd = format!("(sleep 1; touch {}) & sleep 30", marker.display());
-        let (mut r, _events) = spawn(&cmd, &task, &ctx()).expect("sh exists");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        r.kill().await;
-        let exit = r.wait().await.expect("wait");
-        assert!(matches!(exit, Exit::Signal(9)), "{exit:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        assert!(
-            !marker.exists(),
-            "the background grandchild survived the kill"
-        );
-    }
-}
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,163 @@
+use super::sandbox::Limits;
+use super::*;
+use crate::model::{Priority, TaskType};
+
+/// A sandbox under a fresh temporary directory (kept for the test's
+/// length by the returned guard).
+fn sandbox(limits: Limits) -> (Sandbox, tempfile::TempDir) {
+    let root = tempfile::tempdir().expect("the system temp dir is writable");
+    let s = Sandbox {
+        pass_env: vec![],
+        limits,
+        work_root: root.path().to_path_buf(),
+    };
+    (s, root)
+}
+
+fn ctx(sandbox: &Sandbox) -> Context<'_> {
+    Context {
+        agent_id: "a1",
+        attempt: 1,
+        env: &[],
+        sandbox,
+    }
+}
+
+/// Runs `command` to its end: its exit and everything it said.
+async fn run(command: &str, sandbox: &Sandbox) -> (Task, Exit, Vec<HandlerEvent>) {
+    let task = Task::new(TaskType::Research, Priority::High, "t");
+    let (mut r, mut events) = spawn(command, &task, &ctx(sandbox)).expect("sh exists");
+    // Drained as it comes, as the runner does: the channel is bounded.
+    let heard = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(e) = events.recv().await {
+            got.push(e);
+        }
+        got
+    });
+    let exit = r.wait().await.expect("wait");
+    let got = heard.await.expect("the drain does not panic");
+    (task, exit, got)
+}
+
+fn said(events: &[HandlerEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            HandlerEvent::Report(Report::Log(l)) | HandlerEvent::Stderr(l) => l.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_stdin_env_and_exit_code() {
+    let (s, _root) = sandbox(Limits::default());
+    let (task, exit, got) = run(
+        "echo \"vayu:progress 50 half\"; echo \"id=$VAYU_TASK_ID\"; grep -c research >&2; exit 3",
+        &s,
+    )
+    .await;
+    assert_eq!(exit, Exit::Code(3));
+    assert!(got.contains(&HandlerEvent::Report(Report::Progress {
+        percent: 50,
+        step: Some("half".into())
+    })));
+    assert!(got.contains(&HandlerEvent::Report(Report::Log(format!(
+        "id={}",
+        task.task_id
+    )))));
+    assert!(got.contains(&HandlerEvent::Stderr("1".into())), "{got:?}");
+}
+
+/// The test process's environment is full of CARGO_* and RUST_* names:
+/// none of them, only the sandbox's, reach the handler; and it runs in
+/// its task's directory.
+#[tokio::test]
+async fn the_handler_sees_only_the_sandboxs_environment_in_its_own_directory() {
+    let (s, _root) = sandbox(Limits::default());
+    let (task, exit, got) = run("env; echo \"cwd=$(pwd)\"", &s).await;
+    assert_eq!(exit, Exit::Code(0));
+    let lines = said(&got);
+    let dir = s.task_dir(&task.task_id);
+    assert!(
+        lines.contains(&format!("cwd={}", dir.display())),
+        "{lines:?}"
+    );
+    assert!(dir.is_dir());
+    let shell_own = ["PWD", "SHLVL", "_", "OLDPWD"];
+    for line in lines.iter().filter(|l| !l.starts_with("cwd=")) {
+        let name = line.split('=').next().unwrap_or_default();
+        assert!(
+            sandbox::BASE_ENV.contains(&name)
+                || ["HOME", "TMPDIR"].contains(&name)
+                || name.starts_with("VAYU_")
+                || shell_own.contains(&name),
+            "{name} leaked into the handler's environment: {lines:?}"
+        );
+    }
+    assert!(
+        lines.contains(&format!("HOME={}", dir.display())),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_handler_over_its_memory_limit_fails_and_the_limit_is_named() {
+    let limits = Limits {
+        memory_mb: Some(200),
+        ..Limits::default()
+    };
+    let (s, _root) = sandbox(limits);
+    let (_, exit, got) = run("python3 -c 'x = bytearray(400 * 1024 * 1024)'", &s).await;
+    assert_eq!(exit, Exit::Code(1), "{got:?}");
+    let tail = said(&got).join("\n");
+    assert_eq!(
+        s.explain(&exit, &tail).as_deref(),
+        Some("it ran out of memory under its limit of 200 MiB"),
+        "{tail}"
+    );
+    let (_, exit, _) = run("python3 -c 'x = bytearray(50 * 1024 * 1024)'", &s).await;
+    assert_eq!(exit, Exit::Code(0), "under the limit it runs");
+}
+
+#[tokio::test]
+async fn a_handler_that_prints_past_its_output_limit_is_killed() {
+    let limits = Limits {
+        output_mb: Some(1),
+        ..Limits::default()
+    };
+    let (s, _root) = sandbox(limits);
+    let (_, exit, got) = run("yes 0123456789012345678901234567890123456789", &s).await;
+    assert_eq!(exit, Exit::Signal(9), "killed, not ended by itself");
+    let lines = said(&got);
+    assert_eq!(lines.last().map(String::as_str), Some(OUTPUT_LIMIT_LINE));
+    let printed: usize = lines.iter().map(|l| l.len() + 1).sum();
+    assert!(
+        printed <= (1 << 20) + OUTPUT_LIMIT_LINE.len() + 1,
+        "{printed} bytes read"
+    );
+    assert!(
+        s.explain(&exit, OUTPUT_LIMIT_LINE)
+            .is_some_and(|r| r.contains("output limit of 1 MiB"))
+    );
+}
+
+#[tokio::test]
+async fn kill_takes_the_whole_process_group() {
+    let (s, _root) = sandbox(Limits::default());
+    let task = Task::new(TaskType::Research, Priority::High, "t");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let marker = dir.path().join("grandchild-ran");
+    let cmd = format!("(sleep 1; touch {}) & sleep 30", marker.display());
+    let (mut r, _events) = spawn(&cmd, &task, &ctx(&s)).expect("sh exists");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    r.kill().await;
+    let exit = r.wait().await.expect("wait");
+    assert!(matches!(exit, Exit::Signal(9)), "{exit:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !marker.exists(),
+        "the background grandchild survived the kill"
+    );
+}

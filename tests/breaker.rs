@@ -1,0 +1,136 @@
+//! Issue 16, the circuit breaker per task type: an always-failing handler
+//! stops claiming its type after N failures in a row instead of draining
+//! the queue into the dead letter; after a backoff one probe goes out; a
+//! failed probe opens it again for longer; once the handler works, the
+//! probe closes it and the rest of the queue runs.
+//!
+//! The checks are of what did *not* happen inside a window shorter than
+//! the shortest backoff (a slow machine only claims less), never of how
+//! fast something happened.
+
+mod common;
+
+use common::fleet::{Fleet, fast_agent, setup, shell};
+use std::collections::HashMap;
+use std::time::Duration;
+use vayu::breaker::BreakerConfig;
+use vayu::lifecycle::Status;
+use vayu::model::{Priority, TaskType};
+use vayu::retry::Backoff;
+use vayu::store::Store;
+use vayu::tasks::{self, NewTask};
+
+const TASKS: usize = 8;
+const THRESHOLD: u32 = 3;
+/// The first open lasts 3..=6 s (jittered), the second 6..=12 s.
+const BASE: Duration = Duration::from_secs(6);
+/// Shorter than any open.
+const QUIET: Duration = Duration::from_millis(1500);
+
+async fn statuses(store: &Store, ids: &[String]) -> HashMap<&'static str, usize> {
+    let mut out = HashMap::new();
+    for id in ids {
+        let v = store
+            .find_task(id)
+            .await
+            .expect("the emulator answers")
+            .expect("the task exists");
+        let key = match v.value.status {
+            Status::Failed => "failed",
+            Status::Completed => "completed",
+            Status::Queued => "queued",
+            _ => "other",
+        };
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
+
+async fn wait_for(store: &Store, ids: &[String], what: &'static str, n: usize, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let s = statuses(store, ids).await;
+        if s.get(what).copied().unwrap_or(0) >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {n} {what}; have {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn count(store: &Store, ids: &[String], what: &str) -> usize {
+    statuses(store, ids).await.get(what).copied().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_failing_handler_stops_claiming_probes_and_recovers() {
+    let (cfg, store) = setup("breaker").await;
+    let dir = tempfile::tempdir().expect("the system temp dir is writable");
+    let fixed = dir.path().join("fixed");
+    let handler = format!(
+        "if [ -e '{}' ]; then echo vayu:result ok; else echo 'broken handler' >&2; exit 1; fi",
+        fixed.display()
+    );
+    let mut agent = fast_agent("breaker", shell(&handler));
+    agent.concurrency = 1;
+    agent.breaker = BreakerConfig {
+        threshold: THRESHOLD,
+        backoff: Backoff {
+            base: BASE,
+            cap: BASE * 4,
+        },
+    };
+    let mut ids = Vec::new();
+    for i in 0..TASKS {
+        let mut new = NewTask::new(TaskType::Research, Priority::Normal, format!("t{i}"));
+        new.max_retries = Some(0);
+        ids.push(tasks::create(&store, new).await.expect("created").task_id);
+    }
+    let fleet = Fleet::start(&cfg, vec![agent]).await;
+
+    // Open: three failures, then no claim for a while.
+    wait_for(
+        &store,
+        &ids,
+        "failed",
+        THRESHOLD as usize,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(QUIET).await;
+    let s = statuses(&store, &ids).await;
+    assert_eq!(s.get("failed"), Some(&(THRESHOLD as usize)), "{s:?}");
+    assert_eq!(
+        s.get("queued"),
+        Some(&(TASKS - THRESHOLD as usize)),
+        "{s:?}"
+    );
+
+    // Half-open: one probe, which fails; open again, for longer.
+    wait_for(
+        &store,
+        &ids,
+        "failed",
+        THRESHOLD as usize + 1,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        count(&store, &ids, "failed").await,
+        THRESHOLD as usize + 1,
+        "exactly one probe"
+    );
+
+    // The handler is fixed: the next probe closes the breaker and the
+    // rest of the queue runs.
+    std::fs::write(&fixed, "").expect("the temp dir is writable");
+    let rest = TASKS - THRESHOLD as usize - 1;
+    wait_for(&store, &ids, "completed", rest, Duration::from_secs(60)).await;
+    let s = statuses(&store, &ids).await;
+    assert_eq!(s.get("failed"), Some(&(THRESHOLD as usize + 1)), "{s:?}");
+    fleet.stop().await;
+}
