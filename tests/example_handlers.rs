@@ -16,13 +16,12 @@
 
 mod common;
 
-use common::fleet::{Fleet, fast_agent, setup, shell, wait_task};
+use common::fleet::{Fleet, create_with_input, fast_agent, setup, shell, wait_ended, wait_task};
 use common::procs::vayu_cli;
 use std::time::Duration;
 use vayu::lifecycle::Status;
-use vayu::model::{Priority, Task, TaskType};
+use vayu::model::{Task, TaskType};
 use vayu::store::Store;
-use vayu::tasks::{self, NewTask};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -37,19 +36,11 @@ fn command(file: &str) -> String {
 }
 
 async fn create(store: &Store, task_type: TaskType, title: &str, input: &str) -> String {
-    let mut new = NewTask::new(task_type, Priority::Normal, title);
-    new.input = input.into();
-    new.max_retries = Some(1);
-    tasks::create(store, new)
-        .await
-        .unwrap_or_else(|e| panic!("creating {title}: {e}"))
-        .task_id
+    create_with_input(store, task_type, title, input, 1).await
 }
 
 async fn ended(store: &Store, id: &str) -> Task {
-    wait_task(store, id, LIMIT, "ended", |v| v.value.status.is_terminal())
-        .await
-        .value
+    wait_ended(store, id, LIMIT).await
 }
 
 /// The artifact's file exists and holds the task's title.

@@ -10,31 +10,22 @@
 
 mod common;
 
-use common::fleet::{setup, wait_task};
+use common::fleet::{create_with_input, setup, wait_ended};
 use common::procs::{AgentProc, AgentSpec, tail};
 use std::time::Duration;
 use vayu::lifecycle::Status;
-use vayu::model::{Priority, Task, TaskType};
+use vayu::model::{Task, TaskType};
 use vayu::store::Store;
-use vayu::tasks::{self, NewTask};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// A task whose input tells the handler what to do.
 async fn create(store: &Store, title: &str, input: &str) -> String {
-    let mut new = NewTask::new(TaskType::UserRequest, Priority::Normal, title);
-    new.input = input.into();
-    new.max_retries = Some(0);
-    tasks::create(store, new)
-        .await
-        .unwrap_or_else(|e| panic!("creating {title}: {e}"))
-        .task_id
+    create_with_input(store, TaskType::UserRequest, title, input, 0).await
 }
 
 async fn ended(store: &Store, id: &str) -> Task {
-    wait_task(store, id, LIMIT, "ended", |v| v.value.status.is_terminal())
-        .await
-        .value
+    wait_ended(store, id, LIMIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

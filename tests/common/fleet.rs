@@ -153,6 +153,30 @@ pub async fn wait_task(
     }
 }
 
+/// Creates a task with `input` and `max_retries`; its id.
+pub async fn create_with_input(
+    store: &Store,
+    task_type: vayu::model::TaskType,
+    title: &str,
+    input: &str,
+    max_retries: i64,
+) -> String {
+    let mut new = vayu::tasks::NewTask::new(task_type, vayu::model::Priority::Normal, title);
+    new.input = input.into();
+    new.max_retries = Some(max_retries);
+    vayu::tasks::create(store, new)
+        .await
+        .unwrap_or_else(|e| panic!("creating {title}: {e}"))
+        .task_id
+}
+
+/// [`wait_task`] until the task has ended, however it ended.
+pub async fn wait_ended(store: &Store, id: &str, limit: Duration) -> Task {
+    wait_task(store, id, limit, "ended", |v| v.value.status.is_terminal())
+        .await
+        .value
+}
+
 /// [`wait_task`] until the task is completed.
 pub async fn wait_completed(store: &Store, id: &str, limit: Duration) -> Versioned<Task> {
     wait_task(store, id, limit, "completed", |v| {
