@@ -31,6 +31,8 @@
 //!   tasks (record what ended, queue, cancel or skip) as conditional
 //!   writes, the `waiters` documents that find dependents, and breaking
 //!   the cycles that racing edits made.
+//! - [`edit`]: changing a task nobody has claimed: its priority, tags and
+//!   start time.
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
@@ -41,7 +43,10 @@
 //!   a passed review's score folded in by the reviewer, reading it back,
 //!   and the estimate a new task gets from it.
 //! - [`identity`]: where those users' ID tokens come from, and enrolment.
+//! - [`keys`]: `task create --key`: a create a retry never repeats.
 //! - [`listen`]: Firestore listeners, so agents learn of work without polling.
+//! - [`listing`]: `vayu task list`: newest first, filtered, a page at a
+//!   time, one equality on the server and the rest in memory.
 //! - [`logs`]: a task's whole log (`task_logs/{id}/lines`), read in order.
 //! - [`metrics`]: client-side counts of Firestore operations.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
@@ -79,12 +84,15 @@ pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod deps;
+pub mod edit;
 pub mod emulator;
 pub mod error;
 pub mod handler;
 pub mod history;
 pub mod identity;
+pub mod keys;
 pub mod listen;
+pub mod listing;
 pub mod logs;
 pub mod metrics;
 pub mod push;

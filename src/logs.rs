@@ -4,6 +4,13 @@
 //! keeps only the last few lines; `vayu task logs` reads them all, and
 //! follows them while the task runs.
 //!
+//! Retention: each batch carries `expire_at` (its time plus the agent's
+//! `--log-retention-days`, 30 by default), and the TTL policy declared in
+//! firestore.indexes.json deletes it after that, usually within a day, as
+//! a billed delete that no client has to make (production only: the
+//! emulator keeps everything). Deploy the rules before agents that write
+//! `expire_at`: older rules refuse the field, and with it the log lines.
+//!
 //! Costs: one read per batch document (a batch holds up to 500 lines), and
 //! while following, one query a second (an empty one is billed as one
 //! read) plus one lookup of the task (three reads, one per pile) to know
@@ -26,6 +33,10 @@ pub struct LogDoc {
     pub agent_id: String,
     pub at: Option<Time>,
     pub lines: Vec<String>,
+    /// When Firestore's TTL policy on `lines.expire_at`
+    /// (firestore.indexes.json) deletes the batch; `None` keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_at: Option<Time>,
 }
 
 /// The batches of `task_id`'s log after the batch `after` (a document id,

@@ -52,6 +52,9 @@ pub struct NewTask {
     /// The scorer's weights for that choice (the project's,
     /// `crate::push::defaults`, in the CLI).
     pub weights: crate::assign::score::Weights,
+    /// Its id, when it must be this one (`crate::keys`); a fresh one
+    /// otherwise.
+    pub task_id: Option<String>,
 }
 
 impl NewTask {
@@ -84,11 +87,16 @@ impl NewTask {
             assign: crate::push::Strategy::Pull,
             push_for: crate::assign::push::PUSH_FOR_DEFAULT,
             weights: crate::assign::score::Weights::default(),
+            task_id: None,
         }
     }
 
     pub fn into_task(self) -> Task {
         let mut t = Task::new(self.task_type, self.priority, self.title);
+        if let Some(id) = self.task_id {
+            t.lane = crate::spread::lane_for(&id);
+            t.task_id = id;
+        }
         t.input = self.input;
         t.requires = self.requires;
         t.metadata.tags = self.tags;

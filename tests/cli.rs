@@ -96,8 +96,10 @@ async fn create_list_status_and_cancel_round_trip_as_json() {
 
     let out = vayu(&db, emu.host(), &["task", "list", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let list: Vec<serde_json::Value> =
-        serde_json::from_slice(&out.stdout).expect("list --json prints an array");
+    let page: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("list --json prints JSON");
+    let list = page["tasks"].as_array().expect("a tasks array").clone();
+    assert!(page["next_cursor"].is_null(), "one page");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["task_id"], id.as_str());
     assert_eq!(list[0]["status"], "queued");
@@ -109,8 +111,8 @@ async fn create_list_status_and_cancel_round_trip_as_json() {
         emu.host(),
         &["task", "list", "--status", "executing", "--json"],
     );
-    let none: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON array");
-    assert!(none.is_empty());
+    let none: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(none["tasks"].as_array().map(Vec::len), Some(0), "{none}");
 
     let out = vayu(&db, emu.host(), &["task", "status", "--id", &id]);
     assert!(out.status.success());

@@ -1,6 +1,7 @@
 //! The `vayu` binary's operator commands as a script would use them, on the
 //! emulator under the rules: `quarantine list | show | restore | drop`,
-//! `user add`, and the visible waits of `task status` / `task list`.
+//! `user add`, the visible waits of `task status` / `task list`, and
+//! `task create --key` (idempotent creates).
 
 mod common;
 mod rules_support;
@@ -243,7 +244,8 @@ async fn a_task_no_live_agent_can_take_says_what_it_waits_for() {
     assert!(!row(&plain).contains("waiting"), "{table}");
     let list = json_of(&vayu(&w, OLGA, &["task", "list", "--json"]));
     let by_id = |id: &str| {
-        list.as_array()
+        list["tasks"]
+            .as_array()
             .and_then(|l| l.iter().find(|t| t["task_id"] == id))
             .cloned()
             .unwrap_or_default()
@@ -259,6 +261,71 @@ async fn a_task_no_live_agent_can_take_says_what_it_waits_for() {
         status.contains("\nwaiting: no live agent offers gpu\n"),
         "{status}"
     );
+}
+
+/// A create retried with its key makes nothing and prints the same task,
+/// even after the task left the queue; the key reused for another task is
+/// exit 4, a bad key exit 2, both with nothing written; keys are per
+/// requester.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_create_is_made_once_however_often_it_is_retried() {
+    let w = World::new("cli-keys").await;
+    let create = |who: &str, args: &[&str]| {
+        let mut all = vec!["task", "create", "--json"];
+        all.extend_from_slice(args);
+        vayu(&w, who, &all)
+    };
+    let first = json_of(&create(OLGA, &["--key", "nightly-42", "nightly report"]));
+    assert_eq!(first["created"], true);
+    let id = first["task_id"].as_str().expect("an id").to_string();
+    let again = json_of(&create(OLGA, &["--key", "nightly-42", "nightly report"]));
+    assert_eq!(
+        (again["task_id"].as_str(), &again["created"]),
+        (Some(id.as_str()), &json!(false))
+    );
+
+    // Cancelled: the task is in the completed pile now, and still found.
+    expect(
+        &vayu(&w, OLGA, &["task", "cancel", "--id", &id]),
+        0,
+        "cancel",
+    );
+    let out = vayu(
+        &w,
+        OLGA,
+        &["task", "create", "--key", "nightly-42", "nightly report"],
+    );
+    assert_eq!(expect(&out, 0, "retry after cancel").trim(), id);
+    assert!(text(&out.stderr).contains("exists for this key; nothing created"));
+
+    let other = create(OLGA, &["--key", "nightly-42", "another report"]);
+    expect(&other, 4, "a key reused for another task");
+    assert!(
+        text(&other.stderr).contains("whose title differs"),
+        "{}",
+        text(&other.stderr)
+    );
+    expect(
+        &create(OLGA, &["--key", "", "empty key"]),
+        2,
+        "an empty key",
+    );
+    let ivan = json_of(&create(
+        "ivan:operator",
+        &["--key", "nightly-42", "nightly report"],
+    ));
+    assert_eq!(ivan["created"], true, "another requester's key is its own");
+    assert_ne!(ivan["task_id"].as_str(), Some(id.as_str()));
+
+    let tasks = w.admin.list_tasks(None, Some(100)).await.expect("lists");
+    let titled = |t: &str| {
+        (tasks.iter().flatten())
+            .filter(|v| v.value.title == t)
+            .count()
+    };
+    assert_eq!(titled("nightly report"), 2, "one for olga, one for ivan");
+    assert_eq!(titled("another report"), 0);
+    assert_eq!(titled("empty key"), 0);
 }
 
 #[test]

@@ -150,7 +150,7 @@ async fn a_minimal_console_document_runs_with_three_agents() {
     );
     // `task list` shows it too, with the reason, instead of dropping it.
     let tasks = vayu(&w, &["--json", "task", "list"]);
-    let shown = tasks
+    let shown = tasks["tasks"]
         .as_array()
         .and_then(|rows| rows.iter().find(|r| r["task_id"] == unfixable))
         .unwrap_or_else(|| panic!("task list shows {unfixable}: {tasks}"));

@@ -326,7 +326,7 @@ async fn a_condition_skips_a_branch_and_its_dependents_follow_their_policy() {
     assert_eq!(report.value.dependencies.done.len(), 2);
     let listed = w.vayu(&["task", "list", "--status", "skipped", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows["tasks"].as_array().map(Vec::len), Some(1), "{rows}");
     stop.send(true).expect("the agents listen");
     for a in agents {
         a.await.expect("no panic").expect("the agent stops cleanly");
@@ -368,7 +368,7 @@ async fn bad_dependencies_and_start_times_are_refused_with_nothing_written() {
     }
     let listed = w.vayu(&["task", "list", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    let ids: Vec<&str> = (rows.as_array().expect("a list").iter())
+    let ids: Vec<&str> = (rows["tasks"].as_array().expect("a list").iter())
         .filter_map(|r| r["task_id"].as_str())
         .collect();
     assert_eq!(

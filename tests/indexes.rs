@@ -173,3 +173,28 @@ fn exempted_fields_are_never_queried_and_the_config_points_at_the_files() {
     assert_eq!(fb["firestore"]["indexes"], "firestore.indexes.json");
     assert!(root().join("firestore.rules").is_file());
 }
+
+/// Issue 16, retention: a TTL policy on the log batches' `expire_at`, the
+/// very field the runner writes (a rename on either side would silently
+/// keep every log forever).
+#[test]
+fn log_batches_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
+    let file = json_file("firestore.indexes.json");
+    let overrides = file["fieldOverrides"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ttl = (overrides.iter())
+        .find(|o| o["ttl"] == true && o["collectionGroup"] == vayu::layout::LOG_LINES)
+        .expect("a TTL policy on the log batches");
+    let field = ttl["fieldPath"].as_str().unwrap_or_default();
+    let doc = vayu::logs::LogDoc {
+        expire_at: Some(vayu::model::now()),
+        ..Default::default()
+    };
+    let written = serde_json::to_value(&doc).expect("a log batch serializes");
+    assert!(
+        written.get(field).is_some(),
+        "the runner writes {field}: {written}"
+    );
+}

@@ -175,7 +175,7 @@ async fn bad_resources_are_refused_with_nothing_written() {
     );
     let listed = w.vayu(&["task", "list", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    assert_eq!(rows, serde_json::json!([]), "nothing was written");
+    assert_eq!(rows["tasks"], serde_json::json!([]), "nothing was written");
     let res = w.vayu(&["resource", "list", "--json"]);
     let res: serde_json::Value = serde_json::from_slice(&res.stdout).expect("JSON");
     assert_eq!(res[0]["name"], "gpu");

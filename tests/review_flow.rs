@@ -93,6 +93,7 @@ async fn rejected_work_is_reworked_by_another_agent_then_approved() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let rows = &rows["tasks"];
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
     assert_eq!(rows[0]["task_id"], id.as_str());
     let waiting = vayu(&w, &["task", "status", "--id", &id]);
@@ -243,7 +244,7 @@ async fn review_flags_that_cannot_be_met_are_refused_with_nothing_written() {
     }
     let listed = vayu(&w, &["task", "list", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("JSON");
-    assert_eq!(rows, serde_json::json!([]), "nothing was written");
+    assert_eq!(rows["tasks"], serde_json::json!([]), "nothing was written");
     let ok = vayu(
         &w,
         &[

@@ -5,6 +5,7 @@
 mod common;
 mod rules_support;
 
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use rules_support::*;
 use std::time::Duration;
 use vayu::layout::Pile;
@@ -233,6 +234,35 @@ async fn only_the_live_lease_holder_with_its_epoch_writes_progress_logs_and_the_
     allowed(
         "the holder adds a log line",
         a1.commit(log(&a1, 1, 11, "agent-1")),
+    )
+    .await;
+    // The TTL field (issue 16, retention): a timestamp an hour to ten
+    // years ahead, or absent.
+    let expiring = |seq: u64, v: pb::Value| {
+        let mut wr = log_write(&a1, &id, 1, seq, "agent-1");
+        if let Some(pb::write::Operation::Update(d)) = &mut wr.operation {
+            d.fields.insert("expire_at".into(), v);
+        }
+        vec![wr]
+    };
+    let ts = |secs: i64| pb::Value {
+        value_type: Some(pb::value::ValueType::TimestampValue(vayu::store::pb_time(
+            at(secs),
+        ))),
+    };
+    allowed(
+        "the holder's log batch expires in 30 days",
+        a1.commit(expiring(12, ts(30 * 86_400))),
+    )
+    .await;
+    denied(
+        "a log batch that would expire within the hour",
+        a1.commit(expiring(13, ts(600))),
+    )
+    .await;
+    denied(
+        "a log batch whose expire_at is not a time",
+        a1.commit(expiring(14, vayu::store::string_value("never"))),
     )
     .await;
     denied(

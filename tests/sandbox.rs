@@ -72,7 +72,7 @@ async fn a_handler_gets_no_credentials_and_its_memory_limit_fails_only_its_task(
         );
     }
     assert!(env.lines().any(|l| l == "NAMED_SECRET=passed"), "{env}");
-    let home = format!("HOME={}", work.join(&first).display());
+    let home = format!("HOME={}", work.join(&first).join("e1").display());
     assert!(env.lines().any(|l| l == home), "{home} in\n{env}");
     assert!(
         !work.join(&first).exists(),

@@ -36,17 +36,21 @@ impl Default for BreakerConfig {
 }
 
 /// One type's breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
-    /// Claims go through; `failures` in a row so far.
-    Closed { failures: u32 },
+    /// Claims go through; the distinct tasks that failed in a row so far
+    /// (one task failing again and again is that task's problem, and its
+    /// retries must not stall its whole type).
+    Closed { failed: Vec<String> },
     /// No claims until `until`; opened `times` in a row.
     Open { until: Instant, times: u32 },
-    /// The one probe claim is out; its outcome decides.
-    HalfOpen { times: u32 },
+    /// The one probe claim, of task `probe`, is out; its outcome decides.
+    HalfOpen { times: u32, probe: String },
 }
 
 impl State {
+    const CLOSED: State = State::Closed { failed: Vec::new() };
+
     pub fn label(&self) -> &'static str {
         match self {
             State::Closed { .. } => "closed",
@@ -61,6 +65,16 @@ impl State {
 pub enum Change {
     Opened { for_: Duration },
     Closed,
+}
+
+/// How a run ended, as far as its handler goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Succeeded,
+    Failed,
+    /// Cancelled, paused, released, taken over, not recorded: says
+    /// nothing about the handler.
+    Neither,
 }
 
 /// Every type's breaker; a type never seen is closed.
@@ -79,67 +93,87 @@ impl Breakers {
     }
 
     pub fn state(&self, t: TaskType) -> State {
-        (self.by_type.get(&t).copied()).unwrap_or(State::Closed { failures: 0 })
+        self.by_type.get(&t).cloned().unwrap_or(State::CLOSED)
     }
 
     /// Whether a task of type `t` may be claimed now: closed, or open
     /// with its wait over and no probe out yet.
     pub fn allows(&self, t: TaskType, now: Instant) -> bool {
-        match self.state(t) {
-            State::Closed { .. } => true,
-            State::Open { until, .. } => now >= until,
-            State::HalfOpen { .. } => false,
+        match self.by_type.get(&t) {
+            None | Some(State::Closed { .. }) => true,
+            Some(State::Open { until, .. }) => now >= *until,
+            Some(State::HalfOpen { .. }) => false,
         }
     }
 
-    /// A claim of type `t` went out: past an open breaker's wait, it is
-    /// the probe.
-    pub fn on_claim(&mut self, t: TaskType, now: Instant) {
-        if let State::Open { until, times } = self.state(t)
-            && now >= until
+    /// The claim of `task` (type `t`) went out: past an open breaker's
+    /// wait, it is the probe.
+    pub fn on_claim(&mut self, t: TaskType, task: &str, now: Instant) {
+        if let Some(State::Open { until, times }) = self.by_type.get(&t)
+            && now >= *until
         {
-            self.by_type.insert(t, State::HalfOpen { times });
+            let times = *times;
+            let probe = task.to_string();
+            self.by_type.insert(t, State::HalfOpen { times, probe });
         }
     }
 
-    /// A probe's claim was lost (another agent won it): the next claim
-    /// may probe instead.
-    pub fn on_claim_lost(&mut self, t: TaskType, now: Instant) {
-        if let State::HalfOpen { times } = self.state(t) {
+    /// The claim of `task` was not run (lost, refused, given back): if it
+    /// was the probe, the next claim may probe instead.
+    pub fn on_claim_lost(&mut self, t: TaskType, task: &str, now: Instant) {
+        self.unprobe(t, task, now);
+    }
+
+    fn unprobe(&mut self, t: TaskType, task: &str, now: Instant) {
+        if let Some(State::HalfOpen { times, probe }) = self.by_type.get(&t)
+            && probe == task
+        {
+            let times = *times;
             self.by_type.insert(t, State::Open { until: now, times });
         }
     }
 
-    /// A run of type `t` ended: `failed` when its handler failed (not when
-    /// it was cancelled, released or fenced). `unit` in [0, 1) jitters the
-    /// wait.
+    /// The run of `task` (type `t`) ended. `unit` in [0, 1) jitters the
+    /// wait. Only the probe's failure reopens a half-open breaker (a run
+    /// claimed before it opened may end meanwhile); any success closes
+    /// one, since the handler works.
     pub fn on_outcome(
         &mut self,
         t: TaskType,
-        failed: bool,
+        task: &str,
+        verdict: Verdict,
         now: Instant,
         unit: f64,
     ) -> Option<Change> {
         if self.cfg.threshold == 0 {
             return None;
         }
-        let state = self.state(t);
-        let (next, change) = match (state, failed) {
-            (State::Closed { failures: 0 }, false) => return None,
-            (State::Closed { .. }, false) => (State::Closed { failures: 0 }, None),
-            (State::HalfOpen { .. } | State::Open { .. }, false) => {
-                (State::Closed { failures: 0 }, Some(Change::Closed))
+        let (next, change) = match (self.state(t), verdict) {
+            (_, Verdict::Neither) => {
+                self.unprobe(t, task, now);
+                return None;
             }
-            (State::Closed { failures }, true) if failures + 1 < self.cfg.threshold => (
-                State::Closed {
-                    failures: failures + 1,
-                },
-                None,
-            ),
-            (State::Closed { .. }, true) => self.open(now, 1, unit),
-            (State::HalfOpen { times }, true) => self.open(now, times + 1, unit),
-            // A run claimed before the breaker opened: already counted.
-            (State::Open { .. }, true) => return None,
+            (State::Closed { failed }, Verdict::Succeeded) if failed.is_empty() => return None,
+            (State::Closed { .. }, Verdict::Succeeded) => (State::CLOSED, None),
+            (State::HalfOpen { .. } | State::Open { .. }, Verdict::Succeeded) => {
+                (State::CLOSED, Some(Change::Closed))
+            }
+            (State::Closed { mut failed }, Verdict::Failed) => {
+                if !failed.iter().any(|f| f == task) {
+                    failed.push(task.to_string());
+                }
+                if failed.len() < self.cfg.threshold as usize {
+                    (State::Closed { failed }, None)
+                } else {
+                    self.open(now, 1, unit)
+                }
+            }
+            (State::HalfOpen { times, probe }, Verdict::Failed) if probe == task => {
+                self.open(now, times + 1, unit)
+            }
+            // Not the probe, or a run claimed before the breaker opened:
+            // already counted.
+            (State::HalfOpen { .. } | State::Open { .. }, Verdict::Failed) => return None,
         };
         self.by_type.insert(t, next);
         change
@@ -154,14 +188,15 @@ impl Breakers {
         )
     }
 
-    /// The types whose breaker is not closed, for the agent's report.
-    pub fn not_closed(&self) -> Vec<(TaskType, State)> {
-        let mut v: Vec<(TaskType, State)> = (self.by_type.iter())
-            .filter(|(_, s)| !matches!(s, State::Closed { .. }))
-            .map(|(t, s)| (*t, *s))
-            .collect();
-        v.sort_by_key(|(t, _)| t.as_str());
-        v
+    /// When the soonest open breaker lets a probe out, after `now`, for
+    /// the agent's wake-up.
+    pub fn next_probe(&self, now: Instant) -> Option<Instant> {
+        (self.by_type.values())
+            .filter_map(|s| match s {
+                State::Open { until, .. } if *until > now => Some(*until),
+                _ => None,
+            })
+            .min()
     }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A vayu handler in Python, for any task type.
 
-    vayu-agent --handler 'python3 examples/handlers/generic.py'
+    vayu-agent --handler "python3 $PWD/examples/handlers/generic.py"
 
 The agent starts it once per attempt, with the task as JSON on stdin and
 VAYU_TASK_ID, VAYU_ATTEMPT, VAYU_AGENT_ID and (when resuming)

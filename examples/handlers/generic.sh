@@ -1,7 +1,7 @@
 #!/bin/sh
 # A vayu handler in POSIX shell, for any task type.
 #
-#   vayu-agent --handler 'sh examples/handlers/generic.sh'
+#   vayu-agent --handler "sh $PWD/examples/handlers/generic.sh"
 #
 # The agent starts it once per attempt, with the task as JSON on stdin and
 # VAYU_TASK_ID, VAYU_ATTEMPT, VAYU_AGENT_ID and (when resuming)

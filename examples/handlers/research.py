@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A vayu handler for research tasks: the seed's research flow in one run.
 
-    vayu-agent --handler research='python3 examples/handlers/research.py'
+    vayu-agent --handler research="python3 $PWD/examples/handlers/research.py"
 
 It walks the research steps (problem definition, literature review,
 hypothesis, analysis, report), reporting each as progress with a

@@ -132,18 +132,17 @@ impl Breaker {
 }
 
 impl Agent {
-    /// A run of type `ty` ended: the type's breaker counts its handler's
-    /// failures (not a cancel, a release or a lost lease).
-    pub(super) fn breaker_hears(&mut self, ty: TaskType, outcome: Outcome) {
-        let failed = match outcome {
-            Outcome::Retrying | Outcome::Failed | Outcome::Panicked => true,
-            Outcome::Completed | Outcome::Reviewing => false,
-            _ => return,
+    /// The run of `id` (type `ty`) ended: the type's breaker counts its
+    /// handler's failures (not a cancel, a release or a lost lease).
+    pub(super) fn breaker_hears(&mut self, ty: TaskType, id: &str, outcome: Outcome) {
+        use crate::breaker::Verdict;
+        let verdict = match outcome {
+            Outcome::Retrying | Outcome::Failed | Outcome::Panicked => Verdict::Failed,
+            Outcome::Completed | Outcome::Reviewing => Verdict::Succeeded,
+            _ => Verdict::Neither,
         };
-        match self
-            .breakers
-            .on_outcome(ty, failed, std::time::Instant::now(), rand::random())
-        {
+        let at = std::time::Instant::now();
+        match (self.breakers).on_outcome(ty, id, verdict, at, rand::random()) {
             Some(Change::Opened { for_ }) => tracing::warn!(
                 task_type = %ty, wait = ?for_,
                 "the handler keeps failing: stopped claiming this type (circuit breaker open)"
@@ -171,7 +170,8 @@ impl Agent {
             };
             let cand =
                 (self.queue.candidates.remove(&id)).expect("picked from the candidates just now");
-            (self.breakers).on_claim(cand.seen.value.task_type, std::time::Instant::now());
+            let at = std::time::Instant::now();
+            (self.breakers).on_claim(cand.seen.value.task_type, &id, at);
             crate::metrics::OpCounters::add(&self.store.counters().claim_attempts, 1);
             self.claiming_ids.insert(id.clone());
             let (store, cfg) = (self.store.clone(), self.cfg.clone());
@@ -219,7 +219,7 @@ impl Agent {
         self.answer_claim(id.clone(), cand, took, result);
         if !self.running.contains_key(&id) {
             // Not run: a half-open breaker's probe was not spent.
-            self.breakers.on_claim_lost(ty, std::time::Instant::now());
+            (self.breakers).on_claim_lost(ty, &id, std::time::Instant::now());
         }
     }
 
@@ -299,6 +299,7 @@ impl Agent {
         if let (Some(c), Some(a)) = (claimed.value.created_at, claimed.value.updated_at) {
             let latency = crate::model::millis_between(c, a);
             self.report.claim_latencies_ms.push(latency);
+            self.claim_latency.observe(latency.max(0) as f64 / 1000.0);
         }
         tracing::debug!(task = %id, epoch = claimed.value.lease.epoch, "claimed");
         self.running.insert(id.clone(), claimed.value.task_type);

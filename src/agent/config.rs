@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// How long log batches are kept by default: 30 days.
+pub const LOG_RETENTION: Duration = Duration::from_secs(30 * 86_400);
+
 /// Which command runs which task type.
 #[derive(Debug, Clone, Default)]
 pub struct Handlers {
@@ -66,6 +69,11 @@ pub struct AgentConfig {
     pub sandbox: crate::handler::sandbox::Sandbox,
     /// When to stop claiming a type whose handler keeps failing.
     pub breaker: crate::breaker::BreakerConfig,
+    /// Where to serve Prometheus metrics (`exporter.rs`); none by default.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How long a task's log batches are kept (their `expire_at`, for
+    /// Firestore's TTL policy); `None` keeps them.
+    pub log_retention: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -74,6 +82,8 @@ impl AgentConfig {
         AgentConfig {
             sandbox: crate::handler::sandbox::Sandbox::for_agent(&agent_id),
             breaker: crate::breaker::BreakerConfig::default(),
+            metrics_addr: None,
+            log_retention: Some(LOG_RETENTION),
             agent_id,
             capabilities: Vec::new(),
             concurrency: 4,

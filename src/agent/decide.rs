@@ -44,6 +44,11 @@ impl Agent {
             .map(|at| instant_at(t_now, at));
         // An auction's window ends: close it, or claim it as pulled.
         let auction_ends = self.next_auction_end().map(|at| instant_at(t_now, at));
+        // An open breaker lets its probe out (only when it holds tasks
+        // back: an idle agent need not wake for it).
+        let probe = (self.breakers.next_probe(std::time::Instant::now()))
+            .filter(|_| !self.queue.candidates.is_empty())
+            .map(Instant::from_std);
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         [
             self.claims.paused_until,
@@ -51,6 +56,7 @@ impl Agent {
             foreign_due,
             push_ends,
             auction_ends,
+            probe,
         ]
         .into_iter()
         .flatten()

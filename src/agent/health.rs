@@ -40,6 +40,11 @@ impl Health {
     pub(super) fn healthy_for(&self) -> Duration {
         self.lock().healthy_for(Instant::now())
     }
+
+    /// Since the last heartbeat that got through; `None` before the first.
+    pub(super) fn since_last_beat(&self) -> Option<Duration> {
+        self.lock().last_ok.map(|t| t.elapsed())
+    }
 }
 
 /// [`Health`] held against the staleness window: whether this agent has
@@ -62,7 +67,18 @@ impl Sight {
     }
 
     pub(super) fn clear(&self) -> bool {
-        self.health.healthy_for() > self.window
+        self.clear_at(Instant::now())
+    }
+
+    fn clear_at(&self, at: Instant) -> bool {
+        self.health.lock().healthy_for(at) > self.window
+    }
+
+    /// Whether a read that took `took` saw Firestore as it is: one slower
+    /// than a heartbeat may count (a freeze, a partition) may describe a
+    /// moment before an outage whose end nobody has seen renewed yet.
+    pub(super) fn quick(&self, took: Duration) -> bool {
+        took <= self.health.lock().slow
     }
 }
 
@@ -79,6 +95,8 @@ pub(super) struct HealthState {
     pub(super) slow: Duration,
     pub(super) ok_since: Option<Instant>,
     pub(super) inflight_since: Option<Instant>,
+    /// When the last successful heartbeat ended.
+    pub(super) last_ok: Option<Instant>,
 }
 
 impl HealthState {
@@ -87,6 +105,7 @@ impl HealthState {
             slow,
             ok_since: None,
             inflight_since: None,
+            last_ok: None,
         }
     }
 
@@ -99,6 +118,9 @@ impl HealthState {
     }
 
     pub(super) fn end(&mut self, ok: bool, at: Instant) {
+        if ok {
+            self.last_ok = Some(at);
+        }
         let slow = self
             .inflight_since
             .take()
@@ -169,19 +191,27 @@ mod tests {
     fn sight_clears_only_after_a_window_of_quick_heartbeats() {
         let health = Health::new(ms(5));
         let sight = Sight::new(health.clone(), ms(50));
-        assert!(!sight.clear(), "no heartbeat yet");
-        assert!(health.begin());
-        health.end(true);
-        assert!(!sight.clear(), "one heartbeat is not a window");
-        std::thread::sleep(ms(60));
-        assert!(sight.clear(), "a window of quick heartbeats");
-        assert!(health.begin());
-        std::thread::sleep(ms(10));
-        assert!(!sight.clear(), "a heartbeat hanging past `slow` blinds it");
-        health.end(true);
-        assert!(!sight.clear(), "the window starts again after the hang");
-        std::thread::sleep(ms(60));
-        assert!(sight.clear());
+        let t0 = Instant::now();
+        assert!(!sight.clear_at(t0), "no heartbeat yet");
+        health.lock().begin(t0);
+        health.lock().end(true, t0 + ms(1));
+        assert!(!sight.clear_at(t0 + ms(2)), "one heartbeat is not a window");
+        assert!(sight.clear_at(t0 + ms(60)), "a window of quick heartbeats");
+        health.lock().begin(t0 + ms(60));
+        assert!(
+            !sight.clear_at(t0 + ms(70)),
+            "a heartbeat hanging past `slow` blinds it"
+        );
+        health.lock().end(true, t0 + ms(70));
+        assert!(
+            !sight.clear_at(t0 + ms(71)),
+            "the window starts again after the hang"
+        );
+        assert!(sight.clear_at(t0 + ms(130)));
+        assert!(
+            sight.quick(ms(5)) && !sight.quick(ms(6)),
+            "a read slower than `slow`"
+        );
     }
 
     /// The chaos run's freeze: a heartbeat hangs 10 s and then succeeds.

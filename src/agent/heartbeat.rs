@@ -76,6 +76,7 @@ impl Agent {
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();
         self.maybe_sweep_expired_once();
+        self.publish();
         let state = if self.running.is_empty() {
             AgentState::Online
         } else {

@@ -32,6 +32,7 @@ mod claim;
 mod config;
 mod decide;
 mod events;
+mod exporter;
 mod guard;
 mod health;
 mod heartbeat;

@@ -241,7 +241,12 @@ pub(super) async fn sweep_expired(
     reason: &str,
 ) -> Result<Pass> {
     let mut n = 0;
-    for v in expired(store).await? {
+    let asked = std::time::Instant::now();
+    let found = expired(store).await?;
+    if !sight.quick(asked.elapsed()) {
+        return Ok(Pass::Blinded(0));
+    }
+    for v in found {
         if !sight.clear() {
             return Ok(Pass::Blinded(n));
         }
@@ -298,7 +303,8 @@ pub async fn confirm_offline(
 /// Waits for unexpired leases (bounded by `max_wait`), since the peer may
 /// only be slow and still renewing.
 ///
-/// Every requeue asks [`Sight`] first. The wait may outlast the peer's
+/// Every requeue asks [`Sight`] first, and a pass whose query was slow
+/// stops (it may describe the moment before a freeze). The wait may outlast the peer's
 /// death: a peer restarted under the same id holds new tasks by the same
 /// name, and if Firestore freezes meanwhile their leases run out with
 /// nobody to blame. (The chaos run caught exactly this: a query sent
@@ -314,9 +320,13 @@ pub(super) async fn take_over(
     let deadline = tokio::time::Instant::now() + max_wait;
     let mut n = 0;
     loop {
+        let asked = std::time::Instant::now();
         let held = held_by(store, peer).await?;
         if held.is_empty() {
             return Ok(Pass::Done(n));
+        }
+        if !sight.quick(asked.elapsed()) {
+            return Ok(Pass::Blinded(n));
         }
         let t_now = now();
         let mut next_expiry: Option<i64> = None;

@@ -206,7 +206,22 @@ impl Review<'_> {
 
     /// Runs the command with the task on stdin, renewing the lease every
     /// heartbeat, bounded by the task's own timeout.
+    /// [`Self::run_in`] in a directory of its own, removed after.
     async fn run_command(&mut self, command: &str, stop: &mut watch::Receiver<bool>) -> Ended {
+        let epoch = self.current.value.lease.epoch;
+        let run = format!("review-{}-e{epoch}", self.kind);
+        let ended = self.run_in(command, stop, &run).await;
+        let dir = self.cfg.sandbox.work_root.join(self.id()).join(&run);
+        let _ = self.cfg.sandbox.tidy(&dir, &[]);
+        ended
+    }
+
+    async fn run_in(
+        &mut self,
+        command: &str,
+        stop: &mut watch::Receiver<bool>,
+        run: &str,
+    ) -> Ended {
         let task = self.current.value.clone();
         let env = [
             ("VAYU_REVIEW_KIND", self.kind.to_string()),
@@ -217,6 +232,7 @@ impl Review<'_> {
             attempt: task.execution.attempt,
             env: &env,
             sandbox: &self.cfg.sandbox,
+            run,
         };
         let (mut child, mut events) = match handler::spawn(command, &task, &ctx) {
             Ok(c) => c,

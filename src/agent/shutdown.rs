@@ -24,6 +24,10 @@ impl Agent {
         if let Err(e) = self.store.put_agent(&offline).await {
             tracing::warn!(error = %e, "could not mark the agent offline");
         }
+        self.publish();
+        if let Some((_, server)) = self.exporter.take() {
+            server.abort();
+        }
         let claimed = self.report.claimed;
         tracing::info!(agent = %self.cfg.agent_id, claimed, "agent stopped");
         self.report

@@ -28,6 +28,12 @@ impl Agent {
             }
         };
         let cfg = Arc::new(cfg);
+        // Bound first: a taken port is a bad configuration, found before
+        // the agent registers.
+        let metrics = match cfg.metrics_addr {
+            Some(addr) => Some(exporter::bind(addr).await?),
+            None => None,
+        };
         let report = AgentReport::default();
         let mut card = Card::new();
         let online = card.doc(&cfg, &report, AgentState::Online, &HashMap::new());
@@ -59,6 +65,16 @@ impl Agent {
             let task = tokio::spawn(reviewer::run(store.clone(), cfg.clone(), stopped));
             (task, stop)
         });
+        let health = Health::new(stale_after / 2);
+        let exporter = metrics.map(|listener| {
+            let (tx, rx) = tokio::sync::watch::channel(exporter::Published::default());
+            let (id, store, health) = (cfg.agent_id.clone(), store.clone(), health.clone());
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics at /metrics");
+            (
+                tx,
+                tokio::spawn(exporter::serve(listener, id, rx, store, health)),
+            )
+        });
         Ok(Agent {
             offer,
             report,
@@ -67,11 +83,13 @@ impl Agent {
             peer_events,
             peers,
             stale_after,
-            health: Health::new(stale_after / 2),
+            health: health.clone(),
             recheck_lanes: false,
             queue,
             running: HashMap::new(),
             breakers: crate::breaker::Breakers::new(cfg.breaker),
+            claim_latency: exporter::Histogram::default(),
+            exporter,
             holding: HashMap::new(),
             claiming: JoinSet::new(),
             claiming_ids: HashSet::new(),

@@ -74,6 +74,13 @@ pub(super) struct Agent {
     /// A circuit breaker per task type: an always-failing handler stops
     /// claiming its type instead of draining the queue (`claim.rs`).
     pub(super) breakers: crate::breaker::Breakers,
+    /// Claim latencies as they land, for the exporter.
+    pub(super) claim_latency: exporter::Histogram,
+    /// `--metrics-addr`: what the loop publishes, and the server.
+    pub(super) exporter: Option<(
+        tokio::sync::watch::Sender<exporter::Published>,
+        tokio::task::JoinHandle<()>,
+    )>,
     /// The running tasks that hold a resource's permits, as claimed: given
     /// back when their run ends, whatever the outcome.
     pub(super) holding: HashMap<String, Task>,
@@ -125,13 +132,14 @@ impl Agent {
         match joined {
             Ok((id, outcome)) => {
                 if let Some(ty) = self.running.remove(&id) {
-                    self.breaker_hears(ty, outcome);
+                    self.breaker_hears(ty, &id, outcome);
                 }
+                self.count(outcome);
+                self.publish();
                 if self.run_ends.len() >= self.cfg.concurrency {
                     self.run_ends.pop_front();
                 }
                 self.run_ends.push_back(Instant::now());
-                self.count(outcome);
                 if let Some(held) = self.holding.remove(&id) {
                     let store = self.store.clone();
                     self.background

@@ -244,12 +244,13 @@ pub async fn run_handler(command: &str, task: &Task, me: &str) {
         attempt: 1,
         env: &[],
         sandbox: &sandbox,
+        run: "e1",
     };
     match handler::spawn(command, task, &ctx) {
         Ok((mut child, mut events)) => {
             let _ = child.wait().await;
             while events.recv().await.is_some() {}
-            let _ = std::fs::remove_dir_all(child.dir());
+            let _ = sandbox.tidy(child.dir(), &[]);
         }
         Err(e) => tracing::warn!(error = %e, "could not start the handler"),
     }

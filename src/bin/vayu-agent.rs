@@ -35,6 +35,9 @@ mod env {
     pub const LIMIT_OUTPUT_MB: &str = "VAYU_LIMIT_OUTPUT_MB";
     pub const BREAKER_FAILURES: &str = "VAYU_BREAKER_FAILURES";
     pub const BREAKER_BACKOFF_SECS: &str = "VAYU_BREAKER_BACKOFF_SECS";
+    pub const METRICS_ADDR: &str = "VAYU_METRICS_ADDR";
+    pub const LOG_FORMAT: &str = "VAYU_LOG_FORMAT";
+    pub const LOG_RETENTION_DAYS: &str = "VAYU_LOG_RETENTION_DAYS";
 }
 
 #[derive(Parser, Debug)]
@@ -90,8 +93,26 @@ struct Args {
     /// probe fails.
     #[arg(long, env = env::BREAKER_BACKOFF_SECS, default_value_t = 30.0)]
     breaker_backoff_secs: f64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9464).
+    #[arg(long, env = env::METRICS_ADDR)]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// `text` for people, `json` (one object per line) for log pipelines.
+    #[arg(long, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Days a task's log lines are kept before Firestore's TTL policy
+    /// deletes them (1-3650; 0 keeps them).
+    #[arg(long, env = env::LOG_RETENTION_DAYS, default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3650))]
+    log_retention_days: u64,
     #[command(flatten)]
     sandbox: SandboxArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// What handlers may touch (`vayu::handler::sandbox`). A limit of 0 is
@@ -133,7 +154,9 @@ impl SandboxArgs {
             .map(|n| n.trim().to_string())
             .collect();
         if let Some(dir) = &self.work_dir {
-            s.work_root = dir.clone();
+            // Absolute: a handler's HOME and TMPDIR are under it, and it
+            // runs elsewhere.
+            s.work_root = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         }
         s.limits = Limits {
             cpu_secs: limit(self.limit_cpu_secs),
@@ -180,16 +203,23 @@ fn secs(s: f64, name: &str) -> Result<Duration, String> {
 
 /// Handlers run in a directory of their own per task, so a relative path
 /// that works from here would not: refused, with the fix.
-fn check_paths(handlers: &Handlers) -> Result<(), String> {
-    let commands = handlers.default.iter().chain(handlers.by_type.values());
+fn check_paths<'a>(commands: impl Iterator<Item = &'a String>) -> Result<(), String> {
+    let here = std::env::current_dir().map_err(|e| e.to_string())?;
     for command in commands {
-        if let Some(p) = Sandbox::relative_paths(command)
-            .into_iter()
+        let found = Sandbox::misplaced_paths(command);
+        if let Some(w) = found.home.first() {
+            return Err(format!(
+                "the command {command:?} uses {w}, but a handler's HOME and working directory \
+                 are its run's own directory: give the path absolute"
+            ));
+        }
+        if let Some(p) = found
+            .relative
+            .iter()
             .find(|p| std::path::Path::new(p).exists())
         {
-            let here = std::env::current_dir().map_err(|e| e.to_string())?;
             return Err(format!(
-                "the handler {command:?} names {p} relative to this directory, but handlers run \
+                "the command {command:?} names {p} relative to this directory, but handlers run \
                  in a directory of their own per task: give it as {}",
                 here.join(p).display()
             ));
@@ -200,7 +230,11 @@ fn check_paths(handlers: &Handlers) -> Result<(), String> {
 
 fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     let handlers = parse_handlers(&args.handlers)?;
-    check_paths(&handlers)?;
+    let reviews = [&args.self_check, &args.review_handler, &args.tests_command];
+    check_paths(
+        (handlers.default.iter().chain(handlers.by_type.values()))
+            .chain(reviews.into_iter().flatten()),
+    )?;
     let mut cfg = AgentConfig::new(args.id.clone(), handlers);
     cfg.capabilities = args
         .capabilities
@@ -222,6 +256,9 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.heartbeat = secs(args.heartbeat_secs, "--heartbeat-secs")?;
     cfg.grace = secs(args.grace_secs, "--grace-secs")?;
     args.sandbox.apply(&mut cfg.sandbox);
+    cfg.metrics_addr = args.metrics_addr;
+    cfg.log_retention = (args.log_retention_days > 0)
+        .then(|| Duration::from_secs(args.log_retention_days * 86_400));
     let base = secs(args.breaker_backoff_secs, "--breaker-backoff-secs")?;
     cfg.breaker = vayu::breaker::BreakerConfig {
         threshold: args.breaker_failures,
@@ -247,15 +284,29 @@ async fn shutdown_signal() {
     }
 }
 
+/// Logs to stderr, filtered by `VAYU_LOG`, as text or JSON lines.
+fn init_tracing(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
+    init_tracing(args.log_format);
+    // Not dumpable: /proc/<pid>/environ and the agent's memory, where its
+    // credentials live, become unreadable to the processes of the same
+    // user, its handlers included.
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(error = %e, "could not make the agent undumpable");
+    }
     let (cfg, mut store_cfg) = match config(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -288,9 +339,14 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(69);
         }
     };
-    let report = vayu::agent::run(store, cfg, shutdown_signal())
-        .await
-        .context("the agent failed")?;
+    let report = match vayu::agent::run(store, cfg, shutdown_signal()).await {
+        Ok(r) => r,
+        Err(vayu::Error::Config(e)) => {
+            eprintln!("vayu-agent: bad configuration: {e}");
+            std::process::exit(64);
+        }
+        Err(e) => return Err(e).context("the agent failed"),
+    };
     tracing::info!(claimed = report.claimed, outcomes = ?report.outcomes, "bye");
     drop(identity);
     Ok(())

@@ -99,6 +99,12 @@ pub struct CreateArgs {
     /// carry it).
     #[arg(long, conflicts_with = "workflow")]
     pub wait: bool,
+    /// An idempotency key: a create with a key already used (by you)
+    /// makes nothing and prints that task, wherever it is now; a retry of
+    /// a script never makes a second task. The same key for a different
+    /// title, type or input is refused (exit 4).
+    #[arg(long, conflicts_with = "workflow")]
+    pub key: Option<String>,
 }
 
 /// The project's assignment defaults, read (one read) only when they can
@@ -137,6 +143,9 @@ pub(super) async fn run(
     requester: Option<String>,
 ) -> Result<String, Error> {
     let not_before = start_time(&a)?;
+    if let Some(k) = &a.key {
+        crate::keys::check(k)?;
+    }
     let push = crate::push::from_args(a.agent, a.push_for.as_deref())?;
     let mut new = NewTask::new(a.task_type, a.priority, a.title);
     new.not_before = not_before;
@@ -187,7 +196,21 @@ pub(super) async fn run(
     {
         eprintln!("warning: no estimate from history: {e}");
     }
-    let t = tasks::create(store, new).await?;
+    let (t, created) = match &a.key {
+        None => (tasks::create(store, new).await?, true),
+        Some(key) => match crate::keys::create(store, new, key).await? {
+            crate::keys::Keyed::Created(t) => (t, true),
+            crate::keys::Keyed::Existing(v) => {
+                if !json {
+                    eprintln!(
+                        "task {} exists for this key; nothing created",
+                        v.value.task_id
+                    );
+                }
+                (v.value, false)
+            }
+        },
+    };
     if a.wait {
         if !json {
             println!("{}", t.task_id);
@@ -197,6 +220,7 @@ pub(super) async fn run(
     Ok(if json {
         to_json(&serde_json::json!({
             "task_id": t.task_id,
+            "created": created,
             "status": t.status,
             "pile": Pile::of(t.status).as_str(),
             "estimated_duration": t.metadata.estimated_duration,

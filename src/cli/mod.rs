@@ -34,6 +34,7 @@ use std::fmt::Write as _;
 mod agent;
 mod create;
 mod edit;
+mod list;
 mod logs;
 mod quarantine;
 mod resource;

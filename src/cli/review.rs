@@ -116,7 +116,9 @@ pub(super) async fn needs_review(store: &Store, limit: i32, json: bool) -> Resul
         .filter_map(|(v, verdict)| verdict.is_none().then_some(v))
         .collect();
     Ok(if json {
-        to_json(&waiting.iter().map(|v| &v.value).collect::<Vec<_>>())
+        // The shape of every `task list --json`; one page.
+        let tasks: Vec<&Task> = waiting.iter().map(|v| &v.value).collect();
+        to_json(&serde_json::json!({"tasks": tasks, "next_cursor": null}))
     } else {
         render_task_table(&waiting)
     })

@@ -18,16 +18,8 @@ pub enum TaskCmd {
         #[arg(long)]
         dot: bool,
     },
-    /// Tasks, optionally of one status.
-    List {
-        #[arg(long, value_parser = parse_status, conflicts_with = "needs_review")]
-        status: Option<Status>,
-        #[arg(long, default_value_t = 100)]
-        limit: i32,
-        /// Only tasks waiting for a person's review (`vayu task review`).
-        #[arg(long)]
-        needs_review: bool,
-    },
+    /// Tasks, newest first: filters, pages (`--limit`, `--cursor`).
+    List(super::list::ListArgs),
     /// Give a person's review verdict on a task in review (role reviewer
     /// or admin). The verdict that settles the round completes the task,
     /// sends it back for rework, or fails it after the last round.
@@ -63,8 +55,9 @@ pub enum TaskCmd {
         #[arg(long)]
         id: String,
     },
-    /// Make a queued or blocked task wait for more tasks (refused when
-    /// that would close a dependency cycle, which is printed).
+    /// Change a queued or blocked task: more tasks to wait for (refused
+    /// when that would close a dependency cycle, which is printed), its
+    /// priority, tags or start time.
     Edit(super::edit::EditArgs),
     /// Follow a task to its end: its progress on stderr, the task on
     /// stdout, and its outcome as the exit code (0 completed, 8 failed,
@@ -111,44 +104,13 @@ pub(super) async fn run(
             }
         }
         TaskCmd::Graph { id, dot } => graph(store, &id, dot, json).await?,
-        TaskCmd::List {
-            needs_review: true,
-            limit,
-            ..
-        } => review::needs_review(store, limit, json).await?,
+        TaskCmd::List(a) => super::list::run(store, a, json).await?,
         TaskCmd::Review(a) => review::run(store, a, requester, json).await?,
         TaskCmd::Rate {
             id,
             rating,
             comment,
         } => review::rate(store, &id, rating, &comment, requester, json).await?,
-        TaskCmd::List { status, limit, .. } => {
-            let rows = store.list_tasks(status, Some(limit)).await?;
-            let (good, bad): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.is_ok());
-            let good: Vec<Versioned<Task>> = good.into_iter().filter_map(Result::ok).collect();
-            for b in bad.into_iter().filter_map(Result::err) {
-                eprintln!("warning: {b}");
-            }
-            let tasks: Vec<&Task> = good.iter().map(|v| &v.value).collect();
-            let waiting = waits::waits(store, &tasks).await;
-            // A document an agent quarantined was a task someone meant:
-            // listed beside the tasks, with the reason, unless a status
-            // was asked for.
-            let held = match status {
-                None => crate::quarantine::list(store, Some(limit)).await?,
-                Some(_) => vec![],
-            };
-            if json {
-                let rows: Vec<_> = (tasks.iter().zip(&waiting))
-                    .map(|(t, w)| waits::with_waiting(t, w.as_deref()))
-                    .chain(held.iter().map(quarantine::task_list_row))
-                    .collect();
-                to_json(&rows)
-            } else {
-                render_task_table_waiting(&good, &waiting)
-                    + &quarantine::render_for_task_list(&held)
-            }
-        }
         TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
         TaskCmd::Pause { id } => {
             let r = tasks::pause(store, &id).await?;

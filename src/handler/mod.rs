@@ -14,8 +14,7 @@
 //! | `VAYU_CHECKPOINT` | the last checkpoint's data, when resuming |
 //! | `VAYU_REVIEW_KIND` | a review command's kind: self, peer or tests |
 //! | `VAYU_REVIEW_ROUND` | the review round (0 before any rework) |
-//!
-//! | `VAYU_TASK_DIR` | the task's own directory (also the working directory, `HOME` and `TMPDIR`) |
+//! | `VAYU_TASK_DIR` | the run's own directory (also the working directory, `HOME` and `TMPDIR`) |
 //!
 //! Nothing else of the agent's environment reaches it unless the operator
 //! names it, and never the agent's credentials ([`sandbox`]).
@@ -72,6 +71,8 @@ pub struct Running {
     child: Child,
     pgid: Option<Pid>,
     dir: PathBuf,
+    /// Set when the agent killed it for printing past its output limit.
+    over: Arc<AtomicBool>,
 }
 
 /// Extra context for the handler's environment.
@@ -82,6 +83,9 @@ pub struct Context<'a> {
     /// `VAYU_REVIEW_ROUND` (`crate::agent` reviewer).
     pub env: &'a [(&'static str, String)],
     pub sandbox: &'a Sandbox,
+    /// Names the run's directory under the task's: `e3` for a run at
+    /// epoch 3, `review-peer-e3` for a review, so no two runs share one.
+    pub run: &'a str,
 }
 
 /// The line the reader logs when it kills a handler for printing too
@@ -96,8 +100,7 @@ pub fn spawn(
     ctx: &Context<'_>,
 ) -> std::io::Result<(Running, mpsc::Receiver<HandlerEvent>)> {
     let sandbox = ctx.sandbox;
-    let dir = sandbox.task_dir(&task.task_id);
-    std::fs::create_dir_all(&dir)?;
+    let dir = sandbox.run_dir(&task.task_id, ctx.run)?;
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(sandbox.script(command))
@@ -134,34 +137,81 @@ pub fn spawn(
     }
     let budget = OutputBudget::new(sandbox.limits.output_mb, pgid);
     if let Some(out) = child.stdout.take() {
-        let (tx, budget) = (tx.clone(), budget.clone());
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if !budget.spend(&line, &tx).await {
-                    break;
-                }
-                let report = HandlerEvent::Report(protocol::parse_line(&line));
-                if tx.send(report).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let report = |line: String| HandlerEvent::Report(protocol::parse_line(&line));
+        tokio::spawn(read_lines(out, budget.clone(), tx.clone(), report));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if !budget.spend(&line, &tx).await {
-                    break;
-                }
-                if tx.send(HandlerEvent::Stderr(line)).await.is_err() {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(read_lines(err, budget.clone(), tx, HandlerEvent::Stderr));
     }
-    Ok((Running { child, pgid, dir }, events))
+    let over = budget.tripped.clone();
+    Ok((
+        Running {
+            child,
+            pgid,
+            dir,
+            over,
+        },
+        events,
+    ))
+}
+
+/// The longest line kept; the rest of a longer one is dropped (and paid
+/// for), so a handler that never prints a newline cannot grow the agent.
+pub const LINE_MAX: usize = 64 * 1024;
+/// What a line costs at least: a flood of empty lines is as costly to
+/// keep (a log entry each) as a few full ones.
+pub const LINE_COST_MIN: u64 = 256;
+
+/// Reads `stream` line by line (bytes that are not UTF-8 replaced, not
+/// fatal), paying for what it reads, and sends each line as `event(line)`
+/// until the stream ends, the budget runs out, or nobody listens.
+async fn read_lines<R: tokio::io::AsyncRead + Unpin>(
+    stream: R,
+    budget: OutputBudget,
+    tx: mpsc::Sender<HandlerEvent>,
+    event: impl Fn(String) -> HandlerEvent,
+) {
+    let mut r = BufReader::new(stream);
+    let mut line: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match r.fill_buf().await {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        if chunk.is_empty() {
+            if !line.is_empty() {
+                let _ = tx
+                    .send(event(String::from_utf8_lossy(&line).into_owned()))
+                    .await;
+            }
+            return;
+        }
+        let (take, ended) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = LINE_MAX.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..take.min(room)]);
+        r.consume(take);
+        let cost = if ended {
+            (take as u64).max(LINE_COST_MIN)
+        } else {
+            take as u64
+        };
+        if !budget.spend(cost, &tx).await {
+            return;
+        }
+        if ended {
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            let text = String::from_utf8_lossy(&line).into_owned();
+            line.clear();
+            if tx.send(event(text)).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// What a handler may still print, shared by its stdout and stderr
@@ -169,25 +219,29 @@ pub fn spawn(
 /// says so in the log; both stop reading.
 #[derive(Clone)]
 struct OutputBudget {
-    left: Option<Arc<(AtomicU64, AtomicBool)>>,
+    left: Option<Arc<AtomicU64>>,
+    tripped: Arc<AtomicBool>,
     pgid: Option<Pid>,
 }
 
 impl OutputBudget {
     fn new(limit_mb: Option<u64>, pgid: Option<Pid>) -> OutputBudget {
-        let bytes = |m: u64| m.saturating_mul(1 << 20);
-        let left = limit_mb.map(|m| Arc::new((AtomicU64::new(bytes(m)), AtomicBool::new(false))));
-        OutputBudget { left, pgid }
+        OutputBudget {
+            left: limit_mb.map(|m| Arc::new(AtomicU64::new(m.saturating_mul(1 << 20)))),
+            tripped: Arc::new(AtomicBool::new(false)),
+            pgid,
+        }
     }
 
-    /// Pays for `line`; false (after killing the handler) when it is
+    /// Pays `cost` bytes; false (after killing the handler) when it is
     /// over the limit.
-    async fn spend(&self, line: &str, tx: &mpsc::Sender<HandlerEvent>) -> bool {
-        let Some(budget) = &self.left else {
+    async fn spend(&self, cost: u64, tx: &mpsc::Sender<HandlerEvent>) -> bool {
+        if self.tripped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let Some(left) = &self.left else {
             return true;
         };
-        let (left, tripped) = (&budget.0, &budget.1);
-        let cost = line.len() as u64 + 1;
         if left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
                 l.checked_sub(cost)
@@ -196,7 +250,7 @@ impl OutputBudget {
         {
             return true;
         }
-        if !tripped.swap(true, Ordering::Relaxed) {
+        if !self.tripped.swap(true, Ordering::Relaxed) {
             if let Some(pgid) = self.pgid {
                 let _ = killpg(pgid, Signal::SIGKILL);
             }
@@ -212,6 +266,11 @@ impl Running {
     /// The task's directory it runs in.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Whether the agent killed it for printing past its output limit.
+    pub fn printed_too_much(&self) -> bool {
+        self.over.load(Ordering::Relaxed)
     }
 
     /// Waits for the handler to exit.

@@ -6,12 +6,14 @@
 //!   agent's credentials, which the agent refuses to pass even when named;
 //! - its own process group (`super::spawn`), so a timeout or a cancel
 //!   kills everything it started;
-//! - a directory of its own per task, as its working directory, `HOME`
-//!   and `TMPDIR`; removed after the run unless an artifact points into it;
-//! - rlimits on CPU time, address space, open files and file size, set by
-//!   the shell (`ulimit`) before the command starts, since the crate
-//!   forbids the `unsafe` a `pre_exec` would need; and a cap on what it
-//!   prints, enforced by the reader;
+//! - a directory of its own per run (`work_root/<task>/<run>`, the root
+//!   made 0700 and owned by the agent's user), as its working directory,
+//!   `HOME` and `TMPDIR`; removed after the run however it ends, unless an
+//!   artifact points into it;
+//! - rlimits per process on CPU time, data (heap and private mappings),
+//!   open files and file size, set by the shell (`ulimit`) before the
+//!   command starts, since the crate forbids the `unsafe` a `pre_exec`
+//!   would need; and a cap on what it prints, enforced by the reader;
 //! - the task as data on stdin, never through a shell.
 //!
 //! The pure parts (the environment, the script, explaining an exit) are
@@ -27,22 +29,36 @@ pub const BASE_ENV: &[&str] = &[
     "PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME",
 ];
 
-/// The agent's own credentials and identity: never passed to a handler,
-/// even when the operator names them in `--handler-env`.
+/// The agent's own credentials and identity (`crate::store::env`,
+/// `crate::identity::env`, Google's): never passed to a handler, even when
+/// the operator names them in `--handler-env`. This stops a leak by
+/// inheritance; it is no wall against a handler that means harm, which
+/// runs as the agent's user and can read what that user can (README,
+/// "Sandbox").
 pub const NEVER_PASSED: &[&str] = &[
-    "VAYU_TOKEN",
-    "VAYU_AGENT_IDENTITY",
-    "GOOGLE_APPLICATION_CREDENTIALS",
+    crate::store::env::VAYU_TOKEN,
+    crate::identity::env::VAYU_IDENTITY,
+    crate::identity::env::VAYU_AGENT_IDENTITY,
+    crate::identity::env::VAYU_REFRESH_TOKEN,
+    crate::identity::env::VAYU_SERVICE_ACCOUNT,
+    crate::identity::env::VAYU_API_KEY,
+    crate::identity::env::GOOGLE_APPLICATION_CREDENTIALS,
     "GOOGLE_OAUTH_ACCESS_TOKEN",
     "CLOUDSDK_AUTH_ACCESS_TOKEN",
 ];
 
+/// Seconds between the soft CPU limit (SIGXCPU) and the hard (SIGKILL).
+pub const CPU_GRACE_SECS: u64 = 5;
+
 /// Resource limits for one handler run; `None` is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// CPU seconds (SIGXCPU past it). Wall time is the task's timeout.
+    /// CPU seconds per process (SIGXCPU past it, SIGKILL a few seconds
+    /// later). Wall time is the task's timeout.
     pub cpu_secs: Option<u64>,
-    /// Address space, in MiB: allocations past it fail.
+    /// Data per process (heap and private writable mappings, not address
+    /// space: runtimes that reserve virtual memory, such as Node's and the
+    /// JVM's, run), in MiB: allocations past it fail.
     pub memory_mb: Option<u64>,
     pub open_files: Option<u64>,
     /// The largest file it may write, in MiB (SIGXFSZ past it).
@@ -53,10 +69,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Generous: they stop a runaway, not a real workload. (Address space
-    /// is not resident memory: 4 GiB leaves room for Python and the shell
-    /// tools; runtimes that reserve more, such as the JVM, need a higher
-    /// `--limit-memory-mb` or 0.)
+    /// Generous: they stop a runaway, not a real workload.
     fn default() -> Limits {
         Limits {
             cpu_secs: None,
@@ -66,6 +79,13 @@ impl Default for Limits {
             output_mb: Some(64),
         }
     }
+}
+
+/// See [`Sandbox::misplaced_paths`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Misplaced<'a> {
+    pub home: Vec<&'a str>,
+    pub relative: Vec<&'a str>,
 }
 
 /// How every handler of an agent runs.
@@ -108,21 +128,68 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The words of `command` that name a relative path (`./run.sh`,
-    /// `examples/handlers/generic.py`): a handler runs in its task's own
-    /// directory, where they would not resolve. The caller checks which
-    /// exist from where the agent starts, and refuses those.
-    pub fn relative_paths(command: &str) -> Vec<&str> {
-        command
-            .split_whitespace()
-            .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
-            .filter(|w| w.contains('/') && !w.contains('='))
-            .filter(|w| !w.starts_with(['/', '$', '~', '-']) && !w.contains("://"))
-            .collect()
+    /// What in `command` would not resolve where a handler runs (its
+    /// run's own directory, which is also its `HOME`): words that start at
+    /// `~`, `$HOME` or `$PWD` (always wrong), and words that look like a
+    /// relative path (`./run.sh`, `examples/x.py`, `handler.py`,
+    /// `--config=conf/a.toml`), which the caller refuses if they exist from
+    /// where the agent starts.
+    pub fn misplaced_paths(command: &str) -> Misplaced<'_> {
+        const SCRIPTS: &[&str] = &[
+            ".py", ".sh", ".bash", ".js", ".mjs", ".ts", ".rb", ".pl", ".php",
+        ];
+        let mut out = Misplaced::default();
+        for word in command.split_whitespace() {
+            let word = word.trim_matches(|c| c == '\'' || c == '"');
+            let word = word.rsplit_once('=').map_or(word, |(_, v)| v);
+            if ["~", "$HOME", "${HOME}", "$PWD", "${PWD}"]
+                .iter()
+                .any(|p| word.starts_with(p))
+            {
+                out.home.push(word);
+            } else if !word.starts_with(['/', '$', '-']) && !word.contains("://") {
+                let pathy = word.contains('/') || SCRIPTS.iter().any(|e| word.ends_with(e));
+                if pathy && !word.is_empty() {
+                    out.relative.push(word);
+                }
+            }
+        }
+        out
     }
 
-    pub fn task_dir(&self, task_id: &str) -> PathBuf {
-        self.work_root.join(task_id)
+    /// Creates the run's directory, `work_root/<task_id>/<run>`, the root
+    /// first as 0700 (task inputs and artifacts are nobody else's) and
+    /// refused if it is not a directory of this user's (a link, or one
+    /// another user made first in a shared /tmp).
+    pub fn run_dir(&self, task_id: &str, run: &str) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let mut root = std::fs::DirBuilder::new();
+        root.recursive(true).mode(0o700);
+        root.create(&self.work_root)?;
+        let meta = std::fs::symlink_metadata(&self.work_root)?;
+        if !meta.is_dir() || meta.uid() != nix::unistd::getuid().as_raw() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory of this user's",
+                self.work_root.display()
+            )));
+        }
+        let dir = self.work_root.join(task_id).join(run);
+        root.create(&dir)?;
+        Ok(dir)
+    }
+
+    /// Removes a run's directory (and its task's, once empty), unless an
+    /// artifact lives in it.
+    pub fn tidy(&self, dir: &Path, artifact_uris: &[&str]) -> std::io::Result<()> {
+        if self.keeps(dir, artifact_uris) {
+            return Ok(());
+        }
+        std::fs::remove_dir_all(dir)?;
+        if let Some(task) = dir.parent() {
+            // Fails while another run's directory is there: fine.
+            let _ = std::fs::remove_dir(task);
+        }
+        Ok(())
     }
 
     /// The handler's environment, from `lookup` (the agent's own): the
@@ -156,8 +223,11 @@ impl Sandbox {
                 s.push_str(&format!("ulimit -{flag} {v} || exit 125\n"));
             }
         };
-        set("t", l.cpu_secs);
-        set("v", l.memory_mb.map(|m| m.saturating_mul(1024)));
+        // The hard CPU limit a little above the soft one: past the soft the
+        // process gets SIGXCPU (which names the limit); at the hard, SIGKILL.
+        set("St", l.cpu_secs);
+        set("Ht", l.cpu_secs.map(|s| s.saturating_add(CPU_GRACE_SECS)));
+        set("d", l.memory_mb.map(|m| m.saturating_mul(1024)));
         set("n", l.open_files);
         // In 512-byte blocks, as POSIX has it.
         set("f", l.file_mb.map(|m| m.saturating_mul(2048)));
@@ -167,37 +237,39 @@ impl Sandbox {
 
     /// Why a failed run failed, when a limit explains it: the reason is
     /// the first thing an operator reads, and "exit code 1" is not one.
-    /// `output` is the run's last lines.
-    pub fn explain(&self, exit: &Exit, output: &str) -> Option<String> {
-        const SIGXCPU: i32 = 24;
-        const SIGXFSZ: i32 = 25;
+    /// `output` is this run's last lines; `printed_too_much` whether the
+    /// agent killed it for its output.
+    pub fn explain(&self, exit: &Exit, output: &str, printed_too_much: bool) -> Option<String> {
+        use nix::sys::signal::Signal::{SIGXCPU, SIGXFSZ};
         let l = &self.limits;
+        if printed_too_much {
+            return (l.output_mb).map(|m| format!("it printed past its output limit of {m} MiB"));
+        }
+        let said = |words: &[&str]| words.iter().any(|w| output.contains(w));
+        let cpu = |how: &str| (l.cpu_secs).map(|s| format!("{how} its CPU-time limit of {s} s"));
+        let file =
+            || (l.file_mb).map(|m| format!("it wrote a file past its size limit of {m} MiB"));
         match exit {
-            Exit::Signal(SIGXCPU) => l
-                .cpu_secs
-                .map(|s| format!("it used up its CPU-time limit of {s} s")),
-            Exit::Signal(SIGXFSZ) => l
-                .file_mb
-                .map(|m| format!("it wrote a file past its size limit of {m} MiB")),
+            Exit::Signal(s) if *s == SIGXCPU as i32 => cpu("it used up"),
+            Exit::Signal(s) if *s == SIGXFSZ as i32 => file(),
             Exit::Code(125) if output.contains("ulimit") => {
                 Some("the sandbox's limits could not be set (see the log)".into())
             }
-            Exit::Signal(9) if output.contains(super::OUTPUT_LIMIT_LINE) => l
-                .output_mb
-                .map(|m| format!("it printed past its output limit of {m} MiB")),
-            _ => {
-                let m = l.memory_mb?;
-                let out_of_memory = [
-                    "MemoryError",
-                    "Cannot allocate memory",
-                    "out of memory",
-                    "bad_alloc",
-                ];
-                out_of_memory
-                    .iter()
-                    .any(|p| output.contains(p))
-                    .then(|| format!("it ran out of memory under its limit of {m} MiB"))
+            // Python ignores SIGXFSZ and reports the write's error.
+            _ if said(&["File too large"]) => file(),
+            // Past the soft CPU limit, a process that ignores SIGXCPU is
+            // killed at the hard one.
+            Exit::Signal(9) => cpu("it was killed, most likely past"),
+            _ if said(&[
+                "MemoryError",
+                "Cannot allocate memory",
+                "out of memory",
+                "bad_alloc",
+            ]) =>
+            {
+                (l.memory_mb).map(|m| format!("it ran out of memory under its limit of {m} MiB"))
             }
+            _ => None,
         }
     }
 

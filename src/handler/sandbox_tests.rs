@@ -52,7 +52,7 @@ fn the_script_sets_each_limit_before_the_command() {
     };
     assert_eq!(
         s.script("run it"),
-        "ulimit -t 5 || exit 125\nulimit -v 102400 || exit 125\n\
+        "ulimit -St 5 || exit 125\nulimit -Ht 10 || exit 125\nulimit -d 102400 || exit 125\n\
          ulimit -n 64 || exit 125\nulimit -f 4096 || exit 125\nrun it"
     );
     s.limits = Limits {
@@ -69,47 +69,56 @@ fn the_script_sets_each_limit_before_the_command() {
 fn a_limit_that_explains_a_failure_is_named() {
     let mut s = sandbox();
     s.limits.cpu_secs = Some(3);
-    let memory = s.explain(&Exit::Code(1), "Traceback ... MemoryError");
+    let memory = s.explain(&Exit::Code(1), "Traceback ... MemoryError", false);
     assert_eq!(
         memory.as_deref(),
         Some("it ran out of memory under its limit of 4096 MiB")
     );
+    let said = |exit: Exit, out: &str, over: bool| s.explain(&exit, out, over).unwrap_or_default();
+    assert!(said(Exit::Signal(24), "", false).contains("CPU-time limit of 3 s"));
+    assert!(said(Exit::Signal(9), "", false).contains("most likely past its CPU-time limit"));
+    assert!(said(Exit::Signal(25), "", false).contains("size limit of 1024 MiB"));
     assert!(
-        s.explain(&Exit::Signal(24), "")
-            .is_some_and(|r| r.contains("CPU-time limit of 3 s"))
+        said(Exit::Code(1), "OSError: [Errno 27] File too large", false).contains("size limit")
     );
     assert!(
-        s.explain(&Exit::Signal(25), "")
-            .is_some_and(|r| r.contains("1024 MiB"))
+        said(Exit::Signal(9), "", true).contains("output limit of 64 MiB"),
+        "the flag wins"
     );
-    assert_eq!(s.explain(&Exit::Code(1), "plain failure"), None);
-    assert_eq!(s.explain(&Exit::Signal(9), "killed"), None);
+    assert_eq!(s.explain(&Exit::Code(1), "plain failure", false), None);
+    s.limits.cpu_secs = None;
+    assert_eq!(s.explain(&Exit::Signal(9), "killed", false), None);
 }
 
 #[test]
 fn the_directory_stays_only_for_an_artifact_inside_it() {
     let s = sandbox();
-    let dir = s.task_dir("t1");
-    assert!(s.keeps(&dir, &["file:///w/t1/report.md"]));
-    assert!(!s.keeps(&dir, &["file:///w/t10/report.md", "https://x/w/t1/a"]));
+    let dir = s.work_root.join("t1").join("e1");
+    assert!(s.keeps(&dir, &["file:///w/t1/e1/report.md"]));
+    assert!(!s.keeps(&dir, &["file:///w/t1/e10/report.md", "https://x/w/t1/e1/a"]));
     assert!(!s.keeps(&dir, &[]));
 }
 
 #[test]
-fn relative_paths_in_a_command_are_found() {
+fn paths_that_would_not_resolve_in_the_run_directory_are_found() {
+    let m = Sandbox::misplaced_paths;
     assert_eq!(
-        Sandbox::relative_paths("python3 examples/handlers/generic.py --out /tmp/x"),
+        m("python3 examples/handlers/generic.py --out /tmp/x").relative,
         ["examples/handlers/generic.py"]
     );
-    assert_eq!(Sandbox::relative_paths("'./run.sh' a"), ["./run.sh"]);
-    for absolute in [
+    assert_eq!(m("'./run.sh' a").relative, ["./run.sh"]);
+    assert_eq!(m("python3 handler.py").relative, ["handler.py"]);
+    assert_eq!(m("tool --config=conf/a.toml").relative, ["conf/a.toml"]);
+    assert_eq!(m("'$PWD/x/y.py'").home, ["$PWD/x/y.py"]);
+    assert_eq!(m("~/bin/x").home, ["~/bin/x"]);
+    assert_eq!(m("sh $HOME/run.sh").home, ["$HOME/run.sh"]);
+    for fine in [
         "sh /opt/run.sh",
-        "python3 \"$PWD/x/y.py\"",
         "curl https://a/b",
-        "FOO=a/b run",
         "echo done",
-        "~/bin/x",
+        "sh -c true",
+        "$TOOL run",
     ] {
-        assert!(Sandbox::relative_paths(absolute).is_empty(), "{absolute}");
+        assert_eq!(m(fine), Misplaced::default(), "{fine}");
     }
 }

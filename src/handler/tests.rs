@@ -20,11 +20,18 @@ fn ctx(sandbox: &Sandbox) -> Context<'_> {
         attempt: 1,
         env: &[],
         sandbox,
+        run: "e1",
     }
 }
 
-/// Runs `command` to its end: its exit and everything it said.
+/// Runs `command` to its end: its exit, everything it said, and whether
+/// it was killed for its output.
 async fn run(command: &str, sandbox: &Sandbox) -> (Task, Exit, Vec<HandlerEvent>) {
+    let (t, exit, got, _) = run_flagged(command, sandbox).await;
+    (t, exit, got)
+}
+
+async fn run_flagged(command: &str, sandbox: &Sandbox) -> (Task, Exit, Vec<HandlerEvent>, bool) {
     let task = Task::new(TaskType::Research, Priority::High, "t");
     let (mut r, mut events) = spawn(command, &task, &ctx(sandbox)).expect("sh exists");
     // Drained as it comes, as the runner does: the channel is bounded.
@@ -37,7 +44,7 @@ async fn run(command: &str, sandbox: &Sandbox) -> (Task, Exit, Vec<HandlerEvent>
     });
     let exit = r.wait().await.expect("wait");
     let got = heard.await.expect("the drain does not panic");
-    (task, exit, got)
+    (task, exit, got, r.printed_too_much())
 }
 
 fn said(events: &[HandlerEvent]) -> Vec<String> {
@@ -79,7 +86,7 @@ async fn the_handler_sees_only_the_sandboxs_environment_in_its_own_directory() {
     let (task, exit, got) = run("env; echo \"cwd=$(pwd)\"", &s).await;
     assert_eq!(exit, Exit::Code(0));
     let lines = said(&got);
-    let dir = s.task_dir(&task.task_id);
+    let dir = s.work_root.join(&task.task_id).join("e1");
     assert!(
         lines.contains(&format!("cwd={}", dir.display())),
         "{lines:?}"
@@ -113,7 +120,7 @@ async fn a_handler_over_its_memory_limit_fails_and_the_limit_is_named() {
     assert_eq!(exit, Exit::Code(1), "{got:?}");
     let tail = said(&got).join("\n");
     assert_eq!(
-        s.explain(&exit, &tail).as_deref(),
+        s.explain(&exit, &tail, false).as_deref(),
         Some("it ran out of memory under its limit of 200 MiB"),
         "{tail}"
     );
@@ -121,6 +128,9 @@ async fn a_handler_over_its_memory_limit_fails_and_the_limit_is_named() {
     assert_eq!(exit, Exit::Code(0), "under the limit it runs");
 }
 
+/// Full lines, one endless line, and a flood of empty lines: each is
+/// stopped at the cap (empty lines cost [`LINE_COST_MIN`] each), and the
+/// agent keeps at most [`LINE_MAX`] bytes of any line.
 #[tokio::test]
 async fn a_handler_that_prints_past_its_output_limit_is_killed() {
     let limits = Limits {
@@ -128,19 +138,73 @@ async fn a_handler_that_prints_past_its_output_limit_is_killed() {
         ..Limits::default()
     };
     let (s, _root) = sandbox(limits);
-    let (_, exit, got) = run("yes 0123456789012345678901234567890123456789", &s).await;
-    assert_eq!(exit, Exit::Signal(9), "killed, not ended by itself");
+    for flood in [
+        "yes 0123456789012345678901234567890123456789",
+        "yes | tr -d '\\n'",
+        "yes ''",
+    ] {
+        let (_, exit, got, over) = run_flagged(flood, &s).await;
+        assert_eq!(
+            exit,
+            Exit::Signal(9),
+            "{flood}: killed, not ended by itself"
+        );
+        assert!(over, "{flood}: the flag is set");
+        let lines = said(&got);
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some(OUTPUT_LIMIT_LINE),
+            "{flood}"
+        );
+        assert!(
+            lines.iter().all(|l| l.len() <= LINE_MAX),
+            "{flood}: a line over LINE_MAX"
+        );
+        let kept: usize = lines
+            .iter()
+            .map(|l| (l.len() as u64 + 1).max(LINE_COST_MIN) as usize)
+            .sum();
+        assert!(
+            kept <= (1 << 20) + 2 * LINE_COST_MIN as usize,
+            "{flood}: {kept} bytes kept"
+        );
+        let why = s.explain(&exit, "", over).unwrap_or_default();
+        assert!(why.contains("output limit of 1 MiB"), "{why}");
+    }
+}
+
+/// The CPU limit ends a busy loop, and names itself.
+#[tokio::test]
+async fn a_handler_over_its_cpu_limit_is_stopped_and_the_limit_is_named() {
+    let limits = Limits {
+        cpu_secs: Some(1),
+        ..Limits::default()
+    };
+    let (s, _root) = sandbox(limits);
+    let (_, exit, got) = run("while :; do :; done", &s).await;
+    assert!(
+        matches!(exit, Exit::Signal(24) | Exit::Signal(9)),
+        "{exit:?} {got:?}"
+    );
+    let why = s.explain(&exit, "", false).unwrap_or_default();
+    assert!(why.contains("CPU-time limit of 1 s"), "{why}");
+}
+
+/// Output that is not UTF-8 is logged with replacement characters; the
+/// stream is not cut off (the handler would die of SIGPIPE).
+#[tokio::test]
+async fn bytes_that_are_not_utf8_do_not_end_the_stream() {
+    let (s, _root) = sandbox(Limits::default());
+    let (_, exit, got) = run("printf 'bad \\377 byte\\n'; echo after", &s).await;
+    assert_eq!(exit, Exit::Code(0));
     let lines = said(&got);
-    assert_eq!(lines.last().map(String::as_str), Some(OUTPUT_LIMIT_LINE));
-    let printed: usize = lines.iter().map(|l| l.len() + 1).sum();
     assert!(
-        printed <= (1 << 20) + OUTPUT_LIMIT_LINE.len() + 1,
-        "{printed} bytes read"
+        lines
+            .iter()
+            .any(|l| l.starts_with("bad ") && l.contains('\u{fffd}')),
+        "{lines:?}"
     );
-    assert!(
-        s.explain(&exit, OUTPUT_LIMIT_LINE)
-            .is_some_and(|r| r.contains("output limit of 1 MiB"))
-    );
+    assert!(lines.contains(&"after".to_string()), "{lines:?}");
 }
 
 #[tokio::test]

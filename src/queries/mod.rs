@@ -242,8 +242,51 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: store::newest_first(),
         },
     ]);
-    // `vayu task list [--status S]`: each pile, with or without a status
-    // equality; sorted in memory.
+    // `vayu task list` (src/listing.rs): each pile newest first, from a
+    // cursor and since a time, with at most one equality on the server.
+    let some = crate::listing::Filter {
+        since: Some(crate::model::now()),
+        ..Default::default()
+    };
+    let filters = [
+        some.clone(),
+        crate::listing::Filter {
+            status: Some(Status::Executing),
+            ..some.clone()
+        },
+        crate::listing::Filter {
+            tag: Some("t".into()),
+            ..some.clone()
+        },
+        crate::listing::Filter {
+            agent: Some("a".into()),
+            ..some.clone()
+        },
+        crate::listing::Filter {
+            requester: Some("r".into()),
+            ..some.clone()
+        },
+        crate::listing::Filter {
+            task_type: Some(crate::model::TaskType::Research),
+            ..some.clone()
+        },
+        crate::listing::Filter {
+            priority: Some(crate::model::Priority::High),
+            ..some.clone()
+        },
+    ];
+    for pile in layout::Pile::ALL {
+        for f in &filters {
+            out.push(DeclaredQuery {
+                name: "list tasks newest first, filtered (`vayu task list`)",
+                site: "src/listing.rs",
+                collection_id: pile.collection_id(),
+                filter: crate::listing::batch_filter(f, Some(crate::model::now())),
+                order_by: crate::listing::newest_first(),
+            });
+        }
+    }
+    // The review and status views still list a pile in memory.
     for pile in layout::Pile::ALL {
         out.push(DeclaredQuery {
             name: "list a pile (`vayu task list`)",
@@ -277,6 +320,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/history.rs", 1),
+    ("src/listing.rs", 1),
     ("src/logs.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),

@@ -49,6 +49,13 @@ pub fn time_add(t: Time, d: std::time::Duration) -> Time {
         .truncated_to_firestore_precision()
 }
 
+/// `t` minus a std duration (saturating at the far past).
+pub fn time_sub(t: Time, d: std::time::Duration) -> Time {
+    let span = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+    Time(t.0.saturating_sub(span).unwrap_or(jiff::Timestamp::MIN))
+        .truncated_to_firestore_precision()
+}
+
 /// Milliseconds from `a` to `b` (negative when `b` is earlier).
 pub fn millis_between(a: Time, b: Time) -> i64 {
     b.0.as_millisecond() - a.0.as_millisecond()

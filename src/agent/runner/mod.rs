@@ -91,6 +91,9 @@ pub(super) struct Runner {
     learned: Vec<String>,
     /// Log lines not yet written.
     pending_logs: Vec<String>,
+    /// This run's last few lines (the task's tail may hold an earlier
+    /// attempt's), for naming a limit that ended it.
+    run_tail: std::collections::VecDeque<String>,
     log_seq: u64,
     epoch: i64,
     /// Set when the agent shuts down past its grace period.
@@ -98,6 +101,9 @@ pub(super) struct Runner {
     /// The agent's history, told of each end this runner records.
     learner: crate::history::Learner,
 }
+
+/// How many of a run's last lines [`Runner::run_tail`] keeps.
+const RUN_TAIL: usize = 5;
 
 /// Why a write did not land.
 enum Refused {
@@ -121,6 +127,7 @@ impl Runner {
             stored: claimed.value.execution.clone(),
             current: claimed,
             pending_logs: Vec::new(),
+            run_tail: std::collections::VecDeque::new(),
             learned: Vec::new(),
             log_seq: 0,
             epoch,
@@ -133,7 +140,23 @@ impl Runner {
         &self.current.value.task_id
     }
 
+    /// Runs the task's handler to an outcome, then removes the run's
+    /// directory however it ended (unless an artifact lives there).
     pub(super) async fn run(mut self) -> Outcome {
+        let run = format!("e{}", self.epoch);
+        let outcome = self.run_handler(&run).await;
+        let dir = self.cfg.sandbox.work_root.join(self.id()).join(&run);
+        let ex = &self.current.value.execution;
+        let uris: Vec<&str> = ex.artifacts.iter().map(|a| a.uri.as_str()).collect();
+        if let Err(e) = self.cfg.sandbox.tidy(&dir, &uris)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(task = %self.id(), error = %e, "could not remove the run's directory");
+        }
+        outcome
+    }
+
+    async fn run_handler(&mut self, run: &str) -> Outcome {
         let mut release = self.release.clone();
         let task = self.current.value.clone();
         let Some(command) = self
@@ -160,6 +183,7 @@ impl Runner {
             attempt: task.execution.attempt,
             env: &[],
             sandbox: &self.cfg.sandbox,
+            run,
         };
         let (mut child, mut events) = match handler::spawn(&command, &task, &ctx) {
             Ok(c) => c,
@@ -234,7 +258,7 @@ impl Runner {
                 _ => events_open = false,
             }
         }
-        self.tidy(child.dir());
+        let printed_too_much = child.printed_too_much();
         drop(child);
         if exit.success() {
             let outcome = self.finish_success().await;
@@ -243,26 +267,13 @@ impl Runner {
             }
             outcome
         } else {
-            let logs = &self.current.value.execution.logs;
-            let tail = logs.last().cloned().unwrap_or_default();
-            let recent = logs[logs.len().saturating_sub(5)..].join("\n");
-            let why = match self.cfg.sandbox.explain(&exit, &recent) {
+            let tail = self.run_tail.back().cloned().unwrap_or_default();
+            let recent = Vec::from(self.run_tail.clone()).join("\n");
+            let why = match self.cfg.sandbox.explain(&exit, &recent, printed_too_much) {
                 Some(limit) => format!("handler {exit}: {limit}; last output: {tail}"),
                 None => format!("handler {exit}; last output: {tail}"),
             };
             self.finish_failure(why).await
-        }
-    }
-
-    /// Removes the run's directory unless an artifact it reported lives
-    /// there (then the directory is the artifact's home).
-    fn tidy(&self, dir: &std::path::Path) {
-        let ex = &self.current.value.execution;
-        let uris: Vec<&str> = ex.artifacts.iter().map(|a| a.uri.as_str()).collect();
-        if !self.cfg.sandbox.keeps(dir, &uris)
-            && let Err(e) = std::fs::remove_dir_all(dir)
-        {
-            tracing::debug!(task = %self.id(), error = %e, "could not remove the run's directory");
         }
     }
 
@@ -356,6 +367,10 @@ impl Runner {
         let excess = ex.logs.len().saturating_sub(limits::LOG_TAIL);
         ex.logs.drain(..excess);
         ex.log_lines += 1;
+        if self.run_tail.len() >= RUN_TAIL {
+            self.run_tail.pop_front();
+        }
+        self.run_tail.push_back(line.clone());
         self.pending_logs.push(line);
     }
 }

@@ -25,6 +25,7 @@ impl Runner {
                     agent_id: self.cfg.agent_id.clone(),
                     at: Some(now()),
                     lines: std::mem::take(&mut batch),
+                    expire_at: self.cfg.log_retention.map(|keep| time_add(now(), keep)),
                 };
                 let doc = self.store.encode(&rel, &doc)?;
                 writes.push(pb::Write {
