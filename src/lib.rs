@@ -13,10 +13,10 @@
 //! The pure core lives in its own crate, `core/` (`vayu-core`), whose only
 //! dependencies are serde, jiff, uuid and thiserror, so the compiler keeps
 //! it free of I/O; its modules are re-exported here under the same names:
-//! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`], [`graph`], [`lanes`],
-//! [`layout`], [`lifecycle`], [`model`], [`protocol`], [`resource`],
-//! [`retry`], [`review`], [`schedule`], [`schema`], [`spread`], [`time`],
-//! [`workflow`].
+//! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
+//! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
+//! [`resource`], [`retry`], [`review`], [`schedule`], [`schema`],
+//! [`spread`], [`success`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -75,7 +75,7 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retry, review, schedule, schema, spread, time, workflow,
+    resource, retry, review, schedule, schema, spread, success, time, workflow,
 };
 
 pub mod agent;

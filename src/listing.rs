@@ -7,7 +7,8 @@
 //! batches, until a page is full or [`SCAN_MAX`] documents were read. The
 //! piles' pages are merged by creation time. The cursor is the last row's
 //! creation time and id, so the next page starts right after it even when
-//! tasks share a creation time.
+//! tasks share a creation time. And the tasks that ended since a time,
+//! for `vayu stats`.
 
 use crate::error::{Error, Result};
 use crate::layout::Pile;
@@ -324,4 +325,39 @@ async fn from_pile(
         }
         upto = next;
     }
+}
+
+/// Ended tasks read at most for `vayu stats`.
+pub const ENDED_MAX: i32 = 5_000;
+
+/// The completed pile's tasks created since `since`, newest first, at most
+/// [`ENDED_MAX`]; documents that do not parse are left out. (By creation,
+/// not by end: `updated_at` and `execution.finished_at` are exempt from
+/// indexing, firestore.indexes.json, since a monotonic index caps the write
+/// rate. A task created before the window and ended in it is not counted.)
+pub async fn ended_since(store: &Store, since: Time) -> Result<Vec<Task>> {
+    let pile = Pile::Completed;
+    let (filter, order) = (ended_filter(since), newest_first());
+    let docs = store
+        .run_query(
+            &pile.parent(),
+            pile.collection_id(),
+            Some(filter),
+            order,
+            Some(ENDED_MAX),
+        )
+        .await?;
+    Ok(docs
+        .iter()
+        .filter_map(|d| Store::decode_versioned(d, pile).ok())
+        .map(|v| v.value)
+        .collect())
+}
+
+/// `created_at >= since`.
+pub fn ended_filter(since: Time) -> sq::Filter {
+    let at = pb::Value {
+        value_type: Some(pb::value::ValueType::TimestampValue(store::pb_time(since))),
+    };
+    store::field_op("created_at", Operator::GreaterThanOrEqual, at)
 }

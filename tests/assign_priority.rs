@@ -42,11 +42,28 @@ async fn a_critical_task_takes_the_first_free_slot_on_any_agent() {
     let fleet = Fleet::start(&cfg, configs).await;
     // Let the agents see each other and split the lanes.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    // A backlog of normal work: more than the three slots, in whatever
-    // lanes the ids fall in.
+    // A backlog of normal work: at least four tasks in each agent's lanes
+    // (a normal task in a peer's lane is that peer's, so an agent whose
+    // lanes got none would sit idle and "every agent busy" never hold).
+    let live: Vec<String> = (1..=3).map(|i| format!("agent-{i}")).collect();
+    let lanes: Vec<Vec<i64>> = (live.iter())
+        .map(|a| vayu::lanes::owned(a, &live))
+        .collect();
     let mut normal = Vec::new();
-    for i in 0..12 {
-        normal.push(create(&store, &format!("normal {i}"), Priority::Normal).await);
+    let mut per_agent = [0usize; 3];
+    while per_agent.iter().any(|n| *n < 4) {
+        assert!(normal.len() < 200, "the lanes never covered: {per_agent:?}");
+        let id = create(
+            &store,
+            &format!("normal {}", normal.len()),
+            Priority::Normal,
+        )
+        .await;
+        let lane = vayu::lanes::lane_for(&id);
+        for (i, own) in lanes.iter().enumerate() {
+            per_agent[i] += usize::from(own.contains(&lane));
+        }
+        normal.push(id);
     }
     // Every agent busy.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

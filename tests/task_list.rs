@@ -2,7 +2,9 @@
 //! filter (status, type, priority, agent, requester, tag, `--since`)
 //! alone and together; `--limit` and `--cursor` page through every task
 //! exactly once, in order; a table or `--json` with the next cursor; a bad
-//! cursor or `--since` is exit 2.
+//! cursor or `--since` is exit 2. And the bulk `task cancel` by the same
+//! filters: `--dry-run` changes nothing, then every match is cancelled,
+//! ended tasks are left alone, and no filter at all is exit 2.
 
 mod common;
 
@@ -156,5 +158,50 @@ async fn the_list_is_newest_first_filtered_and_paged() {
         args.extend(bad.iter().copied());
         let (code, _, err) = vayu_cli(&host, &db, &args).await;
         assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+
+    // Bulk cancel: a dry run first.
+    let cancel = |args: &[&str]| {
+        let mut all = vec!["--json", "task", "cancel"];
+        all.extend_from_slice(args);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| {
+        let (host, db) = (host.clone(), db.clone());
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            vayu_cli(&host, &db, &args).await
+        }
+    };
+    let (code, out, err) = run(cancel(&["--type", "maintenance", "--dry-run"])).await;
+    assert_eq!(code, 0, "{err}");
+    let said: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (said["dry_run"].clone(), said["matched"].clone()),
+        (Value::Bool(true), 2.into())
+    );
+    let (still, _) = titles(&host, &db, &["--type", "maintenance", "--status", "queued"]).await;
+    assert_eq!(still, ["m2", "m1"], "a dry run changes nothing");
+    let (code, out, err) = run(cancel(&["--type", "maintenance"])).await;
+    assert_eq!(code, 0, "{err}");
+    let said: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(
+        (said["matched"].clone(), said["failed"].clone()),
+        (2.into(), 0.into())
+    );
+    let (gone, _) = titles(&host, &db, &["--status", "cancelled"]).await;
+    assert_eq!(gone, ["m2", "m1"]);
+    let (ended, _) = titles(&host, &db, &["--status", "queued"]).await;
+    assert_eq!(ended, ["u1", "r2", "r1"], "the others are untouched");
+    let (code, out, _) = run(cancel(&["--agent", "lister"])).await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).expect("JSON")["matched"],
+        0,
+        "ended tasks are left"
+    );
+    for refused in [cancel(&[]), cancel(&["--id", "x", "--type", "research"])] {
+        let (code, _, err) = run(refused.clone()).await;
+        assert_eq!(code, 2, "{refused:?}: {err}");
     }
 }

@@ -32,6 +32,8 @@
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
 //!   the circle model → lanes → assign → model).
+//! - [`success`]: the seed's success metrics over a window of ended
+//!   tasks (`vayu stats`).
 //! - [`time`]: the one time type, stored as a Firestore timestamp.
 //! - [`workflow`]: workflow specs, their validation and step order, input
 //!   templates, and the seed's five flows as built-in templates.
@@ -55,5 +57,6 @@ pub mod review;
 pub mod schedule;
 pub mod schema;
 pub mod spread;
+pub mod success;
 pub mod time;
 pub mod workflow;

@@ -5,9 +5,11 @@
 use super::*;
 use crate::listing::{Cursor, Filter};
 
-#[derive(Args, Debug)]
-pub struct ListArgs {
-    #[arg(long, value_parser = parse_status, conflicts_with = "needs_review")]
+/// Which tasks: every filter given must hold (shared by `task list` and
+/// the bulk `task cancel`).
+#[derive(Args, Debug, Default)]
+pub struct FilterArgs {
+    #[arg(long, value_parser = parse_status)]
     pub status: Option<Status>,
     #[arg(long = "type", value_parser = parse_enum::<TaskType>)]
     pub task_type: Option<TaskType>,
@@ -25,19 +27,11 @@ pub struct ListArgs {
     /// (2026-12-06T03:00:00Z, or a local 2026-12-06 03:00).
     #[arg(long)]
     pub since: Option<String>,
-    /// Rows per page (1-1000).
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
-    pub limit: i32,
-    /// Where the previous page ended (it prints the cursor of the next).
-    #[arg(long)]
-    pub cursor: Option<String>,
-    /// Only tasks waiting for a person's review (`vayu task review`).
-    #[arg(long)]
-    pub needs_review: bool,
 }
 
-impl ListArgs {
-    fn filter(&self) -> Result<Filter, Error> {
+impl FilterArgs {
+    /// The filter; a bad `--since` is exit 2 before anything is read.
+    pub fn filter(&self) -> Result<Filter, Error> {
         let bad = |m: String| Error::InvalidTask(crate::model::InvalidTask(m));
         let since = match self.since.as_deref() {
             None => None,
@@ -60,11 +54,26 @@ impl ListArgs {
     }
 }
 
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub which: FilterArgs,
+    /// Rows per page (1-1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub limit: i32,
+    /// Where the previous page ended (it prints the cursor of the next).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Only tasks waiting for a person's review (`vayu task review`).
+    #[arg(long, conflicts_with = "status")]
+    pub needs_review: bool,
+}
+
 pub(super) async fn run(store: &Store, a: ListArgs, json: bool) -> Result<String, Error> {
     if a.needs_review {
         return review::needs_review(store, a.limit, json).await;
     }
-    let filter = a.filter()?;
+    let filter = a.which.filter()?;
     let cursor = a.cursor.as_deref().map(Cursor::decode).transpose()?;
     let page = crate::listing::page(store, &filter, a.limit as usize, cursor.as_ref()).await?;
     for b in &page.malformed {

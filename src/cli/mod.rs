@@ -32,6 +32,7 @@ use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 
 mod agent;
+mod bulk;
 mod create;
 mod edit;
 mod list;

@@ -35,11 +35,10 @@ pub enum TaskCmd {
         #[arg(long, default_value = "")]
         comment: String,
     },
-    /// Cancel a task (a running one stops within one heartbeat).
-    Cancel {
-        #[arg(long)]
-        id: String,
-    },
+    /// Cancel a task (a running one stops within one heartbeat), or
+    /// every task that filters match (`--status queued --type research`;
+    /// `--dry-run` lists them first).
+    Cancel(super::bulk::CancelArgs),
     /// Pause a task; it resumes from its last checkpoint.
     Pause {
         #[arg(long)]
@@ -111,7 +110,7 @@ pub(super) async fn run(
             rating,
             comment,
         } => review::rate(store, &id, rating, &comment, requester, json).await?,
-        TaskCmd::Cancel { id } => control_out(tasks::cancel(store, &id).await?, &id, json),
+        TaskCmd::Cancel(a) => super::bulk::cancel(store, a, json).await?,
         TaskCmd::Pause { id } => {
             let r = tasks::pause(store, &id).await?;
             let r = settle(store, &id, r, json).await?;
@@ -131,7 +130,7 @@ pub(super) async fn run(
     })
 }
 
-fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {
+pub(super) fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {
     if json {
         let (status, requested) = match &r {
             tasks::ControlResult::Moved(s) => (Some(s.as_str()), None),

@@ -286,6 +286,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             });
         }
     }
+    out.push(DeclaredQuery {
+        name: "tasks that ended in a window, newest first (`vayu stats`)",
+        site: "src/listing.rs",
+        collection_id: layout::Pile::Completed.collection_id(),
+        filter: Some(crate::listing::ended_filter(crate::model::now())),
+        order_by: crate::listing::newest_first(),
+    });
     // The review and status views still list a pile in memory.
     for pile in layout::Pile::ALL {
         out.push(DeclaredQuery {
@@ -320,7 +327,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/start.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/history.rs", 1),
-    ("src/listing.rs", 1),
+    ("src/listing.rs", 2),
     ("src/logs.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
