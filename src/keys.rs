@@ -71,6 +71,15 @@ pub async fn create(store: &Store, mut new: NewTask, key: &str) -> Result<Keyed>
     if let Some(v) = store.find_task(&id).await? {
         return same(v, &asked, key).map(Keyed::Existing);
     }
+    // Archived since: still the key's task, not a reason to make another.
+    if let Some(a) = crate::archive::find_archived(store, &id).await? {
+        let v = Versioned {
+            value: a.task,
+            pile: crate::layout::Pile::Completed,
+            update_time: Default::default(),
+        };
+        return same(v, &asked, key).map(Keyed::Existing);
+    }
     new.task_id = Some(id.clone());
     match crate::tasks::create(store, new).await {
         Ok(t) => Ok(Keyed::Created(t)),

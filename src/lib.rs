@@ -15,11 +15,13 @@
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
-//! [`resource`], [`retry`], [`review`], [`schedule`], [`schema`],
+//! [`resource`], [`retention`], [`retry`], [`review`], [`schedule`], [`schema`],
 //! [`spread`], [`success`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
+//! - [`archive`]: retention: ended tasks moved to `archive/` by any agent
+//!   past `config/retention`'s age, or by a person; and deleting them.
 //! - [`auth`]: acting as a Firebase Auth user instead of an admin (it lives
 //!   in `identity/`, beside where the tokens come from).
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
@@ -75,10 +77,11 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retry, review, schedule, schema, spread, success, time, workflow,
+    resource, retention, retry, review, schedule, schema, spread, success, time, workflow,
 };
 
 pub mod agent;
+pub mod archive;
 pub use identity::auth;
 pub mod bench;
 pub mod cli;

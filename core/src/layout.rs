@@ -12,6 +12,8 @@
 //! ratings/{task_id}                 a requester's 1-5 rating of a completed task
 //! schedules/{schedule_id}           cron schedules every agent evaluates
 //! workflows/{run_id}                a workflow run: its inputs and steps' tasks
+//! archive/{task_id}                 ended tasks moved out of the completed pile
+//! config/retention                  how long ended tasks stay in the completed pile
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -64,6 +66,14 @@ pub const SCHEDULES: &str = "schedules";
 /// Workflow runs (`crate::workflow::WorkflowRun`), one per `vayu workflow
 /// run`; their steps are ordinary tasks.
 pub const WORKFLOWS: &str = "workflows";
+
+/// Ended tasks moved out of the completed pile (`crate::retention`): the
+/// task as it ended, plus `archived_at` and `archived_by`. A collection of
+/// its own, so the completed pile stays small for the queries and
+/// listeners that read it, and the record stays whole.
+pub const ARCHIVE: &str = "archive";
+/// The project's retention (`crate::retention::Retention`).
+pub const RETENTION_CONFIG: &str = "config/retention";
 
 /// `agents/{agent_id}/metrics/{task_type}`: an agent's history on one
 /// task type (`crate::assign::history::Stats`).
@@ -158,6 +168,11 @@ pub fn schedule_doc(schedule_id: &str) -> String {
 /// `quarantine/{task_id}`.
 pub fn quarantine_doc(task_id: &str) -> String {
     format!("{QUARANTINE}/{task_id}")
+}
+
+/// `archive/{task_id}`.
+pub fn archive_doc(task_id: &str) -> String {
+    format!("{ARCHIVE}/{task_id}")
 }
 
 /// `workflows/{run_id}`.

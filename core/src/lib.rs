@@ -26,6 +26,7 @@
 //! - [`model`]: the task and agent documents as stored.
 //! - [`protocol`]: the handler's stdout line protocol.
 //! - [`resource`]: named semaphores a task takes permits of while it runs.
+//! - [`retention`]: how long ended tasks stay before the archive.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`review`]: review policies, verdicts, the quality score, rework.
 //! - [`schedule`]: a schedule document, its due ticks and their commits.
@@ -52,6 +53,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod protocol;
 pub mod resource;
+pub mod retention;
 pub mod retry;
 pub mod review;
 pub mod schedule;

@@ -5,6 +5,11 @@ use super::*;
 /// How long log batches are kept by default: 30 days.
 pub const LOG_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
+/// How often old ended tasks are archived: often enough that the
+/// completed pile never holds much more than its retention, rarely enough
+/// that the sweep's one query costs nothing worth counting.
+pub const ARCHIVE_EVERY: Duration = Duration::from_secs(600);
+
 /// Which command runs which task type.
 #[derive(Debug, Clone, Default)]
 pub struct Handlers {
@@ -74,6 +79,10 @@ pub struct AgentConfig {
     /// How long a task's log batches are kept (their `expire_at`, for
     /// Firestore's TTL policy); `None` keeps them.
     pub log_retention: Option<Duration>,
+    /// How often the owner of lane 0 moves old ended tasks to the archive
+    /// (`crate::archive::sweep`, by `config/retention`'s age); `None`
+    /// never.
+    pub archive_every: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -84,6 +93,7 @@ impl AgentConfig {
             breaker: crate::breaker::BreakerConfig::default(),
             metrics_addr: None,
             log_retention: Some(LOG_RETENTION),
+            archive_every: Some(ARCHIVE_EVERY),
             agent_id,
             capabilities: Vec::new(),
             concurrency: 4,

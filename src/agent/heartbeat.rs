@@ -73,6 +73,7 @@ impl Agent {
         self.offer = self.cfg.offer();
         self.queue.unpark();
         self.maybe_sweep();
+        self.maybe_archive();
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();
         self.maybe_sweep_expired_once();
@@ -137,6 +138,28 @@ impl Agent {
 }
 
 impl Agent {
+    /// The owner of lane 0 moves ended tasks past the retention's age to
+    /// the archive, every `archive_every`, one sweep at a time. Another
+    /// agent that believes it owns lane 0 too (a moment of changing
+    /// peers) makes the same conditional commits, and loses them.
+    fn maybe_archive(&mut self) {
+        let due = self.cfg.archive_every.is_some_and(|every| {
+            self.queue.lanes.contains(&0) && self.last_archive.elapsed() >= every
+        }) && self.archiving.as_ref().is_none_or(|s| s.is_finished());
+        if !due {
+            return;
+        }
+        self.last_archive = Instant::now();
+        let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        self.archiving = Some(tokio::spawn(async move {
+            match crate::archive::sweep(&store, &me).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(n, "archived ended tasks past their retention"),
+                Err(e) => tracing::warn!(error = %e, "the archive sweep failed"),
+            }
+        }));
+    }
+
     /// Once, as soon as this agent sees Firestore clearly: requeue every
     /// task whose lease ran out, in case every agent was down at once (the
     /// lane-0 sweep would find them too, but only a `sweep_every` later).

@@ -105,6 +105,8 @@ impl Agent {
             // restarted fleet finds what was typed while it was down then),
             // not at once: an idle fleet's first seconds cost no reads.
             last_sweep: Instant::now(),
+            archiving: None,
+            last_archive: Instant::now(),
             swept_expired: false,
             run_ends: std::collections::VecDeque::new(),
             sweep_gap: heartbeat::SweepGap::new(cfg.sweep_every),

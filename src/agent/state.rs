@@ -108,6 +108,9 @@ pub(super) struct Agent {
     /// owner of lane 0, one at a time.
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_sweep: Instant,
+    /// The archive sweep (`heartbeat.rs`), by the owner of lane 0.
+    pub(super) archiving: Option<tokio::task::JoinHandle<()>>,
+    pub(super) last_archive: Instant,
     /// Whether the startup look for expired leases was made (it waits for
     /// a clear sight of Firestore: `heartbeat.rs`).
     pub(super) swept_expired: bool,

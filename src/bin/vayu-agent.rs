@@ -38,6 +38,7 @@ mod env {
     pub const METRICS_ADDR: &str = "VAYU_METRICS_ADDR";
     pub const LOG_FORMAT: &str = "VAYU_LOG_FORMAT";
     pub const LOG_RETENTION_DAYS: &str = "VAYU_LOG_RETENTION_DAYS";
+    pub const ARCHIVE_EVERY_SECS: &str = "VAYU_ARCHIVE_EVERY_SECS";
 }
 
 #[derive(Parser, Debug)]
@@ -105,6 +106,11 @@ struct Args {
     #[arg(long, env = env::LOG_RETENTION_DAYS, default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3650))]
     log_retention_days: u64,
+    /// How often (seconds) to move ended tasks older than
+    /// `config/retention`'s age (default 30 days) to `archive/`; only the
+    /// agent that owns lane 0 does it. 0: never.
+    #[arg(long, env = env::ARCHIVE_EVERY_SECS, default_value_t = 600.0)]
+    archive_every_secs: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -259,6 +265,10 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.metrics_addr = args.metrics_addr;
     cfg.log_retention = (args.log_retention_days > 0)
         .then(|| Duration::from_secs(args.log_retention_days * 86_400));
+    cfg.archive_every = match args.archive_every_secs {
+        0.0 => None,
+        s => Some(secs(s, "--archive-every-secs")?),
+    };
     let base = secs(args.breaker_backoff_secs, "--breaker-backoff-secs")?;
     cfg.breaker = vayu::breaker::BreakerConfig {
         threshold: args.breaker_failures,

@@ -1,20 +1,21 @@
-//! `vayu task cancel`: one task by `--id`, or every task a filter matches
-//! (`--status queued --type research`), with `--dry-run` to see which
-//! first. Each is the one-task cancel ([`tasks::cancel`]), so the rules
-//! judge every one as they would alone; one refused does not stop the
-//! rest, and the exit code says some were.
+//! `vayu task cancel`, `archive` and `delete`: one task by `--id`, or
+//! every task a filter matches (`--status queued --type research`), with
+//! `--dry-run` to see which first. Each is the one-task action
+//! ([`tasks::cancel`], [`crate::archive`]), so the rules judge every one
+//! as they would alone; one refused does not stop the rest, and the exit
+//! code says some were.
 
 use super::list::FilterArgs;
 use super::*;
 
 #[derive(Args, Debug)]
-pub struct CancelArgs {
-    /// The task; or give filters to cancel every task they match.
+pub struct BulkArgs {
+    /// The task; or give filters to act on every task they match.
     #[arg(long, conflicts_with_all = ["status", "task_type", "priority", "agent", "requester", "tag", "since"])]
     pub id: Option<String>,
     #[command(flatten)]
     pub which: FilterArgs,
-    /// List what would be cancelled, and change nothing.
+    /// List what would change, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// At most this many tasks (1-10000).
@@ -22,41 +23,106 @@ pub struct CancelArgs {
     pub limit: u32,
 }
 
-pub(super) async fn cancel(store: &Store, a: CancelArgs, json: bool) -> Result<String, Error> {
+/// What a bulk command does to each task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Tasks that have not ended.
+    Cancel,
+    /// Ended tasks, to the archive.
+    Archive,
+    /// Ended tasks, for good.
+    Delete,
+}
+
+impl Action {
+    fn done(self) -> &'static str {
+        match self {
+            Action::Cancel => "cancelled or asked to stop",
+            Action::Archive => "archived",
+            Action::Delete => "deleted",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Cancel => "cancel",
+            Action::Archive => "archive",
+            Action::Delete => "delete",
+        }
+    }
+
+    /// Whether the action applies to a task in this status.
+    fn applies(self, status: crate::lifecycle::Status) -> bool {
+        (self == Action::Cancel) != status.is_terminal()
+    }
+
+    async fn one(self, store: &Store, id: &str, by: &str) -> Result<String, Error> {
+        Ok(match self {
+            Action::Cancel => tasks::cancel(store, id).await?.to_string(),
+            Action::Archive => crate::archive::archive(store, id, by).await?.to_string(),
+            Action::Delete => crate::archive::delete(store, id).await?.to_string(),
+        })
+    }
+}
+
+pub(super) async fn run(
+    store: &Store,
+    action: Action,
+    a: BulkArgs,
+    json: bool,
+    requester: Option<String>,
+) -> Result<String, Error> {
+    let by = requester.unwrap_or_else(tasks::whoami);
     if let Some(id) = &a.id {
-        return Ok(super::task::control_out(
-            tasks::cancel(store, id).await?,
-            id,
-            json,
-        ));
+        if action == Action::Cancel {
+            return Ok(super::task::control_out(
+                tasks::cancel(store, id).await?,
+                id,
+                json,
+            ));
+        }
+        let said = action.one(store, id, &by).await?;
+        return Ok(if json {
+            to_json(&serde_json::json!({"task_id": id, "result": said}))
+        } else {
+            format!("{id}: {said}\n")
+        });
     }
     let filter = a.which.filter()?;
     if filter == crate::listing::Filter::default() {
-        return Err(Error::InvalidTask(crate::model::InvalidTask(
+        return Err(Error::InvalidTask(crate::model::InvalidTask(format!(
             "give --id, or at least one filter (--status, --type, --priority, --agent, \
-             --requester, --tag, --since): cancelling every task takes one on purpose"
-                .into(),
-        )));
+             --requester, --tag, --since): to {} every task takes one on purpose",
+            action.verb()
+        ))));
     }
-    let matched = matching(store, &filter, a.limit as usize).await?;
+    if let Some(s) = filter.status
+        && !action.applies(s)
+    {
+        return Err(Error::InvalidTask(crate::model::InvalidTask(format!(
+            "--status {s}: no {s} task can be {}",
+            action.done()
+        ))));
+    }
+    let matched = matching(store, &filter, action, a.limit as usize).await?;
     if a.dry_run {
         return Ok(if json {
             let ids: Vec<&str> = matched.iter().map(|v| v.value.task_id.as_str()).collect();
             to_json(&serde_json::json!({"dry_run": true, "matched": ids.len(), "task_ids": ids}))
         } else {
             render_task_table(&matched)
-                + &format!("{} would be cancelled (dry run)\n", matched.len())
+                + &format!("{} would be {} (dry run)\n", matched.len(), action.done())
         });
     }
     let mut rows = Vec::new();
     let mut failed = 0;
     for v in &matched {
         let id = &v.value.task_id;
-        let said = match tasks::cancel(store, id).await {
-            Ok(r) => r.to_string(),
+        let said = match action.one(store, id, &by).await {
+            Ok(r) => r,
             Err(e) => {
                 failed += 1;
-                format!("not cancelled: {e}")
+                format!("not {}: {e}", action.done())
             }
         };
         rows.push((id.clone(), said));
@@ -75,9 +141,10 @@ pub(super) async fn cancel(store: &Store, a: CancelArgs, json: bool) -> Result<S
             .collect();
         let _ = writeln!(
             out,
-            "{} of {} cancelled or asked to stop",
+            "{} of {} {}",
             rows.len() - failed,
-            rows.len()
+            rows.len(),
+            action.done()
         );
         out
     };
@@ -85,28 +152,27 @@ pub(super) async fn cancel(store: &Store, a: CancelArgs, json: bool) -> Result<S
         // What was done is printed before the refusal's exit code.
         print!("{out}");
         return Err(Error::Conflict(format!(
-            "{failed} of {} tasks could not be cancelled",
-            rows.len()
+            "{failed} of {} tasks could not be {}",
+            rows.len(),
+            action.done()
         )));
     }
     Ok(out)
 }
 
-/// Every task the filter matches that has not ended, newest first, at
-/// most `limit`.
+/// Every task the filter matches that the action applies to, newest
+/// first, at most `limit`.
 async fn matching(
     store: &Store,
     filter: &crate::listing::Filter,
+    action: Action,
     limit: usize,
 ) -> Result<Vec<Versioned<Task>>, Error> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
         let page = crate::listing::page(store, filter, 500, cursor.as_ref()).await?;
-        let open = page
-            .tasks
-            .into_iter()
-            .filter(|v| !v.value.status.is_terminal());
+        let open = (page.tasks.into_iter()).filter(|v| action.applies(v.value.status));
         out.extend(open);
         match page.next {
             Some(next) if out.len() < limit => cursor = Some(next),

@@ -39,6 +39,7 @@ mod list;
 mod logs;
 mod quarantine;
 mod resource;
+mod retention;
 mod review;
 mod schedule;
 mod stats;
@@ -98,6 +99,9 @@ pub enum Command {
     /// Review metrics: first-time success, rework rate, quality per type
     /// and agent, the requesters' mean rating.
     Stats(stats::StatsArgs),
+    /// How long ended tasks stay in the completed pile before agents move
+    /// them to the archive: show it, or set it (`--archive-after-days`).
+    Retention(retention::RetentionArgs),
     /// Measure throughput, latency and Firestore operations per task
     /// against the textbook claim loop and the emulator's ceiling.
     Bench(crate::bench::BenchArgs),
@@ -212,6 +216,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Agent(cmd) => agent::run(&store, cmd, json).await?,
         Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
         Command::Stats(a) => stats::run(&store, a, json).await?,
+        Command::Retention(a) => retention::run(&store, a, json).await?,
         Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,

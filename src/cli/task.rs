@@ -1,5 +1,6 @@
 //! `vayu task …`: create, inspect and control tasks.
 
+use super::bulk;
 use super::*;
 
 #[derive(Subcommand, Debug)]
@@ -38,7 +39,15 @@ pub enum TaskCmd {
     /// Cancel a task (a running one stops within one heartbeat), or
     /// every task that filters match (`--status queued --type research`;
     /// `--dry-run` lists them first).
-    Cancel(super::bulk::CancelArgs),
+    Cancel(super::bulk::BulkArgs),
+    /// Move an ended task out of the completed pile into `archive/`
+    /// (agents also do it once tasks pass `config/retention`'s age), or
+    /// every ended task that filters match (`--dry-run` lists them first).
+    Archive(super::bulk::BulkArgs),
+    /// Delete an ended task for good, from the completed pile or the
+    /// archive, or every ended task that filters match. Its log lines
+    /// expire on their own (`--log-retention-days` of the agents).
+    Delete(super::bulk::BulkArgs),
     /// Pause a task; it resumes from its last checkpoint.
     Pause {
         #[arg(long)]
@@ -85,7 +94,13 @@ pub(super) async fn run(
         }
         TaskCmd::Create(a) => super::create::run(store, *a, json, requester).await?,
         TaskCmd::Status { id } => {
-            let v = store_find(store, &id).await?;
+            let v = match store_find(store, &id).await {
+                Err(Error::NotFound(m)) => match crate::archive::find_archived(store, &id).await? {
+                    Some(a) => return Ok(archived_out(&a, json)),
+                    None => return Err(Error::NotFound(m)),
+                },
+                found => found?,
+            };
             let waiting = waits::waits(store, &[&v.value]).await.pop().flatten();
             let policy = crate::review::policy_of(&v.value);
             let verdicts = store
@@ -110,7 +125,9 @@ pub(super) async fn run(
             rating,
             comment,
         } => review::rate(store, &id, rating, &comment, requester, json).await?,
-        TaskCmd::Cancel(a) => super::bulk::cancel(store, a, json).await?,
+        TaskCmd::Cancel(a) => bulk::run(store, bulk::Action::Cancel, a, json, requester).await?,
+        TaskCmd::Archive(a) => bulk::run(store, bulk::Action::Archive, a, json, requester).await?,
+        TaskCmd::Delete(a) => bulk::run(store, bulk::Action::Delete, a, json, requester).await?,
         TaskCmd::Pause { id } => {
             let r = tasks::pause(store, &id).await?;
             let r = settle(store, &id, r, json).await?;
@@ -128,6 +145,26 @@ pub(super) async fn run(
             json,
         ),
     })
+}
+
+/// An archived task: the task as it ended, and when and by whom it was
+/// archived.
+fn archived_out(a: &crate::archive::Archived, json: bool) -> String {
+    if json {
+        let mut out = serde_json::to_value(&a.task).unwrap_or_default();
+        out["archived"] = serde_json::json!({"at": a.archived_at, "by": a.archived_by});
+        return to_json(&out);
+    }
+    let v = Versioned {
+        value: a.task.clone(),
+        pile: Pile::Completed,
+        update_time: Default::default(),
+    };
+    let id = &a.task.task_id;
+    let at = a.archived_at.map(|t| t.to_string()).unwrap_or_default();
+    // The task is no longer in the completed pile: say where it is.
+    render_task(&v).replacen(&Pile::Completed.doc(id), &crate::layout::archive_doc(id), 1)
+        + &format!("archived  {at} by {}\n", a.archived_by)
 }
 
 pub(super) fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> String {

@@ -293,6 +293,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         filter: Some(crate::listing::ended_filter(crate::model::now())),
         order_by: crate::listing::newest_first(),
     });
+    out.push(DeclaredQuery {
+        name: "ended tasks past the retention's age, oldest first (the archive sweep)",
+        site: "src/archive.rs",
+        collection_id: layout::Pile::Completed.collection_id(),
+        filter: Some(crate::archive::due_filter(crate::model::now())),
+        order_by: crate::archive::oldest_first(),
+    });
     // The review and status views still list a pile in memory.
     for pile in layout::Pile::ALL {
         out.push(DeclaredQuery {
@@ -325,6 +332,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/queue.rs", 1),
     ("src/agent/recovery.rs", 2),
     ("src/agent/start.rs", 1),
+    ("src/archive.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/history.rs", 1),
     ("src/listing.rs", 2),
