@@ -120,7 +120,11 @@ pub fn render_agent_table(agents: &[AgentDoc], t_now: Time) -> String {
         .map(|a| {
             vec![
                 a.agent_id.clone(),
-                effective_state(a, t_now).to_string(),
+                match (effective_state(a, t_now), &a.drain) {
+                    (AgentState::Offline, _) => AgentState::Offline.to_string(),
+                    (state, Some(_)) => format!("{state}, draining"),
+                    (state, None) => state.to_string(),
+                },
                 format!("{}/{}", a.current_tasks.len(), a.concurrency),
                 format!("{:.1}%", a.cpu_usage),
                 format!("{:.1}%", a.memory_usage),

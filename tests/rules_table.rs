@@ -271,9 +271,10 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
         keys(&v["execution"]),
         "execution keys in isExecutionChange"
     );
-    // Learned skills are omitted while empty.
+    // Learned skills and a drain request are omitted while empty.
     let agent = model::AgentDoc {
         skills: vec!["rust".into()],
+        drain: Some(model::DrainRequest::default()),
         ..model::AgentDoc::default()
     };
     let agent = serde_json::to_value(agent).expect("serializes");

@@ -5,6 +5,10 @@ use super::*;
 /// How long log batches are kept by default: 30 days.
 pub const LOG_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
+/// How long a draining agent lets its tasks finish: long enough for most
+/// handlers, short enough that a rolling update does not stall on one.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(300);
+
 /// How often old ended tasks are archived: often enough that the
 /// completed pile never holds much more than its retention, rarely enough
 /// that the sweep's one query costs nothing worth counting.
@@ -54,6 +58,9 @@ pub struct AgentConfig {
     pub heartbeat: Duration,
     /// How long running handlers may finish after a shutdown signal.
     pub grace: Duration,
+    /// How long running handlers may finish after a drain request
+    /// (`vayu agent drain`) before their tasks go back to the queue.
+    pub drain_grace: Duration,
     /// Delays between failed attempts of a task.
     pub retry_backoff: Backoff,
     /// How often the owner of lane 0 counts the queue for documents no
@@ -101,6 +108,7 @@ impl AgentConfig {
             lease: Duration::from_secs(30),
             heartbeat: Duration::from_secs(5),
             grace: Duration::from_secs(10),
+            drain_grace: DRAIN_GRACE,
             retry_backoff: Backoff::default(),
             sweep_every: intake::SWEEP_EVERY,
             reviews: ReviewCommands::default(),
@@ -194,4 +202,6 @@ pub struct AgentReport {
     pub conflict_ms: Vec<f64>,
     /// Verdicts this agent gave (self-checks, peer reviews, test runs).
     pub reviews_given: u64,
+    /// It stopped because a person asked it to drain.
+    pub drained: bool,
 }

@@ -56,6 +56,7 @@ impl Card {
             heartbeat_ms: i64::try_from(cfg.heartbeat.as_millis()).unwrap_or(i64::MAX),
             completed_count: count("completed"),
             failed_count: count("retrying") + count("failed"),
+            drain: None,
         }
     }
 }
@@ -91,7 +92,7 @@ impl Agent {
         }
         let (store, health) = (self.store.clone(), self.health.clone());
         self.background.spawn(async move {
-            let result = store.put_agent(&doc).await;
+            let result = store.heartbeat_agent(&doc).await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "heartbeat failed");
             }

@@ -162,7 +162,10 @@ impl Agent {
         match event {
             Some(ListenEvent::Upsert(doc)) => {
                 let id = agent_id_of(&doc.name).to_string();
-                if id != self.cfg.agent_id {
+                if id == self.cfg.agent_id {
+                    return self.on_own_doc(&doc);
+                }
+                {
                     let peer = Peer::new(doc, self.peers.get(&id), self.stale_after);
                     self.peers.insert(id, peer);
                     self.recheck_lanes = true;
@@ -179,6 +182,25 @@ impl Agent {
             }
         }
         ControlFlow::Continue(())
+    }
+
+    /// Our own document changed: a person may have asked us to drain
+    /// (`vayu agent drain`). Then the loop ends like a shutdown, with the
+    /// drain's grace period for running tasks to finish before they are
+    /// handed back to the queue.
+    fn on_own_doc(
+        &mut self,
+        doc: &firestore::gcloud_sdk::google::firestore::v1::Document,
+    ) -> ControlFlow<()> {
+        let Ok(me) = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(doc) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(drain) = me.drain else {
+            return ControlFlow::Continue(());
+        };
+        tracing::info!(by = %drain.by, running = self.running.len(), grace = ?self.cfg.drain_grace, "asked to drain: claiming nothing more");
+        self.report.drained = true;
+        ControlFlow::Break(())
     }
 
     /// Takes over every peer silent for longer than `stale_after`, once.

@@ -21,7 +21,7 @@ impl Agent {
         // a stuck write must not hold the shutdown.
         let _ = tokio::time::timeout(self.cfg.grace, self.learner.flush()).await;
         let offline = self.agent_doc(AgentState::Offline);
-        if let Err(e) = self.store.put_agent(&offline).await {
+        if let Err(e) = self.store.heartbeat_agent(&offline).await {
             tracing::warn!(error = %e, "could not mark the agent offline");
         }
         self.publish();
@@ -69,16 +69,33 @@ impl Agent {
         }
     }
 
-    /// Lets runners finish within the grace period, then tells the rest to
-    /// release their tasks, and waits for them to do so.
+    /// Lets runners finish within the grace period (a drain's own, when a
+    /// person asked for one), then tells the rest to release their tasks,
+    /// and waits for them to do so.
     async fn finish_within_grace(&mut self) {
-        let deadline = Instant::now() + self.cfg.grace;
+        let grace = match self.report.drained {
+            true => self.cfg.drain_grace,
+            false => self.cfg.grace,
+        };
+        let deadline = Instant::now() + grace;
+        // A drain's grace outlasts the peers' patience: keep telling them
+        // this agent is alive, so the dashboard and `agent list` show it
+        // busy, not dead.
+        let mut beat = tokio::time::interval(self.cfg.heartbeat);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while !self.runners.is_empty() {
             tokio::select! {
                 joined = self.runners.join_next() => {
                     if let Some(Ok((id, outcome))) = joined {
                         self.running.remove(&id);
                         self.count(outcome);
+                    }
+                }
+                _ = beat.tick() => {
+                    let doc = self.agent_doc(AgentState::Busy);
+                    let write = self.store.heartbeat_agent(&doc);
+                    if let Err(e) = tokio::time::timeout(self.cfg.heartbeat, write).await {
+                        tracing::debug!(error = %e, "a heartbeat while finishing timed out");
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {

@@ -22,6 +22,7 @@ mod env {
     pub const LEASE_SECS: &str = "VAYU_LEASE_SECS";
     pub const HEARTBEAT_SECS: &str = "VAYU_HEARTBEAT_SECS";
     pub const GRACE_SECS: &str = "VAYU_GRACE_SECS";
+    pub const DRAIN_GRACE_SECS: &str = "VAYU_DRAIN_GRACE_SECS";
     pub const LOG: &str = "VAYU_LOG";
     pub const SELF_CHECK: &str = "VAYU_SELF_CHECK";
     pub const REVIEW_HANDLER: &str = "VAYU_REVIEW_HANDLER";
@@ -72,6 +73,10 @@ struct Args {
     /// Seconds running handlers get to finish after SIGTERM.
     #[arg(long, env = env::GRACE_SECS, default_value_t = 10.0)]
     grace_secs: f64,
+    /// After `vayu agent drain`: how long running tasks may finish before
+    /// they go back to the queue for other agents; then the agent exits 0.
+    #[arg(long, env = env::DRAIN_GRACE_SECS, default_value_t = 300.0)]
+    drain_grace_secs: f64,
     /// The self-check run on this agent's own output when a task's review
     /// policy has `self`: the task on stdin, exit 0 approves (or print
     /// `vayu:verdict`, `vayu:score`, `vayu:comment`).
@@ -261,6 +266,7 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.lease = secs(args.lease_secs, "--lease-secs")?;
     cfg.heartbeat = secs(args.heartbeat_secs, "--heartbeat-secs")?;
     cfg.grace = secs(args.grace_secs, "--grace-secs")?;
+    cfg.drain_grace = secs(args.drain_grace_secs, "--drain-grace-secs")?;
     args.sandbox.apply(&mut cfg.sandbox);
     cfg.metrics_addr = args.metrics_addr;
     cfg.log_retention = (args.log_retention_days > 0)
@@ -357,7 +363,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).context("the agent failed"),
     };
-    tracing::info!(claimed = report.claimed, outcomes = ?report.outcomes, "bye");
+    tracing::info!(claimed = report.claimed, outcomes = ?report.outcomes, drained = report.drained, "bye");
     drop(identity);
     Ok(())
 }

@@ -18,6 +18,16 @@ pub enum AgentCmd {
         #[arg(long)]
         id: String,
     },
+    /// Ask an agent to drain (an admin's): it claims nothing more, lets
+    /// its running tasks finish within its `--drain-grace-secs`, hands the
+    /// rest back to the queue, marks itself offline and exits 0. `--wait`
+    /// follows it until then (Ctrl-C stops the waiting, not the drain).
+    Drain {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        wait: bool,
+    },
     /// Print what a new agent needs to sign in as itself (an admin action:
     /// signs a custom token with a service account key; see
     /// docs/production.md). Writes nothing to Firestore.
@@ -30,8 +40,17 @@ pub enum AgentCmd {
     },
 }
 
-pub(super) async fn run(store: &Store, cmd: AgentCmd, json: bool) -> Result<String, Error> {
+pub(super) async fn run(
+    store: &Store,
+    cmd: AgentCmd,
+    json: bool,
+    requester: Option<String>,
+) -> Result<String, Error> {
     Ok(match cmd {
+        AgentCmd::Drain { id, wait } => {
+            let by = requester.unwrap_or_else(tasks::whoami);
+            drain(store, &id, &by, wait, json).await?
+        }
         // `run` answers enroll before connecting: it needs no Firestore.
         AgentCmd::Enroll { .. } => unreachable!("enroll is handled in run"),
         AgentCmd::List { available } => {
@@ -128,4 +147,50 @@ fn render_history(history: &[Stats]) -> String {
         ],
         &rows,
     )
+}
+
+/// `vayu agent drain`: the request, and with `wait`, the agent followed
+/// until it is offline, its running tasks counted down on a terminal.
+async fn drain(store: &Store, id: &str, by: &str, wait: bool, json: bool) -> Result<String, Error> {
+    use std::io::IsTerminal as _;
+    let agent =
+        (store.get_agent(id).await?).ok_or_else(|| Error::NotFound(format!("no agent {id}")))?;
+    if effective_state(&agent, now()) == AgentState::Offline {
+        return Err(Error::Conflict(format!(
+            "agent {id} is offline: nothing to drain"
+        )));
+    }
+    store.request_drain(id, by).await?;
+    let mut running = agent.current_tasks.len();
+    if wait {
+        let show = !json && std::io::stderr().is_terminal();
+        loop {
+            let now_doc = store.get_agent(id).await?;
+            // Gone, offline, or started again (a new incarnation): done.
+            let done = now_doc.as_ref().is_none_or(|a| {
+                a.status == Some(AgentState::Offline) || a.incarnation != agent.incarnation
+            });
+            running = now_doc.map_or(0, |a| a.current_tasks.len());
+            if done {
+                break;
+            }
+            if show {
+                eprint!("\rdraining {id}: {running} task(s) running…   ");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        if show {
+            eprintln!();
+        }
+    }
+    let state = if wait { "drained" } else { "draining" };
+    Ok(if json {
+        to_json(&serde_json::json!({"agent_id": id, "state": state, "running": running}))
+    } else if wait {
+        format!("{id}: drained; it is offline\n")
+    } else {
+        format!(
+            "{id}: asked to drain ({running} task(s) running); `vayu agent drain --id {id} --wait` follows it\n"
+        )
+    })
 }

@@ -213,7 +213,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let store = Store::connect(&cfg).await?;
     let out = match cli.command {
         Command::Task(cmd) => task::run(&store, cmd, json, requester).await?,
-        Command::Agent(cmd) => agent::run(&store, cmd, json).await?,
+        Command::Agent(cmd) => agent::run(&store, cmd, json, requester).await?,
         Command::Quarantine(cmd) => quarantine::run(&store, cmd, json, requester).await?,
         Command::Stats(a) => stats::run(&store, a, json).await?,
         Command::Retention(a) => retention::run(&store, a, json).await?,

@@ -1,5 +1,5 @@
 //! Agent documents (`agents/{id}`): an agent's own heartbeat write, a
-//! peer marking it offline, and reading them.
+//! peer marking it offline, a person asking it to drain, and reading them.
 
 use super::{Precondition, Store, server_time, string_value};
 use crate::error::Result;
@@ -9,7 +9,64 @@ use crate::model::AgentDoc;
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 
 impl Store {
-    /// Creates or replaces `agents/{id}`.
+    /// An agent's heartbeat: every field of its document but `drain`,
+    /// which is a person's to write (`request_drain`); a whole-document
+    /// write could erase a drain request made a moment before.
+    pub async fn heartbeat_agent(&self, agent: &AgentDoc) -> Result<()> {
+        let mut doc = self.encode(&layout::agent_doc(&agent.agent_id), agent)?;
+        // Set by the transform; a field may not be in both.
+        doc.fields.remove("last_heartbeat");
+        doc.fields.remove("drain");
+        let mut paths: Vec<String> = doc.fields.keys().cloned().collect();
+        // Omitted while empty, and then cleared.
+        if !paths.iter().any(|p| p == "skills") {
+            paths.push("skills".into());
+        }
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            update_mask: Some(pb::DocumentMask { field_paths: paths }),
+            update_transforms: vec![server_time("last_heartbeat")],
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
+        Ok(())
+    }
+
+    /// Asks agent `agent_id` to drain: sets `drain` to who asks and the
+    /// server's time, touching nothing else. An agent with no document is
+    /// NotFound (the precondition), one already offline is refused by the
+    /// caller first.
+    pub async fn request_drain(&self, agent_id: &str, by: &str) -> Result<()> {
+        let mut drain = std::collections::HashMap::new();
+        drain.insert("by".to_string(), string_value(by));
+        let mut fields = std::collections::HashMap::new();
+        fields.insert(
+            "drain".to_string(),
+            pb::Value {
+                value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
+                    fields: drain,
+                })),
+            },
+        );
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(pb::Document {
+                name: self.name(&layout::agent_doc(agent_id)),
+                fields,
+                ..Default::default()
+            })),
+            update_mask: Some(pb::DocumentMask {
+                field_paths: vec!["drain".into()],
+            }),
+            update_transforms: vec![server_time("drain.at")],
+            current_document: Precondition::Exists.into_pb(),
+        };
+        self.commit(vec![write]).await?;
+        Ok(())
+    }
+
+    /// Creates or replaces `agents/{id}` (at an agent's start: a new
+    /// incarnation, with no drain request).
     pub async fn put_agent(&self, agent: &AgentDoc) -> Result<()> {
         let doc = self.encode(&layout::agent_doc(&agent.agent_id), agent)?;
         let write = pb::Write {

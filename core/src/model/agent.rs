@@ -36,4 +36,18 @@ pub struct AgentDoc {
     /// The agent's heartbeat interval in milliseconds (50..=3_600_000): a
     /// peer may mark it offline only after two of them passed silently.
     pub heartbeat_ms: i64,
+    /// A person asked this agent to drain (`vayu agent drain`): stop
+    /// claiming, finish or hand back its tasks, and exit. Written by the
+    /// person alone; the agent's heartbeats leave it as it is, and its
+    /// next start clears it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drain: Option<DrainRequest>,
+}
+
+/// Who asked an agent to drain, and when.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DrainRequest {
+    pub by: String,
+    pub at: Option<Time>,
 }
