@@ -51,6 +51,8 @@
 //!   time, one equality on the server and the rest in memory.
 //! - [`logs`]: a task's whole log (`task_logs/{id}/lines`), read in order.
 //! - [`metrics`]: client-side counts of Firestore operations.
+//! - [`migrate`]: `vayu task migrate`: a running task handed to another
+//!   agent with its checkpoints.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`push`]: how a new task finds its agent beyond pull (`--assign`): a
 //!   push to a named or a scored agent, hybrid, an auction's window; and
@@ -98,6 +100,7 @@ pub mod listen;
 pub mod listing;
 pub mod logs;
 pub mod metrics;
+pub mod migrate;
 pub mod push;
 pub mod quarantine;
 pub mod queries;

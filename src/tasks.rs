@@ -241,6 +241,11 @@ async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<Co
         let target = match req {
             ControlRequest::Cancel => Status::Cancelled,
             ControlRequest::Pause => Status::Paused,
+            ControlRequest::Migrate => {
+                return Err(Error::Config(
+                    "bug: a migration is crate::migrate's, not a control".into(),
+                ));
+            }
         };
         let t = &seen.value;
         let result = if seen.pile == Pile::Active && !lease_expired(t) {

@@ -84,12 +84,16 @@ pub async fn requeue(
     next.metadata.retry_count += 1;
     next.assignment.primary_agent = None;
     next.control = None;
-    // A pending cancel or pause survives the takeover (firestore.rules
-    // `takeoverObeys`): the task ends cancelled or paused, not requeued.
+    // A pending cancel, pause or migrate survives the takeover
+    // (firestore.rules `takeoverObeys`): the task ends cancelled, paused,
+    // or queued for the migration's agent, and the lost attempt is no
+    // failure.
     if let Some(c) = t.control {
         let to = match c {
             ControlRequest::Cancel => Status::Cancelled,
             ControlRequest::Pause => Status::Paused,
+            // Queued for the agent the request pushed it to.
+            ControlRequest::Migrate => Status::Queued,
         };
         // Not a failed attempt: the retries stay as they were.
         next.metadata.retry_count = t.metadata.retry_count;

@@ -48,6 +48,17 @@ pub enum TaskCmd {
     /// archive, or every ended task that filters match. Its log lines
     /// expire on their own (`--log-retention-days` of the agents).
     Delete(super::bulk::BulkArgs),
+    /// Hand a running task to another agent: its agent stops the handler
+    /// at its next heartbeat and the new agent resumes from the last
+    /// checkpoint (only it may claim the task for 10 minutes). `--wait`
+    /// follows it until the new agent runs it.
+    Migrate {
+        id: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        wait: bool,
+    },
     /// Pause a task; it resumes from its last checkpoint.
     Pause {
         #[arg(long)]
@@ -128,6 +139,20 @@ pub(super) async fn run(
         TaskCmd::Cancel(a) => bulk::run(store, bulk::Action::Cancel, a, json, requester).await?,
         TaskCmd::Archive(a) => bulk::run(store, bulk::Action::Archive, a, json, requester).await?,
         TaskCmd::Delete(a) => bulk::run(store, bulk::Action::Delete, a, json, requester).await?,
+        TaskCmd::Migrate { id, to, wait } => {
+            crate::migrate::migrate(store, &id, &to).await?;
+            if wait {
+                follow_migration(store, &id, &to, json).await?;
+            }
+            let state = if wait { "running on" } else { "migrating to" };
+            if json {
+                to_json(
+                    &serde_json::json!({"task_id": id, "to": to, "state": state.replace(' ', "_")}),
+                )
+            } else {
+                format!("{id}: {state} {to}\n")
+            }
+        }
         TaskCmd::Pause { id } => {
             let r = tasks::pause(store, &id).await?;
             let r = settle(store, &id, r, json).await?;
@@ -226,6 +251,46 @@ async fn store_find(store: &Store, id: &str) -> Result<Versioned<Task>, Error> {
         .find_task(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no task {id}")))
+}
+
+/// Waits until agent `to` has claimed the migrated task (an error if the
+/// task ended first), saying where it is on a terminal meanwhile.
+async fn follow_migration(store: &Store, id: &str, to: &str, json: bool) -> Result<(), Error> {
+    use std::io::IsTerminal as _;
+    let show = !json && std::io::stderr().is_terminal();
+    // `to` may have run an earlier attempt: only a claim after now counts.
+    let before = store_find(store, id)
+        .await?
+        .value
+        .assignment
+        .executors
+        .len();
+    loop {
+        let v = store_find(store, id).await?;
+        let t = &v.value;
+        // Claimed by `to` since: it runs there, or ran there and ended.
+        // (The list names an agent once, so a repeat shows as the holder.)
+        if t.assignment.executors.iter().skip(before).any(|e| e == to)
+            || (t.lease.owner.as_deref() == Some(to) && v.pile == Pile::Active)
+        {
+            break;
+        }
+        if t.status.is_terminal() {
+            return Err(Error::Conflict(format!(
+                "task {id} ended {} before {to} ran it",
+                t.status
+            )));
+        }
+        if show {
+            let at = t.lease.owner.as_deref().unwrap_or("the queue");
+            eprint!("\rmigrating {id}: {} at {at}…   ", t.status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    if show {
+        eprintln!();
+    }
+    Ok(())
 }
 
 /// `vayu task graph`: the task and what it waits for, read breadth-first

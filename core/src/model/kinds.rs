@@ -119,10 +119,14 @@ string_enum!(
 
 string_enum!(
     /// What a person asked a running task to do; the lease holder obeys
-    /// at its next heartbeat.
+    /// at its next heartbeat. `Migrate` hands the task to the agent the
+    /// request pushed it to (`assignment.pushed_to`, `vayu task migrate`):
+    /// back to the queue with its checkpoints, for that agent alone to
+    /// claim until the push ends.
     ControlRequest {
         Cancel => "cancel",
         Pause => "pause",
+        Migrate => "migrate",
     }
 );
 

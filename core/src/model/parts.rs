@@ -26,7 +26,8 @@ pub struct Assignment {
     pub executors: Vec<String>,
     /// A push (`vayu task create --agent ID`): only this agent may claim
     /// the task until `push_until`; then any may (it falls back to pull).
-    /// Set at creation only ([`crate::assign::push`]).
+    /// Set at creation ([`crate::assign::push`]), or by a person's
+    /// migration of a running task (`vayu task migrate`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -164,7 +164,7 @@ impl Runner {
             .await
     }
 
-    /// Carries out a person's cancel or pause.
+    /// Carries out a person's cancel, pause or migrate.
     pub(super) async fn obey(&mut self, control: ControlRequest) -> Outcome {
         // Pick up the person's version (with the control field) first.
         if let Ok(Some(fresh)) = self.store.find_task(&self.current.value.task_id).await {
@@ -183,6 +183,12 @@ impl Runner {
         let (status, outcome) = match control {
             ControlRequest::Cancel => (Status::Cancelled, Outcome::Cancelled),
             ControlRequest::Pause => (Status::Paused, Outcome::Paused),
+            // The push to the new agent is on the task already (the
+            // person's request set it); the checkpoints go with it.
+            ControlRequest::Migrate => {
+                next.assignment.primary_agent = None;
+                (Status::Queued, Outcome::Migrated)
+            }
         };
         next.status = status;
         next.execution.finished_at = Some(t_now);

@@ -41,6 +41,9 @@ pub enum Outcome {
     Failed,
     Cancelled,
     Paused,
+    /// Handed back to the queue for the agent a person named
+    /// (`vayu task migrate`).
+    Migrated,
     /// Handed back to the queue on shutdown.
     Released,
     /// Another agent holds the task now; nothing this runner did counts.
@@ -70,6 +73,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Cancelled => "cancelled",
             Outcome::Paused => "paused",
+            Outcome::Migrated => "migrated",
             Outcome::Released => "released",
             Outcome::Fenced => "fenced",
             Outcome::Unrecorded => "unrecorded",
