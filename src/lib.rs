@@ -15,7 +15,7 @@
 //! it free of I/O; its modules are re-exported here under the same names:
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
-//! [`resource`], [`retention`], [`retry`], [`review`], [`schedule`], [`schema`],
+//! [`resource`], [`retention`], [`retry`], [`review`], [`scaling`], [`schedule`], [`schema`],
 //! [`spread`], [`success`], [`time`], [`workflow`].
 //!
 //! The edges, each talking to one thing:
@@ -62,6 +62,8 @@
 //! - [`resources`]: `resources/{name}` semaphores: taking permits in a
 //!   claim, giving them back, and the sweep for the ones a kill left.
 //! - [`reviews`]: a review verdict and the move it settles; a rating.
+//! - [`scale`]: the auto-scaling hook: the queue observed, one agent per
+//!   window chosen by a conditional commit, the operator's command run.
 //! - [`schedules`]: cron schedules: people's commands, and every agent's
 //!   ticking (a listener's view, an injectable clock, one conditional
 //!   commit per tick).
@@ -79,7 +81,7 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retention, retry, review, schedule, schema, spread, success, time, workflow,
+    resource, retention, retry, review, scaling, schedule, schema, spread, success, time, workflow,
 };
 
 pub mod agent;
@@ -107,6 +109,7 @@ pub mod queries;
 pub mod render;
 pub mod resources;
 pub mod reviews;
+pub mod scale;
 pub mod schedules;
 pub mod store;
 pub mod sysinfo;

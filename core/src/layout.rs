@@ -14,6 +14,7 @@
 //! workflows/{run_id}                a workflow run: its inputs and steps' tasks
 //! archive/{task_id}                 ended tasks moved out of the completed pile
 //! config/retention                  how long ended tasks stay in the completed pile
+//! scaling/{up,down}                 the auto-scaling hook's last step each way
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -72,6 +73,9 @@ pub const WORKFLOWS: &str = "workflows";
 /// its own, so the completed pile stays small for the queries and
 /// listeners that read it, and the record stays whole.
 pub const ARCHIVE: &str = "archive";
+/// `scaling/{up,down}`: the last auto-scaling step each way, which any
+/// agent moves with a conditional commit (`crate::scaling`).
+pub const SCALING: &str = "scaling";
 /// The project's retention (`crate::retention::Retention`).
 pub const RETENTION_CONFIG: &str = "config/retention";
 

@@ -29,6 +29,7 @@
 //! - [`retention`]: how long ended tasks stay before the archive.
 //! - [`retry`]: backoff delays for failed attempts.
 //! - [`review`]: review policies, verdicts, the quality score, rework.
+//! - [`scaling`]: when the auto-scaling hook asks for more agents or fewer.
 //! - [`schedule`]: a schedule document, its due ticks and their commits.
 //! - [`schema`]: the bounds the rules put on a stored task, and its parts.
 //! - [`spread`]: the rendezvous hash and a new task's lane (a leaf: breaks
@@ -56,6 +57,7 @@ pub mod resource;
 pub mod retention;
 pub mod retry;
 pub mod review;
+pub mod scaling;
 pub mod schedule;
 pub mod schema;
 pub mod spread;

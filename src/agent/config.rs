@@ -90,6 +90,8 @@ pub struct AgentConfig {
     /// (`crate::archive::sweep`, by `config/retention`'s age); `None`
     /// never.
     pub archive_every: Option<Duration>,
+    /// The auto-scaling hook (`scaler.rs`); none by default.
+    pub scaling: Option<super::ScaleHook>,
 }
 
 impl AgentConfig {
@@ -101,6 +103,7 @@ impl AgentConfig {
             metrics_addr: None,
             log_retention: Some(LOG_RETENTION),
             archive_every: Some(ARCHIVE_EVERY),
+            scaling: None,
             agent_id,
             capabilities: Vec::new(),
             concurrency: 4,

@@ -75,6 +75,7 @@ impl Agent {
         self.queue.unpark();
         self.maybe_sweep();
         self.maybe_archive();
+        self.maybe_scale();
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();
         self.maybe_sweep_expired_once();

@@ -24,6 +24,8 @@
 //! - [`intake`]: documents typed into the console;
 //! - [`reviewer`]: the agent's reviews (self-checks, peer reviews, test
 //!   runs) of tasks in review, one at a time beside its runs;
+//! - [`scaler`]: the auto-scaling hook: one agent per window runs the
+//!   operator's command when the queue is deep or old, or the fleet idle;
 //! - [`shutdown`]: stop claiming, give running handlers a grace period,
 //!   then release what is left back to the queue.
 
@@ -43,6 +45,7 @@ mod queue;
 mod recovery;
 mod reviewer;
 mod runner;
+mod scaler;
 mod shutdown;
 mod skills;
 mod start;
@@ -54,6 +57,7 @@ pub use queue::{QueueView, queue_window, queue_window_for};
 pub use recovery::{confirm_offline, requeue};
 pub use reviewer::ReviewCommands;
 pub use runner::Outcome;
+pub use scaler::ScaleHook;
 pub use skills::{Learned, Skills};
 
 use crate::assign::{self, Offer};

@@ -111,6 +111,12 @@ pub(super) struct Agent {
     /// The archive sweep (`heartbeat.rs`), by the owner of lane 0.
     pub(super) archiving: Option<tokio::task::JoinHandle<()>>,
     pub(super) last_archive: Instant,
+    /// The auto-scaling check (`scaler.rs`), one at a time.
+    pub(super) scaler: Option<tokio::task::JoinHandle<()>>,
+    pub(super) last_scale_check: Instant,
+    /// The last tick this agent ran something: its idleness, for
+    /// scaling down.
+    pub(super) busy_at: Instant,
     /// Whether the startup look for expired leases was made (it waits for
     /// a clear sight of Firestore: `heartbeat.rs`).
     pub(super) swept_expired: bool,

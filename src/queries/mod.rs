@@ -300,6 +300,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         filter: Some(crate::archive::due_filter(crate::model::now())),
         order_by: crate::archive::oldest_first(),
     });
+    out.push(DeclaredQuery {
+        name: "the oldest waiting task (the auto-scaling hook)",
+        site: "src/scale.rs",
+        collection_id: layout::Pile::Queued.collection_id(),
+        filter: Some(crate::scale::queued()),
+        order_by: crate::scale::oldest_first(),
+    });
     // The review and status views still list a pile in memory.
     for pile in layout::Pile::ALL {
         out.push(DeclaredQuery {
@@ -335,6 +342,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/archive.rs", 1),
     ("src/bench/textbook.rs", 1),
     ("src/history.rs", 1),
+    ("src/scale.rs", 1),
     ("src/listing.rs", 2),
     ("src/logs.rs", 1),
     ("src/quarantine.rs", 1),

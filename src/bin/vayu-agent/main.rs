@@ -8,9 +8,15 @@ use clap::Parser;
 use std::collections::HashMap;
 use std::time::Duration;
 use vayu::agent::{AgentConfig, Handlers, ReviewCommands};
-use vayu::handler::sandbox::{Limits, Sandbox};
+use vayu::handler::sandbox::Sandbox;
 use vayu::model::TaskType;
 use vayu::store::{Store, StoreConfig};
+
+mod sandbox_args;
+mod scale_args;
+
+use sandbox_args::SandboxArgs;
+use scale_args::ScaleArgs;
 
 /// Environment variables, beside `FIRESTORE_EMULATOR_HOST`, `VAYU_PROJECT`,
 /// `VAYU_DATABASE` and `VAYU_TOKEN` (see `vayu::store::env`).
@@ -40,6 +46,13 @@ mod env {
     pub const LOG_FORMAT: &str = "VAYU_LOG_FORMAT";
     pub const LOG_RETENTION_DAYS: &str = "VAYU_LOG_RETENTION_DAYS";
     pub const ARCHIVE_EVERY_SECS: &str = "VAYU_ARCHIVE_EVERY_SECS";
+    pub const SCALE_UP_CMD: &str = "VAYU_SCALE_UP_CMD";
+    pub const SCALE_DOWN_CMD: &str = "VAYU_SCALE_DOWN_CMD";
+    pub const SCALE_UP_QUEUE: &str = "VAYU_SCALE_UP_QUEUE";
+    pub const SCALE_UP_WAIT_SECS: &str = "VAYU_SCALE_UP_WAIT_SECS";
+    pub const SCALE_DOWN_IDLE_SECS: &str = "VAYU_SCALE_DOWN_IDLE_SECS";
+    pub const SCALE_WINDOW_SECS: &str = "VAYU_SCALE_WINDOW_SECS";
+    pub const SCALE_EVERY_SECS: &str = "VAYU_SCALE_EVERY_SECS";
 }
 
 #[derive(Parser, Debug)]
@@ -118,65 +131,14 @@ struct Args {
     archive_every_secs: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
+    #[command(flatten)]
+    scale: ScaleArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum LogFormat {
     Text,
     Json,
-}
-
-/// What handlers may touch (`vayu::handler::sandbox`). A limit of 0 is
-/// no limit.
-#[derive(clap::Args, Debug)]
-#[command(next_help_heading = "Handler sandbox")]
-struct SandboxArgs {
-    /// A variable of the agent's environment handlers get too (they get
-    /// only PATH, the locale and vayu's own otherwise), comma-separated or
-    /// repeated. The agent's credentials are refused.
-    #[arg(long, env = env::HANDLER_ENV, value_delimiter = ',')]
-    handler_env: Vec<String>,
-    /// Where each task gets a directory of its own (default: the system's
-    /// temporary directory, `vayu-agent-<id>`).
-    #[arg(long, env = env::WORK_DIR)]
-    work_dir: Option<std::path::PathBuf>,
-    /// CPU seconds per run (the task's timeout bounds wall time).
-    #[arg(long, env = env::LIMIT_CPU_SECS, default_value_t = 0)]
-    limit_cpu_secs: u64,
-    /// Address space per run, in MiB.
-    #[arg(long, env = env::LIMIT_MEMORY_MB, default_value_t = 4096)]
-    limit_memory_mb: u64,
-    #[arg(long, env = env::LIMIT_OPEN_FILES, default_value_t = 1024)]
-    limit_open_files: u64,
-    /// The largest file a run may write, in MiB.
-    #[arg(long, env = env::LIMIT_FILE_MB, default_value_t = 1024)]
-    limit_file_mb: u64,
-    /// What a run may print (stdout and stderr), in MiB.
-    #[arg(long, env = env::LIMIT_OUTPUT_MB, default_value_t = 64)]
-    limit_output_mb: u64,
-}
-
-impl SandboxArgs {
-    fn apply(&self, s: &mut Sandbox) {
-        let limit = |v: u64| (v > 0).then_some(v);
-        s.pass_env = self
-            .handler_env
-            .iter()
-            .map(|n| n.trim().to_string())
-            .collect();
-        if let Some(dir) = &self.work_dir {
-            // Absolute: a handler's HOME and TMPDIR are under it, and it
-            // runs elsewhere.
-            s.work_root = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-        }
-        s.limits = Limits {
-            cpu_secs: limit(self.limit_cpu_secs),
-            memory_mb: limit(self.limit_memory_mb),
-            open_files: limit(self.limit_open_files),
-            file_mb: limit(self.limit_file_mb),
-            output_mb: limit(self.limit_output_mb),
-        };
-    }
 }
 
 /// Splits `--handler` values into a default and per-type commands.
@@ -268,6 +230,7 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.grace = secs(args.grace_secs, "--grace-secs")?;
     cfg.drain_grace = secs(args.drain_grace_secs, "--drain-grace-secs")?;
     args.sandbox.apply(&mut cfg.sandbox);
+    cfg.scaling = args.scale.hook()?;
     cfg.metrics_addr = args.metrics_addr;
     cfg.log_retention = (args.log_retention_days > 0)
         .then(|| Duration::from_secs(args.log_retention_days * 86_400));
