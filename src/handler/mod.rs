@@ -22,6 +22,7 @@
 //! Its stdout is read line by line with [`crate::protocol`]; its stderr
 //! goes to the task's log.
 
+pub mod bwrap;
 pub mod sandbox;
 
 use crate::model::Task;
@@ -101,9 +102,15 @@ pub fn spawn(
 ) -> std::io::Result<(Running, mpsc::Receiver<HandlerEvent>)> {
     let sandbox = ctx.sandbox;
     let dir = sandbox.run_dir(&task.task_id, ctx.run)?;
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(sandbox.script(command))
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let argv = bwrap::argv(
+        sandbox.isolation,
+        &dir,
+        home.as_deref(),
+        &sandbox.script(command),
+    );
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
         .env_clear()
         .envs(sandbox.env(&dir, |n| std::env::var(n).ok()))
         .env("VAYU_TASK_DIR", &dir)

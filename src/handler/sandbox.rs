@@ -96,6 +96,8 @@ pub struct Sandbox {
     pub limits: Limits,
     /// Each task's directory is `work_root/<task id>`.
     pub work_root: PathBuf,
+    /// Bubblewrap around it all, or not (`--sandbox`).
+    pub isolation: super::bwrap::Isolation,
 }
 
 impl Sandbox {
@@ -106,6 +108,7 @@ impl Sandbox {
             pass_env: Vec::new(),
             limits: Limits::default(),
             work_root: std::env::temp_dir().join(format!("vayu-agent-{agent_id}")),
+            isolation: super::bwrap::Isolation::Process,
         }
     }
 

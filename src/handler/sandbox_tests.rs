@@ -5,6 +5,7 @@ fn sandbox() -> Sandbox {
         pass_env: vec!["OPENAI_API_KEY".into()],
         limits: Limits::default(),
         work_root: PathBuf::from("/w"),
+        isolation: super::super::bwrap::Isolation::Process,
     }
 }
 

@@ -10,6 +10,7 @@ fn sandbox(limits: Limits) -> (Sandbox, tempfile::TempDir) {
         pass_env: vec![],
         limits,
         work_root: root.path().to_path_buf(),
+        isolation: super::bwrap::Isolation::Process,
     };
     (s, root)
 }
@@ -224,4 +225,32 @@ async fn kill_takes_the_whole_process_group() {
         !marker.exists(),
         "the background grandchild survived the kill"
     );
+}
+
+/// `--sandbox bwrap` (where bubblewrap runs; CI installs it): the handler
+/// writes its own directory, not the rest of the filesystem, sees its own
+/// process tree, and the limits still hold.
+#[tokio::test]
+async fn inside_bwrap_only_the_run_directory_is_writable() {
+    bwrap::probe().expect("bubblewrap runs on this machine (.ci/run installs it)");
+    let (mut s, _root) = sandbox(Limits {
+        open_files: Some(64),
+        ..Limits::default()
+    });
+    s.isolation = bwrap::Isolation::Bwrap;
+    let probe = "if touch /usr/vayu-bwrap-probe 2>/dev/null; then echo usr=writable; \
+                 else echo usr=readonly; fi; \
+                 echo here > \"$VAYU_TASK_DIR/f\" && echo dir=writable; \
+                 echo \"pid=$$\"; echo \"files=$(ulimit -n)\"";
+    let (_, exit, got) = run(probe, &s).await;
+    assert_eq!(exit, Exit::Code(0), "{got:?}");
+    let lines = said(&got);
+    for want in ["usr=readonly", "dir=writable", "files=64"] {
+        assert!(lines.iter().any(|l| l == want), "{want}: {lines:?}");
+    }
+    let pid: u32 = (lines.iter())
+        .find_map(|l| l.strip_prefix("pid=")?.parse().ok())
+        .expect("the shell said its pid");
+    assert!(pid < 10, "a pid namespace of its own: sh is pid {pid}");
+    assert!(!std::path::Path::new("/usr/vayu-bwrap-probe").exists());
 }

@@ -46,6 +46,7 @@ mod env {
     pub const LOG_FORMAT: &str = "VAYU_LOG_FORMAT";
     pub const LOG_RETENTION_DAYS: &str = "VAYU_LOG_RETENTION_DAYS";
     pub const ARCHIVE_EVERY_SECS: &str = "VAYU_ARCHIVE_EVERY_SECS";
+    pub const SANDBOX: &str = "VAYU_SANDBOX";
     pub const SCALE_UP_CMD: &str = "VAYU_SCALE_UP_CMD";
     pub const SCALE_DOWN_CMD: &str = "VAYU_SCALE_DOWN_CMD";
     pub const SCALE_UP_QUEUE: &str = "VAYU_SCALE_UP_QUEUE";
@@ -169,6 +170,15 @@ fn parse_handlers(specs: &[String]) -> Result<Handlers, String> {
     Ok(h)
 }
 
+/// A configuration error's reason, without the "bad configuration: "
+/// its Display adds (the caller prints that once).
+fn config_reason(e: vayu::Error) -> String {
+    match e {
+        vayu::Error::Config(m) => m,
+        other => other.to_string(),
+    }
+}
+
 fn secs(s: f64, name: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(s)
         .map_err(|_| format!("{name} must be a positive number of seconds"))
@@ -230,6 +240,9 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.grace = secs(args.grace_secs, "--grace-secs")?;
     cfg.drain_grace = secs(args.drain_grace_secs, "--drain-grace-secs")?;
     args.sandbox.apply(&mut cfg.sandbox);
+    if cfg.sandbox.isolation == vayu::handler::bwrap::Isolation::Bwrap {
+        vayu::handler::bwrap::probe()?;
+    }
     cfg.scaling = args.scale.hook()?;
     cfg.metrics_addr = args.metrics_addr;
     cfg.log_retention = (args.log_retention_days > 0)
@@ -246,8 +259,8 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
             cap: base.saturating_mul(20),
         },
     };
-    cfg.validate().map_err(|e| e.to_string())?;
-    let store = StoreConfig::from_env(args.project.clone()).map_err(|e| e.to_string())?;
+    cfg.validate().map_err(config_reason)?;
+    let store = StoreConfig::from_env(args.project.clone()).map_err(config_reason)?;
     Ok((cfg, store))
 }
 

@@ -1,6 +1,7 @@
 //! `vayu-agent`'s handler sandbox flags.
 
 use super::env;
+use vayu::handler::bwrap;
 use vayu::handler::sandbox::{Limits, Sandbox};
 
 /// What handlers may touch (`vayu::handler::sandbox`). A limit of 0 is
@@ -31,6 +32,18 @@ pub struct SandboxArgs {
     /// What a run may print (stdout and stderr), in MiB.
     #[arg(long, env = env::LIMIT_OUTPUT_MB, default_value_t = 64)]
     limit_output_mb: u64,
+    /// `bwrap`: also run each handler inside bubblewrap (read-only
+    /// filesystem but its own directory, the agent's home hidden, its own
+    /// pid namespace); the agent checks at start that bwrap works here.
+    #[arg(long, env = env::SANDBOX, value_enum, default_value_t = Isolation::Process)]
+    sandbox: Isolation,
+}
+
+/// `--sandbox`, as clap spells it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    Process,
+    Bwrap,
 }
 
 impl SandboxArgs {
@@ -52,6 +65,10 @@ impl SandboxArgs {
             open_files: limit(self.limit_open_files),
             file_mb: limit(self.limit_file_mb),
             output_mb: limit(self.limit_output_mb),
+        };
+        s.isolation = match self.sandbox {
+            Isolation::Process => bwrap::Isolation::Process,
+            Isolation::Bwrap => bwrap::Isolation::Bwrap,
         };
     }
 }
