@@ -74,6 +74,11 @@ async fn a_handler_gets_no_credentials_and_its_memory_limit_fails_only_its_task(
     assert!(env.lines().any(|l| l == "NAMED_SECRET=passed"), "{env}");
     let home = format!("HOME={}", work.join(&first).join("e1").display());
     assert!(env.lines().any(|l| l == home), "{home} in\n{env}");
+    // Tidied just after the run's end is recorded, so give it a moment.
+    let gone_by = tokio::time::Instant::now() + Duration::from_secs(5);
+    while work.join(&first).exists() && tokio::time::Instant::now() < gone_by {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         !work.join(&first).exists(),
         "a run with no artifact there leaves no directory behind"
