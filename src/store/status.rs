@@ -1,6 +1,7 @@
 //! Firestore's gRPC status codes, as the library's errors.
 
 use crate::error::Error;
+use firestore::gcloud_sdk::tonic;
 
 /// A gRPC status code as the library's error. Quota and rate limits
 /// (`RESOURCE_EXHAUSTED`) count as unavailable, a transient error: the
