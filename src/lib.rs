@@ -16,7 +16,8 @@
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
 //! [`resource`], [`retry`], [`review`], [`schedule`], [`schema`],
-//! [`spread`], [`success`], [`time`], [`workflow`].
+//! [`spread`], [`success`], [`time`], [`workflow`]; and the core's
+//! `notify` inside [`notify`], beside its I/O.
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -49,6 +50,9 @@
 //!   time, one equality on the server and the rest in memory.
 //! - [`logs`]: a task's whole log (`task_logs/{id}/lines`), read in order.
 //! - [`metrics`]: client-side counts of Firestore operations.
+//! - [`notify`]: alert webhooks: hooks (`vayu notify`), and every
+//!   agent's delivery of the events the changes' commits wrote, at least
+//!   once; the core's event ids and kinds re-exported beside them.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`push`]: how a new task finds its agent beyond pull (`--assign`): a
 //!   push to a named or a scored agent, hybrid, an auction's window; and
@@ -95,6 +99,7 @@ pub mod listen;
 pub mod listing;
 pub mod logs;
 pub mod metrics;
+pub mod notify;
 pub mod push;
 pub mod quarantine;
 pub mod queries;

@@ -12,6 +12,8 @@
 //! ratings/{task_id}                 a requester's 1-5 rating of a completed task
 //! schedules/{schedule_id}           cron schedules every agent evaluates
 //! workflows/{run_id}                a workflow run: its inputs and steps' tasks
+//! events/{subject}-{kind}-{key}     alert events, written with the change they report
+//! notify/{hook_id}                  webhooks: a URL, the kinds it wants, its cursor
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -64,6 +66,12 @@ pub const SCHEDULES: &str = "schedules";
 /// Workflow runs (`crate::workflow::WorkflowRun`), one per `vayu workflow
 /// run`; their steps are ordinary tasks.
 pub const WORKFLOWS: &str = "workflows";
+
+/// Alert events (`crate::notify::Event`), an outbox each written in the
+/// commit of the change it reports.
+pub const EVENTS: &str = "events";
+/// Webhooks (`crate::notify::Hook`).
+pub const HOOKS: &str = "notify";
 
 /// `agents/{agent_id}/metrics/{task_type}`: an agent's history on one
 /// task type (`crate::assign::history::Stats`).
@@ -163,6 +171,16 @@ pub fn quarantine_doc(task_id: &str) -> String {
 /// `workflows/{run_id}`.
 pub fn workflow_doc(run_id: &str) -> String {
     format!("{WORKFLOWS}/{run_id}")
+}
+
+/// `events/{event_id}`.
+pub fn event_doc(event_id: &str) -> String {
+    format!("{EVENTS}/{event_id}")
+}
+
+/// `notify/{hook_id}`.
+pub fn hook_doc(hook_id: &str) -> String {
+    format!("{HOOKS}/{hook_id}")
 }
 
 #[cfg(test)]

@@ -74,6 +74,9 @@ pub struct AgentConfig {
     /// How long a task's log batches are kept (their `expire_at`, for
     /// Firestore's TTL policy); `None` keeps them.
     pub log_retention: Option<Duration>,
+    /// How often this agent delivers alert events to webhooks
+    /// (`crate::notify::deliver`), jittered; `None`: it delivers none.
+    pub notify_every: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -84,6 +87,7 @@ impl AgentConfig {
             breaker: crate::breaker::BreakerConfig::default(),
             metrics_addr: None,
             log_retention: Some(LOG_RETENTION),
+            notify_every: Some(crate::notify::deliver::EVERY),
             agent_id,
             capabilities: Vec::new(),
             concurrency: 4,

@@ -24,6 +24,8 @@
 //! - [`intake`]: documents typed into the console;
 //! - [`reviewer`]: the agent's reviews (self-checks, peer reviews, test
 //!   runs) of tasks in review, one at a time beside its runs;
+//! - webhooks: `crate::notify::deliver`, in a task of its own beside the
+//!   loop, started here and stopped at shutdown;
 //! - [`shutdown`]: stop claiming, give running handlers a grace period,
 //!   then release what is left back to the queue.
 

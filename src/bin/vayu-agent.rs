@@ -38,6 +38,7 @@ mod env {
     pub const METRICS_ADDR: &str = "VAYU_METRICS_ADDR";
     pub const LOG_FORMAT: &str = "VAYU_LOG_FORMAT";
     pub const LOG_RETENTION_DAYS: &str = "VAYU_LOG_RETENTION_DAYS";
+    pub const NOTIFY_EVERY: &str = "VAYU_NOTIFY_EVERY";
 }
 
 #[derive(Parser, Debug)]
@@ -105,6 +106,10 @@ struct Args {
     #[arg(long, env = env::LOG_RETENTION_DAYS, default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3650))]
     log_retention_days: u64,
+    /// Seconds between this agent's webhook deliveries (`vayu notify`),
+    /// jittered; 0: this agent delivers none (others still do).
+    #[arg(long, env = env::NOTIFY_EVERY, default_value_t = 10.0)]
+    notify_every: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
 }
@@ -259,6 +264,8 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
     cfg.metrics_addr = args.metrics_addr;
     cfg.log_retention = (args.log_retention_days > 0)
         .then(|| Duration::from_secs(args.log_retention_days * 86_400));
+    let every = secs(args.notify_every, "--notify-every")?;
+    cfg.notify_every = (!every.is_zero()).then_some(every);
     let base = secs(args.breaker_backoff_secs, "--breaker-backoff-secs")?;
     cfg.breaker = vayu::breaker::BreakerConfig {
         threshold: args.breaker_failures,
