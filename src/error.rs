@@ -36,6 +36,10 @@ pub enum Error {
     /// expression, an unknown time zone): exit 2, like a bad task.
     #[error("invalid schedule: {0}")]
     InvalidSchedule(#[from] crate::schedule::InvalidSchedule),
+    /// A webhook refused before anything was written (`vayu notify add`
+    /// with a bad URL or an unknown event kind): exit 2, like a bad task.
+    #[error("invalid webhook: {0}")]
+    InvalidHook(String),
     /// A document that does not parse as what it should be.
     #[error("malformed document {name}: {reason}")]
     Malformed { name: String, reason: String },

@@ -16,7 +16,8 @@
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
 //! [`resource`], [`retention`], [`retry`], [`review`], [`scaling`], [`schedule`], [`schema`],
-//! [`spread`], [`success`], [`time`], [`workflow`].
+//! [`spread`], [`success`], [`time`], [`workflow`]; and the core's
+//! `notify` inside [`notify`], beside its I/O.
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -53,6 +54,9 @@
 //! - [`metrics`]: client-side counts of Firestore operations.
 //! - [`migrate`]: `vayu task migrate`: a running task handed to another
 //!   agent with its checkpoints.
+//! - [`notify`]: alert webhooks: hooks (`vayu notify`), and every
+//!   agent's delivery of the events the changes' commits wrote, at least
+//!   once; the core's event ids and kinds re-exported beside them.
 //! - [`quarantine`]: documents agents could not read, and restoring them.
 //! - [`push`]: how a new task finds its agent beyond pull (`--assign`): a
 //!   push to a named or a scored agent, hybrid, an auction's window; and
@@ -103,6 +107,7 @@ pub mod listing;
 pub mod logs;
 pub mod metrics;
 pub mod migrate;
+pub mod notify;
 pub mod push;
 pub mod quarantine;
 pub mod queries;

@@ -17,6 +17,7 @@ mod config;
 mod count;
 mod defect;
 mod drafts;
+mod events;
 mod quarantining;
 pub mod quota;
 mod reviews;

@@ -198,3 +198,25 @@ fn log_batches_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
         "the runner writes {field}: {written}"
     );
 }
+
+/// The alert outbox's events expire through a TTL policy on the field
+/// `Store::event_write` writes.
+#[test]
+fn events_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
+    let file = json_file("firestore.indexes.json");
+    let overrides = file["fieldOverrides"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ttl = (overrides.iter())
+        .find(|o| o["ttl"] == true && o["collectionGroup"] == vayu::layout::EVENTS)
+        .expect("a TTL policy on the events");
+    let field = ttl["fieldPath"].as_str().unwrap_or_default();
+    let mut event = vayu::notify::Event::quarantined("doc", 1, "bad");
+    event.expire_at = Some(vayu::model::now());
+    let written = serde_json::to_value(&event).expect("an event serializes");
+    assert!(
+        written.get(field).is_some(),
+        "the agent writes {field}: {written}"
+    );
+}

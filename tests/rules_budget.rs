@@ -94,9 +94,20 @@ async fn the_heaviest_ends_of_a_run_fit_in_two_writes() {
             a1.replace_task(&held, &tails, &[], vec![]),
         )
         .await;
+        // A dead letter carries its alert event (src/notify) in the move.
+        let end = ended(&flushed.value, status);
+        let event = (status == Status::Failed)
+            .then(|| {
+                a1.event_write(&vayu::notify::Event::of_task(
+                    vayu::notify::Kind::Dead,
+                    &end,
+                ))
+            })
+            .transpose()
+            .expect("an event encodes");
         allowed(
             &format!("then the move to {status}, with no execution change"),
-            a1.replace_task(&flushed, &ended(&flushed.value, status), &[status], vec![]),
+            a1.replace_task(&flushed, &end, &[status], event.into_iter().collect()),
         )
         .await;
         assert_eq!(w.read(&held.value.task_id).await.value.status, status);

@@ -15,6 +15,8 @@
 //! archive/{task_id}                 ended tasks moved out of the completed pile
 //! config/retention                  how long ended tasks stay in the completed pile
 //! scaling/{up,down}                 the auto-scaling hook's last step each way
+//! events/{subject}-{kind}-{key}     alert events, written with the change they report
+//! notify/{hook_id}                  webhooks: a URL, the kinds it wants, its cursor
 //! ```
 //!
 //! Why three piles: a person in the Firebase console opens `tasks` and sees
@@ -78,6 +80,11 @@ pub const ARCHIVE: &str = "archive";
 pub const SCALING: &str = "scaling";
 /// The project's retention (`crate::retention::Retention`).
 pub const RETENTION_CONFIG: &str = "config/retention";
+/// Alert events (`crate::notify::Event`), an outbox each written in the
+/// commit of the change it reports.
+pub const EVENTS: &str = "events";
+/// Webhooks (`crate::notify::Hook`).
+pub const HOOKS: &str = "notify";
 
 /// `agents/{agent_id}/metrics/{task_type}`: an agent's history on one
 /// task type (`crate::assign::history::Stats`).
@@ -182,6 +189,16 @@ pub fn archive_doc(task_id: &str) -> String {
 /// `workflows/{run_id}`.
 pub fn workflow_doc(run_id: &str) -> String {
     format!("{WORKFLOWS}/{run_id}")
+}
+
+/// `events/{event_id}`.
+pub fn event_doc(event_id: &str) -> String {
+    format!("{EVENTS}/{event_id}")
+}
+
+/// `notify/{hook_id}`.
+pub fn hook_doc(hook_id: &str) -> String {
+    format!("{HOOKS}/{hook_id}")
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 //! - [`layout`]: which collection holds what.
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
 //! - [`model`]: the task and agent documents as stored.
+//! - [`notify`]: alert events (their deterministic ids) and webhooks.
 //! - [`protocol`]: the handler's stdout line protocol.
 //! - [`resource`]: named semaphores a task takes permits of while it runs.
 //! - [`retention`]: how long ended tasks stay before the archive.
@@ -52,6 +53,7 @@ pub mod lanes;
 pub mod layout;
 pub mod lifecycle;
 pub mod model;
+pub mod notify;
 pub mod protocol;
 pub mod resource;
 pub mod retention;

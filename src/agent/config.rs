@@ -92,6 +92,9 @@ pub struct AgentConfig {
     pub archive_every: Option<Duration>,
     /// The auto-scaling hook (`scaler.rs`); none by default.
     pub scaling: Option<super::ScaleHook>,
+    /// How often this agent delivers alert events to webhooks
+    /// (`crate::notify::deliver`), jittered; `None`: it delivers none.
+    pub notify_every: Option<Duration>,
 }
 
 impl AgentConfig {
@@ -104,6 +107,7 @@ impl AgentConfig {
             log_retention: Some(LOG_RETENTION),
             archive_every: Some(ARCHIVE_EVERY),
             scaling: None,
+            notify_every: Some(crate::notify::deliver::EVERY),
             agent_id,
             capabilities: Vec::new(),
             concurrency: 4,

@@ -26,6 +26,8 @@
 //!   runs) of tasks in review, one at a time beside its runs;
 //! - [`scaler`]: the auto-scaling hook: one agent per window runs the
 //!   operator's command when the queue is deep or old, or the fleet idle;
+//! - webhooks: `crate::notify::deliver`, in a task of its own beside the
+//!   loop, started here and stopped at shutdown;
 //! - [`shutdown`]: stop claiming, give running handlers a grace period,
 //!   then release what is left back to the queue.
 

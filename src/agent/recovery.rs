@@ -10,7 +10,8 @@
 //! 2. finds the peer's tasks in the active pile and moves each one whose
 //!    lease has expired back to the queue, raising the epoch (which fences
 //!    the old holder) and `retry_count` (a task that kills its agents over
-//!    and over ends in the dead letter like any failing task).
+//!    and over ends in the dead letter like any failing task), with the
+//!    `failed` or `dead` alert event in the same commit (`crate::notify`).
 //!
 //! The move is a compare-and-set like a claim, so when several agents
 //! notice the same death, exactly one moves each task.
@@ -132,7 +133,12 @@ pub async fn requeue(
         next.execution.finished_at = Some(t_now);
         &[Status::Failed]
     };
-    requeued(store, seen, &next, path, reason).await
+    let kind = match next.status {
+        Status::Failed => crate::notify::Kind::Dead,
+        _ => crate::notify::Kind::Failed,
+    };
+    let event = Some(crate::notify::Event::of_task(kind, &next));
+    requeued_noting(store, seen, &next, path, reason, event).await
 }
 
 /// [`replace_or_lost`], then the permits the task held are given back:
@@ -144,7 +150,19 @@ async fn requeued(
     path: &[Status],
     reason: &str,
 ) -> Result<bool> {
-    let moved = replace_or_lost(store, seen, next, path, reason).await?;
+    requeued_noting(store, seen, next, path, reason, None).await
+}
+
+/// [`requeued`] with a failure's alert event in the same commit.
+async fn requeued_noting(
+    store: &Store,
+    seen: &Versioned<Task>,
+    next: &Task,
+    path: &[Status],
+    reason: &str,
+    event: Option<crate::notify::Event>,
+) -> Result<bool> {
+    let moved = replace_or_lost(store, seen, next, path, reason, event).await?;
     if moved {
         crate::resources::release_for(store, &seen.value).await;
     }
@@ -158,9 +176,10 @@ async fn replace_or_lost(
     next: &Task,
     path: &[Status],
     reason: &str,
+    event: Option<crate::notify::Event>,
 ) -> Result<bool> {
     let t = &seen.value;
-    match store.replace_task(seen, next, path, vec![]).await {
+    match (store.replace_task_noting(seen, next, path, vec![], event.as_ref())).await {
         Ok(_) => {
             tracing::info!(task = %t.task_id, from = ?t.lease.owner, epoch = next.lease.epoch, status = %next.status, "took over a task: {reason}");
             Ok(true)

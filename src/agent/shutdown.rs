@@ -12,6 +12,12 @@ impl Agent {
         if let Some(s) = self.sweep.take() {
             s.abort();
         }
+        // A delivery cut short is delivered again by the next round,
+        // here or elsewhere (at least once).
+        if let Some((task, stop)) = self.notifier.take() {
+            let _ = stop.send(true);
+            task.abort();
+        }
         let running = self.running.len();
         tracing::info!(agent = %self.cfg.agent_id, running, "shutting down");
         self.release_late_claims().await;

@@ -65,6 +65,11 @@ impl Agent {
             let task = tokio::spawn(reviewer::run(store.clone(), cfg.clone(), stopped));
             (task, stop)
         });
+        let notifier = cfg.notify_every.map(|every| {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let deliver = crate::notify::deliver::run(store.clone(), every, stopped);
+            (tokio::spawn(deliver), stop)
+        });
         let health = Health::new(stale_after / 2);
         let exporter = metrics.map(|listener| {
             let (tx, rx) = tokio::sync::watch::channel(exporter::Published::default());
@@ -116,6 +121,7 @@ impl Agent {
             heartbeat,
             ticker: crate::schedules::Ticker::start(&store),
             reviewer,
+            notifier,
             store,
             cfg,
         })

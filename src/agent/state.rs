@@ -124,6 +124,12 @@ pub(super) struct Agent {
     pub(super) heartbeat: tokio::time::Interval,
     /// Every schedule, evaluated on each heartbeat (`crate::schedules`).
     pub(super) ticker: crate::schedules::Ticker,
+    /// The webhook delivery loop (`crate::notify::deliver`), and what
+    /// stops it.
+    pub(super) notifier: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
+    )>,
     /// The review loop (`reviewer.rs`), when the agent gives reviews, and
     /// what stops it.
     pub(super) reviewer: Option<(

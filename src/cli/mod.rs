@@ -7,8 +7,8 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone; a workflow that cannot run (a missing step or input, a cycle, an unknown field) (nothing written) |
-//! | 3 | no such task, agent, quarantine record, schedule or workflow run |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone; a workflow that cannot run (a missing step or input, a cycle, an unknown field); a webhook whose URL is not http(s) or whose `--on` names an unknown kind (nothing written) |
+//! | 3 | no such task, agent, quarantine record, schedule, workflow run or webhook |
 //! | 4 | refused: the state machine does not allow it, a conflict, or a dependency cycle (`task edit --after`) |
 //! | 5 | permission denied by the security rules |
 //! | 8 | `task watch` / `task create --wait`: the task failed for good |
@@ -37,6 +37,7 @@ mod create;
 mod edit;
 mod list;
 mod logs;
+mod notify;
 mod quarantine;
 mod resource;
 mod retention;
@@ -88,6 +89,9 @@ pub enum Command {
     /// see a run's steps, cancel it.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCmd),
+    /// Alert webhooks: add (admins), list, remove.
+    #[command(subcommand)]
+    Notify(notify::NotifyCmd),
     /// Give people a role.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -139,7 +143,7 @@ impl From<Error> for Failure {
             Error::QuotaExceeded(_) => 6,
             Error::Config(_) => 64,
             Error::Unavailable { .. } => 69,
-            Error::InvalidTask(_) | Error::InvalidSchedule(_) => 2,
+            Error::InvalidTask(_) | Error::InvalidSchedule(_) | Error::InvalidHook(_) => 2,
             Error::Unsuccessful { status, .. } => watch::exit_code(*status),
             _ => 1,
         };
@@ -219,6 +223,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Retention(a) => retention::run(&store, a, json).await?,
         Command::Resource(cmd) => resource::run(&store, cmd, json).await?,
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
+        Command::Notify(cmd) => notify::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
         Command::Demo(_) | Command::Bench(_) | Command::User(_) | Command::Completions { .. } => {
             unreachable!("handled above")

@@ -327,6 +327,23 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         });
     }
+    // Webhook delivery (src/notify): the hooks, then each hook's events
+    // after its cursor, oldest first (a range and an order on `at` alone:
+    // its single-field index serves it).
+    out.push(DeclaredQuery {
+        name: "every webhook (`vayu notify list`, each delivery round)",
+        site: "src/notify/hooks.rs",
+        collection_id: layout::HOOKS,
+        filter: None,
+        order_by: vec![],
+    });
+    out.push(DeclaredQuery {
+        name: "a webhook's events after its cursor, oldest first",
+        site: "src/notify/deliver.rs",
+        collection_id: layout::EVENTS,
+        filter: crate::notify::deliver::from_filter(Some(crate::model::now())),
+        order_by: vec![crate::notify::deliver::by_at()],
+    });
     out
 }
 
@@ -345,6 +362,8 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/scale.rs", 1),
     ("src/listing.rs", 2),
     ("src/logs.rs", 1),
+    ("src/notify/deliver.rs", 1),
+    ("src/notify/hooks.rs", 1),
     ("src/quarantine.rs", 1),
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),

@@ -81,7 +81,8 @@ impl Store {
 
     /// Marks a peer's document offline, only if it is still the version
     /// `seen` (so of the agents that notice a death, one writes). Touches
-    /// nothing but `status`.
+    /// nothing but `status`. The `agent_offline` event commits with it,
+    /// keyed by the heartbeat every racing agent saw.
     pub async fn mark_agent_offline(&self, seen: &pb::Document) -> Result<()> {
         let mut fields = std::collections::HashMap::new();
         fields.insert("status".to_string(), string_value("offline"));
@@ -100,7 +101,11 @@ impl Store {
                 .and_then(Precondition::into_pb),
             ..Default::default()
         };
-        self.commit(vec![write]).await?;
+        let event = heartbeat_of(seen).map(|hb| {
+            let id = seen.name.rsplit('/').next().unwrap_or_default();
+            crate::notify::Event::agent_offline(id, hb)
+        });
+        self.commit_noting(vec![write], event.as_ref()).await?;
         OpCounters::add(&self.counters.presence_writes, 1);
         Ok(())
     }
@@ -122,5 +127,16 @@ impl Store {
             .as_ref()
             .map(Store::decode)
             .transpose()
+    }
+}
+
+/// The `last_heartbeat` of an agent document; `None` for one without (no
+/// heartbeat, no silence to report).
+fn heartbeat_of(doc: &pb::Document) -> Option<crate::model::Time> {
+    match doc.fields.get("last_heartbeat")?.value_type.as_ref()? {
+        pb::value::ValueType::TimestampValue(t) => {
+            crate::model::Time::from_parts(t.seconds, t.nanos)
+        }
+        _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! Moving a queued document that is not a task to `quarantine/{id}`, in
-//! one commit with its delete (see [`super::defect`] for the part named).
+//! one commit with its delete and its `quarantined` event (see
+//! [`super::defect`] for the part named).
 
 use super::{Precondition, Store, defect, pile_of_name, server_time, string_value};
 use crate::error::{Error, Result};
@@ -59,7 +60,13 @@ impl Store {
                 .and_then(Precondition::into_pb),
             ..Default::default()
         };
-        self.commit(vec![delete, create]).await?;
+        // The alert (`crate::notify`), keyed by the version moved, which
+        // every agent racing to move it saw.
+        let version = doc.update_time.unwrap_or_default();
+        let micros = version.seconds * 1_000_000 + i64::from(version.nanos / 1_000);
+        let event = crate::notify::Event::quarantined(&id, micros, reason);
+        self.commit_noting(vec![delete, create], Some(&event))
+            .await?;
         Ok(())
     }
 }

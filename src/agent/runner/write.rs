@@ -1,5 +1,6 @@
 //! The runner's writes: every one conditional on the version it last
-//! wrote, with the pending log lines in the same commit.
+//! wrote, with the pending log lines in the same commit, and a failure's
+//! alert event (`crate::notify`) in the commit that records it.
 
 use super::*;
 use crate::logs::LogDoc;
@@ -106,9 +107,16 @@ impl Runner {
                 true => Vec::new(),
                 false => self.log_writes().map_err(Refused::Unavailable)?,
             };
+            // A failure's alert commits with it (`crate::notify`), made
+            // from `next` as this try writes it: a lease taken back below
+            // changes its epoch.
+            let event = match moving {
+                true => crate::notify::Event::of_end(path, &next),
+                false => None,
+            };
             match self
                 .store
-                .replace_task(&self.current, &next, path, extra)
+                .replace_task_noting(&self.current, &next, path, extra, event.as_ref())
                 .await
             {
                 Ok(v) => {

@@ -54,6 +54,7 @@ mod env {
     pub const SCALE_DOWN_IDLE_SECS: &str = "VAYU_SCALE_DOWN_IDLE_SECS";
     pub const SCALE_WINDOW_SECS: &str = "VAYU_SCALE_WINDOW_SECS";
     pub const SCALE_EVERY_SECS: &str = "VAYU_SCALE_EVERY_SECS";
+    pub const NOTIFY_EVERY: &str = "VAYU_NOTIFY_EVERY";
 }
 
 #[derive(Parser, Debug)]
@@ -130,6 +131,10 @@ struct Args {
     /// agent that owns lane 0 does it. 0: never.
     #[arg(long, env = env::ARCHIVE_EVERY_SECS, default_value_t = 600.0)]
     archive_every_secs: f64,
+    /// Seconds between this agent's webhook deliveries (`vayu notify`),
+    /// jittered; 0: this agent delivers none (others still do).
+    #[arg(long, env = env::NOTIFY_EVERY, default_value_t = 10.0)]
+    notify_every: f64,
     #[command(flatten)]
     sandbox: SandboxArgs,
     #[command(flatten)]
@@ -251,6 +256,8 @@ fn config(args: &Args) -> Result<(AgentConfig, StoreConfig), String> {
         0.0 => None,
         s => Some(secs(s, "--archive-every-secs")?),
     };
+    let every = secs(args.notify_every, "--notify-every")?;
+    cfg.notify_every = (!every.is_zero()).then_some(every);
     let base = secs(args.breaker_backoff_secs, "--breaker-backoff-secs")?;
     cfg.breaker = vayu::breaker::BreakerConfig {
         threshold: args.breaker_failures,
