@@ -22,6 +22,8 @@
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
 //! - [`auth`]: acting as a Firebase Auth user instead of an admin (it lives
 //!   in `identity/`, beside where the tokens come from).
+//! - [`backup`]: `vayu backup` and `vayu restore`: every document as of
+//!   one read time to a JSON Lines file, and back, idempotently.
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
@@ -80,6 +82,7 @@ pub use vayu_core::{
 
 pub mod agent;
 pub use identity::auth;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod demo;
