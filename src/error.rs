@@ -51,6 +51,10 @@ pub enum Error {
         status: crate::lifecycle::Status,
         detail: String,
     },
+    /// A backup file `vayu restore` refuses (cut short, corrupt, of an
+    /// unknown version), before it writes anything: exit 65.
+    #[error("invalid backup: {0}")]
+    InvalidBackup(String),
     #[error("bad configuration: {0}")]
     Config(String),
     #[error("firestore: {0}")]

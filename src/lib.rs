@@ -25,6 +25,8 @@
 //!   past `config/retention`'s age, or by a person; and deleting them.
 //! - [`auth`]: acting as a Firebase Auth user instead of an admin (it lives
 //!   in `identity/`, beside where the tokens come from).
+//! - [`backup`]: `vayu backup` and `vayu restore`: every document as of
+//!   one read time to a JSON Lines file, and back, idempotently.
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
@@ -91,6 +93,7 @@ pub use vayu_core::{
 pub mod agent;
 pub mod archive;
 pub use identity::auth;
+pub mod backup;
 pub mod bench;
 pub mod cli;
 pub mod demo;

@@ -21,6 +21,7 @@ mod events;
 mod quarantining;
 pub mod quota;
 mod reviews;
+mod snapshot;
 mod status;
 mod tasks;
 mod values;
@@ -331,13 +332,22 @@ impl Store {
         parent: String,
         query: pb::StructuredQuery,
     ) -> Result<Vec<pb::Document>> {
-        use futures::StreamExt;
         let request = pb::RunQueryRequest {
             parent,
             query_type: Some(pb::run_query_request::QueryType::StructuredQuery(query)),
             ..Default::default()
         };
-        let docs = self
+        Ok(self.run_request(request).await?.0)
+    }
+
+    /// Runs a query request: its documents, and the time the server read
+    /// them at (`None` only if it sent no response at all).
+    async fn run_request(
+        &self,
+        request: pb::RunQueryRequest,
+    ) -> Result<(Vec<pb::Document>, Option<Timestamp>)> {
+        use futures::StreamExt;
+        let (docs, read_time) = self
             .read_retrying(|| async {
                 let mut stream = self
                     .db
@@ -346,17 +356,19 @@ impl Store {
                     .run_query(request.clone())
                     .await?
                     .into_inner();
-                let mut docs = Vec::new();
+                let (mut docs, mut read_time) = (Vec::new(), None);
                 while let Some(item) = stream.next().await {
-                    if let Some(doc) = item?.document {
+                    let item = item?;
+                    read_time = read_time.or(item.read_time);
+                    if let Some(doc) = item.document {
                         docs.push(doc);
                     }
                 }
-                Ok(docs)
+                Ok((docs, read_time))
             })
             .await?;
         // Firestore bills an empty result as one read.
         OpCounters::add(&self.counters.polling_reads, docs.len().max(1) as u64);
-        Ok(docs)
+        Ok((docs, read_time))
     }
 }

@@ -74,8 +74,15 @@ impl Progress {
     }
 }
 
+/// A total of 0 is an unknown total (`vayu backup` learns it at the
+/// end): a count and a rate, no bar.
 fn render(label: &str, done: u64, total: u64, elapsed: Duration) -> String {
     const WIDTH: usize = 30;
+    if total == 0 {
+        let secs = elapsed.as_secs_f64();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        return format!("{label:<18} {done:>6} {rate:>8.1}/s {secs:>6.1}s");
+    }
     let frac = if total == 0 {
         1.0
     } else {
@@ -98,5 +105,7 @@ mod tests {
         let s = super::render("vayu", 50, 100, std::time::Duration::from_secs(2));
         assert!(s.contains("[###############---------------]"), "{s}");
         assert!(s.contains("25.0/s"), "{s}");
+        let open = super::render("backup", 50, 0, std::time::Duration::from_secs(2));
+        assert!(!open.contains('[') && open.contains("50"), "{open}");
     }
 }

@@ -14,7 +14,8 @@
 //! | 8 | `task watch` / `task create --wait`: the task failed for good |
 //! | 9 | … the task was cancelled |
 //! | 10 | … the task was skipped (its condition was not met) |
-//! | 64 | bad configuration (no project, a bad flag combination) |
+//! | 64 | bad configuration (no project, a bad flag combination, a `--read-time` that is not RFC 3339) |
+//! | 65 | `restore`: the backup file is unreadable, cut short (no trailer, or a count that differs), corrupt (a line that is not JSON, a bad path or value) or of an unknown format version (nothing written) |
 //! | 69 | Firestore unreachable |
 
 pub use crate::demo::DemoArgs;
@@ -32,6 +33,7 @@ use clap::{Args, Parser, Subcommand};
 use std::fmt::Write as _;
 
 mod agent;
+mod backup;
 mod bulk;
 mod create;
 mod edit;
@@ -98,6 +100,11 @@ pub enum Command {
     /// Named semaphores tasks take permits of (`--resource gpu:1`).
     #[command(subcommand)]
     Resource(resource::ResourceCmd),
+    /// Write every document, as of one read time, to a JSON Lines file.
+    Backup(backup::BackupArgs),
+    /// Write a `vayu backup` file's documents back, at the same paths;
+    /// checks the whole file first, and is safe to run twice.
+    Restore(backup::RestoreArgs),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
     /// Review metrics: first-time success, rework rate, quality per type
@@ -144,6 +151,7 @@ impl From<Error> for Failure {
             Error::Config(_) => 64,
             Error::Unavailable { .. } => 69,
             Error::InvalidTask(_) | Error::InvalidSchedule(_) | Error::InvalidHook(_) => 2,
+            Error::InvalidBackup(_) => 65,
             Error::Unsuccessful { status, .. } => watch::exit_code(*status),
             _ => 1,
         };
@@ -201,6 +209,20 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         print!("{out}");
         return Ok(());
     }
+    // As the admin, whatever the environment's identity (src/cli/backup.rs).
+    match cli.command {
+        Command::Backup(args) => {
+            return backup::run_backup(cli.project, args, json)
+                .await
+                .map(|o| print!("{o}"));
+        }
+        Command::Restore(args) => {
+            return backup::run_restore(cli.project, args, json)
+                .await
+                .map(|o| print!("{o}"));
+        }
+        _ => {}
+    }
     if let Command::User(cmd) = &cli.command {
         print!("{}", user::run(cli.project.clone(), cmd, json).await?);
         return Ok(());
@@ -225,7 +247,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Notify(cmd) => notify::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
-        Command::Demo(_) | Command::Bench(_) | Command::User(_) | Command::Completions { .. } => {
+        Command::Demo(_)
+        | Command::Bench(_)
+        | Command::User(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Completions { .. } => {
             unreachable!("handled above")
         }
     };

@@ -47,9 +47,16 @@ pub fn server_time(field: &str) -> pb::document_transform::FieldTransform {
 /// A core [`Time`](crate::model::Time) as a protobuf timestamp (the core
 /// knows no protobuf).
 pub fn pb_time(t: crate::model::Time) -> Timestamp {
-    Timestamp {
-        seconds: t.0.as_second(),
-        nanos: t.0.subsec_nanosecond(),
+    // jiff counts a time before 1970 in negative seconds and negative
+    // nanoseconds; protobuf's nanoseconds are never negative.
+    let (seconds, nanos) = (t.0.as_second(), t.0.subsec_nanosecond());
+    if nanos < 0 {
+        Timestamp {
+            seconds: seconds - 1,
+            nanos: nanos + 1_000_000_000,
+        }
+    } else {
+        Timestamp { seconds, nanos }
     }
 }
 
