@@ -176,20 +176,27 @@ fn exempted_fields_are_never_queried_and_the_config_points_at_the_files() {
     assert!(root().join("firestore.rules").is_file());
 }
 
-/// Issue 16, retention: a TTL policy on the log batches' `expire_at`, the
-/// very field the runner writes (a rename on either side would silently
-/// keep every log forever).
-#[test]
-fn log_batches_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
+/// The field of collection group `group` that firestore.indexes.json
+/// declares a TTL policy on.
+fn ttl_field(group: &str) -> String {
     let file = json_file("firestore.indexes.json");
     let overrides = file["fieldOverrides"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let ttl = (overrides.iter())
-        .find(|o| o["ttl"] == true && o["collectionGroup"] == vayu::layout::LOG_LINES)
-        .expect("a TTL policy on the log batches");
-    let field = ttl["fieldPath"].as_str().unwrap_or_default();
+        .find(|o| o["ttl"] == true && o["collectionGroup"] == group)
+        .unwrap_or_else(|| panic!("a TTL policy on {group}"));
+    ttl["fieldPath"].as_str().unwrap_or_default().to_string()
+}
+
+/// Issue 16, retention: a TTL policy on the log batches' `expire_at`, the
+/// very field the runner writes (a rename on either side would silently
+/// keep every log forever).
+#[test]
+fn log_batches_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
+    let field = ttl_field(vayu::layout::LOG_LINES);
+    let field = field.as_str();
     let doc = vayu::logs::LogDoc {
         expire_at: Some(vayu::model::now()),
         ..Default::default()
@@ -205,15 +212,8 @@ fn log_batches_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
 /// `Store::event_write` writes.
 #[test]
 fn events_expire_through_a_ttl_policy_on_the_field_the_agent_writes() {
-    let file = json_file("firestore.indexes.json");
-    let overrides = file["fieldOverrides"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let ttl = (overrides.iter())
-        .find(|o| o["ttl"] == true && o["collectionGroup"] == vayu::layout::EVENTS)
-        .expect("a TTL policy on the events");
-    let field = ttl["fieldPath"].as_str().unwrap_or_default();
+    let field = ttl_field(vayu::layout::EVENTS);
+    let field = field.as_str();
     let mut event = vayu::notify::Event::quarantined("doc", 1, "bad");
     event.expire_at = Some(vayu::model::now());
     let written = serde_json::to_value(&event).expect("an event serializes");
