@@ -126,6 +126,7 @@ pub async fn archive(store: &Store, task_id: &str, by: &str) -> Result<Done> {
         Place::Pile(doc) => doc,
         Place::Archive => return Ok(Done::AlreadyArchived),
     };
+    refuse_if_awaited(store, task_id).await?;
     store.commit(archive_commit(store, &doc, by)).await?;
     Ok(Done::Archived)
 }
@@ -133,7 +134,11 @@ pub async fn archive(store: &Store, task_id: &str, by: &str) -> Result<Done> {
 /// Deletes one ended task for good, from the completed pile or the
 /// archive. Its log lines expire on their own (their TTL).
 pub async fn delete(store: &Store, task_id: &str) -> Result<Done> {
-    let write = match ended(store, task_id).await? {
+    let place = ended(store, task_id).await?;
+    if matches!(place, Place::Pile(_)) {
+        refuse_if_awaited(store, task_id).await?;
+    }
+    let write = match place {
         Place::Pile(doc) => unpile(&doc),
         Place::Archive => pb::Write {
             operation: Some(pb::write::Operation::Delete(
@@ -145,6 +150,37 @@ pub async fn delete(store: &Store, task_id: &str) -> Result<Done> {
     };
     store.commit(vec![write]).await?;
     Ok(Done::Deleted)
+}
+
+/// The tasks still blocked on `task_id` that have not recorded its end.
+/// Unblocking reads a dependency in the completed pile only, so moving
+/// it out first would leave them blocked for good; they settle within
+/// seconds of its end (or at the next sweep), so this is rarely anything.
+/// One read when nobody waits.
+pub async fn awaited_by(store: &Store, task_id: &str) -> Result<Vec<String>> {
+    let ids = crate::deps::waiting_for(store, task_id).await?;
+    let found = store.find_tasks(&ids).await?;
+    Ok((ids.into_iter().zip(found))
+        .filter_map(|(id, seen)| {
+            let t = seen?.value;
+            let waits = t.status == crate::lifecycle::Status::Blocked
+                && t.dependencies.blocked_by.iter().any(|d| d == task_id)
+                && !t.dependencies.done.iter().any(|d| d == task_id);
+            waits.then_some(id)
+        })
+        .collect())
+}
+
+async fn refuse_if_awaited(store: &Store, task_id: &str) -> Result<()> {
+    let waiting = awaited_by(store, task_id).await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "task {task_id} has not yet released the tasks blocked on it ({}); they settle \
+         within seconds of its end, or at the agents' next sweep: try again then",
+        waiting.join(", ")
+    )))
 }
 
 enum Place {
@@ -224,6 +260,11 @@ pub async fn sweep(store: &Store, by: &str) -> Result<usize> {
         let mut progressed = false;
         for doc in &docs {
             seen_total += 1;
+            let id = doc.name.rsplit('/').next().unwrap_or_default();
+            // Not yet: its dependents have not recorded its end.
+            if !awaited_by(store, id).await?.is_empty() {
+                continue;
+            }
             match store.commit(archive_commit(store, doc, by)).await {
                 Ok(_) => {
                     archived += 1;

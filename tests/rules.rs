@@ -230,7 +230,7 @@ async fn people_create_tasks_only_as_themselves_and_only_well_formed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_a_move_deletes_so_only_an_admin_destroys_a_task() {
+async fn only_a_move_or_an_ended_tasks_controller_deletes_a_task() {
     let w = World::new("rules-delete").await;
     let alice = w.human("alice").await;
     let agent = w.agent("agent-1").await;
@@ -247,12 +247,20 @@ async fn only_a_move_deletes_so_only_an_admin_destroys_a_task() {
         delete_alone(&agent, &running),
     )
     .await;
+    // An ended task is its requester's to delete (`vayu task delete`,
+    // tests/rules_archive.rs), nobody else's.
     let mut done = new_task("alice");
     done.status = Status::Completed;
     let done = w.seed(&done).await;
+    let bob = w.human("bob").await;
     denied(
-        "a person deletes a completed task",
-        delete_alone(&alice, &done),
+        "another person deletes someone's completed task",
+        delete_alone(&bob, &done),
+    )
+    .await;
+    denied(
+        "an agent deletes a completed task",
+        delete_alone(&agent, &done),
     )
     .await;
     // A "move" whose create half goes nowhere (quarantine of a valid task).

@@ -455,6 +455,33 @@ async fn the_cli_archives_deletes_and_sets_the_retention() {
         "nothing was created"
     );
 
+    // A task still blocked on an ended one (its end not yet recorded)
+    // would wait for ever if the ended one left the pile.
+    let dep = ended(&w, "alice").await;
+    let mut blocked = new_task("bob");
+    blocked.status = Status::Blocked;
+    blocked.dependencies.blocked_by = vec![dep.clone()];
+    let blocked = w.seed(&blocked).await.value.task_id;
+    let waiters = serde_json::json!({"dependents": [blocked]});
+    let write = raw_write(
+        &w.admin,
+        &format!("waiters/{dep}"),
+        &waiters,
+        &[],
+        Precondition::None,
+    );
+    w.admin.commit(vec![write]).await.expect("admin writes");
+    for verb in ["archive", "delete"] {
+        let out = w.vayu_as("alice", &["task", verb, "--id", &dep]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{verb}: {err}");
+        assert!(
+            err.contains(&blocked),
+            "{verb} names the waiting task: {err}"
+        );
+    }
+    assert!(w.exists_in(Pile::Completed, &dep).await, "nothing moved");
+
     let out = w.vayu(&["--json", "retention"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["archive_after_days"], DEFAULT_ARCHIVE_AFTER_DAYS);

@@ -159,13 +159,14 @@ async fn only_an_admin_asks_a_live_agent_to_drain_and_the_agent_keeps_the_reques
     )
     .await;
     assert_eq!(drain_of(&w, "agent-1").await, Some(asked.clone()), "kept");
-    denied(
-        "the same incarnation's whole write drops the request",
-        a1.put_agent(&doc_of("agent-1", "i-1")),
-    )
-    .await;
+    let mut changed = doc_of("agent-1", "i-1");
+    changed.drain = Some(DrainRequest {
+        by: "agent-1".into(),
+        ..asked.clone()
+    });
+    denied("the agent rewrites the request", a1.put_agent(&changed)).await;
     allowed(
-        "a new incarnation's start clears it",
+        "a whole write drops it (an agent from before drain, or a new start)",
         a1.put_agent(&doc_of("agent-1", "i-2")),
     )
     .await;
@@ -217,4 +218,29 @@ async fn the_cli_refuses_what_cannot_be_drained_and_writes_nothing() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["state"], "draining");
     assert!(drain_of(&w, "agent-1").await.is_some());
+
+    // An agent from before drain writes its whole document and drops the
+    // request: `--wait` says so instead of waiting for ever.
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_vayu"))
+        .args(["agent", "drain", "--id", "agent-1", "--wait"])
+        .env("FIRESTORE_EMULATOR_HOST", &w.host)
+        .env("VAYU_DATABASE", &w.db)
+        .env("VAYU_PROJECT", PROJECT)
+        .env_remove("VAYU_TOKEN")
+        .env_remove("VAYU_IDENTITY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the vayu binary runs");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    a1.put_agent(&doc_of("agent-1", "i-2"))
+        .await
+        .expect("an old agent's heartbeat lands");
+    let out = tokio::task::spawn_blocking(move || waiting.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("the CLI ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("dropped the drain request"), "{err}");
 }

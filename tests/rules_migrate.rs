@@ -125,6 +125,21 @@ async fn only_the_controller_asks_and_only_the_push_it_asked_for_is_kept() {
     )
     .await;
 
+    // In review nobody holds it, and nothing could carry a migration out.
+    let mut t = new_task("alice");
+    t.status = Status::Reviewing;
+    let in_review = w.seed(&t).await;
+    denied(
+        "a migration of a task in review",
+        raw_replace(
+            &alice,
+            &in_review,
+            &asked(&in_review.value, "agent-2", HOLD),
+            vec![],
+        ),
+    )
+    .await;
+
     let run = w.running("alice", "agent-1", 30).await;
     let to_b = asked(&run.value, "agent-2", HOLD);
     allowed(

@@ -286,6 +286,36 @@ async fn a_peer_marked_offline_makes_one_event() {
         .collect();
     assert_eq!(ids.len(), 1, "one event: {ids:?}");
     assert!(ids[0].starts_with("agent-1-agent_offline-"), "{ids:?}");
+    // Offline already (a clean shutdown, a drain, or the mark above): no
+    // commit of this one makes it so, so no event, however well formed.
+    let gone = (w.admin.batch_get(vec![name]).await).expect("admin reads");
+    let gone = gone.into_iter().flatten().next().expect("still there");
+    let at = gone
+        .fields
+        .get("last_heartbeat")
+        .and_then(|v| match &v.value_type {
+            Some(
+                firestore::gcloud_sdk::google::firestore::v1::value::ValueType::TimestampValue(t),
+            ) => vayu::model::Time::from_parts(t.seconds, t.nanos),
+            _ => None,
+        });
+    let again = Event::agent_offline("agent-1", at.expect("a heartbeat time"));
+    // The same id as the first event: delete that one, so that only the
+    // evidence can refuse this.
+    let first = firestore::gcloud_sdk::google::firestore::v1::Write {
+        operation: Some(
+            firestore::gcloud_sdk::google::firestore::v1::write::Operation::Delete(
+                events[0].name.clone(),
+            ),
+        ),
+        ..Default::default()
+    };
+    w.admin.commit(vec![first]).await.expect("admin deletes");
+    denied(
+        "an agent reports an agent that is offline already",
+        a2.commit(vec![a2.event_write(&again).expect("encodes")]),
+    )
+    .await;
     w.done("a_peer_marked_offline_makes_one_event");
 }
 

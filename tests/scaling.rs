@@ -102,6 +102,24 @@ async fn an_idle_fleet_runs_the_scale_down_command_once() {
     }
 }
 
+/// A step as `claim_step` writes it, with no precondition, so only the
+/// rules can refuse it.
+async fn step_as(
+    store: &vayu::store::Store,
+    dir: &str,
+    fields: serde_json::Value,
+) -> vayu::Result<firestore::gcloud_sdk::google::firestore::v1::CommitResponse> {
+    let rel = format!("scaling/{dir}");
+    let write = raw_write(
+        store,
+        &rel,
+        &fields,
+        &["at"],
+        vayu::store::Precondition::None,
+    );
+    store.commit(vec![write]).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_allow_one_step_per_window_by_an_agent_naming_itself() {
     let w = World::new("rules-scale").await;
@@ -109,64 +127,75 @@ async fn the_rules_allow_one_step_per_window_by_an_agent_naming_itself() {
     let a2 = w.agent("agent-2").await;
     let alice = w.human("alice").await;
     let root = w.human_with_role("root", "admin").await;
-    let window = Duration::from_secs(60);
-    let last = last_step(&a1, Direction::Up).await.expect("reads");
-    let step = |s, by| claim_step(s, Direction::Up, &last, by, "deep", window);
-    // claim_step answers a refusal with false; these check the answer.
-    assert!(
-        !step(&alice, "alice").await.expect("answers"),
-        "a person takes a step"
-    );
-    assert!(
-        !step(&root, "root").await.expect("answers"),
-        "an admin takes a step"
-    );
-    assert!(
-        !step(&a1, "agent-2").await.expect("answers"),
-        "a step naming another agent"
-    );
-    let short = claim_step(
-        &a1,
+    let step = |by: &str, reason: &str, window: i64| serde_json::json!({"by": by, "reason": reason, "window_secs": window});
+    denied(
+        "a person takes a step",
+        step_as(&alice, "up", step("alice", "deep", 60)),
+    )
+    .await;
+    denied(
+        "an admin takes a step",
+        step_as(&root, "up", step("root", "deep", 60)),
+    )
+    .await;
+    denied(
+        "a step naming another agent",
+        step_as(&a1, "up", step("agent-2", "deep", 60)),
+    )
+    .await;
+    denied(
+        "a window under a minute",
+        step_as(&a1, "up", step("agent-1", "deep", 30)),
+    )
+    .await;
+    denied(
+        "a window over a day",
+        step_as(&a1, "up", step("agent-1", "deep", 86_401)),
+    )
+    .await;
+    denied(
+        "a step without a reason",
+        step_as(&a1, "up", step("agent-1", "", 60)),
+    )
+    .await;
+    denied(
+        "a direction that is neither up nor down",
+        step_as(&a1, "sideways", step("agent-1", "x", 60)),
+    )
+    .await;
+    let mut extra = step("agent-1", "deep", 60);
+    extra["x"] = serde_json::json!(1);
+    denied("a step with another field", step_as(&a1, "up", extra)).await;
+    allowed(
+        "the first step",
+        step_as(&a1, "up", step("agent-1", "deep", 60)),
+    )
+    .await;
+    denied(
+        "a second step within the window",
+        step_as(&a2, "up", step("agent-2", "deeper", 60)),
+    )
+    .await;
+    allowed(
+        "the other direction has its own window",
+        step_as(&a2, "down", step("agent-2", "idle", 60)),
+    )
+    .await;
+    // And the library's answer to a refused step is "not ours".
+    let last = last_step(&a2, Direction::Up).await.expect("reads");
+    let again = claim_step(
+        &a2,
         Direction::Up,
         &last,
-        "agent-1",
-        "deep",
-        Duration::from_secs(30),
+        "agent-2",
+        "deeper",
+        Duration::from_secs(60),
     );
-    assert!(!short.await.expect("answers"), "a window under a minute");
-    let empty = claim_step(&a1, Direction::Up, &last, "agent-1", "", window);
-    assert!(!empty.await.expect("answers"), "a step without a reason");
-    assert!(
-        step(&a1, "agent-1").await.expect("answers"),
-        "the first step"
-    );
-    let after = last_step(&a2, Direction::Up).await.expect("reads");
-    let again = claim_step(&a2, Direction::Up, &after, "agent-2", "deeper", window);
     assert!(
         !again.await.expect("answers"),
-        "a second step within the window"
+        "a second step within the window is not taken"
     );
-    let raw = |v: serde_json::Value| {
-        let write = raw_write(
-            &a1,
-            "scaling/sideways",
-            &v,
-            &["at"],
-            vayu::store::Precondition::None,
-        );
-        a1.commit(vec![write])
-    };
-    let doc = serde_json::json!({"by": "agent-1", "reason": "x", "window_secs": 60});
-    denied("a direction that is neither up nor down", raw(doc)).await;
-    let extra = serde_json::json!({"by": "agent-1", "reason": "x", "window_secs": 60, "x": 1});
-    let write = raw_write(
-        &a1,
-        "scaling/down",
-        &extra,
-        &["at"],
-        vayu::store::Precondition::None,
-    );
-    denied("a step with another field", a1.commit(vec![write])).await;
+    w.done("scaling");
 }
 
 #[test]

@@ -93,7 +93,8 @@ pub struct AgentConfig {
     /// The auto-scaling hook (`scaler.rs`); none by default.
     pub scaling: Option<super::ScaleHook>,
     /// How often this agent delivers alert events to webhooks
-    /// (`crate::notify::deliver`), jittered; `None`: it delivers none.
+    /// (`crate::notify::deliver`), jittered, while it owns lane 0; `None`:
+    /// it delivers none.
     pub notify_every: Option<Duration>,
 }
 

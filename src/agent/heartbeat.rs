@@ -75,6 +75,10 @@ impl Agent {
         self.queue.unpark();
         self.maybe_sweep();
         self.maybe_archive();
+        if let Some((_, _, duty)) = &self.notifier {
+            let owns = self.queue.lanes.contains(&0);
+            duty.send_if_modified(|d| std::mem::replace(d, owns) != owns);
+        }
         self.maybe_scale();
         (self.ticker).on_heartbeat(&self.store, &self.cfg.clock, &self.queue.lanes);
         self.take_over_quiet_peers();

@@ -14,7 +14,7 @@ impl Agent {
         }
         // A delivery cut short is delivered again by the next round,
         // here or elsewhere (at least once).
-        if let Some((task, stop)) = self.notifier.take() {
+        if let Some((task, stop, _)) = self.notifier.take() {
             let _ = stop.send(true);
             task.abort();
         }

@@ -67,8 +67,10 @@ impl Agent {
         });
         let notifier = cfg.notify_every.map(|every| {
             let (stop, stopped) = tokio::sync::watch::channel(false);
-            let deliver = crate::notify::deliver::run(store.clone(), every, stopped);
-            (tokio::spawn(deliver), stop)
+            // Lane 0's owner delivers; the heartbeat says who that is.
+            let (duty, on_duty) = tokio::sync::watch::channel(false);
+            let deliver = crate::notify::deliver::run(store.clone(), every, stopped, on_duty);
+            (tokio::spawn(deliver), stop, duty)
         });
         let health = Health::new(stale_after / 2);
         let exporter = metrics.map(|listener| {

@@ -124,10 +124,11 @@ pub(super) struct Agent {
     pub(super) heartbeat: tokio::time::Interval,
     /// Every schedule, evaluated on each heartbeat (`crate::schedules`).
     pub(super) ticker: crate::schedules::Ticker,
-    /// The webhook delivery loop (`crate::notify::deliver`), and what
-    /// stops it.
+    /// The webhook delivery loop (`crate::notify::deliver`), what stops
+    /// it, and whether it is on duty (this agent owns lane 0).
     pub(super) notifier: Option<(
         tokio::task::JoinHandle<()>,
+        tokio::sync::watch::Sender<bool>,
         tokio::sync::watch::Sender<bool>,
     )>,
     /// The review loop (`reviewer.rs`), when the agent gives reviews, and

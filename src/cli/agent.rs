@@ -170,6 +170,16 @@ async fn drain(store: &Store, id: &str, by: &str, wait: bool, json: bool) -> Res
             let done = now_doc.as_ref().is_none_or(|a| {
                 a.status == Some(AgentState::Offline) || a.incarnation != agent.incarnation
             });
+            // The same process wrote its document without the request: it
+            // predates drain, and will not stop on its own.
+            if let Some(a) = now_doc.as_ref().filter(|a| !done && a.drain.is_none()) {
+                return Err(Error::Conflict(format!(
+                    "agent {id} (version {}) dropped the drain request: it is older than \
+                     `vayu agent drain`; stop it with SIGTERM, which drains it the same way \
+                     within its --grace-secs",
+                    a.version
+                )));
+            }
             running = now_doc.map_or(0, |a| a.current_tasks.len());
             if done {
                 break;

@@ -35,7 +35,7 @@ pub mod waiters;
 pub use cycles::break_cycles;
 pub use edit::{Added, add};
 pub use settle::{Settled, settle, sweep};
-pub use waiters::{register, release_dependents};
+pub use waiters::{register, release_dependents, waiting_for};
 
 use crate::condition::Condition;
 use crate::error::{Error, Result};

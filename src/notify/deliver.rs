@@ -39,14 +39,31 @@ pub const EVERY: Duration = Duration::from_secs(10);
 /// without reading the body.
 pub const EVENT_ID_HEADER: &str = "X-Vayu-Event-Id";
 
-/// Delivers every `every` (jittered ±50%) until `stop` says so.
-pub async fn run(store: Store, every: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Delivers every `every` (jittered ±50%) while `duty` says this agent
+/// owns lane 0, until `stop` says so.
+///
+/// Why only the owner of lane 0: every round reads the hooks, so N agents
+/// delivering would cost an idle fleet N polling reads per round for one
+/// agent's work. Lane 0 always has exactly one live owner in the view of
+/// the agents, and passes on when its owner dies; delivery resumes from
+/// the hook's cursor, so at least once still holds. Two agents that both
+/// believe they own lane 0 for a moment deliver the same events twice,
+/// under the same ids.
+pub async fn run(
+    store: Store,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    duty: tokio::sync::watch::Receiver<bool>,
+) {
     let client = client();
     loop {
         let wait = every.mul_f64(0.5 + rand::random::<f64>());
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(wait) => {}
+        }
+        if !*duty.borrow() {
+            continue;
         }
         if let Err(e) = round(&store, &client).await {
             tracing::debug!(error = %e, "a webhook round failed; the next one tries again");

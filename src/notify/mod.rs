@@ -8,11 +8,12 @@
 //! quarantine move, a peer marked offline. Nothing else writes them, and
 //! the rules ask each for evidence of its change in the same commit.
 //!
-//! With no leader, every agent delivers ([`deliver`]): on a jittered
-//! period it reads each hook, the events after its cursor, POSTs the ones
-//! the hook wants, and moves the cursor past what was delivered with a
-//! conditional commit. A crash before that commit, or two agents at once,
-//! deliver an event again: at least once, with the same id.
+//! With no leader, whichever agent owns lane 0 delivers ([`deliver`]): on
+//! a jittered period it reads each hook, the events after its cursor,
+//! POSTs the ones the hook wants, and moves the cursor past what was
+//! delivered with a conditional commit. A crash before that commit, or two
+//! agents that both believe they own lane 0 for a moment, deliver an event
+//! again: at least once, with the same id.
 //!
 //! - [`hooks`]: the hooks' documents: add, list, remove, and the cursor's
 //!   two writes (forward after a delivery, a failure noted).

@@ -132,7 +132,8 @@ struct Args {
     #[arg(long, env = env::ARCHIVE_EVERY_SECS, default_value_t = 600.0)]
     archive_every_secs: f64,
     /// Seconds between this agent's webhook deliveries (`vayu notify`),
-    /// jittered; 0: this agent delivers none (others still do).
+    /// jittered, while it owns lane 0; 0: this agent delivers none (set it
+    /// alike on every agent).
     #[arg(long, env = env::NOTIFY_EVERY, default_value_t = 10.0)]
     notify_every: f64,
     #[command(flatten)]
