@@ -279,7 +279,27 @@ impl Store {
 
     /// Finds each of `ids` in whichever pile holds it, in order (`None`
     /// for one that does not exist): one batch get of three names a task.
+    ///
+    /// A batch get does not read its documents at one instant, so a task
+    /// that moves between piles while it is read (the source read after
+    /// the move, the destination before) seems to exist nowhere; one seen
+    /// nowhere is read once more (observed: a workflow's last step read as
+    /// missing the moment it completed). A task that really is missing
+    /// costs that second read.
     pub async fn find_tasks(&self, ids: &[String]) -> Result<Vec<Option<Versioned<Task>>>> {
+        let mut out = self.find_tasks_once(ids).await?;
+        let missing: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let again: Vec<String> = missing.iter().map(|&i| ids[i].clone()).collect();
+        for (i, found) in missing.into_iter().zip(self.find_tasks_once(&again).await?) {
+            out[i] = found;
+        }
+        Ok(out)
+    }
+
+    async fn find_tasks_once(&self, ids: &[String]) -> Result<Vec<Option<Versioned<Task>>>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
