@@ -82,16 +82,14 @@ pub fn archive_writes(store: &Store, doc: &pb::Document, by: &str) -> pb::Write 
 /// The move: the delete from the completed pile, conditioned on the
 /// version read, and the archive record's create.
 fn archive_commit(store: &Store, doc: &pb::Document, by: &str) -> Vec<pb::Write> {
-    vec![unpile(doc), archive_writes(store, doc, by)]
+    vec![unpile(store, doc), archive_writes(store, doc, by)]
 }
 
-/// A delete of `doc`, only if unchanged since it was read.
-fn unpile(doc: &pb::Document) -> pb::Write {
-    pb::Write {
-        operation: Some(pb::write::Operation::Delete(doc.name.clone())),
-        current_document: Precondition::UpdatedAt(doc.update_time.unwrap_or_default()).into_pb(),
-        ..Default::default()
-    }
+/// The completed pile's delete of `doc`, only if unchanged since read
+/// (the same write every move's first half is).
+fn unpile(store: &Store, doc: &pb::Document) -> pb::Write {
+    let id = doc.name.rsplit('/').next().unwrap_or_default();
+    store.delete_write(Pile::Completed, id, doc.update_time.unwrap_or_default())
 }
 
 fn time_value(t: Time) -> pb::Value {
@@ -139,7 +137,7 @@ pub async fn delete(store: &Store, task_id: &str) -> Result<Done> {
         refuse_if_awaited(store, task_id).await?;
     }
     let write = match place {
-        Place::Pile(doc) => unpile(&doc),
+        Place::Pile(doc) => unpile(store, &doc),
         Place::Archive => pb::Write {
             operation: Some(pb::write::Operation::Delete(
                 store.name(&layout::archive_doc(task_id)),
