@@ -16,7 +16,7 @@
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
 //! [`resource`], [`retention`], [`retry`], [`review`], [`scaling`], [`schedule`], [`schema`],
-//! [`spread`], [`success`], [`time`], [`workflow`]; and the core's
+//! [`spread`], [`success`], [`team`], [`time`], [`workflow`]; and the core's
 //! `notify` inside [`notify`], beside its I/O.
 //!
 //! The edges, each talking to one thing:
@@ -77,6 +77,9 @@
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
 //! - [`tasks`]: what people do to tasks (create, cancel, pause, resume, retry).
+//! - [`teams`]: team tasks: a team's parts created before its parent,
+//!   the parent's merge of their results, the team as it stands, and the
+//!   parent's cancel, pause and resume reaching its parts.
 //! - [`workflows`]: starting a workflow run (a step's task each, blocked on
 //!   the steps it runs after), its status and cancel, and a step's input
 //!   filled with earlier results when it runs.
@@ -87,7 +90,8 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retention, retry, review, scaling, schedule, schema, spread, success, time, workflow,
+    resource, retention, retry, review, scaling, schedule, schema, spread, success, team, time,
+    workflow,
 };
 
 pub mod agent;
@@ -122,6 +126,7 @@ pub mod schedules;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;
+pub mod teams;
 pub mod workflows;
 
 pub use error::{Error, Result};

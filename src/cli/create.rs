@@ -105,6 +105,8 @@ pub struct CreateArgs {
     /// title, type or input is refused (exit 4).
     #[arg(long, conflicts_with = "workflow")]
     pub key: Option<String>,
+    #[command(flatten)]
+    pub team: super::team::TeamArgs,
 }
 
 /// The project's assignment defaults, read (one read) only when they can
@@ -143,6 +145,7 @@ pub(super) async fn run(
     requester: Option<String>,
 ) -> Result<String, Error> {
     let not_before = start_time(&a)?;
+    let team = a.team.spec()?;
     if let Some(k) = &a.key {
         crate::keys::check(k)?;
     }
@@ -195,6 +198,9 @@ pub(super) async fn run(
         && let Err(e) = crate::history::fill_estimate(store, &mut new).await
     {
         eprintln!("warning: no estimate from history: {e}");
+    }
+    if let Some(spec) = &team {
+        return super::team::create(store, new, spec, json).await;
     }
     let (t, created) = match &a.key {
         None => (tasks::create(store, new).await?, true),

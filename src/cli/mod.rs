@@ -47,6 +47,7 @@ mod review;
 mod schedule;
 mod stats;
 mod task;
+mod team;
 mod user;
 mod waits;
 mod watch;

@@ -163,6 +163,9 @@ impl Runner {
     async fn run_handler(&mut self, run: &str) -> Outcome {
         let mut release = self.release.clone();
         let task = self.current.value.clone();
+        if task.team.as_ref().is_some_and(|t| t.merge.is_builtin()) {
+            return self.merge_team(&task).await;
+        }
         let Some(command) = self
             .cfg
             .handlers
@@ -175,7 +178,11 @@ impl Runner {
         };
         // A workflow step's input gets its earlier steps' results, which
         // exist only now (src/workflows/results.rs); other tasks are as is.
-        let task = match crate::workflows::fill_results(&self.store, &task).await {
+        let filled = match crate::workflows::fill_results(&self.store, &task).await {
+            Ok(filled) => crate::teams::fill_parent(&self.store, &filled).await,
+            Err(e) => Err(e),
+        };
+        let task = match filled {
             Ok(filled) => filled,
             Err(e) => {
                 let why = format!("could not fill in the step's input: {e}");
@@ -278,6 +285,23 @@ impl Runner {
                 None => format!("handler {exit}; last output: {tail}"),
             };
             self.finish_failure(why).await
+        }
+    }
+
+    /// A team's parent under a built-in merge: no handler runs; its
+    /// result is its parts', merged (`crate::teams::merged`).
+    async fn merge_team(&mut self, task: &Task) -> Outcome {
+        match crate::teams::merged(&self.store, task).await {
+            Ok(result) => {
+                let ex = &mut self.current.value.execution;
+                ex.result = Some(result);
+                ex.progress = 100;
+                self.finish_success().await
+            }
+            Err(e) => {
+                let why = format!("could not merge the team's results: {e}");
+                self.finish_failure(why).await
+            }
         }
     }
 
