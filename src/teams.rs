@@ -45,7 +45,11 @@ pub async fn create(store: &Store, new: NewTask, spec: &TeamSpec) -> Result<(Tas
     let mut parent = new;
     parent.task_id = Some(parent_id);
     parent.after = plan.team.parts.clone();
-    parent.requires = Vec::new();
+    // A leader's team is aggregated by an agent of the leader's role.
+    parent.requires = match spec.pattern {
+        team::Pattern::Leader => spec.roles.first().cloned().into_iter().collect(),
+        _ => Vec::new(),
+    };
     parent.team = Some(plan.team.clone());
     parent.review = None;
     for t in parts.iter().chain([&parent]) {
@@ -95,8 +99,9 @@ fn part_task(new: &NewTask, p: &team::PartPlan) -> NewTask {
     t
 }
 
-/// Creates the parts: a pipeline's one after another (each waits for
-/// the one before, which must exist), a swarm's side by side. On failure,
+/// Creates the parts: a pipeline's or a leader's one after another (a
+/// stage or follower waits for a part that must exist), the others side
+/// by side. On failure,
 /// returns the ones made, for [`abandon`].
 async fn create_parts(
     store: &Store,
@@ -104,9 +109,10 @@ async fn create_parts(
     parts: Vec<NewTask>,
 ) -> std::result::Result<Vec<Task>, (Vec<Task>, Error)> {
     use futures::StreamExt;
+    // A stage or follower waits for a part that must exist first.
     let at_once = match pattern {
-        team::Pattern::Pipeline => 1,
-        team::Pattern::Swarm => CREATE_AT_ONCE,
+        team::Pattern::Pipeline | team::Pattern::Leader => 1,
+        team::Pattern::Swarm | team::Pattern::Peer => CREATE_AT_ONCE,
     };
     let results: Vec<Result<Task>> = futures::stream::iter(parts)
         .map(|p| tasks::create(store, p))
@@ -185,10 +191,33 @@ pub async fn merged(store: &Store, parent: &Task) -> Result<String> {
     team::merge(how, &parts).map_err(invalid)
 }
 
-/// The parent as its handler sees it under `--merge handler`: its input
-/// is the parts' results, a JSON array of `{task_id, role, agent,
-/// result}`. Any other task is returned as it is, with no read.
-pub async fn fill_parent(store: &Store, task: &Task) -> Result<Task> {
+/// `task` as its handler sees it: a parent under `--merge handler` gets
+/// the parts' results as input, a JSON array of `{task_id, role, agent,
+/// result}`; a leader's follower gets the subtask the leader's part left
+/// for it (one read each). Any other task is returned as it is, with no
+/// read.
+pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
+    if let Some(p) = &task.part_of
+        && p.pattern == team::Pattern::Leader
+        && p.index > 1
+    {
+        let leader = team::part_id(&p.parent, 1);
+        let doc = store.get_doc(&Pile::Completed.doc(&leader)).await?;
+        let done = doc.map(|d| Store::decode_task(&d)).transpose()?;
+        let name = team::subtask_name(usize::try_from(p.index).unwrap_or(0));
+        let subtask = (done.iter())
+            .flat_map(|t| &t.execution.artifacts)
+            .find(|a| a.name == name);
+        return match subtask {
+            Some(a) => Ok(Task {
+                input: a.uri.clone(),
+                ..task.clone()
+            }),
+            None => Err(invalid(format!(
+                "the leader's part {leader} left no {name} for this follower"
+            ))),
+        };
+    }
     match &task.team {
         Some(t) if t.merge == Merge::Handler => {
             let parts = results(store, task).await?;

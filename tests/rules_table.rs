@@ -252,6 +252,7 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     });
     t.part_of = Some(vayu::team::PartOf {
         parent: "a".into(),
+        pattern: vayu::team::Pattern::Swarm,
         index: 1,
         of: 2,
         role: Some("x".into()),

@@ -10,7 +10,7 @@ use rules_support::*;
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
 use vayu::model::Task;
-use vayu::store::{Precondition, Store};
+use vayu::store::{Precondition, Store, Versioned};
 use vayu::team::{Merge, PartOf, Pattern, Team, part_id};
 
 /// Creates `t` as `store` with the quota write a new task pays, and no
@@ -47,6 +47,7 @@ fn part(requester: &str, parent_id: &str, index: i64) -> Task {
     t.requires = vec!["planner".into()];
     t.part_of = Some(PartOf {
         parent: parent_id.into(),
+        pattern: vayu::team::Pattern::Swarm,
         index,
         of: 2,
         role: Some("planner".into()),
@@ -305,4 +306,129 @@ async fn a_parent_waits_for_every_part_and_nobody_rewrites_a_team() {
     )
     .await;
     w.done("a_parent_waits_for_every_part_and_nobody_rewrites_a_team");
+}
+
+/// Part `index` of team `parent` held by `agent` (epoch 1), its lease
+/// ending `lease_secs` from now.
+async fn held(
+    w: &World,
+    parent: &str,
+    index: i64,
+    agent: &str,
+    lease_secs: i64,
+) -> Versioned<Task> {
+    let mut t = claimed_by(&part("alice", parent, index), agent, 1);
+    t.lease.expires_at = Some(at(lease_secs));
+    w.seed(&t).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
+    let w = World::new("rules-team-context").await;
+    let alice = w.human("alice").await;
+    let a1 = w.agent("agent-1").await;
+    let a2 = w.agent("agent-2").await;
+    let team = uuid::Uuid::new_v4().to_string();
+    let p1 = held(&w, &team, 1, "agent-1", 30).await;
+    let p2 = held(&w, &team, 2, "agent-2", 30).await;
+    let part_of = p1.value.part_of.clone().expect("a part");
+    let (id1, id2) = (p1.value.task_id.clone(), p2.value.task_id.clone());
+
+    allowed(
+        "a member sets a key",
+        a1.team_context_set(&part_of, &id1, "agent-1", "plan", "x"),
+    )
+    .await;
+    allowed(
+        "another member sets another key",
+        a2.team_context_set(&part_of, &id2, "agent-2", "notes", "y"),
+    )
+    .await;
+    let doc = a1.team_doc(&team).await.expect("a member reads the team");
+    assert_eq!(
+        doc.values().into_iter().collect::<Vec<_>>(),
+        [("notes", "y"), ("plan", "x")]
+    );
+    denied(
+        "an agent writing as a part it does not hold",
+        a2.team_context_set(&part_of, &id1, "agent-2", "plan", "z"),
+    )
+    .await;
+    denied(
+        "an agent naming another agent as the writer",
+        a1.team_context_set(&part_of, &id1, "agent-2", "plan", "z"),
+    )
+    .await;
+    denied(
+        "a person writes the context",
+        alice.team_context_set(&part_of, &id1, "alice", "plan", "z"),
+    )
+    .await;
+    let other = uuid::Uuid::new_v4().to_string();
+    let mut elsewhere = part_of.clone();
+    elsewhere.parent = other;
+    denied(
+        "a member writes another team's context",
+        a1.team_context_set(&elsewhere, &id1, "agent-1", "plan", "z"),
+    )
+    .await;
+    let big = "x".repeat(4097);
+    denied(
+        "a value over 4 KiB",
+        a1.team_context_set(&part_of, &id1, "agent-1", "plan", &big),
+    )
+    .await;
+    denied(
+        "a key the protocol refuses",
+        a1.team_context_set(&part_of, &id1, "agent-1", "a b", "z"),
+    )
+    .await;
+    let p3 = held(&w, &team, 3, "agent-1", -5).await;
+    denied(
+        "a member whose lease ran out",
+        a1.team_context_set(&part_of, &p3.value.task_id, "agent-1", "plan", "z"),
+    )
+    .await;
+
+    allowed(
+        "a member arrives at a barrier",
+        a1.team_arrive(&part_of, &id1, "agent-1", "go"),
+    )
+    .await;
+    allowed(
+        "it arrives again (after a restart)",
+        a1.team_arrive(&part_of, &id1, "agent-1", "go"),
+    )
+    .await;
+    denied(
+        "an agent arriving as a part it does not hold",
+        a1.team_arrive(&part_of, &id2, "agent-1", "go"),
+    )
+    .await;
+    allowed(
+        "the other member arrives",
+        a2.team_arrive(&part_of, &id2, "agent-2", "go"),
+    )
+    .await;
+    assert!(a1.team_doc(&team).await.expect("reads").passed("go", 2));
+
+    // A leader's subtasks are artifacts of its part: a follower cannot add one.
+    let mut handed = p1.value.clone();
+    handed.execution.artifacts.push(vayu::model::Artifact {
+        name: vayu::team::subtask_name(2),
+        uri: "do the thing".into(),
+        at: Some(vayu::model::now()),
+    });
+    let p1 = w.read(&id1).await;
+    denied(
+        "a follower hands out a subtask",
+        raw_replace(&a2, &p1, &handed, vec![]),
+    )
+    .await;
+    allowed(
+        "the leader hands out a subtask",
+        raw_replace(&a1, &p1, &handed, vec![]),
+    )
+    .await;
+    w.done("only_a_member_writes_the_context_and_only_the_leader_hands_out_work");
 }

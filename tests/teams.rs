@@ -335,11 +335,184 @@ async fn a_team_that_cannot_form_says_why_and_its_parent_controls_its_parts() {
     }
     let out = w.vayu_as(
         "alice",
-        &["task", "create", "x", "--team", "2", "--pattern", "leader"],
+        &["task", "create", "x", "--team", "2", "--pattern", "hive"],
     );
     assert_eq!(out.status.code(), Some(2), "an unknown pattern");
     assert_eq!(
         w.admin.list_tasks(None, None).await.map(|t| t.len()).ok(),
         before
     );
+}
+
+/// A handler for peers and leaders: a peer sets its key in the team's
+/// context, waits at barrier `agreed`, and reports the keys it then sees;
+/// a leader hands out two subtasks; a follower does its subtask; the
+/// parent (no `VAYU_PART`) joins the followers' results. Each run is
+/// recorded, and a member works 3 s first (to be killed mid-run).
+fn collaborator(dir: &Path) -> String {
+    let script = dir.join("collab.py");
+    let runs = dir.join("runs");
+    std::fs::write(
+        &script,
+        format!(
+            r#"import json, os, sys, time
+t = json.load(sys.stdin)
+env = os.environ
+with open({runs:?}, "a") as f:
+    f.write(t["task_id"] + " " + env["VAYU_AGENT_ID"] + "\n")
+if "VAYU_PART" not in env:
+    parts = json.loads(t["input"])
+    print("vayu:result " + "+".join(p["result"] for p in parts[1:]), flush=True)
+    sys.exit(0)
+time.sleep(3)
+pattern = t["part_of"]["pattern"]
+if pattern == "peer":
+    print("vayu:context k" + env["VAYU_PART"] + " from-" + env["VAYU_AGENT_ID"], flush=True)
+    print("vayu:barrier agreed 90", flush=True)
+    done = os.path.join(env["VAYU_TASK_DIR"], "barrier-agreed")
+    while not os.path.exists(done):
+        time.sleep(0.2)
+    with open(done) as f:
+        outcome = f.read()
+    with open(env["VAYU_CONTEXT"]) as f:
+        seen = sorted(json.load(f))
+    print("vayu:result " + outcome + ":" + ",".join(seen), flush=True)
+elif env["VAYU_PART"] == "1":
+    print("vayu:subtask task-A", flush=True)
+    print("vayu:subtask task-B", flush=True)
+    print("vayu:result planned", flush=True)
+else:
+    print("vayu:result done:" + t["input"], flush=True)
+"#
+        ),
+    )
+    .expect("the temp dir is writable");
+    format!("python3 {}", script.display())
+}
+
+/// Four agents running [`collaborator`], one task at a time each.
+fn collaborators(w: &World, dir: &Path, prefix: &str, capabilities: [&str; 4]) -> Vec<AgentProc> {
+    (0..4)
+        .map(|i| {
+            let id = format!("{prefix}-{}", i + 1);
+            let mut spec = AgentSpec::new(&id, &collaborator(dir), &w.host, &w.db, dir);
+            spec.env = vec![("VAYU_AGENT_IDENTITY".into(), "emulator".into())];
+            spec.concurrency = 1;
+            (spec.heartbeat_secs, spec.lease_secs) = (1.0, 5.0);
+            if !capabilities[i].is_empty() {
+                spec.args = vec!["--capabilities".into(), capabilities[i].into()];
+            }
+            AgentProc::spawn(&spec)
+        })
+        .collect()
+}
+
+async fn online(w: &World, agents: &[AgentProc]) {
+    let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    common::fleet::wait_agents_online(&w.admin, &refs, LIMIT).await;
+}
+
+async fn stop(agents: &mut [AgentProc]) {
+    for a in agents {
+        if a.try_exit().is_none() {
+            a.stop_cleanly(Duration::from_secs(20)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_share_a_context_and_meet_at_a_decision_point_through_a_kill() {
+    let w = World::new("team-peer").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut agents = collaborators(&w, dir.path(), "peer", ["", "", "", ""]);
+    online(&w, &agents).await;
+    let out = w.vayu_as(
+        "alice",
+        &[
+            "--json",
+            "task",
+            "create",
+            "debate",
+            "--team",
+            "3",
+            "--pattern",
+            "peer",
+        ],
+    );
+    let (parent, parts) = created(&expect(&out, 0, "3 peers"));
+    let killed = kill_holder(&w, &mut agents, &parts[0]).await;
+
+    let done = reaches(&w, &parent, Status::Completed).await;
+    // Every peer went past the barrier only once all three had arrived,
+    // and then saw every peer's key, the killed one's set by its successor.
+    let line = "passed:k1,k2,k3";
+    assert_eq!(
+        done.value.execution.result.as_deref(),
+        Some([line, line, line].join("\n").as_str())
+    );
+    let runners = runs_of(dir.path(), &parts[0]);
+    assert!(
+        runners.len() >= 2 && runners[0] == killed,
+        "part 1 ran on {runners:?}"
+    );
+    let team = w
+        .admin
+        .team_doc(&parent)
+        .await
+        .expect("the team's document");
+    assert_eq!(team.barriers["agreed"].len(), 3, "each part arrived once");
+    assert_ne!(
+        team.context["k1"].agent, killed,
+        "the successor wrote k1 last"
+    );
+    stop(&mut agents).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_hands_out_work_and_aggregates_it_through_a_followers_kill() {
+    let w = World::new("team-leader").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let caps = ["lead", "dev", "dev", "dev"];
+    let mut agents = collaborators(&w, dir.path(), "led", caps);
+    online(&w, &agents).await;
+    let out = w.vayu_as(
+        "alice",
+        &[
+            "--json",
+            "task",
+            "create",
+            "build",
+            "--pattern",
+            "leader",
+            "--roles",
+            "lead,dev,dev",
+        ],
+    );
+    let (parent, parts) = created(&expect(&out, 0, "a leader and two followers"));
+    let killed = kill_holder(&w, &mut agents, &parts[2]).await;
+    assert_ne!(killed, "led-1", "only developers follow");
+
+    let done = reaches(&w, &parent, Status::Completed).await;
+    assert_eq!(
+        done.value.execution.result.as_deref(),
+        Some("done:task-A+done:task-B"),
+        "each follower did the leader's subtask for it, once"
+    );
+    assert_eq!(
+        done.value.assignment.primary_agent.as_deref(),
+        Some("led-1"),
+        "the leader aggregates"
+    );
+    let follower = w.read(&parts[2]).await.value;
+    assert_ne!(
+        follower.assignment.primary_agent.as_deref(),
+        Some(killed.as_str())
+    );
+    assert_eq!(
+        runs_of(dir.path(), &parts[0]).len(),
+        1,
+        "the leader planned once"
+    );
+    stop(&mut agents).await;
 }

@@ -17,6 +17,7 @@
 //! Pure: [`plan`] turns a [`TeamSpec`] into the parts to create and
 //! [`merge`] combines their results. The I/O is in `vayu::teams`.
 
+mod doc;
 mod merge;
 mod plan;
 #[cfg(test)]
@@ -26,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+pub use doc::{
+    BARRIERS_MAX, CONTEXT_KEYS_MAX, CONTEXT_VALUE_MAX, ContextEntry, LastWrite, TeamDoc,
+};
 pub use merge::{MergeError, PartResult, merge};
 pub use plan::{PartPlan, TeamError, TeamPlan, plan};
 
@@ -36,6 +40,13 @@ pub const TEAM_MAX: usize = 16;
 /// The fewest: a team of one is a task.
 pub const TEAM_MIN: usize = 2;
 
+/// The artifact name of a leader's subtask for follower `k` (from 2): a
+/// `vayu:subtask` line becomes one on the leader's part, which only its
+/// holder may write, so only the leader hands out work.
+pub fn subtask_name(k: usize) -> String {
+    format!("subtask-{k}")
+}
+
 /// How the parts relate to each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +56,14 @@ pub enum Pattern {
     /// Stages in order, each by its own member: stage k+1 waits for stage
     /// k and gets its result as input.
     Pipeline,
+    /// Members on one shared problem: each gets the whole input, works
+    /// through the team's shared context and decision points, and posts
+    /// its contribution as its result.
+    Peer,
+    /// Part 1 is the leader's: its handler plans, one `vayu:subtask` line
+    /// per follower; follower k gets the leader's k-th subtask as input;
+    /// the parent, run by an agent of the leader's role, aggregates.
+    Leader,
 }
 
 /// How the parent combines the parts' results.
@@ -99,15 +118,16 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(Pattern { Swarm => "swarm", Pipeline => "pipeline" });
+text_enum!(Pattern { Swarm => "swarm", Pipeline => "pipeline", Peer => "peer", Leader => "leader" });
 text_enum!(Merge { Concat => "concat", Json => "json", Last => "last", Handler => "handler" });
 
 impl Pattern {
     /// The merge a team of this pattern gets unless it names one.
     pub fn default_merge(self) -> Merge {
         match self {
-            Pattern::Swarm => Merge::Concat,
+            Pattern::Swarm | Pattern::Peer => Merge::Concat,
             Pattern::Pipeline => Merge::Last,
+            Pattern::Leader => Merge::Handler,
         }
     }
 }
@@ -143,6 +163,8 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartOf {
     pub parent: String,
+    /// The team's pattern: a leader's follower gets its subtask as input.
+    pub pattern: Pattern,
     /// From 1.
     pub index: i64,
     /// How many parts the team has.

@@ -62,6 +62,9 @@ pub struct TeamPlan {
 ///   tells its share by `VAYU_PART` and `VAYU_PARTS`.
 /// - A pipeline's first stage gets the input; stage k+1 gets stage k's
 ///   result, filled in when it starts.
+/// - Peers each get the whole input.
+/// - A leader's part gets the input; the followers wait for it, and each
+///   gets its subtask ([`super::subtask_name`]) when it starts.
 pub fn plan(
     spec: &TeamSpec,
     parent: &str,
@@ -87,12 +90,14 @@ pub fn plan(
         }
         let after = match spec.pattern {
             Pattern::Pipeline if k > 1 => vec![part_id(parent, k - 1)],
+            Pattern::Leader if k > 1 => vec![part_id(parent, 1)],
             _ => Vec::new(),
         };
         parts.push(PartPlan {
             task_id: part_id(parent, k),
             part_of: PartOf {
                 parent: parent.to_string(),
+                pattern: spec.pattern,
                 index: k as i64,
                 of: spec.size as i64,
                 role,
@@ -153,6 +158,18 @@ fn inputs(spec: &TeamSpec, input: &str) -> Vec<String> {
             Ok(items) if items.len() >= spec.size => slices(&items, spec.size),
             _ => vec![input.to_string(); spec.size],
         },
+        Pattern::Peer => vec![input.to_string(); spec.size],
+        // A follower's input is the leader's subtask for it, filled in when
+        // it starts (the leader's part has completed by then).
+        Pattern::Leader => (1..=spec.size)
+            .map(|k| {
+                if k == 1 {
+                    input.to_string()
+                } else {
+                    String::new()
+                }
+            })
+            .collect(),
     }
 }
 

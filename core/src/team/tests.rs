@@ -193,5 +193,27 @@ fn patterns_and_merges_read_back_from_their_names() {
     for m in Merge::ALL {
         assert_eq!(m.as_str().parse::<Merge>(), Ok(*m));
     }
-    assert!("leader".parse::<Pattern>().is_err());
+    assert!("hive".parse::<Pattern>().is_err());
+}
+
+#[test]
+fn peers_share_the_input_and_followers_wait_for_their_leader() {
+    let peers = plan(&spec(3, Pattern::Peer), P, "[1,2,3]", &[]).expect("plans");
+    assert!(
+        peers
+            .parts
+            .iter()
+            .all(|p| p.input == "[1,2,3]" && p.after.is_empty())
+    );
+    let mut s = spec(3, Pattern::Leader);
+    s.roles = strings(&["lead", "dev", "dev"]);
+    let led = plan(&s, P, "goal", &[]).expect("plans");
+    assert_eq!(led.parts[0].input, "goal");
+    assert!(led.parts[0].after.is_empty());
+    for f in &led.parts[1..] {
+        assert_eq!(f.after, [format!("{P}-p1")]);
+        assert_eq!(f.input, "");
+    }
+    assert_eq!(led.team.merge, Merge::Handler);
+    assert_eq!(subtask_name(2), "subtask-2");
 }

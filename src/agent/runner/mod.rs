@@ -11,6 +11,7 @@
 //!   and writes again.
 
 mod finish;
+mod team;
 mod write;
 
 use super::AgentConfig;
@@ -104,6 +105,8 @@ pub(super) struct Runner {
     release: watch::Receiver<bool>,
     /// The agent's history, told of each end this runner records.
     learner: crate::history::Learner,
+    /// A team member's reports and barrier waits.
+    team: team::Member,
 }
 
 /// How many of a run's last lines [`Runner::run_tail`] keeps.
@@ -137,6 +140,7 @@ impl Runner {
             epoch,
             release,
             learner,
+            team: team::Member::default(),
         }
     }
 
@@ -179,7 +183,7 @@ impl Runner {
         // A workflow step's input gets its earlier steps' results, which
         // exist only now (src/workflows/results.rs); other tasks are as is.
         let filled = match crate::workflows::fill_results(&self.store, &task).await {
-            Ok(filled) => crate::teams::fill_parent(&self.store, &filled).await,
+            Ok(filled) => crate::teams::fill(&self.store, &filled).await,
             Err(e) => Err(e),
         };
         let task = match filled {
@@ -189,10 +193,11 @@ impl Runner {
                 return self.finish_failure(why).await;
             }
         };
+        let env = self.team_env(run).await;
         let ctx = handler::Context {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,
-            env: &[],
+            env: &env,
             sandbox: &self.cfg.sandbox,
             run,
         };
@@ -217,7 +222,10 @@ impl Runner {
         let exit = loop {
             tokio::select! {
                 ev = events.recv(), if events_open => match ev {
-                    Some(ev) => self.apply(ev),
+                    Some(ev) => {
+                        self.apply(ev);
+                        self.team_flush(run).await;
+                    }
                     None => events_open = false,
                 },
                 exit = child.wait() => {
@@ -269,6 +277,7 @@ impl Runner {
                 _ => events_open = false,
             }
         }
+        self.team_flush(run).await;
         let printed_too_much = child.printed_too_much();
         drop(child);
         if exit.success() {
@@ -361,6 +370,9 @@ impl Runner {
                     self.learned.push(skill);
                 }
             }
+            HandlerEvent::Report(
+                team @ (Report::Context { .. } | Report::Barrier { .. } | Report::Subtask(_)),
+            ) => self.team.push(team),
             HandlerEvent::Report(Report::Invalid { line, reason }) => {
                 self.log(format!("[vayu] ignored report ({reason}): {line}"))
             }
