@@ -11,6 +11,8 @@ Chart.register(BarController, BarElement, LineController, LineElement, PointElem
 const COLOURS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2'];
 
 export function chart(canvas, type, labels, datasets, subtitle) {
+  // The sum of the data, for tests and screen readers' sake of a summary.
+  canvas.dataset.total = String(datasets.flatMap((d) => d.data).reduce((a, b) => a + b, 0));
   return new Chart(canvas, {
     type,
     data: {

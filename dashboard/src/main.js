@@ -31,6 +31,7 @@ function route() {
   const r = ROUTES[name] || ROUTES.board;
   stop();
   const main = clear(document.getElementById('main'));
+  delete main.dataset.ready;
   for (const a of document.querySelectorAll('#nav a')) {
     a.toggleAttribute('aria-current', a.dataset.route === name);
     if (a.dataset.route === name) a.setAttribute('aria-current', 'page');

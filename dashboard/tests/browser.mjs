@@ -1,0 +1,149 @@
+// The browser tests, in order; `ctx` carries what earlier ones made.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import * as H from './harness.mjs';
+
+const SHOTS = join(H.ROOT, 'docs', 'screenshots');
+mkdirSync(SHOTS, { recursive: true });
+const WIDE = { width: 1280, height: 800 };
+const HANDLER = 'for p in 25 50 75; do echo "vayu:progress $p step $p of 100"; echo "working on $p"; sleep 1; done; echo "vayu:artifact report inline:all-good"; echo "vayu:result done"';
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function as(ctx, who, viewport = WIDE) {
+  const c = await ctx.browser.newContext({ viewport });
+  const page = await H.signIn(c, ctx.url, ctx.users[who]);
+  ctx.lastPage = page;
+  return page;
+}
+
+const card = (page, column, id) => page.locator(`[data-column="${column}"] [data-task="${id}"]`);
+
+export const tests = [
+  ['signs in through the Auth emulator, each person with their role', async (ctx) => {
+    ctx.users = {
+      ada: await H.addUser(ctx.emu, 'ada', 'admin'),
+      olga: await H.addUser(ctx.emu, 'olga', 'operator'),
+      vic: await H.addUser(ctx.emu, 'vic', 'viewer'),
+    };
+    const page = await as(ctx, 'olga');
+    assert((await page.locator('#whoami').textContent()).includes('olga@example.com · operator'), 'who is signed in');
+    await page.locator('[data-column="queued"] .count').filter({ hasText: /^\d+$/ }).waitFor();
+    ctx.olga = page;
+  }],
+
+  ['creates a task with the wizard, checked as the CLI checks it', async (ctx) => {
+    const page = ctx.olga;
+    await page.goto(`${ctx.url}#/new`);
+    await page.getByLabel('Task type').selectOption('research');
+    await page.getByLabel('Priority').selectOption('high');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Compare options').check();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Title').fill('');
+    await page.getByLabel('Tags (comma separated)').fill('bad,tag!');
+    await page.getByRole('button', { name: 'Next' }).click();
+    const errors = await page.locator('#wizard-errors').textContent();
+    assert(errors.includes('the title is empty') && errors.includes('at most 20 tags'), `the wizard refuses bad fields: ${errors}`);
+    await page.getByLabel('Title').fill('Compare three queue designs');
+    await page.getByLabel('Tags (comma separated)').fill('research, queues');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Review policy').selectOption('none');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await shot(page, 'wizard');
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.waitForURL(/#\/task\//);
+    ctx.created = decodeURIComponent(page.url().split('#/task/')[1]);
+    await page.locator('[data-field="status"]').filter({ hasText: 'queued' }).waitFor();
+    const shown = await H.vayu(ctx.emu, ['task', 'status', '--id', ctx.created, '--json']);
+    const t = JSON.parse(shown);
+    assert(t.requester.id === 'olga' && t.priority === 'high' && t.type === 'research', `stored as the CLI would: ${shown.slice(0, 300)}`);
+    assert(JSON.stringify(t.metadata.tags) === '["research","queues"]', 'tags');
+  }],
+
+  ['watches its card move through the columns while a real vayu-agent runs it', async (ctx) => {
+    const page = ctx.olga;
+    await page.goto(`${ctx.url}#/board`);
+    await card(page, 'queued', ctx.created).waitFor();
+    ctx.agent = H.agent(ctx.emu, 'dash-agent-1', HANDLER, ['--capabilities', 'general']);
+    await card(page, 'executing', ctx.created).waitFor({ timeout: 30000 });
+    await shot(page, 'board');
+    await card(page, 'completed', ctx.created).waitFor({ timeout: 30000 });
+    assert(await card(page, 'queued', ctx.created).count() === 0, 'the card left the queued column');
+    await page.goto(`${ctx.url}#/task/${ctx.created}`);
+    await page.locator('.timeline').filter({ hasText: 'completed' }).waitFor();
+    await page.locator('pre.logs').filter({ hasText: 'working on 75' }).waitFor();
+    assert((await page.locator('body').textContent()).includes('all-good'), 'the artifact is shown');
+    await shot(page, 'task-detail');
+  }],
+
+  ['cancels another task from the board', async (ctx) => {
+    // Needs a capability no agent has, so it waits in the queue.
+    const id = (await H.vayu(ctx.emu, ['task', 'create', 'Render the GPU report', '--requires', 'gpu'])).trim();
+    const page = await as(ctx, 'ada');
+    await card(page, 'queued', id).waitFor();
+    await card(page, 'queued', id).getByRole('button', { name: 'Cancel' }).click();
+    await card(page, 'cancelled', id).waitFor();
+    await page.getByRole('status').filter({ hasText: 'now cancelled' }).waitFor();
+    const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
+    assert(t.status === 'cancelled' && t.history.at(-1).note === 'cancel by ada', `the CLI sees it cancelled: ${JSON.stringify(t.history.at(-1))}`);
+  }],
+
+  ["shows a viewer's denied action as the rules' refusal", async (ctx) => {
+    const id = (await H.vayu(ctx.emu, ['task', 'create', 'Train the GPU model', '--requires', 'gpu'])).trim();
+    const page = await as(ctx, 'vic');
+    await card(page, 'queued', id).waitFor();
+    assert(await card(page, 'queued', id).getByRole('button').count() === 0, 'a viewer sees no actions');
+    await page.getByLabel('Show actions my role may not take').check();
+    await card(page, 'queued', id).getByRole('button', { name: 'Cancel' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'refused by the security rules' });
+    await alert.waitFor();
+    await shot(page, 'denied');
+    const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
+    assert(t.status === 'queued', 'the task is untouched');
+  }],
+
+  ['turns a killed agent offline in the matrix', async (ctx) => {
+    const page = await as(ctx, 'ada');
+    await page.goto(`${ctx.url}#/agents`);
+    const row = page.locator('[data-agent="dash-agent-1"]');
+    await row.waitFor();
+    assert(['online', 'busy'].includes(await row.getAttribute('data-status')), 'the agent is live first');
+    await shot(page, 'agents');
+    H.stop(ctx.agent, 'SIGKILL');
+    await page.locator('[data-agent="dash-agent-1"][data-status="offline"]').waitFor({ timeout: 15000 });
+  }],
+
+  ['renders the analytics charts with data', async (ctx) => {
+    const page = await as(ctx, 'ada');
+    await page.goto(`${ctx.url}#/analytics`);
+    await page.locator('main[data-ready="true"]').waitFor({ timeout: 30000 });
+    const totals = await page.$$eval('canvas', (cs) => Object.fromEntries(cs.map((c) => [c.id, Number(c.dataset.total)])));
+    assert(Object.keys(totals).length === 7, `seven charts: ${JSON.stringify(totals)}`);
+    assert(totals['chart-states'] >= 3 && totals['chart-throughput'] >= 1 && totals['chart-assign'] >= 1, `charts have data: ${JSON.stringify(totals)}`);
+    await shot(page, 'analytics');
+  }],
+
+  ['shows the queue in claim order, my tasks, and fits a 390 px screen', async (ctx) => {
+    const page = await as(ctx, 'olga', { width: 390, height: 844 });
+    await page.goto(`${ctx.url}#/mine`);
+    await page.locator(`tr[data-task="${ctx.created}"]`).filter({ hasText: 'completed' }).waitFor();
+    await page.getByRole('button', { name: 'Rate Compare three queue designs 4 of 5' }).click();
+    await page.locator(`tr[data-task="${ctx.created}"]`).filter({ hasText: '★★★★☆' }).waitFor();
+    await shot(page, 'my-tasks-390');
+    await page.goto(`${ctx.url}#/queue`);
+    await page.locator('ol.queue > li[data-task]').first().waitFor();
+    await page.goto(`${ctx.url}#/board`);
+    await page.locator('[data-column="completed"] [data-task]').first().waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= 390, `no sideways scrolling at 390 px (${width})`);
+    await shot(page, 'board-390');
+  }],
+];
