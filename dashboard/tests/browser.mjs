@@ -12,8 +12,8 @@ function assert(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
 async function as(ctx, who, viewport = WIDE) {
@@ -81,7 +81,7 @@ export const tests = [
     await page.locator('.timeline').filter({ hasText: 'completed' }).waitFor();
     await page.locator('pre.logs').filter({ hasText: 'working on 75' }).waitFor();
     assert((await page.locator('body').textContent()).includes('all-good'), 'the artifact is shown');
-    await shot(page, 'task-detail');
+    await shot(page, 'task-detail', true);
   }],
 
   ['cancels another task from the board', async (ctx) => {
@@ -128,7 +128,7 @@ export const tests = [
     const totals = await page.$$eval('canvas', (cs) => Object.fromEntries(cs.map((c) => [c.id, Number(c.dataset.total)])));
     assert(Object.keys(totals).length === 7, `seven charts: ${JSON.stringify(totals)}`);
     assert(totals['chart-states'] >= 3 && totals['chart-throughput'] >= 1 && totals['chart-assign'] >= 1, `charts have data: ${JSON.stringify(totals)}`);
-    await shot(page, 'analytics');
+    await shot(page, 'analytics', true);
   }],
 
   ['shows the queue in claim order, my tasks, and fits a 390 px screen', async (ctx) => {

@@ -6,6 +6,7 @@
 // M failed", is counted by test.sh.
 //
 //   cargo build --bins && node dashboard/tests/run.mjs
+import { rmSync } from 'node:fs';
 import * as H from './harness.mjs';
 import { tests } from './browser.mjs';
 import { unitTests } from './unit.mjs';
@@ -45,6 +46,8 @@ try {
 } finally {
   H.stopAll();
 }
-console.log(`(logs in ${H.workDir}; ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+if (failed) console.log(`(logs in ${H.workDir})`);
+else rmSync(H.workDir, { recursive: true, force: true });
+console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 console.log(`dashboard browser tests: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

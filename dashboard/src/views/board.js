@@ -1,6 +1,7 @@
 // The Kanban board: one column per lifecycle state, each a live listener
 // on its pile limited to a page of cards (newest first), with an
-// aggregate count in its header. Filters are equality filters, which
+// aggregate count in its header when the page is full (a column that
+// fits in one page counts itself). Filters are equality filters, which
 // Firestore serves by merging single-field indexes (no composite index per
 // combination); filtered columns are sorted in the page.
 import {
@@ -74,8 +75,15 @@ export function mount(root) {
     });
   }
 
+  /** The column's total: the page itself when it is not full (no read
+   * needed), else an aggregate count, at most every 1.5 s. */
   function scheduleCount(c) {
     clearTimeout(c.countTimer);
+    if (c.docs.length < c.limit) {
+      c.countEl.textContent = String(c.docs.length);
+      c.more.hidden = true;
+      return;
+    }
     c.countTimer = setTimeout(async () => {
       const q = query(pileCollection(c.pile), where('status', '==', c.status), ...filterClauses(filters));
       try {

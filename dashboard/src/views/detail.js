@@ -47,7 +47,7 @@ function render(root, t, pile) {
   const ex = t.execution || {};
   const eta = ms(ex.estimated_completion);
   clear(root).append(
-    h('div', { class: 'detail-head' }, card(t, pile)),
+    h('ul', { class: 'cards detail-head' }, card(t, pile)),
     h('div', { class: 'progress-block' },
       h('label', { for: 'task-progress' }, `Progress ${ex.progress ?? 0}%`, ex.current_step ? ` · ${ex.current_step}` : ''),
       h('progress', { id: 'task-progress', max: 100, value: ex.progress ?? 0 }),
