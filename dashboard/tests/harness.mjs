@@ -39,6 +39,8 @@ export function stop(child, signal = 'SIGTERM') {
   try { process.kill(-child.pid, signal); } catch { /* gone */ }
 }
 
+process.on('exit', () => stopAll());
+
 export function stopAll() {
   for (const c of children) stop(c, 'SIGKILL');
 }
