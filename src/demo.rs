@@ -240,6 +240,7 @@ async fn demo_dashboard(cfg: &StoreConfig, port: u16) -> Result<Option<crate::da
         api_key: None,
         auth_domain: None,
         auth_emulator: None,
+        print_config: false,
     };
     let config =
         crate::dashboard::PageConfig::new(&args, &cfg.project_id, &cfg.database_id, Some(host))?;

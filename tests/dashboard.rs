@@ -140,9 +140,12 @@ fn vayu_dashboard_serves_the_site_and_a_config_for_the_emulators() {
     drop(server);
 }
 
+/// Flags, environment, and what the refusal must say.
+type BadConfig<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn vayu_dashboard_refuses_a_bad_config_with_exit_64() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 3] = [
+    let cases: [BadConfig; 3] = [
         (&["--project", "my-proj"], &[], "API key"),
         (
             &[],

@@ -33,6 +33,10 @@ pub struct DashboardArgs {
     /// emulator the page signs in with the emulator's mock tokens.
     #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST")]
     pub auth_emulator: Option<String>,
+    /// Print the page's config.json and exit (for Firebase Hosting:
+    /// `> dashboard/public/config.json` before `firebase deploy`).
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 /// What the page reads from `/config.json` (dashboard/src/firebase.js).
@@ -129,6 +133,12 @@ pub async fn run(args: DashboardArgs, project: Option<String>) -> Result<()> {
         &store.database_id,
         store.emulator_host.as_deref(),
     )?;
+    if args.print_config {
+        let json = serde_json::to_string_pretty(&config)
+            .map_err(|e| Error::Config(format!("encoding the config: {e}")))?;
+        println!("{json}");
+        return Ok(());
+    }
     let server = serve(&args.host, args.port, config).await?;
     println!("dashboard: {}", server.url());
     tokio::signal::ctrl_c()
@@ -148,6 +158,7 @@ mod tests {
             api_key: None,
             auth_domain: None,
             auth_emulator: None,
+            print_config: false,
         }
     }
 
