@@ -6,7 +6,7 @@ import * as H from './harness.mjs';
 const SHOTS = join(H.ROOT, 'docs', 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 const WIDE = { width: 1280, height: 800 };
-const HANDLER = 'for p in 25 50 75; do echo "vayu:progress $p step $p of 100"; echo "working on $p"; sleep 1; done; echo "vayu:artifact report inline:all-good"; echo "vayu:result done"';
+const HANDLER = 'input=$(cat); case "$input" in *fail*) echo "failing on purpose" >&2; exit 1;; *slow*) sleep 60;; esac; for p in 25 50 75; do echo "vayu:progress $p step $p of 100"; echo "working on $p"; sleep 1; done; echo "vayu:artifact report inline:all-good"; echo "vayu:result done"';
 
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
@@ -96,6 +96,56 @@ export const tests = [
     assert(t.status === 'cancelled' && t.history.at(-1).note === 'cancel by ada', `the CLI sees it cancelled: ${JSON.stringify(t.history.at(-1))}`);
   }],
 
+  ['pauses, resumes, re-prioritises, cancels a running task and requeues a failed one', async (ctx) => {
+    const page = await as(ctx, 'ada');
+    const make = async (...a) => (await H.vayu(ctx.emu, ['task', 'create', ...a])).trim();
+    const [held, slow, failing] = [
+      await make('Held for the GPU', '--requires', 'gpu'),
+      await make('A slow one', '--input', 'slow'),
+      await make('Doomed', '--input', 'fail', '--max-retries', '0'),
+    ];
+    await card(page, 'queued', held).locator('select').selectOption('critical');
+    await page.getByRole('status').filter({ hasText: 'priority now critical' }).waitFor();
+    await card(page, 'queued', held).getByRole('button', { name: 'Pause' }).click();
+    await card(page, 'paused', held).getByRole('button', { name: 'Resume' }).click();
+    await card(page, 'queued', held).waitFor();
+    const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', held, '--json']));
+    assert(t.priority === 'critical' && t.priority_rank === 0, 'the priority is stored with its rank');
+    assert(t.history.map((e) => e.status).join(',') === 'paused,queued', `history ${JSON.stringify(t.history)}`);
+    await card(page, 'executing', slow).getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('status').filter({ hasText: 'Cancel “A slow one”: cancel requested' }).waitFor();
+    await card(page, 'cancelled', slow).waitFor({ timeout: 20000 });
+    await card(page, 'failed', failing).getByRole('button', { name: 'Requeue' }).click();
+    await page.getByRole('status').filter({ hasText: 'Requeue “Doomed”: now queued' }).waitFor();
+    const f = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', failing, '--json']));
+    assert(f.history.some((e) => e.note === 'retried by hand by ada'), `the requeue is in the history: ${JSON.stringify(f.history)}`);
+  }],
+
+  ['waits in the blocked column for a dependency chosen in the wizard', async (ctx) => {
+    const dep = (await H.vayu(ctx.emu, ['task', 'create', 'Needs the GPU first', '--requires', 'gpu'])).trim();
+    const page = ctx.olga;
+    await page.goto(`${ctx.url}#/new`);
+    for (let i = 0; i < 3; i += 1) {
+      if (i === 2) await page.getByLabel('Title').fill('After the GPU task');
+      await page.getByRole('button', { name: 'Next' }).click();
+    }
+    await page.getByLabel('Waits for task ids (comma separated, optional)').fill(`${dep}, not a task!`);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#wizard-errors').filter({ hasText: "'not a task!' is not a task id" }).waitFor();
+    await page.getByLabel('Waits for task ids (comma separated, optional)').fill(dep);
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.waitForURL(/#\/task\//);
+    const id = decodeURIComponent(page.url().split('#/task/')[1]);
+    await page.locator('[data-field="status"]').filter({ hasText: 'blocked' }).waitFor();
+    await page.locator('svg.graph').waitFor();
+    const admin = await as(ctx, 'ada');
+    await card(admin, 'queued', dep).getByRole('button', { name: 'Cancel' }).click();
+    // The dependency's cancel lets it go (its default --on-dep-failure).
+    await card(admin, 'cancelled', id).waitFor({ timeout: 30000 });
+  }],
+
   ["shows a viewer's denied action as the rules' refusal", async (ctx) => {
     const id = (await H.vayu(ctx.emu, ['task', 'create', 'Train the GPU model', '--requires', 'gpu'])).trim();
     const page = await as(ctx, 'vic');
@@ -108,6 +158,12 @@ export const tests = [
     await shot(page, 'denied');
     const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
     assert(t.status === 'queued', 'the task is untouched');
+    // An operator may not control another person's task either.
+    const olga = ctx.olga;
+    await olga.goto(`${ctx.url}#/board`);
+    await olga.getByLabel('Show actions my role may not take').check();
+    await card(olga, 'queued', id).getByRole('button', { name: 'Pause' }).click();
+    await olga.getByRole('alert').filter({ hasText: 'refused by the security rules' }).waitFor();
   }],
 
   ['turns a killed agent offline in the matrix', async (ctx) => {
