@@ -1,4 +1,5 @@
 // Small DOM helpers: no framework, so the bundle is the SDK and the charts.
+import { session } from './session.js';
 
 /** h('div', {class: 'x', onclick: f}, child, 'text') */
 export function h(tag, attrs = {}, ...children) {
@@ -52,7 +53,7 @@ export function plainError(err, action = 'That') {
   const code = err && err.code ? String(err.code).replace(/^firestore\//, '') : '';
   switch (code) {
     case 'permission-denied':
-      return `${action} was refused by the security rules: your role does not allow it on this task (or the task changed meanwhile).`;
+      return `${action} was refused by the security rules: ${session().role ? `your role (${session().role})` : 'an account without a role'} may not do that to this task, or the task changed meanwhile.`;
     case 'failed-precondition':
     case 'aborted':
       return `${action} did not happen: the task changed meanwhile. Try again.`;

@@ -198,6 +198,7 @@ export const tests = [
     await page.locator('ol.queue > li[data-task]').first().waitFor();
     await page.goto(`${ctx.url}#/board`);
     await page.locator('[data-column="completed"] [data-task]').first().waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll('.count')].every((c) => /^\d+$/.test(c.textContent)));
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert(width <= 390, `no sideways scrolling at 390 px (${width})`);
     await shot(page, 'board-390');

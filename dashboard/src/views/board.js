@@ -52,9 +52,9 @@ export function mount(root) {
   root.append(h('h2', {}, 'Board'), bar, board);
 
   for (const status of STATUSES) {
-    const list = h('ul', { class: 'cards', 'aria-label': `${status} tasks` });
+    const list = h('ul', { class: 'cards', 'aria-label': `${status} tasks` }, h('li', { class: 'empty' }, 'loading…'));
     const countEl = h('span', { class: 'count', 'data-count': status }, '…');
-    const more = h('button', { type: 'button', class: 'more', onclick: () => { c.limit += PAGE; restart(c); } }, 'Show more');
+    const more = h('button', { type: 'button', class: 'more', hidden: true, onclick: () => { c.limit += PAGE; restart(c); } }, 'Show more');
     const col = h('section', { class: 'column', role: 'listitem', 'data-column': status, 'aria-label': status },
       h('h3', {}, status, ' ', countEl), list, more);
     board.append(col);
