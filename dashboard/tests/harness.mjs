@@ -12,7 +12,7 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const PROJECT = 'demo-vayu';
-export const BIN = join(ROOT, 'target', 'debug');
+export const BIN = join(process.env.CARGO_TARGET_DIR || join(ROOT, 'target'), 'debug');
 const children = [];
 export const workDir = mkdtempSync(join(tmpdir(), 'vayu-dash-'));
 
