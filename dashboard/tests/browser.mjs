@@ -53,7 +53,8 @@ export const tests = [
     assert(errors.includes('the title is empty') && errors.includes('at most 20 tags'), `the wizard refuses bad fields: ${errors}`);
     await page.getByLabel('Title').fill('Compare three queue designs');
     await page.getByLabel('Tags (comma separated)').fill('research, queues');
-    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Tags (comma separated)').press('Enter'); // the keyboard moves on too
+    await page.locator('#wizard-step').filter({ hasText: '4. Dependencies' }).waitFor();
     await page.getByRole('button', { name: 'Next' }).click();
     await page.getByLabel('Review policy').selectOption('none');
     await page.getByRole('button', { name: 'Next' }).click();
@@ -84,7 +85,7 @@ export const tests = [
     await shot(page, 'task-detail', true);
   }],
 
-  ['cancels another task from the board', async (ctx) => {
+  ['cancels another task from the board, and filters the board', async (ctx) => {
     // Needs a capability no agent has, so it waits in the queue.
     const id = (await H.vayu(ctx.emu, ['task', 'create', 'Render the GPU report', '--requires', 'gpu'])).trim();
     const page = await as(ctx, 'ada');
@@ -92,6 +93,16 @@ export const tests = [
     await card(page, 'queued', id).getByRole('button', { name: 'Cancel' }).click();
     await card(page, 'cancelled', id).waitFor();
     await page.getByRole('status').filter({ hasText: 'now cancelled' }).waitFor();
+    // Filters: server-side equality filters, counted with the same filter.
+    await page.getByLabel('Tag').fill('queues');
+    await page.getByLabel('Tag').press('Enter');
+    await page.locator('[data-column="cancelled"] .empty').waitFor();
+    await card(page, 'completed', ctx.created).waitFor();
+    await page.locator('[data-count="completed"]').filter({ hasText: /^1$/ }).waitFor();
+    await page.getByLabel('Tag').fill('');
+    await page.getByLabel('Type').selectOption('research');
+    await card(page, 'completed', ctx.created).waitFor();
+    assert(await page.locator('[data-column="cancelled"] [data-task]').count() === 0, 'a user request is filtered out');
     const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
     assert(t.status === 'cancelled' && t.history.at(-1).note === 'cancel by ada', `the CLI sees it cancelled: ${JSON.stringify(t.history.at(-1))}`);
   }],
@@ -99,7 +110,7 @@ export const tests = [
   ['pauses, resumes, re-prioritises, cancels a running task and requeues a failed one', async (ctx) => {
     const page = await as(ctx, 'ada');
     const make = async (...a) => (await H.vayu(ctx.emu, ['task', 'create', ...a])).trim();
-    const [held, slow, failing] = [
+    const [held, slow, failing] = ctx.controlled = [
       await make('Held for the GPU', '--requires', 'gpu'),
       await make('A slow one', '--input', 'slow'),
       await make('Doomed', '--input', 'fail', '--max-retries', '0'),
@@ -195,7 +206,10 @@ export const tests = [
     await page.locator(`tr[data-task="${ctx.created}"]`).filter({ hasText: '★★★★☆' }).waitFor();
     await shot(page, 'my-tasks-390');
     await page.goto(`${ctx.url}#/queue`);
-    await page.locator('ol.queue > li[data-task]').first().waitFor();
+    const first = page.locator('ol.queue > li[data-task]').first();
+    await first.waitFor();
+    assert(await first.getAttribute('data-task') === ctx.controlled[0], 'the critical task is claimed first');
+    await shot(page, 'queue-390');
     await page.goto(`${ctx.url}#/board`);
     await page.locator('[data-column="completed"] [data-task]').first().waitFor();
     await page.waitForFunction(() => [...document.querySelectorAll('.count')].every((c) => /^\d+$/.test(c.textContent)));
