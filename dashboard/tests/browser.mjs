@@ -217,4 +217,17 @@ export const tests = [
     assert(width <= 390, `no sideways scrolling at 390 px (${width})`);
     await shot(page, 'board-390');
   }],
+
+  ['signs in without an Auth emulator as vayu demo does, with the role chosen', async (ctx) => {
+    const url = await H.dashboard(ctx.emu, { withAuth: false });
+    const page = await (await ctx.browser.newContext({ viewport: WIDE })).newPage();
+    ctx.lastPage = page;
+    await page.goto(url);
+    await page.getByLabel('User id').fill('demo-viewer');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#whoami').filter({ hasText: 'viewer' }).waitFor();
+    await card(page, 'completed', ctx.created).waitFor();
+    assert(await page.locator('.card button').count() === 0, 'a viewer is offered no actions');
+  }],
 ];

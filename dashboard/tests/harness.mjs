@@ -91,9 +91,12 @@ export function env(emu, extra = {}) {
   };
 }
 
-export async function dashboard(emu) {
+/** `vayu dashboard` against the emulators; `withAuth: false` leaves the
+ * Auth emulator out, as `vayu demo` does (mock-token sign-in). */
+export async function dashboard(emu, { withAuth = true } = {}) {
   const port = await freePort();
-  start('dashboard', join(BIN, 'vayu'), ['dashboard', '--port', String(port), '--auth-emulator', emu.auth], { env: env(emu) });
+  const args = ['dashboard', '--port', String(port), ...(withAuth ? ['--auth-emulator', emu.auth] : [])];
+  start(`dashboard-${port}`, join(BIN, 'vayu'), args, { env: env(emu, { FIREBASE_AUTH_EMULATOR_HOST: '' }) });
   const url = `http://127.0.0.1:${port}/`;
   await waitFor('vayu dashboard', async () => (await fetch(`${url}config.json`)).ok, 20000);
   return url;
