@@ -177,7 +177,7 @@ export const tests = [
     await olga.getByRole('alert').filter({ hasText: 'refused by the security rules' }).waitFor();
   }],
 
-  ['turns a killed agent offline in the matrix', async (ctx) => {
+  ['turns a killed agent offline in the matrix, and drains another', async (ctx) => {
     const page = await as(ctx, 'ada');
     await page.goto(`${ctx.url}#/agents`);
     const row = page.locator('[data-agent="dash-agent-1"]');
@@ -186,6 +186,15 @@ export const tests = [
     await shot(page, 'agents');
     H.stop(ctx.agent, 'SIGKILL');
     await page.locator('[data-agent="dash-agent-1"][data-status="offline"]').waitFor({ timeout: 15000 });
+    // An admin drains another agent from the matrix: it finishes and exits.
+    const second = H.agent(ctx.emu, 'dash-agent-2', HANDLER);
+    await page.locator('[data-agent="dash-agent-2"][data-status="online"]').waitFor({ timeout: 15000 });
+    await page.getByRole('button', { name: 'Drain dash-agent-2' }).click();
+    await page.locator('[data-agent="dash-agent-2"]').filter({ hasText: 'asked by ada' }).waitFor();
+    await page.locator('[data-agent="dash-agent-2"][data-status="offline"]').waitFor({ timeout: 20000 });
+    const end = Date.now() + 10000;
+    while (second.exitCode === null && Date.now() < end) await H.sleep(100);
+    assert(second.exitCode === 0, `the drained agent exited by itself (exit ${second.exitCode})`);
   }],
 
   ['renders the analytics charts with data', async (ctx) => {
@@ -229,5 +238,8 @@ export const tests = [
     await page.locator('#whoami').filter({ hasText: 'viewer' }).waitFor();
     await card(page, 'completed', ctx.created).waitFor();
     assert(await page.locator('.card button').count() === 0, 'a viewer is offered no actions');
+    await page.goto(`${url}#/agents`);
+    await page.locator('[data-agent="dash-agent-1"]').waitFor();
+    assert(await page.getByRole('button', { name: /^Drain/ }).count() === 0, 'nor a drain');
   }],
 ];

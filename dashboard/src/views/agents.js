@@ -4,12 +4,25 @@
 // judges staleness itself on a clock that ticks every second: an agent
 // that missed two of its declared heartbeats shows offline, the rule
 // peers use to mark it (firestore.rules `isMarkOffline`).
-import { collection, query, limit } from 'firebase/firestore';
+import { collection, query, limit, doc, updateDoc, serverTimestamp } from 'firebase/firestore';
 import { getDb, watch, ms } from '../firebase.js';
 import { agentOffline } from '../model.js';
-import { h, clear, fmtAge } from '../ui.js';
+import { h, clear, fmtAge, notice, showError } from '../ui.js';
+import { session } from '../session.js';
 
 export const AGENTS_MAX = 500;
+
+/** `vayu agent drain` (src/store/agents.rs `request_drain`): only `drain`
+ * changes, naming the caller, at the server's time; an admin's only
+ * (firestore.rules `isDrainRequest`). */
+async function drain(id) {
+  try {
+    await updateDoc(doc(getDb(), 'agents', id), { drain: { by: session().uid, at: serverTimestamp() } });
+    notice(`Asked ${id} to drain: it stops claiming, finishes or hands back its tasks, and exits.`);
+  } catch (e) {
+    showError(e, `Draining ${id}`);
+  }
+}
 
 export function mount(root) {
   let agents = [];
@@ -28,7 +41,7 @@ export function mount(root) {
     const caps = [...new Set(agents.flatMap((a) => a.capabilities || []))].sort();
     const head = h('tr', {}, h('th', { scope: 'col' }, 'Agent'), h('th', { scope: 'col' }, 'Status'),
       caps.map((c) => h('th', { scope: 'col', class: 'cap' }, c)),
-      ['Tasks', 'CPU', 'Memory', 'Last heartbeat'].map((x) => h('th', { scope: 'col' }, x)));
+      ['Tasks', 'CPU', 'Memory', 'Last heartbeat', 'Drain'].map((x) => h('th', { scope: 'col' }, x)));
     const rows = agents.map((a) => {
       const beat = ms(a.last_heartbeat);
       const offline = agentOffline({ ...a, last_heartbeat: beat }, now);
@@ -42,7 +55,10 @@ export function mount(root) {
           h('div', {}, (a.current_tasks || []).map((id) => h('a', { href: `#/task/${id}`, class: 'mono' }, id.slice(0, 8), ' ')))),
         h('td', {}, `${Number(a.cpu_usage || 0).toFixed(0)}%`),
         h('td', {}, `${Number(a.memory_usage || 0).toFixed(0)}% · ${Number(a.rss_mb || 0).toFixed(0)} MB`),
-        h('td', {}, beat ? `${fmtAge(now - beat)} ago` : '—'));
+        h('td', {}, beat ? `${fmtAge(now - beat)} ago` : '—'),
+        h('td', {}, a.drain ? `asked by ${a.drain.by}`
+          : session().role === 'admin' && !offline
+            ? h('button', { type: 'button', 'aria-label': `Drain ${a.agent_id}`, onclick: () => drain(a.agent_id) }, 'Drain') : ''));
     });
     clear(table).append(agents.length
       ? h('table', { class: 'matrix', 'aria-label': 'Agents and their capabilities' }, h('thead', {}, head), h('tbody', {}, rows))
