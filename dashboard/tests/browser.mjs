@@ -151,10 +151,14 @@ export const tests = [
     const id = decodeURIComponent(page.url().split('#/task/')[1]);
     await page.locator('[data-field="status"]').filter({ hasText: 'blocked' }).waitFor();
     await page.locator('svg.graph').waitFor();
-    const admin = await as(ctx, 'ada');
-    await card(admin, 'queued', dep).getByRole('button', { name: 'Cancel' }).click();
-    // The dependency's cancel lets it go (its default --on-dep-failure).
-    await card(admin, 'cancelled', id).waitFor({ timeout: 30000 });
+    // The page registered it as the dependency's waiter: the CLI's cancel
+    // finds it there and settles it at once (its default --on-dep-failure).
+    const waiters = await H.getDoc(ctx.emu, `waiters/${dep}`);
+    const dependents = waiters.fields?.dependents?.arrayValue?.values?.map((v) => v.stringValue) || [];
+    assert(dependents.includes(id), `waiters/${dep} names it: ${JSON.stringify(waiters)}`);
+    await H.vayu(ctx.emu, ['task', 'cancel', '--id', dep]);
+    await page.goto(`${ctx.url}#/board`);
+    await card(page, 'cancelled', id).waitFor({ timeout: 10000 });
   }],
 
   ["shows a viewer's denied action as the rules' refusal", async (ctx) => {

@@ -117,6 +117,13 @@ export async function addUser(emu, name, role) {
   return { uid: name, email, password: 'secret-pass', role };
 }
 
+/** A document as the emulator's admin reads it (REST JSON). */
+export async function getDoc(emu, path) {
+  const url = `http://${emu.firestore}/v1/projects/${PROJECT}/databases/(default)/documents/${path}`;
+  const res = await fetch(url, { headers: { authorization: 'Bearer owner' } });
+  return res.json();
+}
+
 /** Runs `vayu ARGS` as admin; resolves with stdout. */
 export function vayu(emu, args, extraEnv = {}) {
   return new Promise((ok, fail) => {
