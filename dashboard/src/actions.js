@@ -31,7 +31,7 @@ export function actionsFor(t, showAll = false) {
   if (!showAll && !mayControl(t)) return [];
   const s = t.status;
   const out = [];
-  if (['queued', 'blocked', 'assigned', 'executing'].includes(s)) out.push('pause');
+  if (canStep(s, 'paused')) out.push('pause');
   if (canStep(s, 'cancelled')) out.push('cancel');
   if (s === 'paused') out.push('resume');
   if (s === 'failed') out.push('requeue');
