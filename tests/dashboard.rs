@@ -102,7 +102,7 @@ fn get(addr: &str, path: &str) -> String {
 #[test]
 fn vayu_dashboard_serves_the_site_and_a_config_for_the_emulators() {
     let mut child = dashboard(
-        &["--port", "0", "--auth-emulator", "127.0.0.1:9099"],
+        &["--port", "0", "--auth-emulator", "127.0.0.1:9099", "--json"],
         &[
             ("FIRESTORE_EMULATOR_HOST", "127.0.0.1:8080"),
             ("VAYU_DATABASE", "db-x"),
@@ -117,11 +117,9 @@ fn vayu_dashboard_serves_the_site_and_a_config_for_the_emulators() {
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("it prints its URL");
-    let addr = line
-        .trim()
-        .trim_start_matches("dashboard: http://")
-        .trim_end_matches('/')
-        .to_string();
+    let printed: serde_json::Value = serde_json::from_str(&line).expect("--json prints JSON");
+    let url = printed["url"].as_str().expect("the URL");
+    let addr = (url.trim_start_matches("http://").trim_end_matches('/')).to_string();
     let index = get(&addr, "/");
     assert!(
         index.starts_with("HTTP/1.1 200")

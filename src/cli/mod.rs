@@ -182,7 +182,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(Failure::from);
     }
     if let Command::Dashboard(args) = &cli.command {
-        return crate::dashboard::run(args.clone(), cli.project.clone())
+        return crate::dashboard::run(args.clone(), cli.project.clone(), json)
             .await
             .map_err(Failure::from);
     }

@@ -124,8 +124,9 @@ fn is_host_port(a: &str) -> bool {
     }
 }
 
-/// Runs `vayu dashboard` until interrupted.
-pub async fn run(args: DashboardArgs, project: Option<String>) -> Result<()> {
+/// Runs `vayu dashboard` until interrupted. The first line of output is
+/// its URL (`{"url": …}` with `--json`), for scripts.
+pub async fn run(args: DashboardArgs, project: Option<String>, json: bool) -> Result<()> {
     let store = crate::store::StoreConfig::from_env(project)?;
     let config = PageConfig::new(
         &args,
@@ -140,7 +141,11 @@ pub async fn run(args: DashboardArgs, project: Option<String>) -> Result<()> {
         return Ok(());
     }
     let server = serve(&args.host, args.port, config).await?;
-    println!("dashboard: {}", server.url());
+    if json {
+        println!("{}", serde_json::json!({ "url": server.url() }));
+    } else {
+        println!("dashboard: {}", server.url());
+    }
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| Error::Config(format!("waiting for Ctrl-C: {e}")))?;
