@@ -75,7 +75,7 @@ export const tests = [
     await card(page, 'queued', ctx.created).waitFor();
     ctx.agent = H.agent(ctx.emu, 'dash-agent-1', HANDLER, ['--capabilities', 'general']);
     await card(page, 'executing', ctx.created).waitFor({ timeout: 30000 });
-    await shot(page, 'board');
+    await shot(page, 'board-live');
     await card(page, 'completed', ctx.created).waitFor({ timeout: 30000 });
     assert(await card(page, 'queued', ctx.created).count() === 0, 'the card left the queued column');
     await page.goto(`${ctx.url}#/task/${ctx.created}`);
@@ -233,7 +233,8 @@ export const tests = [
 
   ['signs in without an Auth emulator as vayu demo does, with the role chosen', async (ctx) => {
     const url = await H.dashboard(ctx.emu, { withAuth: false });
-    const page = await (await ctx.browser.newContext({ viewport: WIDE })).newPage();
+    // Wide enough for every column in the README's screenshot.
+    const page = await (await ctx.browser.newContext({ viewport: { width: 2360, height: 560 } })).newPage();
     ctx.lastPage = page;
     await page.goto(url);
     await page.getByLabel('User id').fill('demo-viewer');
@@ -242,6 +243,8 @@ export const tests = [
     await page.locator('#whoami').filter({ hasText: 'viewer' }).waitFor();
     await card(page, 'completed', ctx.created).waitFor();
     assert(await page.locator('.card button').count() === 0, 'a viewer is offered no actions');
+    await page.waitForFunction(() => [...document.querySelectorAll('.count')].every((c) => /^\d+$/.test(c.textContent)));
+    await shot(page, 'board');
     await page.goto(`${url}#/agents`);
     await page.locator('[data-agent="dash-agent-1"]').waitFor();
     assert(await page.getByRole('button', { name: /^Drain/ }).count() === 0, 'nor a drain');

@@ -94,7 +94,7 @@ export function mount(root) {
   }
 
   function render() {
-    clear(progress).append(...STEPS.map((s, i) => h('li', { 'aria-current': i === step ? 'step' : null }, s)));
+    clear(progress).append(...STEPS.map((s, i) => h('li', { 'aria-current': i === step ? 'step' : null }, `${i + 1}. ${s}`)));
     clear(body).append(h('h3', { tabindex: -1, id: 'wizard-step' }, `${step + 1}. ${STEPS[step]}`), ...views[step](),
       h('div', { class: 'buttons' },
         step > 0 ? h('button', { type: 'button', onclick: () => { step -= 1; clear(errors); render(); } }, 'Back') : null,
