@@ -52,7 +52,7 @@ export function mount(root) {
     () => [select('type', 'Task type', TYPES), select('priority', 'Priority', PRIORITIES)],
     () => [h('fieldset', {}, h('legend', {}, 'Start from'), TEMPLATES[a.type].map((t, i) => h('label', { class: 'radio' },
       h('input', { type: 'radio', name: 'template', value: t.name, checked: t.name === a.template, onchange: () => applyTemplate(t), id: `tpl-${i}` }), t.name))),
-    h('p', { class: 'hint' }, 'Workflows (several steps) start from the CLI: vayu create --workflow.')],
+    h('p', { class: 'hint' }, 'Workflows (several steps) start from the CLI: vayu task create --workflow.')],
     () => [input('title', 'Title', { required: true, maxlength: 500 }), input('input', 'Input for the handler', { multiline: true }),
       input('tags', 'Tags (comma separated)', {}, list), input('requires', 'Required capabilities (comma separated)', {}, list),
       input('maxRetries', 'Max retries', { type: 'number', min: 0, max: 20 }, Number),
