@@ -4,7 +4,7 @@
 // write is conditioned on the version read, as the CLI's replace_task is:
 // a move between piles is [delete old, create new] in one commit.
 import {
-  doc, runTransaction, serverTimestamp, Timestamp,
+  doc, getDoc, runTransaction, serverTimestamp, Timestamp,
 } from 'firebase/firestore';
 import { getDb } from './firebase.js';
 import { pileOf, canStep, rankOf } from './model.js';
@@ -45,8 +45,9 @@ function leaseLive(t, now) {
 }
 
 /** core Task::record: append, keep the newest 50. */
-function record(t, status, note) {
+function record(t, status, note, agent) {
   const entry = { status, at: Timestamp.now(), epoch: t.lease?.epoch ?? 0 };
+  if (agent) entry.agent = agent;
   if (note) entry.note = note.length > NOTE_MAX ? `${note.slice(0, NOTE_MAX)}…` : note;
   const history = [...(t.history || []), entry];
   return history.slice(Math.max(0, history.length - HISTORY_KEPT));
@@ -78,6 +79,12 @@ async function readIn(tx, pile, id) {
  * live lease is asked (`control`), which its agent obeys within one
  * heartbeat; any other moves at once. Returns what happened, in words. */
 export async function control(pile, id, req) {
+  const said = await move(pile, id, req);
+  if (said === 'now cancelled') await releaseDependents(id);
+  return said;
+}
+
+async function move(pile, id, req) {
   const target = req === 'cancel' ? 'cancelled' : 'paused';
   return runTransaction(getDb(), async (tx) => {
     const t = await readIn(tx, pile, id);
@@ -93,6 +100,34 @@ export async function control(pile, id, req) {
     replace(tx, pile, t, next);
     return `now ${target}`;
   });
+}
+
+/** src/deps/waiters.rs `release_dependents` after a cancel: each blocked
+ * task registered as waiting for it (`waiters/{id}`) that cancels when a
+ * dependency fails (the default) is cancelled, naming it, as
+ * src/deps/settle.rs does (firestore.rules `isDepCancel`), and so on down
+ * the chain. What this does not settle (`--on-dep-failure run`, another
+ * person's task the rules refuse) the agents' sweep settles. */
+async function releaseDependents(id) {
+  const ended = [id];
+  for (let settled = 0; ended.length && settled < 100;) {
+    const dep = ended.pop();
+    const waiters = await getDoc(doc(getDb(), 'waiters', dep)).catch(() => null);
+    for (const w of waiters?.data()?.dependents || []) {
+      settled += 1;
+      const cancelled = await runTransaction(getDb(), async (tx) => {
+        const snap = await tx.get(taskRef('queued', w));
+        const t = snap.exists() ? snap.data() : null;
+        const d = t?.dependencies;
+        if (t?.status !== 'blocked' || (d.on_failure ?? 'cancel') !== 'cancel' || !d.blocked_by.includes(dep)) return false;
+        const next = { ...t, status: 'cancelled', dependencies: { ...d, failed: dep } };
+        next.history = record(t, 'cancelled', `dependency ${dep} was cancelled`, session().uid);
+        replace(tx, 'queued', t, next);
+        return true;
+      }).catch(() => false);
+      if (cancelled) ended.push(w);
+    }
+  }
 }
 
 /** src/tasks.rs `resume` (paused → queued) and `retry` (failed → queued,

@@ -132,7 +132,7 @@ export const tests = [
     assert(f.history.some((e) => e.note === 'retried by hand by ada'), `the requeue is in the history: ${JSON.stringify(f.history)}`);
   }],
 
-  ['waits in the blocked column for a dependency chosen in the wizard', async (ctx) => {
+  ['waits in the blocked column for a dependency chosen in the wizard, and is cancelled with it', async (ctx) => {
     const dep = (await H.vayu(ctx.emu, ['task', 'create', 'Needs the GPU first', '--requires', 'gpu'])).trim();
     const page = ctx.olga;
     await page.goto(`${ctx.url}#/new`);
@@ -151,14 +151,17 @@ export const tests = [
     const id = decodeURIComponent(page.url().split('#/task/')[1]);
     await page.locator('[data-field="status"]').filter({ hasText: 'blocked' }).waitFor();
     await page.locator('svg.graph').waitFor();
-    // The page registered it as the dependency's waiter: the CLI's cancel
+    // The page registered it as the dependency's waiter, so a cancel
     // finds it there and settles it at once (its default --on-dep-failure).
     const waiters = await H.getDoc(ctx.emu, `waiters/${dep}`);
     const dependents = waiters.fields?.dependents?.arrayValue?.values?.map((v) => v.stringValue) || [];
     assert(dependents.includes(id), `waiters/${dep} names it: ${JSON.stringify(waiters)}`);
-    await H.vayu(ctx.emu, ['task', 'cancel', '--id', dep]);
-    await page.goto(`${ctx.url}#/board`);
-    await card(page, 'cancelled', id).waitFor({ timeout: 10000 });
+    const admin = await as(ctx, 'ada');
+    await card(admin, 'queued', dep).getByRole('button', { name: 'Cancel' }).click();
+    await card(admin, 'cancelled', id).waitFor({ timeout: 10000 });
+    const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
+    const last = t.history.at(-1);
+    assert(t.dependencies.failed === dep && last.note === `dependency ${dep} was cancelled` && last.agent === 'ada', `settled by the page as the CLI settles: ${JSON.stringify(last)}`);
   }],
 
   ["shows a viewer's denied action as the rules' refusal", async (ctx) => {
