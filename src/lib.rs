@@ -30,6 +30,8 @@
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
+//! - [`dashboard`]: `vayu dashboard`, serving the static web dashboard
+//!   (`dashboard/`) and its `/config.json`.
 //! - [`demo`]: `vayu demo`, a client of the library.
 //! - [`deps`]: dependencies: a new task's `--after` and `--if` and an
 //!   edit's `--after` (refused when it closes a cycle), settling blocked
@@ -100,6 +102,7 @@ pub use identity::auth;
 pub mod backup;
 pub mod bench;
 pub mod cli;
+pub mod dashboard;
 pub mod demo;
 pub mod deps;
 pub mod edit;

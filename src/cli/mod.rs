@@ -108,6 +108,9 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
+    /// Serve the web dashboard locally against the project (or the
+    /// emulators named by FIRESTORE_EMULATOR_HOST and --auth-emulator).
+    Dashboard(crate::dashboard::DashboardArgs),
     /// Review metrics: first-time success, rework rate, quality per type
     /// and agent, the requesters' mean rating.
     Stats(stats::StatsArgs),
@@ -176,6 +179,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     }
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args.clone(), cli.project.clone())
+            .await
+            .map_err(Failure::from);
+    }
+    if let Command::Dashboard(args) = &cli.command {
+        return crate::dashboard::run(args.clone(), cli.project.clone(), json)
             .await
             .map_err(Failure::from);
     }
@@ -249,6 +257,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Notify(cmd) => notify::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
         Command::Demo(_)
+        | Command::Dashboard(_)
         | Command::Bench(_)
         | Command::User(_)
         | Command::Backup(_)
