@@ -96,6 +96,7 @@ fn part_task(new: &NewTask, p: &team::PartPlan) -> NewTask {
     t.requires = p.requires.clone();
     t.after = p.after.clone();
     t.part_of = Some(p.part_of.clone());
+    t.lane = Some(p.lane);
     t
 }
 
