@@ -244,12 +244,26 @@ impl std::fmt::Display for ControlResult {
 /// Cancels a task: at once when nobody runs it, else by asking the holder.
 ///
 /// A team's parent takes its open parts with it (`crate::teams`).
+///
+/// A parent that ended already (a part's failure cancelled it) still
+/// passes the cancel to the parts that did not.
 pub async fn cancel(store: &Store, task_id: &str) -> Result<ControlResult> {
-    let (done, team) = control(store, task_id, ControlRequest::Cancel).await?;
-    if team.is_some() {
-        crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
+    match control(store, task_id, ControlRequest::Cancel).await {
+        Ok((done, team)) => {
+            if team.is_some() {
+                crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
+            }
+            Ok(done)
+        }
+        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
+            true => {
+                crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
+                Ok(ControlResult::Parts(ControlRequest::Cancel))
+            }
+            false => Err(Error::Transition(e)),
+        },
+        Err(e) => Err(e),
     }
-    Ok(done)
 }
 
 /// Pauses a task: a queued one at once; a running one's handler is

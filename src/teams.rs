@@ -217,7 +217,7 @@ pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
         let name = team::subtask_name(usize::try_from(p.index).unwrap_or(0));
         let subtask = (done.iter())
             .flat_map(|t| &t.execution.artifacts)
-            .find(|a| a.name == name);
+            .rfind(|a| a.name == name);
         return match subtask {
             Some(a) => Ok(Task {
                 input: a.uri.clone(),
@@ -243,6 +243,25 @@ pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
     }
 }
 
+/// The parts of `parent` that are its own (`{parent}-pK` naming it): a
+/// person's controls reach no other task the team's list might name.
+async fn own_parts(store: &Store, parent: &Task) -> Result<Vec<Versioned<Task>>> {
+    let found = parts(store, parent).await?.into_iter().flatten();
+    Ok(found
+        .filter(|v| {
+            v.value
+                .part_of
+                .as_ref()
+                .is_some_and(|p| p.parent == parent.task_id)
+        })
+        .filter(|v| {
+            v.value
+                .task_id
+                .starts_with(&format!("{}-p", parent.task_id))
+        })
+        .collect())
+}
+
 /// Whether `task_id` is a team's parent (one read).
 pub async fn is_parent(store: &Store, task_id: &str) -> Result<bool> {
     Ok((store.find_task(task_id).await?).is_some_and(|t| t.value.team.is_some()))
@@ -256,7 +275,7 @@ pub async fn cascade(store: &Store, task_id: &str, req: ControlRequest) -> Resul
     let Some(parent) = store.find_task(task_id).await? else {
         return Ok(());
     };
-    for part in parts(store, &parent.value).await?.into_iter().flatten() {
+    for part in own_parts(store, &parent.value).await? {
         let t = &part.value;
         let paused = req == ControlRequest::Pause && t.status == Status::Paused;
         if t.status.is_terminal() || paused {
@@ -279,7 +298,7 @@ pub async fn resume_parts(store: &Store, task_id: &str) -> Result<Status> {
     let parent = (store.find_task(task_id).await?)
         .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
     let mut resumed = 0;
-    for part in parts(store, &parent.value).await?.into_iter().flatten() {
+    for part in own_parts(store, &parent.value).await? {
         if part.value.status == Status::Paused {
             tasks::resume_one(store, &part.value.task_id).await?;
             resumed += 1;

@@ -318,6 +318,9 @@ async fn held(
     lease_secs: i64,
 ) -> Versioned<Task> {
     let mut t = claimed_by(&part("alice", parent, index), agent, 1);
+    if let Some(p) = t.part_of.as_mut() {
+        p.of = index.max(3);
+    }
     t.lease.expires_at = Some(at(lease_secs));
     w.seed(&t).await
 }
@@ -328,7 +331,13 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
     let alice = w.human("alice").await;
     let a1 = w.agent("agent-1").await;
     let a2 = w.agent("agent-2").await;
-    let team = uuid::Uuid::new_v4().to_string();
+    // The parent, blocked on its three parts.
+    let mut whole = parent("alice");
+    let team = whole.task_id.clone();
+    let three: Vec<String> = (1..=3).map(|k| part_id(&team, k)).collect();
+    team_of(&mut whole).parts = three.clone();
+    whole.dependencies.blocked_by = three;
+    w.seed(&whole).await;
     let p1 = held(&w, &team, 1, "agent-1", 30).await;
     let p2 = held(&w, &team, 2, "agent-2", 30).await;
     let part_of = p1.value.part_of.clone().expect("a part");
@@ -390,6 +399,13 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
     )
     .await;
 
+    // A task anyone made, naming the team, that the parent does not list.
+    let stray = held(&w, &team, 4, "agent-1", 30).await;
+    denied(
+        "a part the parent does not list",
+        a1.team_context_set(&part_of, &stray.value.task_id, "agent-1", "plan", "z"),
+    )
+    .await;
     allowed(
         "a member arrives at a barrier",
         a1.team_arrive(&part_of, &id1, "agent-1", "go"),
@@ -410,7 +426,12 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
         a2.team_arrive(&part_of, &id2, "agent-2", "go"),
     )
     .await;
-    assert!(a1.team_doc(&team).await.expect("reads").passed("go", 2));
+    assert!(
+        a1.team_doc(&team)
+            .await
+            .expect("reads")
+            .passed(&team, "go", 2)
+    );
 
     // A leader's subtasks are artifacts of its part: a follower cannot add one.
     let mut handed = p1.value.clone();
@@ -430,5 +451,14 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
         raw_replace(&a1, &p1, &handed, vec![]),
     )
     .await;
+
+    // A takeover still works with the rule that keeps the lost attempt's
+    // result and artifacts (`isTakeoverRequeue`).
+    let lost = held(&w, &team, 3, "agent-1", -5).await;
+    let moved = vayu::agent::requeue(&a2, &lost, "agent-2", "test").await;
+    assert!(
+        moved.expect("the recovery's requeue"),
+        "the lost part was requeued"
+    );
     w.done("only_a_member_writes_the_context_and_only_the_leader_hands_out_work");
 }

@@ -23,21 +23,27 @@ use vayu::store::Versioned;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// Writes a Python handler `name` in `dir` that records `{task} {agent}`
+/// for each run it starts in `dir/runs`, then runs `body` with the task
+/// as `t` and the environment as `env`; returns its command.
+fn script(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    let runs = dir.join("runs");
+    let head = format!(
+        "import json, os, sys, time\nt = json.load(sys.stdin)\nenv = os.environ\nwith open({runs:?}, \"a\") as f:\n    f.write(t[\"task_id\"] + \" \" + env[\"VAYU_AGENT_ID\"] + \"\\n\")\n"
+    );
+    std::fs::write(&path, head + body).expect("the temp dir is writable");
+    format!("python3 {}", path.display())
+}
+
 /// A handler that records `{task} {agent}` for each run it starts in
 /// `dir/runs`, works for 4 s (long enough to be killed mid-part), and
 /// reports `input>role` in a pipeline or `part-K` in a swarm.
 fn handler(dir: &Path) -> String {
-    let script = dir.join("member.py");
-    let runs = dir.join("runs");
-    std::fs::write(
-        &script,
-        format!(
-            r#"import json, os, sys, time
-t = json.load(sys.stdin)
-env = os.environ
-with open({runs:?}, "a") as f:
-    f.write(t["task_id"] + " " + env["VAYU_AGENT_ID"] + "\n")
-if "VAYU_PART" not in env:
+    script(dir, "member.py", MEMBER)
+}
+
+const MEMBER: &str = r#"if "VAYU_PART" not in env:
     print("vayu:result not a part")
     sys.exit(0)
 time.sleep(4)
@@ -46,19 +52,21 @@ if env.get("VAYU_ROLE"):
 else:
     print("vayu:artifact note part-" + env["VAYU_PART"], flush=True)
     print("vayu:result part-" + env["VAYU_PART"], flush=True)
-"#
-        ),
-    )
-    .expect("the temp dir is writable");
-    format!("python3 {}", script.display())
-}
+"#;
 
-/// Four agents, one task at a time each, with `capabilities[i]`.
-fn fleet(w: &World, dir: &Path, prefix: &str, capabilities: [&str; 4]) -> Vec<AgentProc> {
+/// Four agents running `handler`, one task at a time each, with
+/// `capabilities[i]`.
+fn fleet(
+    w: &World,
+    dir: &Path,
+    prefix: &str,
+    handler: &str,
+    capabilities: [&str; 4],
+) -> Vec<AgentProc> {
     (0..4)
         .map(|i| {
             let id = format!("{prefix}-{}", i + 1);
-            let mut spec = AgentSpec::new(&id, &handler(dir), &w.host, &w.db, dir);
+            let mut spec = AgentSpec::new(&id, handler, &w.host, &w.db, dir);
             spec.env = vec![("VAYU_AGENT_IDENTITY".into(), "emulator".into())];
             spec.concurrency = 1;
             (spec.heartbeat_secs, spec.lease_secs) = (1.0, 5.0);
@@ -140,7 +148,13 @@ fn runs_of(dir: &Path, task: &str) -> Vec<String> {
 async fn a_swarm_merges_every_part_once_through_a_members_kill() {
     let w = World::new("team-swarm").await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let mut agents = fleet(&w, dir.path(), "swarm", ["", "", "", ""]);
+    let mut agents = fleet(
+        &w,
+        dir.path(),
+        "swarm",
+        &handler(dir.path()),
+        ["", "", "", ""],
+    );
     let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     common::fleet::wait_agents_online(&w.admin, &refs, LIMIT).await;
@@ -188,11 +202,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
     );
     // The parent ran no handler: the agent merged.
     assert!(runs_of(dir.path(), &parent).is_empty());
-    for a in &mut agents {
-        if a.try_exit().is_none() {
-            a.stop_cleanly(Duration::from_secs(20)).await;
-        }
-    }
+    stop(&mut agents).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +210,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
     let w = World::new("team-pipeline").await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let caps = ["planner", "implementer", "reviewer", "implementer,reviewer"];
-    let mut agents = fleet(&w, dir.path(), "pipe", caps);
+    let mut agents = fleet(&w, dir.path(), "pipe", &handler(dir.path()), caps);
     let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     common::fleet::wait_agents_online(&w.admin, &refs, LIMIT).await;
@@ -242,11 +252,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
     let stage3 = w.read(&parts[2]).await.value;
     let started = |t: &Task| t.execution.started_at.expect("started").0;
     assert!(started(&stage3) > stage2.execution.finished_at.expect("finished").0);
-    for a in &mut agents {
-        if a.try_exit().is_none() {
-            a.stop_cleanly(Duration::from_secs(20)).await;
-        }
-    }
+    stop(&mut agents).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,17 +362,10 @@ async fn a_team_that_cannot_form_says_why_and_its_parent_controls_its_parts() {
 /// parent (no `VAYU_PART`) joins the followers' results. Each run is
 /// recorded, and a member works 3 s first (to be killed mid-run).
 fn collaborator(dir: &Path) -> String {
-    let script = dir.join("collab.py");
-    let runs = dir.join("runs");
-    std::fs::write(
-        &script,
-        format!(
-            r#"import json, os, sys, time
-t = json.load(sys.stdin)
-env = os.environ
-with open({runs:?}, "a") as f:
-    f.write(t["task_id"] + " " + env["VAYU_AGENT_ID"] + "\n")
-if "VAYU_PART" not in env:
+    script(dir, "collab.py", COLLAB)
+}
+
+const COLLAB: &str = r#"if "VAYU_PART" not in env:
     parts = json.loads(t["input"])
     print("vayu:result " + "+".join(p["result"] for p in parts[1:]), flush=True)
     sys.exit(0)
@@ -389,29 +388,7 @@ elif env["VAYU_PART"] == "1":
     print("vayu:result planned", flush=True)
 else:
     print("vayu:result done:" + t["input"], flush=True)
-"#
-        ),
-    )
-    .expect("the temp dir is writable");
-    format!("python3 {}", script.display())
-}
-
-/// Four agents running [`collaborator`], one task at a time each.
-fn collaborators(w: &World, dir: &Path, prefix: &str, capabilities: [&str; 4]) -> Vec<AgentProc> {
-    (0..4)
-        .map(|i| {
-            let id = format!("{prefix}-{}", i + 1);
-            let mut spec = AgentSpec::new(&id, &collaborator(dir), &w.host, &w.db, dir);
-            spec.env = vec![("VAYU_AGENT_IDENTITY".into(), "emulator".into())];
-            spec.concurrency = 1;
-            (spec.heartbeat_secs, spec.lease_secs) = (1.0, 5.0);
-            if !capabilities[i].is_empty() {
-                spec.args = vec!["--capabilities".into(), capabilities[i].into()];
-            }
-            AgentProc::spawn(&spec)
-        })
-        .collect()
-}
+"#;
 
 async fn online(w: &World, agents: &[AgentProc]) {
     let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
@@ -431,7 +408,13 @@ async fn stop(agents: &mut [AgentProc]) {
 async fn peers_share_a_context_and_meet_at_a_decision_point_through_a_kill() {
     let w = World::new("team-peer").await;
     let dir = tempfile::tempdir().expect("a temp dir");
-    let mut agents = collaborators(&w, dir.path(), "peer", ["", "", "", ""]);
+    let mut agents = fleet(
+        &w,
+        dir.path(),
+        "peer",
+        &collaborator(dir.path()),
+        ["", "", "", ""],
+    );
     online(&w, &agents).await;
     let out = w.vayu_as(
         "alice",
@@ -480,7 +463,7 @@ async fn a_leader_hands_out_work_and_aggregates_it_through_a_followers_kill() {
     let w = World::new("team-leader").await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let caps = ["lead", "dev", "dev", "dev"];
-    let mut agents = collaborators(&w, dir.path(), "led", caps);
+    let mut agents = fleet(&w, dir.path(), "led", &collaborator(dir.path()), caps);
     online(&w, &agents).await;
     let out = w.vayu_as(
         "alice",

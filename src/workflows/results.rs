@@ -24,6 +24,14 @@ pub async fn fill_results(store: &Store, task: &Task) -> Result<Task> {
     let Some((run_id, _)) = step_of(&task.task_id) else {
         return Ok(task.clone());
     };
+    // A team's part has a step's id, but only a pipeline's later stage
+    // has a template (the previous stage's result): any other part's
+    // input is the person's text, `{{` and all.
+    if let Some(p) = &task.part_of
+        && !(p.pattern == crate::team::Pattern::Pipeline && p.index > 1)
+    {
+        return Ok(task.clone());
+    }
     let refs = references(&task.input).map_err(invalid)?;
     let mut steps: Vec<String> = (refs.into_iter())
         .filter_map(|(_, r)| match r {

@@ -43,6 +43,9 @@ macro_rules! string_enum {
     };
 }
 
+/// For the other vocabularies stored by name (`crate::team`).
+pub(crate) use string_enum;
+
 string_enum!(
     /// The seed's task types; each has its own workflow (section 4).
     TaskType {

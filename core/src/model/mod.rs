@@ -29,6 +29,7 @@ use std::str::FromStr;
 
 pub use crate::time::Time;
 pub use agent::{AgentDoc, DrainRequest};
+pub(crate) use kinds::string_enum;
 pub use kinds::*;
 pub use parts::*;
 

@@ -58,11 +58,11 @@ pub struct LastWrite {
 }
 
 impl TeamDoc {
-    /// Whether every one of `parts` has arrived at barrier `name`.
-    pub fn passed(&self, name: &str, parts: usize) -> bool {
+    /// Whether every part of the team `parent` (of `parts`) has arrived at
+    /// barrier `name`: only its own part ids count.
+    pub fn passed(&self, parent: &str, name: &str, parts: usize) -> bool {
         self.barriers.get(name).is_some_and(|arrived| {
-            let distinct: std::collections::BTreeSet<&String> = arrived.iter().collect();
-            distinct.len() >= parts
+            (1..=parts).all(|k| arrived.contains(&super::part_id(parent, k)))
         })
     }
 

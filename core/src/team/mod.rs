@@ -47,40 +47,41 @@ pub fn subtask_name(k: usize) -> String {
     format!("subtask-{k}")
 }
 
-/// How the parts relate to each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pattern {
-    /// Independent parts side by side; the parent merges their results.
-    Swarm,
-    /// Stages in order, each by its own member: stage k+1 waits for stage
-    /// k and gets its result as input.
-    Pipeline,
-    /// Members on one shared problem: each gets the whole input, works
-    /// through the team's shared context and decision points, and posts
-    /// its contribution as its result.
-    Peer,
-    /// Part 1 is the leader's: its handler plans, one `vayu:subtask` line
-    /// per follower; follower k gets the leader's k-th subtask as input;
-    /// the parent, run by an agent of the leader's role, aggregates.
-    Leader,
-}
+crate::model::string_enum!(
+    /// How the parts relate to each other:
+    /// - `swarm`: independent parts side by side; the parent merges them;
+    /// - `pipeline`: stages in order, each by its own member: stage k+1
+    ///   waits for stage k and gets its result as input;
+    /// - `peer`: members on one shared problem: each gets the whole input,
+    ///   works through the team's shared context and decision points, and
+    ///   posts its contribution as its result;
+    /// - `leader`: part 1 is the leader's: its handler plans, one
+    ///   `vayu:subtask` line per follower; follower k gets the leader's k-th
+    ///   subtask as input; the parent, run by an agent of the leader's
+    ///   role, aggregates.
+    Pattern {
+        Swarm => "swarm",
+        Pipeline => "pipeline",
+        Peer => "peer",
+        Leader => "leader",
+    }
+);
 
-/// How the parent combines the parts' results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Merge {
-    /// Each part's result in part order, one after another.
-    Concat,
-    /// Every result is JSON: objects merged key by key (a key two parts
-    /// give different values is an error), or arrays concatenated.
-    Json,
-    /// The last part's result (a pipeline's output).
-    Last,
-    /// The parent's own handler runs, with the parts' results as a JSON
-    /// array for input.
-    Handler,
-}
+crate::model::string_enum!(
+    /// How the parent combines the parts' results:
+    /// - `concat`: each part's result in part order, one after another;
+    /// - `json`: every result is JSON: objects merged key by key (a key two
+    ///   parts give different values is an error), or arrays concatenated;
+    /// - `last`: the last part's result (a pipeline's output);
+    /// - `handler`: the parent's own handler runs, with the parts' results
+    ///   as a JSON array for input.
+    Merge {
+        Concat => "concat",
+        Json => "json",
+        Last => "last",
+        Handler => "handler",
+    }
+);
 
 impl Merge {
     /// Whether the agent merges by itself, running no handler.
@@ -88,38 +89,6 @@ impl Merge {
         self != Merge::Handler
     }
 }
-
-macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal),+ }) => {
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let valid: Vec<_> = $name::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("unknown {} '{s}' (valid: {})", stringify!($name).to_lowercase(), valid.join(", "))
-                })
-            }
-        }
-    };
-}
-
-text_enum!(Pattern { Swarm => "swarm", Pipeline => "pipeline", Peer => "peer", Leader => "leader" });
-text_enum!(Merge { Concat => "concat", Json => "json", Last => "last", Handler => "handler" });
 
 impl Pattern {
     /// The merge a team of this pattern gets unless it names one.

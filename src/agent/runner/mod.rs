@@ -354,6 +354,10 @@ impl Runner {
                 ex.checkpoints.drain(..excess);
             }
             HandlerEvent::Report(Report::Artifact { name, uri }) => {
+                if name.starts_with("subtask-") && self.current.value.part_of.is_some() {
+                    // A team's subtasks come from `vayu:subtask` only.
+                    return self.log(format!("[vayu] artifact {name} refused: reserved"));
+                }
                 if ex.artifacts.len() < limits::ARTIFACTS_MAX {
                     ex.artifacts.push(Artifact {
                         name: clip(&name, limits::ARTIFACT_NAME_MAX),

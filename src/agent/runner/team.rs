@@ -83,12 +83,25 @@ impl Runner {
             let (id, agent) = (self.id().to_string(), self.cfg.agent_id.clone());
             match report {
                 Report::Context { key, value } => {
-                    let value = clip(&value, crate::team::CONTEXT_VALUE_MAX);
+                    // Room for clip's ellipsis (3 bytes) within the bound.
+                    let value = clip(&value, crate::team::CONTEXT_VALUE_MAX - 3);
                     let set = self
                         .store
                         .team_context_set(&part, &id, &agent, &key, &value);
                     if let Err(e) = set.await {
                         self.log(format!("[vayu] context {key} not set: {e}"));
+                    }
+                }
+                Report::Barrier { name, .. }
+                    if !matches!(part.pattern, Pattern::Swarm | Pattern::Peer) =>
+                {
+                    // Stages and a leader's parts never run side by side:
+                    // a barrier there could only time out.
+                    self.log(format!(
+                        "[vayu] barrier {name} refused: only swarm and peer members meet"
+                    ));
+                    if let Ok(dir) = self.run_dir(run) {
+                        let _ = std::fs::write(dir.join(format!("barrier-{name}")), "refused");
                     }
                 }
                 Report::Barrier { name, timeout_secs } => {
@@ -126,7 +139,7 @@ impl Runner {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout_secs);
             let outcome = loop {
                 if let Ok(doc) = store.team_doc(&parent).await
-                    && doc.passed(&name, parts)
+                    && doc.passed(&parent, &name, parts)
                 {
                     let _ = write_context(&dir.join("context.json"), &doc);
                     break "passed";
@@ -152,13 +165,21 @@ impl Runner {
             return;
         }
         self.team.subtasks += 1;
+        let name = subtask_name(next);
         let ex = &mut self.current.value.execution;
+        // An earlier attempt's plan for this follower gives way to this one's.
+        ex.artifacts.retain(|a| a.name != name);
         if ex.artifacts.len() < limits::ARTIFACTS_MAX {
             ex.artifacts.push(Artifact {
-                name: subtask_name(next),
+                name,
                 uri: clip(&text, limits::ARTIFACT_URI_MAX),
                 at: Some(now()),
             });
+        } else {
+            self.log(format!(
+                "[vayu] subtask dropped: the part has {} artifacts",
+                limits::ARTIFACTS_MAX
+            ));
         }
     }
 }
