@@ -218,3 +218,51 @@ pub fn run_outcome(conclusion: &str) -> Result<(), String> {
 #[cfg(test)]
 #[path = "github_tests.rs"]
 mod tests;
+
+/// What a refused request asks of its caller, from GitHub's documented
+/// rate-limit answers (REST "Rate limits", "Exceeding the rate limit").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Not a limit: the refusal is the answer.
+    No,
+    /// Wait this many seconds (`retry-after`, or until
+    /// `x-ratelimit-reset` when `x-ratelimit-remaining` is 0).
+    Secs(u64),
+    /// A limit that says not how long (a secondary limit without
+    /// `retry-after`, or a 502-504): back off, jittered and growing.
+    Backoff,
+}
+
+/// How long to wait before sending a refused request again. `status` is
+/// the HTTP status, the headers are as received, `now` is Unix seconds,
+/// and `limited_text` says the body mentions a rate limit (GitHub answers
+/// a secondary limit with 403 and such a message).
+pub fn rate_limit_wait(
+    status: u16,
+    retry_after: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    now: i64,
+    limited_text: bool,
+) -> Wait {
+    if matches!(status, 502..=504) {
+        return Wait::Backoff;
+    }
+    if !matches!(status, 403 | 429) {
+        return Wait::No;
+    }
+    if let Some(s) = retry_after.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Wait::Secs(s);
+    }
+    if remaining.map(str::trim) == Some("0")
+        && let Some(r) = reset.and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        // At least a second: the reset time is rounded down.
+        return Wait::Secs(r.saturating_sub(now).max(1) as u64);
+    }
+    if status == 429 || limited_text {
+        Wait::Backoff
+    } else {
+        Wait::No
+    }
+}

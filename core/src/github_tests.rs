@@ -123,3 +123,16 @@ fn repos_and_keys() {
     }
     assert_eq!(issue_key("o/r", 7), "github:o/r#7");
 }
+
+#[test]
+fn rate_limits_say_how_long_to_wait() {
+    let w = |status, ra, rem, reset, text| rate_limit_wait(status, ra, rem, reset, 1000, text);
+    assert_eq!(w(403, Some("30"), None, None, true), Wait::Secs(30), "secondary");
+    assert_eq!(w(429, Some("5"), None, None, false), Wait::Secs(5));
+    assert_eq!(w(403, None, Some("0"), Some("1042"), false), Wait::Secs(42), "primary");
+    assert_eq!(w(403, None, Some("0"), Some("990"), false), Wait::Secs(1), "reset passed");
+    assert_eq!(w(403, None, Some("12"), Some("1042"), true), Wait::Backoff);
+    assert_eq!(w(403, None, None, None, false), Wait::No, "a plain refusal");
+    assert_eq!(w(404, Some("3"), None, None, true), Wait::No);
+    assert_eq!(w(503, None, None, None, false), Wait::Backoff);
+}
