@@ -81,11 +81,13 @@ pub async fn find(store: &Store, id: &str) -> Result<Option<Versioned<Task>>> {
         return Ok(Some(v));
     }
     // Archived since: still the key's task, not a reason to make another.
-    Ok(crate::archive::find_archived(store, id).await?.map(|a| Versioned {
-        value: a.task,
-        pile: crate::layout::Pile::Completed,
-        update_time: Default::default(),
-    }))
+    Ok(crate::archive::find_archived(store, id)
+        .await?
+        .map(|a| Versioned {
+            value: a.task,
+            pile: crate::layout::Pile::Completed,
+            update_time: Default::default(),
+        }))
 }
 
 /// Creates `new` as task `id` unless a task `id` exists anywhere; the

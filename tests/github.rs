@@ -31,6 +31,7 @@ fn options() -> sync::Options {
         discussions: Some("Reports".into()),
         dry_run: false,
         requester: None,
+        as_agent: false,
     }
 }
 
@@ -60,7 +61,12 @@ async fn an_issue_becomes_a_task_that_reports_back_and_closes_it() {
     let gh = client(&fake);
     fake.with(|s| {
         s.issues = vec![
-            issue(1, "Fix the parser", &["vayu", "priority:high", "bug"], "open"),
+            issue(
+                1,
+                "Fix the parser",
+                &["vayu", "priority:high", "bug"],
+                "open",
+            ),
             issue(4, "Old and done", &["vayu"], "closed"),
         ];
         let mut pr = issue(3, "A pull request", &["vayu"], "open");
@@ -75,9 +81,15 @@ async fn an_issue_becomes_a_task_that_reports_back_and_closes_it() {
     let t0 = Instant::now();
     let (a, b) = tokio::join!(sync::run(&gh, &store, &opts), sync::run(&gh, &store, &opts));
     let (a, b) = (a.expect("pass a"), b.expect("pass b"));
-    assert!(t0.elapsed() >= Duration::from_secs(1), "retry-after: 1 was honoured");
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "retry-after: 1 was honoured"
+    );
     let reqs = fake.requests();
-    let listed: Vec<&Req> = reqs.iter().filter(|r| r.path.contains("/issues?")).collect();
+    let listed: Vec<&Req> = reqs
+        .iter()
+        .filter(|r| r.path.contains("/issues?"))
+        .collect();
     assert_eq!(listed.len(), 3, "two lists and the refused one again");
     assert_eq!(
         listed[0].path, "/repos/o/r/issues?labels=vayu&state=all&per_page=100",
@@ -96,40 +108,69 @@ async fn an_issue_becomes_a_task_that_reports_back_and_closes_it() {
     assert_eq!(t.metadata.tags, ["gh:bug", "milestone:v1.0"]);
     assert_eq!(t.requester.context, "https://github.com/o/r/issues/1");
     assert!(
-        store.find_task(&github::issue_task_id("o/r", 4)).await.expect("reads").is_none(),
+        store
+            .find_task(&github::issue_task_id("o/r", 4))
+            .await
+            .expect("reads")
+            .is_none(),
         "a closed issue with no task gets none"
     );
 
     // A third pass heals a comment the two posted at once; then a fourth
     // writes nothing at all.
     sync::run(&gh, &store, &opts).await.expect("pass 3");
-    assert_eq!(marked(&fake, 1), [github::comment_body(&t)], "one comment, queued");
-    assert_eq!(fake.with(|s| s.project_status.get(&1).cloned()), Some("Todo".into()));
+    assert_eq!(
+        marked(&fake, 1),
+        [github::comment_body(&t)],
+        "one comment, queued"
+    );
+    assert_eq!(
+        fake.with(|s| s.project_status.get(&1).cloned()),
+        Some("Todo".into())
+    );
     fake.clear();
     let r = sync::run(&gh, &store, &opts).await.expect("pass 4");
-    assert_eq!(writes(&fake.requests()), Vec::<String>::new(), "nothing written");
+    assert_eq!(
+        writes(&fake.requests()),
+        Vec::<String>::new(),
+        "nothing written"
+    );
     assert!(r.created.is_empty() && r.comments_posted + r.comments_edited == 0);
 
     // The task runs; the next pass edits the comment, sets Done, closes.
     let agent = fast_agent("gh-a1", shell("echo vayu:result parsed with tabs"));
     let fleet_ = Fleet::start(&cfg, vec![agent]).await;
-    let done = fleet::wait_completed(&store, &id, Duration::from_secs(30)).await.value;
+    let done = fleet::wait_completed(&store, &id, Duration::from_secs(30))
+        .await
+        .value;
     fleet_.stop().await;
     let cid = fake.with(|s| s.comments[&1][0]["id"].clone());
     fake.clear();
     let r = sync::run(&gh, &store, &opts).await.expect("pass 5");
     assert_eq!((r.comments_edited, r.closed.clone()), (1, vec![1]));
     let body = github::comment_body(&done);
-    assert!(body.contains("is **completed**") && body.contains("parsed with tabs"), "{body}");
+    assert!(
+        body.contains("is **completed**") && body.contains("parsed with tabs"),
+        "{body}"
+    );
     let update = json!({
         "project": "PVT_3", "item": "PVTI_1", "field": "F_status", "option": "opt_done",
     });
     assert_eq!(
         writes(&fake.requests()),
         [
-            format!("PATCH /repos/o/r/issues/comments/{cid} {}", json!({ "body": body })),
-            format!("POST /graphql {}", json!({ "query": github::projects::UPDATE, "variables": update })),
-            format!("PATCH /repos/o/r/issues/1 {}", json!({ "state": "closed", "state_reason": "completed" })),
+            format!(
+                "PATCH /repos/o/r/issues/comments/{cid} {}",
+                json!({ "body": body })
+            ),
+            format!(
+                "POST /graphql {}",
+                json!({ "query": github::projects::UPDATE, "variables": update })
+            ),
+            format!(
+                "PATCH /repos/o/r/issues/1 {}",
+                json!({ "state": "closed", "state_reason": "completed" })
+            ),
         ],
         "the exact writes"
     );
@@ -153,21 +194,44 @@ async fn a_ci_task_dispatches_a_workflow_and_ends_as_its_run_did() {
     let t = fleet::wait_ended(&store, &id, Duration::from_secs(60)).await;
     assert_eq!(t.status, Status::Completed, "{:?}", t.execution);
     let run_url = "https://github.com/o/r/actions/runs/900";
-    let artifacts: Vec<_> = t.execution.artifacts.iter().map(|a| (&*a.name, &*a.uri)).collect();
+    let artifacts: Vec<_> = t
+        .execution
+        .artifacts
+        .iter()
+        .map(|a| (&*a.name, &*a.uri))
+        .collect();
     assert_eq!(artifacts, [("run", run_url)]);
-    assert_eq!(t.execution.result.as_deref(), Some("ci.yml run 900: success"));
+    assert_eq!(
+        t.execution.result.as_deref(),
+        Some("ci.yml run 900: success")
+    );
     let reqs = fake.requests();
-    let dispatch = reqs.iter().find(|r| r.method == "POST").expect("dispatched");
-    assert_eq!(dispatch.path, "/repos/o/r/actions/workflows/ci.yml/dispatches");
+    let dispatch = reqs
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("dispatched");
+    assert_eq!(
+        dispatch.path,
+        "/repos/o/r/actions/workflows/ci.yml/dispatches"
+    );
     assert_eq!(
         dispatch.body,
         json!({ "ref": "release", "inputs": { "suite": "full", "vayu_task": id } })
     );
     assert!(reqs.iter().all(|r| r.auth == "Bearer tok-ci"));
-    let polls = reqs.iter().filter(|r| r.path == "/repos/o/r/actions/runs/900").count();
+    let polls = reqs
+        .iter()
+        .filter(|r| r.path == "/repos/o/r/actions/runs/900")
+        .count();
     assert_eq!(polls, 2, "waited through in_progress to completed");
-    let find = reqs.iter().find(|r| r.path.contains("/runs?")).expect("looked");
-    assert!(find.path.contains("event=workflow_dispatch&branch=release&created=%3E%3D"));
+    let find = reqs
+        .iter()
+        .find(|r| r.path.contains("/runs?"))
+        .expect("looked");
+    assert!(
+        find.path
+            .contains("event=workflow_dispatch&branch=release&created=%3E%3D")
+    );
 
     // A failed run fails the task.
     fake.with(|s| s.conclusion = "failure".into());
@@ -175,7 +239,10 @@ async fn a_ci_task_dispatches_a_workflow_and_ends_as_its_run_did() {
     let t = fleet::wait_ended(&store, &id, Duration::from_secs(60)).await;
     fleet_.stop().await;
     assert_eq!(t.status, Status::Failed);
-    assert_eq!(t.execution.result.as_deref(), Some("ci.yml run 901: failure"));
+    assert_eq!(
+        t.execution.result.as_deref(),
+        Some("ci.yml run 901: failure")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -183,9 +250,14 @@ async fn task_create_github_opens_the_issue_sync_follows_and_research_goes_to_di
     let (cfg, store) = fleet::setup("github-create").await;
     let fake = Fake::start().await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_vayu"))
-        .args(["task", "create", "--github", "o/r", "--type", "research", "--json"])
+        .args([
+            "task", "create", "--github", "o/r", "--type", "research", "--json",
+        ])
         .arg("Survey parsers")
-        .env("FIRESTORE_EMULATOR_HOST", &cfg.emulator_host.clone().unwrap_or_default())
+        .env(
+            "FIRESTORE_EMULATOR_HOST",
+            cfg.emulator_host.clone().unwrap_or_default(),
+        )
         .env("VAYU_DATABASE", &cfg.database_id)
         .env("GITHUB_TOKEN", "tok-cli")
         .env("GITHUB_API_URL", &fake.url)
@@ -193,7 +265,11 @@ async fn task_create_github_opens_the_issue_sync_follows_and_research_goes_to_di
         .env_remove("VAYU_TOKEN")
         .output()
         .expect("vayu runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let id = github::issue_task_id("o/r", 1);
     assert_eq!(printed["task_id"], json!(id), "the issue's task id");
@@ -213,16 +289,29 @@ async fn task_create_github_opens_the_issue_sync_follows_and_research_goes_to_di
     assert_eq!(r.discussions, [1]);
     let posted = fake.with(|s| s.discussions.clone());
     assert_eq!(posted.len(), 1);
-    assert!(posted[0]["body"].as_str().is_some_and(|b| b.contains("three parsers compared")));
+    assert!(
+        posted[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("three parsers compared"))
+    );
     let create = fake
         .requests()
         .into_iter()
-        .find(|r| r.body["query"].as_str().is_some_and(|q| q.contains("createDiscussion")))
+        .find(|r| {
+            r.body["query"]
+                .as_str()
+                .is_some_and(|q| q.contains("createDiscussion"))
+        })
         .expect("created");
     assert_eq!(create.body["variables"]["category"], json!("DIC_reports"));
-    assert_eq!(create.body["variables"]["title"], json!("Research: Survey parsers"));
+    assert_eq!(
+        create.body["variables"]["title"],
+        json!("Research: Survey parsers")
+    );
     fake.clear();
-    let r = sync::run(&gh, &store, &options()).await.expect("sync again");
+    let r = sync::run(&gh, &store, &options())
+        .await
+        .expect("sync again");
     assert!(r.discussions.is_empty(), "posted once");
     assert_eq!(writes(&fake.requests()), Vec::<String>::new());
 }

@@ -15,7 +15,13 @@ fn issue(labels: &[&str]) -> Issue {
 #[test]
 fn labels_map_to_type_priority_and_tags() {
     let m = map_issue(
-        &issue(&["vayu", "type:research", "priority:high", "bug", "good first issue"]),
+        &issue(&[
+            "vayu",
+            "type:research",
+            "priority:high",
+            "bug",
+            "good first issue",
+        ]),
         "vayu",
     );
     assert_eq!(m.task_type, TaskType::Research);
@@ -37,12 +43,21 @@ fn unknown_type_and_priority_labels_are_tags_and_bad_characters_are_replaced() {
     assert_eq!(m.priority, Priority::Normal, "default priority");
     assert_eq!(
         m.tags,
-        ["gh:type:chores", "gh:priority:urgent", "gh:-rea", "milestone:v1.2"]
+        [
+            "gh:type:chores",
+            "gh:priority:urgent",
+            "gh:-rea",
+            "milestone:v1.2"
+        ]
     );
     assert!(m.tags.iter().all(|t| crate::schema::is_tag(t)));
     let many: Vec<String> = (0..30).map(|i| format!("l{i}")).collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
-    assert_eq!(map_issue(&issue(&refs), "vayu").tags.len(), 20, "rules' cap");
+    assert_eq!(
+        map_issue(&issue(&refs), "vayu").tags.len(),
+        20,
+        "rules' cap"
+    );
 }
 
 #[test]
@@ -102,7 +117,10 @@ fn every_state_has_a_project_status_and_only_completion_closes() {
     assert_eq!(project_status(Status::Queued), "Todo");
     assert_eq!(project_status(Status::Executing), "In Progress");
     assert_eq!(project_status(Status::Failed), "Done");
-    let closing: Vec<_> = Status::ALL.into_iter().filter(|s| closes_issue(*s)).collect();
+    let closing: Vec<_> = Status::ALL
+        .into_iter()
+        .filter(|s| closes_issue(*s))
+        .collect();
     assert_eq!(closing, [Status::Completed]);
 }
 
@@ -117,7 +135,10 @@ fn conclusions_become_outcomes() {
 
 #[test]
 fn repos_and_keys() {
-    assert_eq!(parse_repo("octo-org/my.repo"), Ok(("octo-org".into(), "my.repo".into())));
+    assert_eq!(
+        parse_repo("octo-org/my.repo"),
+        Ok(("octo-org".into(), "my.repo".into()))
+    );
     for bad in ["octo", "/r", "o/", "o/r/x", "o r/x"] {
         assert!(parse_repo(bad).is_err(), "{bad}");
     }
@@ -127,10 +148,22 @@ fn repos_and_keys() {
 #[test]
 fn rate_limits_say_how_long_to_wait() {
     let w = |status, ra, rem, reset, text| rate_limit_wait(status, ra, rem, reset, 1000, text);
-    assert_eq!(w(403, Some("30"), None, None, true), Wait::Secs(30), "secondary");
+    assert_eq!(
+        w(403, Some("30"), None, None, true),
+        Wait::Secs(30),
+        "secondary"
+    );
     assert_eq!(w(429, Some("5"), None, None, false), Wait::Secs(5));
-    assert_eq!(w(403, None, Some("0"), Some("1042"), false), Wait::Secs(42), "primary");
-    assert_eq!(w(403, None, Some("0"), Some("990"), false), Wait::Secs(1), "reset passed");
+    assert_eq!(
+        w(403, None, Some("0"), Some("1042"), false),
+        Wait::Secs(42),
+        "primary"
+    );
+    assert_eq!(
+        w(403, None, Some("0"), Some("990"), false),
+        Wait::Secs(1),
+        "reset passed"
+    );
     assert_eq!(w(403, None, Some("12"), Some("1042"), true), Wait::Backoff);
     assert_eq!(w(403, None, None, None, false), Wait::No, "a plain refusal");
     assert_eq!(w(404, Some("3"), None, None, true), Wait::No);

@@ -208,8 +208,9 @@ pub(super) async fn run(
     if let Some(repo) = &a.github {
         let gh = crate::github::GitHub::from_env()?;
         let body = format!("{}\n\n{}", new.requester.context, new.input);
-        let issue = crate::github::issues::open(&gh, repo, &a.github_label, &new.title, body.trim())
-            .await?;
+        let issue =
+            crate::github::issues::open(&gh, repo, &a.github_label, &new.title, body.trim())
+                .await?;
         new.task_id = Some(crate::github::issue_task_id(repo, issue.number));
         if new.requester.context.is_empty() {
             new.requester.context = issue.html_url;

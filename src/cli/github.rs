@@ -71,7 +71,12 @@ pub(super) async fn ci(a: CiArgs) -> Result<String, Error> {
     let mut stdin = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin)?;
     let task: serde_json::Value = serde_json::from_str(&stdin).unwrap_or_default();
-    let field = |k: &str| task.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let field = |k: &str| {
+        task.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let task_id = std::env::var("VAYU_TASK_ID").unwrap_or_else(|_| field("task_id"));
     let spec = dispatch::Spec {
         repo: a.repo,
@@ -114,27 +119,29 @@ pub(super) async fn run(
         discussions: a.discussions,
         dry_run: a.dry_run,
         requester,
+        as_agent: false,
     };
     let gh = GitHub::from_env()?;
-    loop {
-        let r = sync::run(&gh, store, &opts).await;
-        let Some(pause) = every else {
-            return Ok(render(&r?, json));
-        };
-        // Repeating: a failed pass is reported and the next one tried.
-        match r {
-            Ok(r) => print!("{}", render(&r, json)),
-            Err(e) => eprintln!("sync of {} failed: {e}", opts.repo),
-        }
-        tokio::time::sleep(pause).await;
-    }
+    let Some(every) = every else {
+        return Ok(render(&sync::run(&gh, store, &opts).await?, json));
+    };
+    sync::repeat(&gh, store, &opts, every, |r| match r {
+        Ok(r) => print!("{}", render(&r, json)),
+        Err(e) => eprintln!("sync of {} failed: {e}", opts.repo),
+    })
+    .await;
+    unreachable!("`repeat` runs until the process ends")
 }
 
 fn render(r: &sync::Report, json: bool) -> String {
     if json {
         return to_json(r);
     }
-    let would = if r.dry_run { " (dry run: nothing written)" } else { "" };
+    let would = if r.dry_run {
+        " (dry run: nothing written)"
+    } else {
+        ""
+    };
     let mut s = format!(
         "{} issues: {} tasks created, {} comments posted, {} edited, {} deleted, {} statuses set, {} closed, {} discussions{would}\n",
         r.issues,

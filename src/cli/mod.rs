@@ -231,7 +231,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         _ => {}
     }
     if let Command::Github(github::GithubCmd::Ci(a)) = cli.command {
-        return github::ci(a).await.map(|o| print!("{o}")).map_err(Failure::from);
+        return github::ci(a)
+            .await
+            .map(|o| print!("{o}"))
+            .map_err(Failure::from);
     }
     if let Command::User(cmd) = &cli.command {
         print!("{}", user::run(cli.project.clone(), cmd, json).await?);

@@ -98,7 +98,11 @@ impl GitHub {
     /// From `GITHUB_TOKEN` (or `VAYU_GITHUB_TOKEN_FILE`), `GITHUB_API_URL`
     /// and `GITHUB_GRAPHQL_URL`; no token is a configuration error.
     pub fn from_env() -> Result<Self> {
-        let var = |n| std::env::var(n).ok().filter(|v: &String| !v.trim().is_empty());
+        let var = |n| {
+            std::env::var(n)
+                .ok()
+                .filter(|v: &String| !v.trim().is_empty())
+        };
         let token = match (var(TOKEN), var(TOKEN_FILE)) {
             (Some(t), _) => t,
             (None, Some(f)) => std::fs::read_to_string(&f)
@@ -136,7 +140,12 @@ impl GitHub {
     }
 
     /// The body of a successful `method` on `path`.
-    pub async fn rest(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+    pub async fn rest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value> {
         Ok(self.send(method, path, body).await?.body)
     }
 
@@ -160,7 +169,9 @@ impl GitHub {
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value> {
         let body = serde_json::json!({ "query": query, "variables": variables });
         let url = self.graphql.clone();
-        let a = self.with_limits(reqwest::Method::POST, &url, Some(&body)).await?;
+        let a = self
+            .with_limits(reqwest::Method::POST, &url, Some(&body))
+            .await?;
         if a.status >= 400 || a.body.get("errors").is_some_and(|e| !e.is_null()) {
             return Err(Error::GitHub(format!("GraphQL: {} {}", a.status, a.body)));
         }
@@ -267,8 +278,12 @@ impl GitHub {
 fn next_link(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("rel=\"next\"").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 

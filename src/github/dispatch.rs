@@ -85,7 +85,10 @@ pub async fn run(
     let body = json!({ "ref": spec.git_ref, "inputs": inputs });
     let path = format!("/repos/{repo}/actions/workflows/{wf}/dispatches");
     gh.send(Method::POST, &path, Some(&body)).await?;
-    say(out, &format!("vayu:progress 5 dispatched {wf} on {}", spec.git_ref));
+    say(
+        out,
+        &format!("vayu:progress 5 dispatched {wf} on {}", spec.git_ref),
+    );
     let run = find_run(gh, spec, since, task_input.then_some(task_id), poll).await?;
     let id = run.get("id").and_then(Value::as_u64).unwrap_or(0);
     if let Some(url) = run.get("html_url").and_then(Value::as_str) {
@@ -95,11 +98,18 @@ pub async fn run(
     let mut last = String::new();
     loop {
         let r = gh
-            .rest(Method::GET, &format!("/repos/{repo}/actions/runs/{id}"), None)
+            .rest(
+                Method::GET,
+                &format!("/repos/{repo}/actions/runs/{id}"),
+                None,
+            )
             .await?;
         let status = r.get("status").and_then(Value::as_str).unwrap_or("");
         if status == "completed" {
-            let c = r.get("conclusion").and_then(Value::as_str).unwrap_or("unknown");
+            let c = r
+                .get("conclusion")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
             say(out, &format!("vayu:result {wf} run {id}: {c}"));
             return Ok(c.to_string());
         }

@@ -25,6 +25,10 @@ pub async fn open(gh: &GitHub, repo: &str, label: &str, title: &str, body: &str)
     let number = v.get("number").and_then(Value::as_u64).ok_or_else(|| {
         super::Error::GitHub(format!("the new issue in {repo} has no number: {v}"))
     })?;
-    let html_url = v.get("html_url").and_then(Value::as_str).unwrap_or("").into();
+    let html_url = v
+        .get("html_url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .into();
     Ok(Opened { number, html_url })
 }

@@ -41,6 +41,9 @@ pub struct Options {
     pub dry_run: bool,
     /// The caller's uid when signed in (the rules want it as requester).
     pub requester: Option<String>,
+    /// The caller is an agent (`vayu-agent --github-sync`): its tasks'
+    /// requester type is `agent`, as the rules want of an agent.
+    pub as_agent: bool,
 }
 
 /// What a pass did (or, dry, would do).
@@ -108,7 +111,28 @@ pub fn new_task(issue: &Issue, opts: &Options) -> NewTask {
     if let Some(uid) = &opts.requester {
         new.requester.id = uid.clone();
     }
+    if opts.as_agent {
+        new.requester.kind = crate::model::RequesterType::Agent;
+    }
     new
+}
+
+/// A pass every `every` (give or take a tenth, so agents started together
+/// drift apart), until the caller drops the future; each pass's outcome
+/// goes to `on_pass`. A failed pass is only reported: the next one tries
+/// again.
+pub async fn repeat(
+    gh: &GitHub,
+    store: &Store,
+    opts: &Options,
+    every: std::time::Duration,
+    mut on_pass: impl FnMut(Result<Report>),
+) {
+    loop {
+        on_pass(run(gh, store, opts).await);
+        let jitter = rand::random_range(0.9..1.1);
+        tokio::time::sleep(every.mul_f64(jitter)).await;
+    }
 }
 
 /// The fields a sync reads of a REST issue, and whether it is open.
@@ -229,6 +253,9 @@ mod tests {
     #[test]
     fn labels_are_encoded_for_the_query() {
         assert_eq!(super::encode("vayu"), "vayu");
-        assert_eq!(super::encode("good first:issue&x"), "good%20first%3Aissue%26x");
+        assert_eq!(
+            super::encode("good first:issue&x"),
+            "good%20first%3Aissue%26x"
+        );
     }
 }

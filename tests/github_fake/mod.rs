@@ -81,7 +81,11 @@ impl Fake {
                         st.requests.push(req.clone());
                         answer(&mut st, &req)
                     };
-                    let text = if body.is_null() { String::new() } else { body.to_string() };
+                    let text = if body.is_null() {
+                        String::new()
+                    } else {
+                        body.to_string()
+                    };
                     let out = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{text}",
                         text.len()
@@ -109,7 +113,10 @@ impl Fake {
 
 /// A REST issue as `GET /repos/{o}/{r}/issues` lists it.
 pub fn issue(number: u64, title: &str, labels: &[&str], state: &str) -> Value {
-    let labels: Vec<Value> = labels.iter().map(|l| json!({ "id": 1, "name": l })).collect();
+    let labels: Vec<Value> = labels
+        .iter()
+        .map(|l| json!({ "id": 1, "name": l }))
+        .collect();
     json!({
         "id": 5000 + number,
         "number": number,
@@ -156,7 +163,9 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
         }
         ("GET", ["repos", _, _, "issues", n, "comments"]) => {
             let n: u64 = n.parse().unwrap_or(0);
-            ok(Value::Array(st.comments.get(&n).cloned().unwrap_or_default()))
+            ok(Value::Array(
+                st.comments.get(&n).cloned().unwrap_or_default(),
+            ))
         }
         ("POST", ["repos", _, _, "issues", n, "comments"]) => {
             st.next_id += 1;
@@ -179,7 +188,10 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
         }
         ("POST", ["repos", o, r, "actions", "workflows", _, "dispatches"]) => {
             let id = 900 + st.runs.len() as u64;
-            let title = req.body["inputs"]["vayu_task"].as_str().unwrap_or("CI").to_string();
+            let title = req.body["inputs"]["vayu_task"]
+                .as_str()
+                .unwrap_or("CI")
+                .to_string();
             let run = json!({
                 "id": id,
                 "status": "queued",
@@ -199,7 +211,11 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
         ("GET", ["repos", _, _, "actions", "runs", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
             let conclusion = st.conclusion.clone();
-            let run = st.runs.iter_mut().find(|r| r["id"] == id).expect("a known run");
+            let run = st
+                .runs
+                .iter_mut()
+                .find(|r| r["id"] == id)
+                .expect("a known run");
             // Each look moves it on: queued, in_progress, completed.
             match run["status"].as_str() {
                 Some("queued") => run["status"] = json!("in_progress"),
@@ -252,8 +268,12 @@ fn graphql(st: &mut State, body: &Value) -> Value {
         }] } } } } });
     }
     if q.contains("createDiscussion") {
-        let url = format!("https://github.com/o/r/discussions/{}", st.discussions.len() + 1);
-        st.discussions.push(json!({ "url": url, "body": v["body"] }));
+        let url = format!(
+            "https://github.com/o/r/discussions/{}",
+            st.discussions.len() + 1
+        );
+        st.discussions
+            .push(json!({ "url": url, "body": v["body"] }));
         return json!({ "data": { "createDiscussion": { "discussion": { "url": url } } } });
     }
     if q.contains("discussionCategories") {
@@ -287,7 +307,9 @@ async fn read(conn: &mut tokio::net::TcpStream) -> Option<Req> {
         head.lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
             })
             .unwrap_or_default()
     };
