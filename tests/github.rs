@@ -188,9 +188,12 @@ async fn a_ci_task_dispatches_a_workflow_and_ends_as_its_run_did() {
         fake.url,
         env!("CARGO_BIN_EXE_vayu")
     );
-    let fleet_ = Fleet::start(&cfg, vec![fast_agent("gh-ci", shell(&handler))]).await;
+    // The ci type's own handler, beside a default for the rest.
+    let mut handlers = shell("echo vayu:result not ci");
+    handlers.by_type.insert(TaskType::Ci, handler);
+    let fleet_ = Fleet::start(&cfg, vec![fast_agent("gh-ci", handlers)]).await;
     let input = r#"{"ref": "release", "inputs": {"suite": "full"}}"#;
-    let id = fleet::create_with_input(&store, TaskType::Maintenance, "CI", input, 0).await;
+    let id = fleet::create_with_input(&store, TaskType::Ci, "CI", input, 0).await;
     let t = fleet::wait_ended(&store, &id, Duration::from_secs(60)).await;
     assert_eq!(t.status, Status::Completed, "{:?}", t.execution);
     let run_url = "https://github.com/o/r/actions/runs/900";
@@ -235,7 +238,7 @@ async fn a_ci_task_dispatches_a_workflow_and_ends_as_its_run_did() {
 
     // A failed run fails the task.
     fake.with(|s| s.conclusion = "failure".into());
-    let id = fleet::create_with_input(&store, TaskType::Maintenance, "CI 2", "{}", 0).await;
+    let id = fleet::create_with_input(&store, TaskType::Ci, "CI 2", "{}", 0).await;
     let t = fleet::wait_ended(&store, &id, Duration::from_secs(60)).await;
     fleet_.stop().await;
     assert_eq!(t.status, Status::Failed);
@@ -314,4 +317,49 @@ async fn task_create_github_opens_the_issue_sync_follows_and_research_goes_to_di
         .expect("sync again");
     assert!(r.discussions.is_empty(), "posted once");
     assert_eq!(writes(&fake.requests()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_app_trades_its_signed_jwt_for_an_installation_token_once() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let key = dir.path().join("app.pem");
+    let public = common::http::rsa_key(&key).expect("openssl makes a key (.ci/run installs it)");
+    let fake = Fake::start().await;
+    let pem = std::fs::read(&key).expect("written");
+    let app = github::app::App::new("123456", "77", &pem).expect("an RSA key");
+    let gh = GitHub::new(&fake.url, None, "")
+        .expect("builds")
+        .with_app(app);
+    for _ in 0..2 {
+        gh.list("/repos/o/r/issues?labels=vayu&state=all&per_page=100")
+            .await
+            .expect("lists");
+    }
+    let reqs = fake.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/app/installations/77/access_tokens",
+            "/repos/o/r/issues?labels=vayu&state=all&per_page=100",
+            "/repos/o/r/issues?labels=vayu&state=all&per_page=100",
+        ],
+        "one trade for both requests"
+    );
+    let jwt = reqs[0].auth.strip_prefix("Bearer ").expect("a bearer JWT");
+    let decoding =
+        jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).expect("a public key");
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.required_spec_claims = ["exp", "iat", "iss"].map(String::from).into();
+    v.set_issuer(&["123456"]);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(jwt, &decoding, &v)
+        .expect("signed by the App's key")
+        .claims;
+    let life = claims["exp"].as_i64().unwrap_or(0) - claims["iat"].as_i64().unwrap_or(0);
+    assert!(life <= 600, "GitHub takes ten minutes at most: {life}");
+    assert!(
+        reqs[1..]
+            .iter()
+            .all(|r| r.auth == "Bearer ghs_installation")
+    );
 }

@@ -50,8 +50,15 @@ pub struct GitHub {
     http: reqwest::Client,
     base: String,
     graphql: String,
-    token: String,
+    auth: Auth,
     pub limits: Limits,
+}
+
+/// Where the bearer token comes from.
+#[derive(Clone)]
+enum Auth {
+    Token(String),
+    App(std::sync::Arc<super::app::App>),
 }
 
 impl std::fmt::Debug for GitHub {
@@ -90,31 +97,51 @@ impl GitHub {
             http,
             base,
             graphql,
-            token: token.trim().to_string(),
+            auth: Auth::Token(token.trim().to_string()),
             limits: Limits::default(),
         })
     }
 
-    /// From `GITHUB_TOKEN` (or `VAYU_GITHUB_TOKEN_FILE`), `GITHUB_API_URL`
-    /// and `GITHUB_GRAPHQL_URL`; no token is a configuration error.
+    /// `self` authenticated as a GitHub App installation instead.
+    pub fn with_app(mut self, app: super::app::App) -> Self {
+        self.auth = Auth::App(std::sync::Arc::new(app));
+        self
+    }
+
+    /// From `GITHUB_TOKEN` (or `VAYU_GITHUB_TOKEN_FILE`, or a GitHub App:
+    /// `super::app`), `GITHUB_API_URL` and `GITHUB_GRAPHQL_URL`; no
+    /// credentials is a configuration error.
     pub fn from_env() -> Result<Self> {
         let var = |n| {
             std::env::var(n)
                 .ok()
                 .filter(|v: &String| !v.trim().is_empty())
         };
+        let base = var(API_URL).unwrap_or_else(|| "https://api.github.com".into());
+        let graphql = var(GRAPHQL_URL);
         let token = match (var(TOKEN), var(TOKEN_FILE)) {
             (Some(t), _) => t,
             (None, Some(f)) => std::fs::read_to_string(&f)
                 .map_err(|e| Error::Config(format!("{TOKEN_FILE}={f}: {e}")))?,
             (None, None) => {
-                return Err(Error::Config(format!(
-                    "no GitHub token: set {TOKEN} or {TOKEN_FILE} (README, \"GitHub\")"
-                )));
+                let Some(app) = super::app::App::from_env()? else {
+                    return Err(Error::Config(format!(
+                        "no GitHub credentials: set {TOKEN}, {TOKEN_FILE} or {} (README, \"GitHub\")",
+                        super::app::APP_ID
+                    )));
+                };
+                return Ok(GitHub::new(&base, graphql.as_deref(), "")?.with_app(app));
             }
         };
-        let base = var(API_URL).unwrap_or_else(|| "https://api.github.com".into());
-        GitHub::new(&base, var(GRAPHQL_URL).as_deref(), &token)
+        GitHub::new(&base, graphql.as_deref(), &token)
+    }
+
+    /// The bearer token of the next request.
+    async fn bearer(&self) -> Result<String> {
+        match &self.auth {
+            Auth::Token(t) => Ok(t.clone()),
+            Auth::App(app) => app.token(&self.http, &self.base).await,
+        }
     }
 
     /// `method` on `path` (from the base, `/repos/...`), or on a full URL
@@ -230,7 +257,7 @@ impl GitHub {
         let mut req = self
             .http
             .request(method, url)
-            .bearer_auth(&self.token)
+            .bearer_auth(self.bearer().await?)
             .header("accept", "application/vnd.github+json")
             .header("x-github-api-version", "2022-11-28");
         if let Some(b) = body {

@@ -9,6 +9,7 @@
 //! number of machines at once, with no leader (README, "GitHub"). Tokens
 //! come from the environment or a file and stay there.
 //!
+//! - [`app`]: GitHub App credentials traded for installation tokens.
 //! - [`client`]: REST and GraphQL, the token, rate limits waited out.
 //! - [`sync`]: `vayu github sync`: issues to tasks, and back.
 //! - [`projects`]: a Projects (v2) item's Status, by GraphQL.
@@ -19,6 +20,7 @@
 pub use crate::error::{Error, Result};
 pub use vayu_core::github::*;
 
+pub mod app;
 pub mod client;
 pub mod discussions;
 pub mod dispatch;

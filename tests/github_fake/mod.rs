@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -227,6 +227,11 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
             ok(run.clone())
         }
         ("POST", ["graphql"]) => ok(graphql(st, &req.body)),
+        ("POST", ["app", "installations", _, "access_tokens"]) => (
+            201,
+            String::new(),
+            json!({ "token": "ghs_installation", "expires_at": "2099-01-01T00:00:00Z" }),
+        ),
         _ => (404, String::new(), json!({ "message": "Not Found" })),
     }
 }
@@ -288,44 +293,13 @@ fn graphql(st: &mut State, body: &Value) -> Value {
 
 /// One HTTP/1.1 request.
 async fn read(conn: &mut tokio::net::TcpStream) -> Option<Req> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let (head, body) = crate::common::http::read_request(conn).await?;
     let mut first = head.lines().next()?.split(' ');
     let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default()
-    };
-    let length: usize = header("content-length").parse().unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
     Some(Req {
         method,
         path,
-        body,
-        auth: header("authorization"),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        auth: crate::common::http::header(&head, "authorization"),
     })
 }
