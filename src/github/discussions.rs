@@ -58,14 +58,7 @@ pub async fn post_report(
     if posted {
         return Ok(None);
     }
-    let category_id = data
-        .pointer("/repository/discussionCategories/nodes")
-        .and_then(Value::as_array)
-        .and_then(|cs| {
-            cs.iter()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(category))
-        })
-        .and_then(|c| c.get("id").and_then(Value::as_str))
+    let category_id = super::id_named(&data, "/repository/discussionCategories/nodes", category)
         .ok_or_else(|| Error::Config(format!("{repo} has no discussion category {category:?}")))?;
     if dry_run {
         return Ok(Some(String::new()));

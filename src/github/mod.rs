@@ -34,3 +34,15 @@ pub use client::GitHub;
 pub fn issue_task_id(repo: &str, number: u64) -> String {
     crate::keys::task_id(KEY_SCOPE, &issue_key(repo, number))
 }
+
+/// The `id` of the node named `name` in the GraphQL list at `pointer`
+/// (a category, a Status option).
+pub(crate) fn id_named<'a>(v: &'a serde_json::Value, pointer: &str, name: &str) -> Option<&'a str> {
+    use serde_json::Value;
+    v.pointer(pointer)?
+        .as_array()?
+        .iter()
+        .find(|n| n.get("name").and_then(Value::as_str) == Some(name))?
+        .get("id")?
+        .as_str()
+}

@@ -72,19 +72,11 @@ pub async fn set_status(
         return Ok(false);
     }
     let s = |p: &str| item.pointer(p).and_then(Value::as_str).unwrap_or("");
-    let option = item
-        .pointer("/project/field/options")
-        .and_then(Value::as_array)
-        .and_then(|os| {
-            os.iter()
-                .find(|o| o.get("name").and_then(Value::as_str) == Some(status))
-        })
-        .and_then(|o| o.get("id").and_then(Value::as_str))
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "project {project}'s Status field has no option {status:?}"
-            ))
-        })?;
+    let option = super::id_named(item, "/project/field/options", status).ok_or_else(|| {
+        Error::Config(format!(
+            "project {project}'s Status field has no option {status:?}"
+        ))
+    })?;
     if !dry_run {
         let vars = json!({
             "project": s("/project/id"),
