@@ -77,6 +77,23 @@ async fn an_issue_becomes_a_task_that_reports_back_and_closes_it() {
     });
     let opts = options();
 
+    // A dry run says what it would do, and writes nothing anywhere.
+    let dry = sync::Options {
+        dry_run: true,
+        ..options()
+    };
+    fake.with(|s| s.refuse = 0);
+    let r = sync::run(&gh, &store, &dry).await.expect("a dry run");
+    let id = github::issue_task_id("o/r", 1);
+    assert_eq!(
+        (r.created.clone(), r.dry_run),
+        (vec![(1, id.clone())], true)
+    );
+    assert_eq!(writes(&fake.requests()), Vec::<String>::new());
+    assert!(store.find_task(&id).await.expect("reads").is_none());
+    fake.with(|s| s.refuse = 1);
+    fake.clear();
+
     // Two passes at once (two machines): one task, the limit waited out.
     let t0 = Instant::now();
     let (a, b) = tokio::join!(sync::run(&gh, &store, &opts), sync::run(&gh, &store, &opts));
@@ -96,7 +113,6 @@ async fn an_issue_becomes_a_task_that_reports_back_and_closes_it() {
         "the label filter"
     );
     assert!(reqs.iter().all(|r| r.auth == "Bearer tok-123"), "the token");
-    let id = github::issue_task_id("o/r", 1);
     let created: Vec<_> = a.created.iter().chain(&b.created).cloned().collect();
     assert_eq!(created, [(1, id.clone())], "one task for the two passes");
     assert_eq!(a.issues, 2, "the pull request is no issue");

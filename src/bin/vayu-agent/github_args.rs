@@ -66,3 +66,29 @@ impl GithubArgs {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Args {
+        #[command(flatten)]
+        g: GithubArgs,
+    }
+
+    fn duty(args: &[&str]) -> Result<bool, String> {
+        let a = Args::try_parse_from([&["agent"], args].concat()).map_err(|e| e.to_string())?;
+        a.g.duty("a1").map(|d| d.is_some())
+    }
+
+    #[test]
+    fn the_duty_is_off_without_a_repository_and_bad_values_are_refused() {
+        assert_eq!(duty(&[]), Ok(false));
+        let bad = duty(&["--github-sync", "not-a-repo"]).expect_err("refused");
+        assert!(bad.contains("owner/name"), "{bad}");
+        let fast = ["--github-sync", "o/r", "--github-sync-every-secs", "5"];
+        assert!(duty(&fast).expect_err("refused").contains("at least 30"));
+    }
+}
