@@ -287,9 +287,15 @@ impl GitHub {
         let next = header("link").and_then(|l| next_link(&l));
         let text = resp.text().await.unwrap_or_default();
         let limited_text = text.to_ascii_lowercase().contains("rate limit");
+        // GraphQL's primary limit may answer 200 with an error of type
+        // RATE_LIMITED: a refusal like REST's 403.
+        let refused = match status {
+            200 if text.contains("\"RATE_LIMITED\"") => 403,
+            s => s,
+        };
         let now = jiff::Timestamp::now().as_second();
         let wait = rate_limit_wait(
-            status,
+            refused,
             retry_after.as_deref(),
             remaining.as_deref(),
             reset.as_deref(),
