@@ -379,3 +379,27 @@ async fn an_app_trades_its_signed_jwt_for_an_installation_token_once() {
             .all(|r| r.auth == "Bearer ghs_installation")
     );
 }
+
+#[tokio::test]
+async fn the_primary_limit_is_waited_out_to_its_reset_and_no_wait_passes_the_cap() {
+    let fake = Fake::start().await;
+    let mut gh = client(&fake);
+    let list = "/repos/o/r/issues?labels=vayu&state=all&per_page=100";
+    let reset = jiff::Timestamp::now().as_second() + 2;
+    fake.with(|s| (s.spent, s.reset_at) = (1, reset));
+    gh.list(list).await.expect("waited out");
+    assert!(
+        jiff::Timestamp::now().as_second() >= reset,
+        "not sent again before x-ratelimit-reset"
+    );
+    assert_eq!(fake.requests().len(), 2, "refused, then sent again");
+
+    // A wait past the cap fails at once, with exit 11, instead of hanging.
+    gh.limits.max_wait = Duration::from_millis(500);
+    fake.with(|s| s.refuse = 1);
+    let t0 = Instant::now();
+    let e = gh.list(list).await.expect_err("over the cap");
+    assert!(t0.elapsed() < Duration::from_millis(500), "no wait at all");
+    assert!(matches!(e, vayu::Error::GitHub(_)), "{e}");
+    assert_eq!(vayu::cli::Failure::from(e).code, 11);
+}

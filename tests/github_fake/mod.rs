@@ -48,6 +48,10 @@ pub struct State {
     pub discussions: Vec<Value>,
     /// Answer this many next requests with a secondary rate limit.
     pub refuse: usize,
+    /// Answer this many next requests with the primary limit spent, reset
+    /// at `reset_at` (Unix seconds).
+    pub spent: usize,
+    pub reset_at: i64,
     pub requests: Vec<Req>,
 }
 
@@ -137,6 +141,18 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
             403,
             "retry-after: 1\r\nx-ratelimit-remaining: 4990\r\n".into(),
             json!({ "message": msg, "documentation_url": "https://docs.github.com/rest" }),
+        );
+    }
+    if st.spent > 0 {
+        st.spent -= 1;
+        let headers = format!(
+            "x-ratelimit-limit: 5000\r\nx-ratelimit-remaining: 0\r\nx-ratelimit-reset: {}\r\n",
+            st.reset_at
+        );
+        return (
+            403,
+            headers,
+            json!({ "message": "API rate limit exceeded for user ID 1." }),
         );
     }
     let path = req.path.split('?').next().unwrap_or("").to_string();
