@@ -13,8 +13,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # ---------------------------------------------------------------------------
 # EXTRA SUITES HOOK: further test suites (e.g. Firestore rules tests), one
 # command string per entry, run with `bash -c` from the repository root after
-# the Rust suites. Each must exit non-zero on failure. Empty for now.
+# the Rust suites. Each must exit non-zero on failure.
+# - dashboard/test.sh: the web dashboard in a real browser; needs `npm ci`
+#   in dashboard/ and Chromium (.ci/run installs both). Its closing line
+#   is counted below.
 EXTRA_SUITES=(
+  "dashboard/test.sh"
 )
 # ---------------------------------------------------------------------------
 
@@ -78,9 +82,13 @@ step "production build, no emulator launcher" production_build
 step "cargo test" rust_tests
 count_from "$log_dir/test.log" '^test result:'
 
+export VAYU_TEST_LOGS=$log_dir
 for suite in "${EXTRA_SUITES[@]}"; do
   step "extra suite: $suite" bash -c "$suite"
 done
+if [[ -f "$log_dir/dashboard.log" ]]; then
+  count_from "$log_dir/dashboard.log" '^dashboard browser tests:'
+fi
 
 echo
 if ((${#failed_steps[@]})); then

@@ -20,6 +20,13 @@ pub struct DemoArgs {
     pub agents: usize,
     #[arg(long, default_value_t = 12)]
     pub tasks: usize,
+    /// Keep the emulator, the agents and the dashboard running after the
+    /// tasks are done, until Ctrl-C (to explore the dashboard).
+    #[arg(long)]
+    pub stay: bool,
+    /// Port for the web dashboard (0: any free port).
+    #[arg(long, default_value_t = 5000)]
+    pub dashboard_port: u16,
 }
 
 /// The demo agents' peer review: approves, with scores and a comment.
@@ -92,6 +99,7 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
         cfg.project_id = p;
     }
     let store = Store::connect(&cfg).await?;
+    let _dashboard = demo_dashboard(&cfg, args.dashboard_port).await?;
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut agents = Vec::new();
@@ -196,6 +204,10 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             crate::render::render_reviews(t, &verdicts)
         );
     }
+    if args.stay {
+        println!("still running (the dashboard above works); Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+    }
     let _ = stop_tx.send(());
     for a in agents {
         let _ = a.await;
@@ -214,6 +226,33 @@ pub async fn run(args: DemoArgs, project: Option<String>) -> Result<()> {
             "not every task completed within two minutes".into(),
         ))
     }
+}
+
+/// Serves the web dashboard against the demo's emulator, and says where.
+/// A port in use is no reason to stop the demo: any free one will do.
+async fn demo_dashboard(cfg: &StoreConfig, port: u16) -> Result<Option<crate::dashboard::Server>> {
+    let Some(host) = cfg.emulator_host.as_deref() else {
+        return Ok(None);
+    };
+    let args = crate::dashboard::DashboardArgs {
+        host: "127.0.0.1".into(),
+        port,
+        api_key: None,
+        auth_domain: None,
+        auth_emulator: None,
+        print_config: false,
+    };
+    let config =
+        crate::dashboard::PageConfig::new(&args, &cfg.project_id, &cfg.database_id, Some(host))?;
+    let server = match crate::dashboard::serve(&args.host, port, config.clone()).await {
+        Ok(s) => s,
+        Err(_) => crate::dashboard::serve(&args.host, 0, config).await?,
+    };
+    println!(
+        "dashboard: {} (sign in as any user id with a role; the emulator accepts it)",
+        server.url()
+    );
+    Ok(Some(server))
 }
 
 /// The demo's person: approves every task waiting for a person's review,

@@ -16,7 +16,7 @@
 //! [`assign`], [`breaker`], [`condition`], [`console`], [`cron`],
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
 //! [`resource`], [`retention`], [`retry`], [`review`], [`scaling`], [`schedule`], [`schema`],
-//! [`spread`], [`success`], [`time`], [`workflow`]; and the core's
+//! [`spread`], [`success`], [`team`], [`time`], [`workflow`]; and the core's
 //! `notify` and `github` inside [`notify`] and [`github`], beside their
 //! I/O.
 //!
@@ -31,6 +31,8 @@
 //! - [`bench`]: `vayu bench`, vayu against the textbook claim loop and the
 //!   emulator's ceiling.
 //! - [`cli`]: the `vayu` command line.
+//! - [`dashboard`]: `vayu dashboard`, serving the static web dashboard
+//!   (`dashboard/`) and its `/config.json`.
 //! - [`demo`]: `vayu demo`, a client of the library.
 //! - [`deps`]: dependencies: a new task's `--after` and `--if` and an
 //!   edit's `--after` (refused when it closes a cycle), settling blocked
@@ -83,6 +85,9 @@
 //!   [`quota`], the per-caller create quota paid in a new task's commit.
 //! - [`sysinfo`]: the agent's CPU and memory, for its document.
 //! - [`tasks`]: what people do to tasks (create, cancel, pause, resume, retry).
+//! - [`teams`]: team tasks: a team's parts created before its parent,
+//!   the parent's merge of their results, the team as it stands, and the
+//!   parent's cancel, pause and resume reaching its parts.
 //! - [`workflows`]: starting a workflow run (a step's task each, blocked on
 //!   the steps it runs after), its status and cancel, and a step's input
 //!   filled with earlier results when it runs.
@@ -93,7 +98,8 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retention, retry, review, scaling, schedule, schema, spread, success, time, workflow,
+    resource, retention, retry, review, scaling, schedule, schema, spread, success, team, time,
+    workflow,
 };
 
 pub mod agent;
@@ -102,6 +108,7 @@ pub use identity::auth;
 pub mod backup;
 pub mod bench;
 pub mod cli;
+pub mod dashboard;
 pub mod demo;
 pub mod deps;
 pub mod edit;
@@ -129,6 +136,7 @@ pub mod schedules;
 pub mod store;
 pub mod sysinfo;
 pub mod tasks;
+pub mod teams;
 pub mod workflows;
 
 pub use error::{Error, Result};

@@ -24,6 +24,7 @@ mod reviews;
 mod snapshot;
 mod status;
 mod tasks;
+mod teams;
 mod values;
 mod workflows;
 

@@ -55,6 +55,10 @@ pub struct NewTask {
     /// Its id, when it must be this one (`crate::keys`); a fresh one
     /// otherwise.
     pub task_id: Option<String>,
+    /// A team task's parent: its parts (`crate::teams`).
+    pub team: Option<crate::team::Team>,
+    /// A team task's part: its parent.
+    pub part_of: Option<crate::team::PartOf>,
 }
 
 impl NewTask {
@@ -88,6 +92,8 @@ impl NewTask {
             push_for: crate::assign::push::PUSH_FOR_DEFAULT,
             weights: crate::assign::score::Weights::default(),
             task_id: None,
+            team: None,
+            part_of: None,
         }
     }
 
@@ -126,6 +132,8 @@ impl NewTask {
         t.dependencies.condition = self.condition;
         t.resource = self.resource;
         t.not_before = self.not_before;
+        t.team = self.team;
+        t.part_of = self.part_of;
         if let Some((agent, until)) = self.push {
             t.assignment.pushed_to = Some(agent);
             t.assignment.push_until = Some(until);
@@ -210,6 +218,8 @@ pub enum ControlResult {
     Moved(Status),
     /// The lease holder was asked; it obeys at its next heartbeat.
     Requested(ControlRequest),
+    /// A team's parent: the request went to each of its open parts.
+    Parts(ControlRequest),
 }
 
 impl std::fmt::Display for ControlResult {
@@ -220,24 +230,64 @@ impl std::fmt::Display for ControlResult {
                 f,
                 "{c} requested; the agent running it obeys within one heartbeat"
             ),
+            ControlResult::Parts(c) => write!(f, "{c} sent to each of the team's open parts"),
         }
     }
 }
 
 /// Cancels a task: at once when nobody runs it, else by asking the holder.
+///
+/// A team's parent takes its open parts with it (`crate::teams`).
 pub async fn cancel(store: &Store, task_id: &str) -> Result<ControlResult> {
-    control(store, task_id, ControlRequest::Cancel).await
+    let (done, team) = control(store, task_id, ControlRequest::Cancel).await?;
+    if team.is_some() {
+        crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
+    }
+    Ok(done)
 }
 
 /// Pauses a task: a queued one at once; a running one's handler is
 /// stopped by its agent, and the task waits, paused, with its checkpoints.
+///
+/// A team's parent waits, blocked, for its parts: pausing it pauses them.
 pub async fn pause(store: &Store, task_id: &str) -> Result<ControlResult> {
-    control(store, task_id, ControlRequest::Pause).await
+    match control(store, task_id, ControlRequest::Pause).await {
+        Ok((done, _)) => Ok(done),
+        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
+            true => {
+                crate::teams::cascade(store, task_id, ControlRequest::Pause).await?;
+                Ok(ControlResult::Parts(ControlRequest::Pause))
+            }
+            false => Err(Error::Transition(e)),
+        },
+        Err(e) => Err(e),
+    }
 }
 
-async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<ControlResult> {
+/// One task's cancel, never its parts' (a team's parts are not parents).
+pub(crate) async fn cancel_one(store: &Store, task_id: &str) -> Result<ControlResult> {
+    Ok(control(store, task_id, ControlRequest::Cancel).await?.0)
+}
+
+/// One task's pause, never its parts'.
+pub(crate) async fn pause_one(store: &Store, task_id: &str) -> Result<ControlResult> {
+    Ok(control(store, task_id, ControlRequest::Pause).await?.0)
+}
+
+/// One task's resume, never its parts'.
+pub(crate) async fn resume_one(store: &Store, task_id: &str) -> Result<Status> {
+    requeue(store, task_id, Status::Paused, "resumed", false).await
+}
+
+/// Returns what was done, and the task's team when it is a team's parent.
+async fn control(
+    store: &Store,
+    task_id: &str,
+    req: ControlRequest,
+) -> Result<(ControlResult, Option<crate::team::Team>)> {
     for _ in 0..5 {
         let seen = find(store, task_id).await?;
+        let team = seen.value.team.clone();
         let target = match req {
             ControlRequest::Cancel => Status::Cancelled,
             ControlRequest::Pause => Status::Paused,
@@ -250,7 +300,7 @@ async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<Co
         let t = &seen.value;
         let result = if seen.pile == Pile::Active && !lease_expired(t) {
             if t.control == Some(req) {
-                return Ok(ControlResult::Requested(req));
+                return Ok((ControlResult::Requested(req), team));
             }
             let mut next = t.clone();
             next.control = Some(req);
@@ -281,9 +331,9 @@ async fn control(store: &Store, task_id: &str, req: ControlRequest) -> Result<Co
                 if let Err(e) = crate::deps::release_dependents(store, task_id, &whoami()).await {
                     tracing::warn!(task = %task_id, error = %e, "could not settle the tasks waiting for it");
                 }
-                return Ok(ControlResult::Moved(Status::Cancelled));
+                return Ok((ControlResult::Moved(Status::Cancelled), team));
             }
-            other => return other,
+            other => return other.map(|done| (done, team)),
         }
     }
     Err(Error::Conflict("the task kept changing; try again".into()))
@@ -306,8 +356,16 @@ async fn lost_race(store: &Store, seen: &Versioned<Task>, e: &Error) -> bool {
 
 /// Resumes a paused task: back to the queue, to restart from its last
 /// checkpoint.
+///
+/// A team's parent resumes its paused parts (it stays blocked on them).
 pub async fn resume(store: &Store, task_id: &str) -> Result<Status> {
-    requeue(store, task_id, Status::Paused, "resumed", false).await
+    match resume_one(store, task_id).await {
+        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
+            true => crate::teams::resume_parts(store, task_id).await,
+            false => Err(Error::Transition(e)),
+        },
+        other => other,
+    }
 }
 
 /// Re-queues a failed (dead-lettered) task with a fresh set of retries.

@@ -31,7 +31,7 @@ fn core_dependencies() -> Vec<String> {
 fn the_core_depends_on_nothing_that_does_io() {
     assert_eq!(
         core_dependencies(),
-        ["jiff", "serde", "thiserror", "uuid"],
+        ["jiff", "serde", "serde_json", "thiserror", "uuid"],
         "core/Cargo.toml: the core takes no dependency that can do I/O (tokio, firestore, reqwest, rand…)"
     );
 }

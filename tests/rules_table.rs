@@ -243,6 +243,20 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
     t.dependencies.condition = Some("a.result == 1".into());
     t.resource = Some("gpu:1".parse().expect("a valid need"));
     t.dependencies.cycle = vec!["a".into(), "a".into()];
+    // A task is a team's parent or a part, never both; the keys of each.
+    t.team = Some(vayu::team::Team {
+        pattern: vayu::team::Pattern::Swarm,
+        merge: vayu::team::Merge::Concat,
+        parts: vec!["a".into(), "b".into()],
+        roles: vec!["x".into(), "y".into()],
+    });
+    t.part_of = Some(vayu::team::PartOf {
+        parent: "a".into(),
+        pattern: vayu::team::Pattern::Swarm,
+        index: 1,
+        of: 2,
+        role: Some("x".into()),
+    });
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,
     // so every key is present here.
@@ -259,6 +273,8 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
         ("isReview", "review"),
         ("isMetadata", "metadata"),
         ("isLease", "lease"),
+        ("isTeamParent", "team"),
+        ("isTeamPart", "part_of"),
     ] {
         assert_eq!(
             list_after(function_body(&src, f), "hasOnly("),
@@ -295,6 +311,30 @@ fn the_rules_bounds_are_the_models_limits() {
     assert!(core.contains(&format!("isListMatching(t.requires, {REQUIRES_MAX}, ")));
     let ex = function_body(&src, "isExecution");
     assert!(ex.contains(&format!("optStr(e, 'last_error', {})", ERROR_MAX + 1)));
+    for f in ["isTeamParent", "isTeamPart"] {
+        let body = function_body(&src, f);
+        assert!(
+            body.contains(&format!("<= {}", vayu::team::TEAM_MAX)),
+            "{f}: team size"
+        );
+        assert!(
+            body.contains(&format!(">= {}", vayu::team::TEAM_MIN)),
+            "{f}: team size"
+        );
+    }
+    // The patterns and merges the rules know are the model's, in one regex.
+    let names = |all: Vec<&str>| all.join("|");
+    let patterns = names(
+        vayu::team::Pattern::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect(),
+    );
+    let merges = names(vayu::team::Merge::ALL.iter().map(|m| m.as_str()).collect());
+    assert!(
+        function_body(&src, "isTeamParent").contains(&format!("'^({patterns})/({merges})$'")),
+        "isTeamParent knows the patterns {patterns} and the merges {merges}"
+    );
     let cps = function_body(&src, "isCheckpoints");
     assert!(cps.contains(&format!("n <= {CHECKPOINTS_KEPT}")));
     let arts = function_body(&src, "isArtifacts");

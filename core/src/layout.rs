@@ -86,6 +86,10 @@ pub const EVENTS: &str = "events";
 /// Webhooks (`crate::notify::Hook`).
 pub const HOOKS: &str = "notify";
 
+/// `teams/{parent_id}`: a team task's shared context and decision points
+/// (`crate::team::TeamDoc`), written by its members.
+pub const TEAMS: &str = "teams";
+
 /// `agents/{agent_id}/metrics/{task_type}`: an agent's history on one
 /// task type (`crate::assign::history::Stats`).
 pub const METRICS: &str = "metrics";
@@ -179,6 +183,11 @@ pub fn schedule_doc(schedule_id: &str) -> String {
 /// `quarantine/{task_id}`.
 pub fn quarantine_doc(task_id: &str) -> String {
     format!("{QUARANTINE}/{task_id}")
+}
+
+/// `teams/{parent_id}`.
+pub fn team_doc(parent_id: &str) -> String {
+    format!("{TEAMS}/{parent_id}")
 }
 
 /// `archive/{task_id}`.

@@ -67,5 +67,6 @@ pub mod schedule;
 pub mod schema;
 pub mod spread;
 pub mod success;
+pub mod team;
 pub mod time;
 pub mod workflow;

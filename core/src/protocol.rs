@@ -18,6 +18,20 @@
 //! across restarts, and assignment matches `requires` against it: this is
 //! how the learning template's skill update reaches assignment.
 //!
+//! A team's member (a part of a team task, `crate::team`) may also say:
+//!
+//! ```text
+//! vayu:context KEY VALUE              sets KEY in the team's shared context
+//! vayu:barrier NAME [SECS]            arrives at decision point NAME (see below)
+//! vayu:subtask TEXT                   a leader's part: the next follower's work
+//! ```
+//!
+//! The context is `$VAYU_CONTEXT`, a JSON file of the entries as they
+//! stood when the part started (and again after each barrier). After
+//! `vayu:barrier NAME`, the file `$VAYU_TASK_DIR/barrier-NAME` appears,
+//! saying `passed` once every member has arrived, or `timeout` after SECS
+//! (300 by default); a handler waits for it before it goes on.
+//!
 //! A review command (`vayu-agent --review-handler`, `--self-check`,
 //! `--tests-command`) may also say:
 //!
@@ -56,6 +70,18 @@ pub enum Report {
     Scores(crate::review::Scores),
     /// A line of a reviewer's comment (review commands only).
     Comment(String),
+    /// A team member sets a key of the team's shared context.
+    Context {
+        key: String,
+        value: String,
+    },
+    /// A team member arrives at a decision point and waits for the rest.
+    Barrier {
+        name: String,
+        timeout_secs: u64,
+    },
+    /// A leader hands the next follower its work.
+    Subtask(String),
     /// A `vayu:` line that does not parse; logged with the reason.
     Invalid {
         line: String,
@@ -117,15 +143,90 @@ pub fn parse_line(line: &str) -> Report {
             Err(reason) => invalid(&reason),
         },
         "comment" => Report::Comment(arg.to_string()),
+        "context" => match arg.split_once(' ') {
+            Some((key, value)) if is_context_key(key) => Report::Context {
+                key: key.to_string(),
+                value: value.trim().to_string(),
+            },
+            _ => invalid("context needs a key (1 to 64 of A-Z a-z 0-9 _ . -) and a value"),
+        },
+        "barrier" => {
+            let (name, secs) = match arg.split_once(' ') {
+                Some((n, s)) => (n, s.trim().parse::<u64>().ok()),
+                None => (arg, Some(BARRIER_TIMEOUT_SECS)),
+            };
+            match secs {
+                Some(secs) if is_context_key(name) && (1..=3600).contains(&secs) => {
+                    Report::Barrier {
+                        name: name.to_string(),
+                        timeout_secs: secs,
+                    }
+                }
+                _ => invalid("barrier needs a name (as a context key) and seconds 1..=3600"),
+            }
+        }
+        "subtask" if !arg.is_empty() => Report::Subtask(arg.to_string()),
+        "subtask" => invalid("subtask needs its text"),
         _ => invalid(
-            "unknown report (progress, checkpoint, artifact, result, log, skill, verdict, score, comment)",
+            "unknown report (progress, checkpoint, artifact, result, log, skill, context, barrier, subtask, verdict, score, comment)",
         ),
     }
+}
+
+/// How long a member waits at a decision point unless it says.
+pub const BARRIER_TIMEOUT_SECS: u64 = 300;
+
+/// A context key or barrier name: `^[A-Za-z0-9_.-]{1,64}$`, as
+/// firestore.rules `isTeamWrite` checks it (a field name in a map).
+pub fn is_context_key(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn team_reports_parse() {
+        assert_eq!(
+            parse_line("vayu:context plan step one, then two"),
+            Report::Context {
+                key: "plan".into(),
+                value: "step one, then two".into()
+            }
+        );
+        assert_eq!(
+            parse_line("vayu:barrier agreed"),
+            Report::Barrier {
+                name: "agreed".into(),
+                timeout_secs: BARRIER_TIMEOUT_SECS
+            }
+        );
+        assert_eq!(
+            parse_line("vayu:barrier agreed 20"),
+            Report::Barrier {
+                name: "agreed".into(),
+                timeout_secs: 20
+            }
+        );
+        assert_eq!(
+            parse_line("vayu:subtask write the docs"),
+            Report::Subtask("write the docs".into())
+        );
+        for bad in [
+            "vayu:context",
+            "vayu:context only-a-key",
+            "vayu:context a/b value",
+            "vayu:barrier",
+            "vayu:barrier x 0",
+            "vayu:barrier x soon",
+            "vayu:subtask",
+        ] {
+            assert!(matches!(parse_line(bad), Report::Invalid { .. }), "{bad}");
+        }
+    }
 
     #[test]
     fn a_skill_is_a_capability_name() {

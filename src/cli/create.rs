@@ -105,11 +105,13 @@ pub struct CreateArgs {
     /// title, type or input is refused (exit 4).
     #[arg(long, conflicts_with = "workflow")]
     pub key: Option<String>,
+    #[command(flatten)]
+    pub team: super::team::TeamArgs,
     /// Open an issue for it in this repository (owner/name), labelled
     /// `--github-label`, and give the task the issue's id so `vayu
     /// github sync` follows it (README, "GitHub"). The token comes from
     /// GITHUB_TOKEN.
-    #[arg(long, value_name = "OWNER/NAME", conflicts_with_all = ["workflow", "key"])]
+    #[arg(long, value_name = "OWNER/NAME", conflicts_with_all = ["workflow", "key", "team"])]
     pub github: Option<String>,
     /// The label of `--github`'s issue: the one `vayu github sync --label` uses.
     #[arg(long, default_value = "vayu", requires = "github")]
@@ -152,6 +154,7 @@ pub(super) async fn run(
     requester: Option<String>,
 ) -> Result<String, Error> {
     let not_before = start_time(&a)?;
+    let team = a.team.spec()?;
     if let Some(k) = &a.key {
         crate::keys::check(k)?;
     }
@@ -204,6 +207,9 @@ pub(super) async fn run(
         && let Err(e) = crate::history::fill_estimate(store, &mut new).await
     {
         eprintln!("warning: no estimate from history: {e}");
+    }
+    if let Some(spec) = &team {
+        return super::team::create(store, new, spec, json).await;
     }
     if let Some(repo) = &a.github {
         let gh = crate::github::GitHub::from_env()?;

@@ -49,6 +49,7 @@ mod review;
 mod schedule;
 mod stats;
 mod task;
+mod team;
 mod user;
 mod waits;
 mod watch;
@@ -113,6 +114,9 @@ pub enum Command {
     Restore(backup::RestoreArgs),
     /// Start a local emulator, three agents and sample tasks, and watch them flow.
     Demo(DemoArgs),
+    /// Serve the web dashboard locally against the project (or the
+    /// emulators named by FIRESTORE_EMULATOR_HOST and --auth-emulator).
+    Dashboard(crate::dashboard::DashboardArgs),
     /// Review metrics: first-time success, rework rate, quality per type
     /// and agent, the requesters' mean rating.
     Stats(stats::StatsArgs),
@@ -182,6 +186,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     }
     if let Command::Demo(args) = &cli.command {
         return crate::demo::run(args.clone(), cli.project.clone())
+            .await
+            .map_err(Failure::from);
+    }
+    if let Command::Dashboard(args) = &cli.command {
+        return crate::dashboard::run(args.clone(), cli.project.clone(), json)
             .await
             .map_err(Failure::from);
     }
@@ -262,6 +271,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
         Command::Github(cmd) => github::run(&store, cmd, json, requester).await?,
         Command::Demo(_)
+        | Command::Dashboard(_)
         | Command::Bench(_)
         | Command::User(_)
         | Command::Backup(_)

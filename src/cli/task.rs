@@ -19,6 +19,9 @@ pub enum TaskCmd {
         #[arg(long)]
         dot: bool,
     },
+    /// A team task and its parts (their roles, states, agents and
+    /// progress), from the parent or any part.
+    Tree { id: String },
     /// Tasks, newest first: filters, pages (`--limit`, `--cursor`).
     List(super::list::ListArgs),
     /// Give a person's review verdict on a task in review (role reviewer
@@ -117,18 +120,24 @@ pub(super) async fn run(
             let verdicts = store
                 .verdicts(&id, 0..=v.value.review.round, policy)
                 .await?;
+            let team = super::team::status_section(store, &v.value).await?;
             if json {
                 let mut out =
                     serde_json::to_value(waits::with_waiting(&v.value, waiting.as_deref()))
                         .unwrap_or_default();
                 out["verdicts"] = serde_json::to_value(&verdicts).unwrap_or_default();
+                if let Some((_, members)) = team {
+                    out["team_status"] = members;
+                }
                 to_json(&out)
             } else {
                 let text = render_task(&v) + &crate::render::render_reviews(&v.value, &verdicts);
+                let text = text + &team.map(|(text, _)| text).unwrap_or_default();
                 waits::with_waiting_line(text, waiting.as_deref())
             }
         }
         TaskCmd::Graph { id, dot } => graph(store, &id, dot, json).await?,
+        TaskCmd::Tree { id } => super::team::tree(store, &id, json).await?,
         TaskCmd::List(a) => super::list::run(store, a, json).await?,
         TaskCmd::Review(a) => review::run(store, a, requester, json).await?,
         TaskCmd::Rate {
@@ -196,7 +205,9 @@ pub(super) fn control_out(r: tasks::ControlResult, id: &str, json: bool) -> Stri
     if json {
         let (status, requested) = match &r {
             tasks::ControlResult::Moved(s) => (Some(s.as_str()), None),
-            tasks::ControlResult::Requested(c) => (None, Some(c.as_str())),
+            tasks::ControlResult::Requested(c) | tasks::ControlResult::Parts(c) => {
+                (None, Some(c.as_str()))
+            }
         };
         to_json(&serde_json::json!({"task_id": id, "status": status, "requested": requested}))
     } else {

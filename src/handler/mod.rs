@@ -15,6 +15,9 @@
 //! | `VAYU_REVIEW_KIND` | a review command's kind: self, peer or tests |
 //! | `VAYU_REVIEW_ROUND` | the review round (0 before any rework) |
 //! | `VAYU_TASK_DIR` | the run's own directory (also the working directory, `HOME` and `TMPDIR`) |
+//! | `VAYU_TEAM` | a team part's parent task id (`crate::teams`) |
+//! | `VAYU_PART`, `VAYU_PARTS` | which part this is (from 1), of how many |
+//! | `VAYU_ROLE` | the part's role, when the team named roles |
 //!
 //! Nothing else of the agent's environment reaches it unless the operator
 //! names it, and never the agent's credentials ([`sandbox`]).
@@ -127,6 +130,14 @@ pub fn spawn(
         .kill_on_drop(true);
     if let Some(cp) = task.last_checkpoint() {
         cmd.env("VAYU_CHECKPOINT", &cp.data);
+    }
+    if let Some(part) = &task.part_of {
+        cmd.env("VAYU_TEAM", &part.parent)
+            .env("VAYU_PART", part.index.to_string())
+            .env("VAYU_PARTS", part.of.to_string());
+        if let Some(role) = &part.role {
+            cmd.env("VAYU_ROLE", role);
+        }
     }
     cmd.envs(ctx.env.iter().map(|(k, v)| (k, v)));
     let mut child = cmd.spawn()?;

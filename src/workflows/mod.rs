@@ -139,7 +139,7 @@ fn step_task(run: &WorkflowRun, s: &StepPlan) -> Task {
 /// Refuses a start the caller's quota window of this minute cannot pay
 /// for in full (exit 6), before anything is written: a run cut short by
 /// the quota half way would be cancelled again.
-async fn check_quota(store: &Store, creates: usize) -> Result<()> {
+pub(crate) async fn check_quota(store: &Store, creates: usize) -> Result<()> {
     let Some(payer) = store.payer() else {
         return Ok(());
     };

@@ -91,7 +91,9 @@ pub(super) async fn cancel_steps(store: &Store, run: &WorkflowRun) -> Result<Can
             continue;
         }
         match tasks::cancel(store, &v.value.task_id).await {
-            Ok(ControlResult::Requested(_)) => report.requested.push(step.clone()),
+            Ok(ControlResult::Requested(_) | ControlResult::Parts(_)) => {
+                report.requested.push(step.clone())
+            }
             Ok(ControlResult::Moved(_)) => report.cancelled.push(step.clone()),
             // It ended (or a dependency's cancel reached it) since the read.
             Err(Error::Transition(_)) => report.ended.push(step.clone()),

@@ -98,6 +98,14 @@ pub struct Task {
     pub not_before: Option<Time>,
     pub control: Option<ControlRequest>,
     pub history: Vec<HistoryEntry>,
+    /// A team task's parts and how they merge ([`crate::team`]); set at
+    /// creation only, on the parent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<crate::team::Team>,
+    /// On a part of a team task: which team, which part, which role; set
+    /// at creation only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<crate::team::PartOf>,
 }
 
 impl Default for Task {
@@ -125,6 +133,8 @@ impl Default for Task {
             not_before: None,
             control: None,
             history: Vec::new(),
+            team: None,
+            part_of: None,
         }
     }
 }

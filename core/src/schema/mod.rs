@@ -135,7 +135,7 @@ pub const REQUIRED_KEYS: [&str; 19] = [
     "lease",
     "history",
 ];
-pub const OPTIONAL_KEYS: [&str; 3] = ["not_before", "control", "resource"];
+pub const OPTIONAL_KEYS: [&str; 5] = ["not_before", "control", "resource", "team", "part_of"];
 
 /// The bounds the rules put on a stored task beyond the types serde
 /// checks, part by part.

@@ -72,6 +72,7 @@ impl Task {
         if self.review.policy.as_deref() == Some("none") {
             return bad("a review policy of 'none' is stored as no policy".into());
         }
+        crate::team::check_new(self).map_err(InvalidTask)?;
         check_stored(self).map_err(InvalidTask)
     }
 }

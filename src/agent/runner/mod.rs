@@ -11,6 +11,7 @@
 //!   and writes again.
 
 mod finish;
+mod team;
 mod write;
 
 use super::AgentConfig;
@@ -104,6 +105,8 @@ pub(super) struct Runner {
     release: watch::Receiver<bool>,
     /// The agent's history, told of each end this runner records.
     learner: crate::history::Learner,
+    /// A team member's reports and barrier waits.
+    team: team::Member,
 }
 
 /// How many of a run's last lines [`Runner::run_tail`] keeps.
@@ -137,6 +140,7 @@ impl Runner {
             epoch,
             release,
             learner,
+            team: team::Member::default(),
         }
     }
 
@@ -163,6 +167,9 @@ impl Runner {
     async fn run_handler(&mut self, run: &str) -> Outcome {
         let mut release = self.release.clone();
         let task = self.current.value.clone();
+        if task.team.as_ref().is_some_and(|t| t.merge.is_builtin()) {
+            return self.merge_team(&task).await;
+        }
         let Some(command) = self
             .cfg
             .handlers
@@ -175,17 +182,22 @@ impl Runner {
         };
         // A workflow step's input gets its earlier steps' results, which
         // exist only now (src/workflows/results.rs); other tasks are as is.
-        let task = match crate::workflows::fill_results(&self.store, &task).await {
+        let filled = match crate::workflows::fill_results(&self.store, &task).await {
+            Ok(filled) => crate::teams::fill(&self.store, &filled).await,
+            Err(e) => Err(e),
+        };
+        let task = match filled {
             Ok(filled) => filled,
             Err(e) => {
                 let why = format!("could not fill in the step's input: {e}");
                 return self.finish_failure(why).await;
             }
         };
+        let env = self.team_env(run).await;
         let ctx = handler::Context {
             agent_id: &self.cfg.agent_id,
             attempt: task.execution.attempt,
-            env: &[],
+            env: &env,
             sandbox: &self.cfg.sandbox,
             run,
         };
@@ -210,7 +222,10 @@ impl Runner {
         let exit = loop {
             tokio::select! {
                 ev = events.recv(), if events_open => match ev {
-                    Some(ev) => self.apply(ev),
+                    Some(ev) => {
+                        self.apply(ev);
+                        self.team_flush(run).await;
+                    }
                     None => events_open = false,
                 },
                 exit = child.wait() => {
@@ -262,6 +277,7 @@ impl Runner {
                 _ => events_open = false,
             }
         }
+        self.team_flush(run).await;
         let printed_too_much = child.printed_too_much();
         drop(child);
         if exit.success() {
@@ -278,6 +294,23 @@ impl Runner {
                 None => format!("handler {exit}; last output: {tail}"),
             };
             self.finish_failure(why).await
+        }
+    }
+
+    /// A team's parent under a built-in merge: no handler runs; its
+    /// result is its parts', merged (`crate::teams::merged`).
+    async fn merge_team(&mut self, task: &Task) -> Outcome {
+        match crate::teams::merged(&self.store, task).await {
+            Ok(result) => {
+                let ex = &mut self.current.value.execution;
+                ex.result = Some(result);
+                ex.progress = 100;
+                self.finish_success().await
+            }
+            Err(e) => {
+                let why = format!("could not merge the team's results: {e}");
+                self.finish_failure(why).await
+            }
         }
     }
 
@@ -337,6 +370,9 @@ impl Runner {
                     self.learned.push(skill);
                 }
             }
+            HandlerEvent::Report(
+                team @ (Report::Context { .. } | Report::Barrier { .. } | Report::Subtask(_)),
+            ) => self.team.push(team),
             HandlerEvent::Report(Report::Invalid { line, reason }) => {
                 self.log(format!("[vayu] ignored report ({reason}): {line}"))
             }

@@ -1,0 +1,284 @@
+//! Team tasks at the edge (issue 15; the pure part is [`crate::team`]).
+//!
+//! Creating a team writes, each only after everything was checked (bad
+//! input writes nothing):
+//! 1. each part, as an ordinary task (`tasks::create`, so a pipeline
+//!    stage is registered as its previous stage's waiter and settled at
+//!    once), a swarm's side by side;
+//! 2. the parent, `blocked` on every part, with its `team` map.
+//!
+//! If a create fails half way, the parts made so far are cancelled, so
+//! nothing runs that nobody asked for in full.
+//!
+//! The parent is run by whichever agent claims it once every part has
+//! completed: a built-in merge ([`merged`]) or the parent's handler with
+//! the parts' results as its input ([`fill_parent`]).
+
+use crate::error::{Error, Result};
+use crate::layout::Pile;
+use crate::lifecycle::Status;
+use crate::model::{ControlRequest, Task};
+use crate::store::{Store, Versioned};
+use crate::tasks::{self, NewTask};
+use crate::team::{self, Merge, PartResult, TeamSpec};
+use crate::workflows::invalid;
+
+/// Parts created side by side (a swarm's; a pipeline's are in order).
+const CREATE_AT_ONCE: usize = 8;
+
+/// Creates the team task `new` asks for, as `spec` shapes it. Returns
+/// the parent as written, and its parts.
+pub async fn create(store: &Store, new: NewTask, spec: &TeamSpec) -> Result<(Task, Vec<Task>)> {
+    if !new.after.is_empty() || new.condition.is_some() {
+        return Err(invalid(
+            "a team task cannot wait for other tasks (--after, --if): its parent waits for its parts",
+        ));
+    }
+    if new.task_id.is_some() || new.resource.is_some() || new.push.is_some() {
+        return Err(invalid(
+            "--key, --resource and --agent apply to one task, not to a team",
+        ));
+    }
+    let parent_id = uuid::Uuid::new_v4().to_string();
+    let plan = team::plan(spec, &parent_id, &new.input, &new.requires).map_err(invalid)?;
+    let parts: Vec<NewTask> = (plan.parts.iter()).map(|p| part_task(&new, p)).collect();
+    let mut parent = new;
+    parent.task_id = Some(parent_id);
+    parent.after = plan.team.parts.clone();
+    // A leader's team is aggregated by an agent of the leader's role.
+    parent.requires = match spec.pattern {
+        team::Pattern::Leader => spec.roles.first().cloned().into_iter().collect(),
+        _ => Vec::new(),
+    };
+    parent.team = Some(plan.team.clone());
+    parent.review = None;
+    for t in parts.iter().chain([&parent]) {
+        t.clone().into_task().validate_new()?;
+    }
+    crate::workflows::check_quota(store, parts.len() + 1).await?;
+    let made = match create_parts(store, spec.pattern, parts).await {
+        Ok(made) => made,
+        Err((made, e)) => {
+            abandon(store, &made).await;
+            return Err(e);
+        }
+    };
+    match tasks::create(store, parent).await {
+        Ok(parent) => Ok((parent, made)),
+        Err(e) => {
+            abandon(store, &made).await;
+            Err(e)
+        }
+    }
+}
+
+/// Part `p` of the team `new` asks for: the team's type, priority, tags,
+/// retries, review policy and requester, with the part's own id, input,
+/// requirements and place. The review is each part's: the parent has none
+/// (firestore.rules `isTeamParent`), as its result is its parts' merged.
+fn part_task(new: &NewTask, p: &team::PartPlan) -> NewTask {
+    let mut t = new.clone();
+    let role = p
+        .part_of
+        .role
+        .as_deref()
+        .map(|r| format!(", {r}"))
+        .unwrap_or_default();
+    t.title = crate::model::clip(
+        &format!(
+            "{} (part {} of {}{role})",
+            new.title, p.part_of.index, p.part_of.of
+        ),
+        crate::model::limits::TITLE_MAX,
+    );
+    t.task_id = Some(p.task_id.clone());
+    t.input = p.input.clone();
+    t.requires = p.requires.clone();
+    t.after = p.after.clone();
+    t.part_of = Some(p.part_of.clone());
+    t
+}
+
+/// Creates the parts: a pipeline's or a leader's one after another (a
+/// stage or follower waits for a part that must exist), the others side
+/// by side. On failure,
+/// returns the ones made, for [`abandon`].
+async fn create_parts(
+    store: &Store,
+    pattern: team::Pattern,
+    parts: Vec<NewTask>,
+) -> std::result::Result<Vec<Task>, (Vec<Task>, Error)> {
+    use futures::StreamExt;
+    // A stage or follower waits for a part that must exist first.
+    let at_once = match pattern {
+        team::Pattern::Pipeline | team::Pattern::Leader => 1,
+        team::Pattern::Swarm | team::Pattern::Peer => CREATE_AT_ONCE,
+    };
+    let results: Vec<Result<Task>> = futures::stream::iter(parts)
+        .map(|p| tasks::create(store, p))
+        .buffered(at_once)
+        .collect()
+        .await;
+    let mut made = Vec::new();
+    let mut failed = None;
+    for r in results {
+        match r {
+            Ok(t) => made.push(t),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    match failed {
+        None => Ok(made),
+        Some(e) => Err((made, e)),
+    }
+}
+
+async fn abandon(store: &Store, made: &[Task]) {
+    tracing::warn!(
+        parts = made.len(),
+        "a team could not be created in full; cancelling its parts"
+    );
+    for t in made {
+        if let Err(e) = tasks::cancel_one(store, &t.task_id).await {
+            tracing::warn!(task = %t.task_id, error = %e, "could not cancel a part");
+        }
+    }
+}
+
+/// The parts of `parent`, in part order, as they stand (`None` for one
+/// that cannot be found).
+pub async fn parts(store: &Store, parent: &Task) -> Result<Vec<Option<Versioned<Task>>>> {
+    match &parent.team {
+        Some(team) => store.find_tasks(&team.parts).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The completed parts' results, in part order: one batch get of the
+/// completed pile. A part that has not completed is an error naming it
+/// (the rules queue the parent only once all have; a console edit could
+/// still get here).
+async fn results(store: &Store, parent: &Task) -> Result<Vec<PartResult>> {
+    let team = parent
+        .team
+        .as_ref()
+        .ok_or_else(|| invalid("not a team task"))?;
+    let names = (team.parts.iter())
+        .map(|id| store.name(&Pile::Completed.doc(id)))
+        .collect();
+    let docs = store.batch_get(names).await?;
+    let mut out = Vec::with_capacity(team.parts.len());
+    for (id, doc) in team.parts.iter().zip(docs) {
+        let done = match doc {
+            Some(d) => Some(Store::decode_task(&d)?).filter(|t| t.status == Status::Completed),
+            None => None,
+        };
+        let done = done.ok_or_else(|| invalid(format!("part {id} has not completed")))?;
+        out.push(PartResult {
+            task_id: id.clone(),
+            role: done.part_of.and_then(|p| p.role),
+            agent: done.assignment.primary_agent,
+            result: done.execution.result.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// The parent's result under a built-in merge (concat, json, last).
+pub async fn merged(store: &Store, parent: &Task) -> Result<String> {
+    let how = parent.team.as_ref().map_or(Merge::Concat, |t| t.merge);
+    let parts = results(store, parent).await?;
+    team::merge(how, &parts).map_err(invalid)
+}
+
+/// `task` as its handler sees it: a parent under `--merge handler` gets
+/// the parts' results as input, a JSON array of `{task_id, role, agent,
+/// result}`; a leader's follower gets the subtask the leader's part left
+/// for it (one read each). Any other task is returned as it is, with no
+/// read.
+pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
+    if let Some(p) = &task.part_of
+        && p.pattern == team::Pattern::Leader
+        && p.index > 1
+    {
+        let leader = team::part_id(&p.parent, 1);
+        let doc = store.get_doc(&Pile::Completed.doc(&leader)).await?;
+        let done = doc.map(|d| Store::decode_task(&d)).transpose()?;
+        let name = team::subtask_name(usize::try_from(p.index).unwrap_or(0));
+        let subtask = (done.iter())
+            .flat_map(|t| &t.execution.artifacts)
+            .find(|a| a.name == name);
+        return match subtask {
+            Some(a) => Ok(Task {
+                input: a.uri.clone(),
+                ..task.clone()
+            }),
+            None => Err(invalid(format!(
+                "the leader's part {leader} left no {name} for this follower"
+            ))),
+        };
+    }
+    match &task.team {
+        Some(t) if t.merge == Merge::Handler => {
+            let parts = results(store, task).await?;
+            let input = team::merge(Merge::Handler, &parts).map_err(invalid)?;
+            Ok(Task {
+                input,
+                ..task.clone()
+            })
+        }
+        _ => Ok(task.clone()),
+    }
+}
+
+/// Whether `task_id` is a team's parent (one read).
+pub async fn is_parent(store: &Store, task_id: &str) -> Result<bool> {
+    Ok((store.find_task(task_id).await?).is_some_and(|t| t.value.team.is_some()))
+}
+
+/// After a person's cancel or pause of the team's parent `task_id`: the
+/// same for each part that has not ended (and, for a pause, is not
+/// paused already). A part's refusal is logged, not returned: the others
+/// still get the request, and `vayu task status` shows each part.
+pub async fn cascade(store: &Store, task_id: &str, req: ControlRequest) -> Result<()> {
+    let Some(parent) = store.find_task(task_id).await? else {
+        return Ok(());
+    };
+    for part in parts(store, &parent.value).await?.into_iter().flatten() {
+        let t = &part.value;
+        let paused = req == ControlRequest::Pause && t.status == Status::Paused;
+        if t.status.is_terminal() || paused {
+            continue;
+        }
+        let done = match req {
+            ControlRequest::Pause => tasks::pause_one(store, &t.task_id).await,
+            _ => tasks::cancel_one(store, &t.task_id).await,
+        };
+        if let Err(e) = done {
+            tracing::warn!(part = %t.task_id, error = %e, "a part did not take its parent's {req}");
+        }
+    }
+    Ok(())
+}
+
+/// Resumes the paused parts of the team's parent `task_id`, which stays
+/// blocked on them. Returns the parent's status.
+pub async fn resume_parts(store: &Store, task_id: &str) -> Result<Status> {
+    let parent = (store.find_task(task_id).await?)
+        .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
+    let mut resumed = 0;
+    for part in parts(store, &parent.value).await?.into_iter().flatten() {
+        if part.value.status == Status::Paused {
+            tasks::resume_one(store, &part.value.task_id).await?;
+            resumed += 1;
+        }
+    }
+    if resumed == 0 {
+        return Err(Error::Transition(crate::lifecycle::TransitionError {
+            from: parent.value.status,
+            to: Status::Queued,
+            allowed: "only a paused task, or a team with a paused part, can be resumed".into(),
+        }));
+    }
+    Ok(parent.value.status)
+}
