@@ -59,6 +59,8 @@ pub struct NewTask {
     pub team: Option<crate::team::Team>,
     /// A team task's part: its parent.
     pub part_of: Option<crate::team::PartOf>,
+    /// Its queue lane, when not its id's (a team's parts, `crate::team`).
+    pub lane: Option<i64>,
 }
 
 impl NewTask {
@@ -94,6 +96,7 @@ impl NewTask {
             task_id: None,
             team: None,
             part_of: None,
+            lane: None,
         }
     }
 
@@ -134,6 +137,9 @@ impl NewTask {
         t.not_before = self.not_before;
         t.team = self.team;
         t.part_of = self.part_of;
+        if let Some(lane) = self.lane {
+            t.lane = lane;
+        }
         if let Some((agent, until)) = self.push {
             t.assignment.pushed_to = Some(agent);
             t.assignment.push_until = Some(until);

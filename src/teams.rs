@@ -17,7 +17,7 @@
 use crate::error::{Error, Result};
 use crate::layout::Pile;
 use crate::lifecycle::Status;
-use crate::model::{ControlRequest, Task};
+use crate::model::{Artifact, ControlRequest, Task, clip, limits};
 use crate::store::{Store, Versioned};
 use crate::tasks::{self, NewTask};
 use crate::team::{self, Merge, PartResult, TeamSpec};
@@ -96,6 +96,7 @@ fn part_task(new: &NewTask, p: &team::PartPlan) -> NewTask {
     t.requires = p.requires.clone();
     t.after = p.after.clone();
     t.part_of = Some(p.part_of.clone());
+    t.lane = Some(p.lane);
     t
 }
 
@@ -154,11 +155,13 @@ pub async fn parts(store: &Store, parent: &Task) -> Result<Vec<Option<Versioned<
     }
 }
 
-/// The completed parts' results, in part order: one batch get of the
-/// completed pile. A part that has not completed is an error naming it
-/// (the rules queue the parent only once all have; a console edit could
-/// still get here).
-async fn results(store: &Store, parent: &Task) -> Result<Vec<PartResult>> {
+/// The completed parts' results, in part order, and their artifacts, each
+/// named after its part (`p2/report`; at most a task's
+/// [`limits::ARTIFACTS_MAX`]), for the parent to list: one batch get of
+/// the completed pile. A part that has not completed is an error naming
+/// it (the rules queue the parent only once all have; a console edit
+/// could still get here).
+async fn results(store: &Store, parent: &Task) -> Result<(Vec<PartResult>, Vec<Artifact>)> {
     let team = parent
         .team
         .as_ref()
@@ -168,12 +171,17 @@ async fn results(store: &Store, parent: &Task) -> Result<Vec<PartResult>> {
         .collect();
     let docs = store.batch_get(names).await?;
     let mut out = Vec::with_capacity(team.parts.len());
-    for (id, doc) in team.parts.iter().zip(docs) {
+    let mut artifacts = Vec::new();
+    for (k, (id, doc)) in team.parts.iter().zip(docs).enumerate() {
         let done = match doc {
             Some(d) => Some(Store::decode_task(&d)?).filter(|t| t.status == Status::Completed),
             None => None,
         };
         let done = done.ok_or_else(|| invalid(format!("part {id} has not completed")))?;
+        artifacts.extend(done.execution.artifacts.iter().map(|a| Artifact {
+            name: clip(&format!("p{}/{}", k + 1, a.name), limits::ARTIFACT_NAME_MAX),
+            ..a.clone()
+        }));
         out.push(PartResult {
             task_id: id.clone(),
             role: done.part_of.and_then(|p| p.role),
@@ -181,19 +189,21 @@ async fn results(store: &Store, parent: &Task) -> Result<Vec<PartResult>> {
             result: done.execution.result.unwrap_or_default(),
         });
     }
-    Ok(out)
+    artifacts.truncate(limits::ARTIFACTS_MAX);
+    Ok((out, artifacts))
 }
 
-/// The parent's result under a built-in merge (concat, json, last).
-pub async fn merged(store: &Store, parent: &Task) -> Result<String> {
+/// The parent's result under a built-in merge (concat, json, last), and
+/// its parts' artifacts.
+pub async fn merged(store: &Store, parent: &Task) -> Result<(String, Vec<Artifact>)> {
     let how = parent.team.as_ref().map_or(Merge::Concat, |t| t.merge);
-    let parts = results(store, parent).await?;
-    team::merge(how, &parts).map_err(invalid)
+    let (parts, artifacts) = results(store, parent).await?;
+    Ok((team::merge(how, &parts).map_err(invalid)?, artifacts))
 }
 
 /// `task` as its handler sees it: a parent under `--merge handler` gets
 /// the parts' results as input, a JSON array of `{task_id, role, agent,
-/// result}`; a leader's follower gets the subtask the leader's part left
+/// result}`, and their artifacts as its own; a leader's follower gets the subtask the leader's part left
 /// for it (one read each). Any other task is returned as it is, with no
 /// read.
 pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
@@ -220,12 +230,14 @@ pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
     }
     match &task.team {
         Some(t) if t.merge == Merge::Handler => {
-            let parts = results(store, task).await?;
+            let (parts, artifacts) = results(store, task).await?;
             let input = team::merge(Merge::Handler, &parts).map_err(invalid)?;
-            Ok(Task {
+            let mut filled = Task {
                 input,
                 ..task.clone()
-            })
+            };
+            filled.execution.artifacts = artifacts;
+            Ok(filled)
         }
         _ => Ok(task.clone()),
     }

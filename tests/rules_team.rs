@@ -147,7 +147,7 @@ async fn a_team_parent_is_created_blocked_on_exactly_its_parts() {
     both.part_of = part("alice", &both.task_id.clone(), 1).part_of;
     denied("a parent that is also a part", raw_create(&alice, &both)).await;
     let mut leader = task_json(&parent("alice"));
-    leader["team"]["pattern"] = "leader".into();
+    leader["team"]["pattern"] = "hive".into();
     let id = leader["task_id"].as_str().expect("an id").to_string();
     let write = raw_write(
         &alice,

@@ -44,6 +44,7 @@ time.sleep(4)
 if env.get("VAYU_ROLE"):
     print("vayu:result " + t["input"] + ">" + env["VAYU_ROLE"], flush=True)
 else:
+    print("vayu:artifact note part-" + env["VAYU_PART"], flush=True)
     print("vayu:result part-" + env["VAYU_PART"], flush=True)
 "#
         ),
@@ -167,6 +168,11 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
         Some("part-1\npart-2\npart-3\npart-4"),
         "every part's result once, in part order"
     );
+    // The parent lists its parts' artifacts, each named after its part.
+    let names: Vec<&str> = (done.value.execution.artifacts.iter())
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, ["p1/note", "p2/note", "p3/note", "p4/note"]);
     // Each part got its slice of the input.
     let second = w.read(&parts[1]).await.value;
     assert_eq!(second.input, "[3,4]");

@@ -40,6 +40,13 @@ pub struct PartPlan {
     pub input: String,
     /// The parts it waits for (a pipeline's previous stage).
     pub after: Vec<String>,
+    /// Its queue lane: the parts' lanes are consecutive, and lanes are
+    /// dealt round-robin to the live agents (`crate::lanes::owned`), so
+    /// with at least as many agents as parts each part reaches another
+    /// agent's listener first. Peers that meet at a barrier must run side
+    /// by side: two parts queued to one busy agent would wait for each
+    /// other until the barrier's timeout.
+    pub lane: i64,
 }
 
 /// The parts, in part order (every dependency before its dependent), and
@@ -74,6 +81,8 @@ pub fn plan(
     check(spec)?;
     let merge = spec.merge.unwrap_or(spec.pattern.default_merge());
     let inputs = inputs(spec, input);
+    // No wrap-around: lanes 14 and 0 can go to one agent.
+    let base = crate::spread::lane_for(parent) % (crate::spread::LANES - spec.size as i64 + 1);
     let mut parts = Vec::with_capacity(spec.size);
     for (k, input) in (1..=spec.size).zip(inputs) {
         let role = spec.roles.get(k - 1).cloned();
@@ -105,6 +114,7 @@ pub fn plan(
             requires: needs,
             input,
             after,
+            lane: base + k as i64 - 1,
         });
     }
     let team = Team {

@@ -217,3 +217,16 @@ fn peers_share_the_input_and_followers_wait_for_their_leader() {
     assert_eq!(led.team.merge, Merge::Handler);
     assert_eq!(subtask_name(2), "subtask-2");
 }
+
+#[test]
+fn parts_take_consecutive_lanes_that_do_not_wrap() {
+    for n in [2, 4, 15] {
+        let plan = plan(&spec(n.min(TEAM_MAX), Pattern::Peer), P, "", &[]).expect("plans");
+        let lanes: Vec<i64> = plan.parts.iter().map(|p| p.lane).collect();
+        assert!(lanes.windows(2).all(|w| w[1] == w[0] + 1), "{lanes:?}");
+        assert!(
+            lanes.iter().all(|l| (0..crate::spread::LANES).contains(l)),
+            "{lanes:?}"
+        );
+    }
+}

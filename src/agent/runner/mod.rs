@@ -187,6 +187,11 @@ impl Runner {
             Err(e) => Err(e),
         };
         let task = match filled {
+            // A parent lists its parts' artifacts as its own.
+            Ok(filled) if filled.team.is_some() => {
+                self.current.value.execution.artifacts = filled.execution.artifacts.clone();
+                filled
+            }
             Ok(filled) => filled,
             Err(e) => {
                 let why = format!("could not fill in the step's input: {e}");
@@ -301,9 +306,10 @@ impl Runner {
     /// result is its parts', merged (`crate::teams::merged`).
     async fn merge_team(&mut self, task: &Task) -> Outcome {
         match crate::teams::merged(&self.store, task).await {
-            Ok(result) => {
+            Ok((result, artifacts)) => {
                 let ex = &mut self.current.value.execution;
                 ex.result = Some(result);
+                ex.artifacts = artifacts;
                 ex.progress = 100;
                 self.finish_success().await
             }
