@@ -55,6 +55,10 @@ pub enum Error {
     /// unknown version), before it writes anything: exit 65.
     #[error("invalid backup: {0}")]
     InvalidBackup(String),
+    /// GitHub refused a request (not a rate limit, or one still in force
+    /// past the wait cap) or could not be reached (`crate::github`).
+    #[error("GitHub: {0}")]
+    GitHub(String),
     #[error("bad configuration: {0}")]
     Config(String),
     #[error("firestore: {0}")]

@@ -59,7 +59,7 @@ struct Asked {
 }
 
 /// Creates `new` once for `key`.
-pub async fn create(store: &Store, mut new: NewTask, key: &str) -> Result<Keyed> {
+pub async fn create(store: &Store, new: NewTask, key: &str) -> Result<Keyed> {
     check(key)?;
     let id = task_id(&new.requester.id, key);
     let asked = Asked {
@@ -68,26 +68,43 @@ pub async fn create(store: &Store, mut new: NewTask, key: &str) -> Result<Keyed>
         task_type: new.task_type,
         input: new.input.clone(),
     };
-    if let Some(v) = store.find_task(&id).await? {
-        return same(v, &asked, key).map(Keyed::Existing);
+    match create_at(store, new, &id).await? {
+        Keyed::Existing(v) => same(v, &asked, key).map(Keyed::Existing),
+        created => Ok(created),
+    }
+}
+
+/// The task `id` names, in a pile or archived since (its pile then
+/// reads as completed, with no update time).
+pub async fn find(store: &Store, id: &str) -> Result<Option<Versioned<Task>>> {
+    if let Some(v) = store.find_task(id).await? {
+        return Ok(Some(v));
     }
     // Archived since: still the key's task, not a reason to make another.
-    if let Some(a) = crate::archive::find_archived(store, &id).await? {
-        let v = Versioned {
+    Ok(crate::archive::find_archived(store, id)
+        .await?
+        .map(|a| Versioned {
             value: a.task,
             pile: crate::layout::Pile::Completed,
             update_time: Default::default(),
-        };
-        return same(v, &asked, key).map(Keyed::Existing);
+        }))
+}
+
+/// Creates `new` as task `id` unless a task `id` exists anywhere; the
+/// caller judges whether an existing one is what it asked for
+/// (`crate::github` derives `id` from an issue, not from a requester).
+pub async fn create_at(store: &Store, mut new: NewTask, id: &str) -> Result<Keyed> {
+    if let Some(v) = find(store, id).await? {
+        return Ok(Keyed::Existing(v));
     }
-    new.task_id = Some(id.clone());
+    new.task_id = Some(id.to_string());
     match crate::tasks::create(store, new).await {
         Ok(t) => Ok(Keyed::Created(t)),
         // Taken meanwhile: refused as a conflict, or by the rules when the
         // id is in another pile by now (claimed since our look).
         Err(e) if e.is_conflict() || matches!(e, Error::PermissionDenied(_)) => {
-            match store.find_task(&id).await? {
-                Some(v) => same(v, &asked, key).map(Keyed::Existing),
+            match store.find_task(id).await? {
+                Some(v) => Ok(Keyed::Existing(v)),
                 None => Err(e),
             }
         }

@@ -17,7 +17,8 @@
 //! [`graph`], [`lanes`], [`layout`], [`lifecycle`], [`model`], [`protocol`],
 //! [`resource`], [`retention`], [`retry`], [`review`], [`scaling`], [`schedule`], [`schema`],
 //! [`spread`], [`success`], [`team`], [`time`], [`workflow`]; and the core's
-//! `notify` inside [`notify`], beside its I/O.
+//! `notify` and `github` inside [`notify`] and [`github`], beside their
+//! I/O.
 //!
 //! The edges, each talking to one thing:
 //! - [`agent`]: the `vayu-agent` daemon: claim, run, report, finish.
@@ -43,6 +44,11 @@
 //! - [`emulator`]: the local Firestore emulator, from the `vayu-emulator`
 //!   crate (`emulator/`) behind the default `emulator` feature.
 //! - [`error`]: the library's errors and the exit codes they map to.
+//! - [`github`]: GitHub: the REST and GraphQL client (rate limits
+//!   waited out), issues synced to tasks and their one comment edited in
+//!   place, Projects Status, `ci` tasks dispatching a workflow run and
+//!   waiting for it, research reports posted to Discussions; the core's
+//!   pure mapping re-exported beside them.
 //! - [`handler`]: running one task's handler as a child process, in its
 //!   sandbox (scrubbed environment, own directory, rlimits).
 //! - [`history`]: what each agent learns of its runs, per task type
@@ -108,6 +114,7 @@ pub mod deps;
 pub mod edit;
 pub mod emulator;
 pub mod error;
+pub mod github;
 pub mod handler;
 pub mod history;
 pub mod identity;

@@ -31,28 +31,7 @@ use vayu::model::AgentDoc;
 /// Google issues them), and its public key; `None` without openssl.
 fn test_service_account(dir: &Path) -> Option<(ServiceAccount, String)> {
     let key = dir.join("key.pem");
-    let ok = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&key)
-        .output()
-        .ok()?
-        .status
-        .success();
-    if !ok {
-        return None;
-    }
-    let public = std::process::Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .ok()?;
+    let public = common::http::rsa_key(&key)?;
     let json = serde_json::json!({
         "type": "service_account",
         "project_id": PROJECT,
@@ -61,7 +40,7 @@ fn test_service_account(dir: &Path) -> Option<(ServiceAccount, String)> {
         "client_email": "vayu-enroller@demo-vayu.iam.gserviceaccount.com",
     });
     let sa = ServiceAccount::from_json(&json.to_string()).ok()?;
-    Some((sa, String::from_utf8(public.stdout).ok()?))
+    Some((sa, public))
 }
 
 #[test]

@@ -13,7 +13,7 @@ use rules_support::*;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use vayu::layout::{self, Pile};
 use vayu::model::{Priority, TaskType};
 use vayu::notify::hooks::{self, NewHook};
@@ -66,39 +66,9 @@ async fn receiver(refuse: usize) -> (String, Arc<Mutex<Vec<Got>>>) {
 
 /// The event id header and the JSON body of one HTTP/1.1 request.
 async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<(String, serde_json::Value)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim()
-                    .eq_ignore_ascii_case(name)
-                    .then(|| v.trim().to_string())
-            })
-            .unwrap_or_default()
-    };
-    let length: usize = header("content-length").parse().unwrap_or(0);
-    while buf.len() < head_end + length {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = serde_json::from_slice(&buf[head_end..]).unwrap_or_default();
-    Some((header("x-vayu-event-id"), body))
+    let (head, body) = common::http::read_request(conn).await?;
+    let body = serde_json::from_slice(&body).unwrap_or_default();
+    Some((common::http::header(&head, "x-vayu-event-id"), body))
 }
 
 /// The ids of every event in `events/`.

@@ -19,6 +19,8 @@
 //! - [`console`]: turning a draft typed into the console into a task.
 //! - [`cron`]: cron expressions, their ticks in a time zone, catch-up
 //!   after an outage and the task id of a tick.
+//! - [`github`]: GitHub issues as tasks: the label mapping, the one
+//!   comment's body, the Projects Status of a state, a run's conclusion.
 //! - [`graph`]: dependencies: cycles, order, unblocking, and their rendering.
 //! - [`lanes`]: how the queue is split between live agents.
 //! - [`layout`]: which collection holds what.
@@ -48,6 +50,7 @@ pub mod breaker;
 pub mod condition;
 pub mod console;
 pub mod cron;
+pub mod github;
 pub mod graph;
 pub mod lanes;
 pub mod layout;

@@ -107,6 +107,15 @@ pub struct CreateArgs {
     pub key: Option<String>,
     #[command(flatten)]
     pub team: super::team::TeamArgs,
+    /// Open an issue for it in this repository (owner/name), labelled
+    /// `--github-label`, and give the task the issue's id so `vayu
+    /// github sync` follows it (README, "GitHub"). The token comes from
+    /// GITHUB_TOKEN.
+    #[arg(long, value_name = "OWNER/NAME", conflicts_with_all = ["workflow", "key", "team"])]
+    pub github: Option<String>,
+    /// The label of `--github`'s issue: the one `vayu github sync --label` uses.
+    #[arg(long, default_value = "vayu", requires = "github")]
+    pub github_label: String,
 }
 
 /// The project's assignment defaults, read (one read) only when they can
@@ -201,6 +210,17 @@ pub(super) async fn run(
     }
     if let Some(spec) = &team {
         return super::team::create(store, new, spec, json).await;
+    }
+    if let Some(repo) = &a.github {
+        let gh = crate::github::GitHub::from_env()?;
+        let body = format!("{}\n\n{}", new.requester.context, new.input);
+        let issue =
+            crate::github::issues::open(&gh, repo, &a.github_label, &new.title, body.trim())
+                .await?;
+        new.task_id = Some(crate::github::issue_task_id(repo, issue.number));
+        if new.requester.context.is_empty() {
+            new.requester.context = issue.html_url;
+        }
     }
     let (t, created) = match &a.key {
         None => (tasks::create(store, new).await?, true),

@@ -14,6 +14,7 @@
 //! | 8 | `task watch` / `task create --wait`: the task failed for good |
 //! | 9 | … the task was cancelled |
 //! | 10 | … the task was skipped (its condition was not met) |
+//! | 11 | GitHub refused a request, or was still rate limited past the wait cap (`vayu github`, `task create --github`) |
 //! | 64 | bad configuration (no project, a bad flag combination, a `--read-time` that is not RFC 3339) |
 //! | 65 | `restore`: the backup file is unreadable, cut short (no trailer, or a count that differs), corrupt (a line that is not JSON, a bad path or value) or of an unknown format version (nothing written) |
 //! | 69 | Firestore unreachable |
@@ -37,6 +38,7 @@ mod backup;
 mod bulk;
 mod create;
 mod edit;
+mod github;
 mod list;
 mod logs;
 mod notify;
@@ -95,6 +97,10 @@ pub enum Command {
     /// Alert webhooks: add (admins), list, remove.
     #[command(subcommand)]
     Notify(notify::NotifyCmd),
+    /// GitHub: sync issues and tasks (`sync`), the `ci` tasks' handler
+    /// (`ci`).
+    #[command(subcommand)]
+    Github(github::GithubCmd),
     /// Give people a role.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -156,6 +162,7 @@ impl From<Error> for Failure {
             Error::Unavailable { .. } => 69,
             Error::InvalidTask(_) | Error::InvalidSchedule(_) | Error::InvalidHook(_) => 2,
             Error::InvalidBackup(_) => 65,
+            Error::GitHub(_) => 11,
             Error::Unsuccessful { status, .. } => watch::exit_code(*status),
             _ => 1,
         };
@@ -232,6 +239,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         _ => {}
     }
+    if let Command::Github(github::GithubCmd::Ci(a)) = cli.command {
+        return github::ci(a)
+            .await
+            .map(|o| print!("{o}"))
+            .map_err(Failure::from);
+    }
     if let Command::User(cmd) = &cli.command {
         print!("{}", user::run(cli.project.clone(), cmd, json).await?);
         return Ok(());
@@ -256,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Notify(cmd) => notify::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
+        Command::Github(cmd) => github::run(&store, cmd, json, requester).await?,
         Command::Demo(_)
         | Command::Dashboard(_)
         | Command::Bench(_)

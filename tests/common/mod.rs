@@ -94,5 +94,6 @@ pub fn is_valid_db_id(id: &str) -> bool {
 }
 
 pub mod fleet;
+pub mod http;
 pub mod procs;
 pub mod proxy;

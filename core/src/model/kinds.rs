@@ -47,13 +47,16 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 string_enum!(
-    /// The seed's task types; each has its own workflow (section 4).
+    /// The seed's task types; each has its own workflow (section 4). And
+    /// `ci`: a GitHub Actions run, whose handler (`vayu github ci`)
+    /// dispatches a workflow and ends as the run's conclusion did.
     TaskType {
         UserRequest => "user_request",
         Maintenance => "maintenance",
         Scheduled => "scheduled",
         Research => "research",
         Learning => "learning",
+        Ci => "ci",
     }
     default UserRequest
 );

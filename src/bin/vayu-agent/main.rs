@@ -12,6 +12,7 @@ use vayu::handler::sandbox::Sandbox;
 use vayu::model::TaskType;
 use vayu::store::{Store, StoreConfig};
 
+mod github_args;
 mod sandbox_args;
 mod scale_args;
 
@@ -140,6 +141,8 @@ struct Args {
     sandbox: SandboxArgs,
     #[command(flatten)]
     scale: ScaleArgs,
+    #[command(flatten)]
+    github: github_args::GithubArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,6 +317,13 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(64);
         }
     };
+    let github = match args.github.duty(&cfg.agent_id) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("vayu-agent: bad configuration: {e}");
+            std::process::exit(64);
+        }
+    };
     // VAYU_AGENT_IDENTITY: sign in as the Firebase user whose uid is the
     // agent id (see vayu::identity). Kept alive for the whole run: it
     // refreshes the token in the background.
@@ -339,6 +349,18 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(69);
         }
     };
+    // In the background for the agent's life; a pass cut short by the
+    // shutdown is harmless, the next one (anywhere) finishes its work.
+    if let Some((gh, opts, every)) = github {
+        let store = store.clone();
+        tokio::spawn(async move {
+            vayu::github::sync::repeat(&gh, &store, &opts, every, |r| match r {
+                Ok(r) => tracing::info!(repo = %opts.repo, created = r.created.len(), closed = r.closed.len(), "github sync"),
+                Err(e) => tracing::warn!(repo = %opts.repo, error = %e, "github sync failed"),
+            })
+            .await
+        });
+    }
     let report = match vayu::agent::run(store, cfg, shutdown_signal()).await {
         Ok(r) => r,
         Err(vayu::Error::Config(e)) => {

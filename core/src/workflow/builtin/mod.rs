@@ -1,4 +1,5 @@
-//! The seed's five task-type flows (section 4) as built-in workflows, so
+//! The seed's five task-type flows (section 4), and a `ci` run, as
+//! built-in workflows, so
 //! `vayu workflow templates` and `vayu task create --type research
 //! --workflow` need no file.
 //!
@@ -27,7 +28,7 @@ mod tests;
 use super::{InputSpec, StepSpec, WorkflowSpec};
 use crate::model::{Priority, TaskType};
 use knowledge::{learning, research};
-use operations::{maintenance, scheduled, user_request};
+use operations::{ci, maintenance, scheduled, user_request};
 
 /// Every built-in template, in the seed's order.
 pub fn templates() -> Vec<WorkflowSpec> {
@@ -37,6 +38,7 @@ pub fn templates() -> Vec<WorkflowSpec> {
         scheduled(),
         research(),
         learning(),
+        ci(),
     ]
 }
 

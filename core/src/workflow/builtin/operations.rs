@@ -1,5 +1,5 @@
-//! The flows that run things: a user's request, maintenance, and the
-//! scheduled house-management run.
+//! The flows that run things: a user's request, maintenance, the
+//! scheduled house-management run, and a CI run.
 
 use super::{input, spec, step};
 use crate::model::{Priority, TaskType};
@@ -207,6 +207,27 @@ pub(super) fn scheduled() -> WorkflowSpec {
     spec(
         t,
         "A recurring house-management run, split between agents and gathered into a report.",
+        inputs,
+        steps,
+    )
+}
+
+/// A CI run (`vayu github ci`, README "GitHub"): one step, whose input is
+/// the JSON the handler reads (the ref to run on).
+pub(super) fn ci() -> WorkflowSpec {
+    let t = TaskType::Ci;
+    let steps = vec![step(
+        "run",
+        "Run the CI workflow",
+        t,
+        Priority::Normal,
+        &[],
+        "{\"ref\": \"{{inputs.ref}}\"}",
+    )];
+    let inputs = vec![input("ref", Some("main"), "the branch or tag to run on")];
+    spec(
+        t,
+        "A GitHub Actions run, ended as its conclusion.",
         inputs,
         steps,
     )
