@@ -79,9 +79,41 @@ async function readIn(tx, pile, id) {
  * live lease is asked (`control`), which its agent obeys within one
  * heartbeat; any other moves at once. Returns what happened, in words. */
 export async function control(pile, id, req) {
-  const said = await move(pile, id, req);
+  const team = await teamOf(pile, id);
+  let said;
+  try {
+    said = await move(pile, id, req);
+  } catch (e) {
+    // A team's parent waits blocked, or ended with a part: its parts
+    // still take the request (src/tasks.rs `pause`, `cancel`).
+    if (!team) throw e;
+    said = `${req} sent to the team's open parts`;
+  }
   if (said === 'now cancelled') await releaseDependents(id);
+  if (team) await cascade(id, team, req);
   return said;
+}
+
+/** The task's `team` when it is a team's parent (one read). */
+async function teamOf(pile, id) {
+  const snap = await getDoc(taskRef(pile, id)).catch(() => null);
+  return snap?.exists() ? snap.data().team || null : null;
+}
+
+/** src/teams.rs `cascade`: the request to each of the parent's own open
+ * parts (`{parent}-pK`); a part's refusal leaves the others asked. */
+async function cascade(parent, team, req) {
+  for (const part of team.parts || []) {
+    if (!part.startsWith(`${parent}-p`)) continue;
+    for (const pile of ['queued', 'active']) {
+      const snap = await getDoc(taskRef(pile, part)).catch(() => null);
+      if (!snap?.exists()) continue;
+      if (!(req === 'pause' && snap.data().status === 'paused')) {
+        await move(pile, part, req).catch(() => null);
+      }
+      break;
+    }
+  }
 }
 
 async function move(pile, id, req) {

@@ -9,7 +9,7 @@ export const STATUSES = [
 ];
 
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'];
-export const TYPES = ['user_request', 'maintenance', 'scheduled', 'research', 'learning'];
+export const TYPES = ['user_request', 'maintenance', 'scheduled', 'research', 'learning', 'ci'];
 export const COMPLEXITIES = ['simple', 'moderate', 'complex'];
 export const ROLES = ['viewer', 'operator', 'reviewer', 'admin'];
 
