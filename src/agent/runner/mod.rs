@@ -302,24 +302,6 @@ impl Runner {
         }
     }
 
-    /// A team's parent under a built-in merge: no handler runs; its
-    /// result is its parts', merged (`crate::teams::merged`).
-    async fn merge_team(&mut self, task: &Task) -> Outcome {
-        match crate::teams::merged(&self.store, task).await {
-            Ok((result, artifacts)) => {
-                let ex = &mut self.current.value.execution;
-                ex.result = Some(result);
-                ex.artifacts = artifacts;
-                ex.progress = 100;
-                self.finish_success().await
-            }
-            Err(e) => {
-                let why = format!("could not merge the team's results: {e}");
-                self.finish_failure(why).await
-            }
-        }
-    }
-
     /// The version a write (or a re-read) returned.
     fn set_current(&mut self, v: Versioned<Task>) {
         self.stored = v.value.execution.clone();

@@ -1,6 +1,6 @@
 //! A team member's run (`crate::teams`): the team's context for the
 //! handler (`$VAYU_CONTEXT`), and its `vayu:context`, `vayu:barrier` and
-//! `vayu:subtask` reports.
+//! `vayu:subtask` reports; and a parent's built-in merge.
 //!
 //! A context write or an arrival is one masked write, made as the report
 //! comes (the handler's next line waits for it). Waiting at a barrier
@@ -9,8 +9,8 @@
 //! arrived, or the timeout, then writes `barrier-NAME` in the run's
 //! directory. The waits end with the run (`JoinSet` aborts them).
 
-use super::Runner;
-use crate::model::{Artifact, clip, limits, now};
+use super::{Outcome, Runner};
+use crate::model::{Artifact, Task, clip, limits, now};
 use crate::protocol::Report;
 use crate::team::{Pattern, TeamDoc, subtask_name};
 use std::path::{Path, PathBuf};
@@ -40,6 +40,24 @@ fn write_context(path: &Path, doc: &TeamDoc) -> std::io::Result<()> {
 }
 
 impl Runner {
+    /// A team's parent under a built-in merge: no handler runs; its
+    /// result is its parts', merged (`crate::teams::merged`).
+    pub(super) async fn merge_team(&mut self, task: &Task) -> Outcome {
+        match crate::teams::merged(&self.store, task).await {
+            Ok((result, artifacts)) => {
+                let ex = &mut self.current.value.execution;
+                ex.result = Some(result);
+                ex.artifacts = artifacts;
+                ex.progress = 100;
+                self.finish_success().await
+            }
+            Err(e) => {
+                let why = format!("could not merge the team's results: {e}");
+                self.finish_failure(why).await
+            }
+        }
+    }
+
     /// The run's directory (made now, as the handler's start would).
     fn run_dir(&self, run: &str) -> std::io::Result<PathBuf> {
         self.cfg.sandbox.run_dir(self.id(), run)
