@@ -6,7 +6,14 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ ! -d dashboard/node_modules/playwright-core ]]; then
-  echo "dashboard/node_modules is missing: run 'npm ci' in dashboard/ (.ci/run does)" >&2
+  # The locked packages, from the npm registry; never a browser download.
+  (cd dashboard && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund) || {
+    echo "npm ci in dashboard/ failed; the browser tests need its packages" >&2
+    exit 1
+  }
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "chromium is missing: apt-get install chromium (.ci/run does)" >&2
   exit 1
 fi
 cargo build -q --bins || exit 1
