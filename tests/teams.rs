@@ -56,7 +56,7 @@ else:
     print("vayu:result part-" + env["VAYU_PART"], flush=True)
 "#;
 
-/// Four agents running `handler`, one task at a time each, with
+/// Four agents running `handler`, two tasks at a time each, with
 /// `capabilities[i]`.
 fn fleet(
     w: &World,
@@ -70,7 +70,10 @@ fn fleet(
             let id = format!("{prefix}-{}", i + 1);
             let mut spec = AgentSpec::new(&id, handler, &w.host, &w.db, dir);
             spec.env = vec![("VAYU_AGENT_IDENTITY".into(), "emulator".into())];
-            spec.concurrency = 1;
+            // A spare slot: a member that dies while its peers wait at a
+            // barrier is taken over by its lane's owner, which may be one
+            // of them (README, Teams, "Limits").
+            spec.concurrency = 2;
             (spec.heartbeat_secs, spec.lease_secs) = (1.0, 5.0);
             if !capabilities[i].is_empty() {
                 spec.args = vec!["--capabilities".into(), capabilities[i].into()];
