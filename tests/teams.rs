@@ -160,9 +160,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
         &handler(dir.path()),
         ["", "", "", ""],
     );
-    let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    common::fleet::wait_agents_online(&w.admin, &refs, LIMIT).await;
+    online(&w, &agents).await;
 
     let out = w.vayu_as(
         "alice",
@@ -216,9 +214,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let caps = ["planner", "implementer", "reviewer", "implementer,reviewer"];
     let mut agents = fleet(&w, dir.path(), "pipe", &handler(dir.path()), caps);
-    let ids: Vec<String> = agents.iter().map(|a| a.id().to_string()).collect();
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    common::fleet::wait_agents_online(&w.admin, &refs, LIMIT).await;
+    online(&w, &agents).await;
 
     let out = w.vayu_as(
         "alice",
