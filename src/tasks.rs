@@ -243,26 +243,17 @@ impl std::fmt::Display for ControlResult {
 
 /// Cancels a task: at once when nobody runs it, else by asking the holder.
 ///
-/// A team's parent takes its open parts with it (`crate::teams`).
-///
-/// A parent that ended already (a part's failure cancelled it) still
-/// passes the cancel to the parts that did not.
+/// A team's parent takes its open parts with it (`crate::teams`), also
+/// when it ended already (a part's failure cancelled it).
 pub async fn cancel(store: &Store, task_id: &str) -> Result<ControlResult> {
     match control(store, task_id, ControlRequest::Cancel).await {
-        Ok((done, team)) => {
-            if team.is_some() {
-                crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
+        Ok((done, parent)) => {
+            if let Some(parent) = parent {
+                crate::teams::cascade(store, &parent, ControlRequest::Cancel).await?;
             }
             Ok(done)
         }
-        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
-            true => {
-                crate::teams::cascade(store, task_id, ControlRequest::Cancel).await?;
-                Ok(ControlResult::Parts(ControlRequest::Cancel))
-            }
-            false => Err(Error::Transition(e)),
-        },
-        Err(e) => Err(e),
+        Err(e) => to_parts(store, task_id, ControlRequest::Cancel, e).await,
     }
 }
 
@@ -273,14 +264,27 @@ pub async fn cancel(store: &Store, task_id: &str) -> Result<ControlResult> {
 pub async fn pause(store: &Store, task_id: &str) -> Result<ControlResult> {
     match control(store, task_id, ControlRequest::Pause).await {
         Ok((done, _)) => Ok(done),
-        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
-            true => {
-                crate::teams::cascade(store, task_id, ControlRequest::Pause).await?;
-                Ok(ControlResult::Parts(ControlRequest::Pause))
-            }
-            false => Err(Error::Transition(e)),
-        },
-        Err(e) => Err(e),
+        Err(e) => to_parts(store, task_id, ControlRequest::Pause, e).await,
+    }
+}
+
+/// A control the lifecycle refused (`e`) on a team's parent, blocked or
+/// ended, goes to its parts instead; any other refusal stands.
+async fn to_parts(
+    store: &Store,
+    task_id: &str,
+    req: ControlRequest,
+    e: Error,
+) -> Result<ControlResult> {
+    if !matches!(e, Error::Transition(_)) {
+        return Err(e);
+    }
+    match crate::teams::parent(store, task_id).await? {
+        Some(parent) => {
+            crate::teams::cascade(store, &parent, req).await?;
+            Ok(ControlResult::Parts(req))
+        }
+        None => Err(e),
     }
 }
 
@@ -299,15 +303,16 @@ pub(crate) async fn resume_one(store: &Store, task_id: &str) -> Result<Status> {
     requeue(store, task_id, Status::Paused, "resumed", false).await
 }
 
-/// Returns what was done, and the task's team when it is a team's parent.
+/// Returns what was done, and the task as it was seen when it is a
+/// team's parent.
 async fn control(
     store: &Store,
     task_id: &str,
     req: ControlRequest,
-) -> Result<(ControlResult, Option<crate::team::Team>)> {
+) -> Result<(ControlResult, Option<Task>)> {
     for _ in 0..5 {
         let seen = find(store, task_id).await?;
-        let team = seen.value.team.clone();
+        let team = seen.value.team.is_some().then(|| seen.value.clone());
         let target = match req {
             ControlRequest::Cancel => Status::Cancelled,
             ControlRequest::Pause => Status::Paused,
@@ -380,9 +385,9 @@ async fn lost_race(store: &Store, seen: &Versioned<Task>, e: &Error) -> bool {
 /// A team's parent resumes its paused parts (it stays blocked on them).
 pub async fn resume(store: &Store, task_id: &str) -> Result<Status> {
     match resume_one(store, task_id).await {
-        Err(Error::Transition(e)) => match crate::teams::is_parent(store, task_id).await? {
-            true => crate::teams::resume_parts(store, task_id).await,
-            false => Err(Error::Transition(e)),
+        Err(e @ Error::Transition(_)) => match crate::teams::parent(store, task_id).await? {
+            Some(parent) => crate::teams::resume_parts(store, &parent).await,
+            None => Err(e),
         },
         other => other,
     }

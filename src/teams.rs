@@ -262,20 +262,18 @@ async fn own_parts(store: &Store, parent: &Task) -> Result<Vec<Versioned<Task>>>
         .collect())
 }
 
-/// Whether `task_id` is a team's parent (one read).
-pub async fn is_parent(store: &Store, task_id: &str) -> Result<bool> {
-    Ok((store.find_task(task_id).await?).is_some_and(|t| t.value.team.is_some()))
+/// The task `task_id` when it is a team's parent (one read).
+pub async fn parent(store: &Store, task_id: &str) -> Result<Option<Task>> {
+    let found = store.find_task(task_id).await?;
+    Ok(found.map(|v| v.value).filter(|t| t.team.is_some()))
 }
 
-/// After a person's cancel or pause of the team's parent `task_id`: the
-/// same for each part that has not ended (and, for a pause, is not
-/// paused already). A part's refusal is logged, not returned: the others
-/// still get the request, and `vayu task status` shows each part.
-pub async fn cascade(store: &Store, task_id: &str, req: ControlRequest) -> Result<()> {
-    let Some(parent) = store.find_task(task_id).await? else {
-        return Ok(());
-    };
-    for part in own_parts(store, &parent.value).await? {
+/// After a person's cancel or pause of the team's `parent`: the same for
+/// each part that has not ended (and, for a pause, is not paused
+/// already). A part's refusal is logged, not returned: the others still
+/// get the request, and `vayu task status` shows each part.
+pub async fn cascade(store: &Store, parent: &Task, req: ControlRequest) -> Result<()> {
+    for part in own_parts(store, parent).await? {
         let t = &part.value;
         let paused = req == ControlRequest::Pause && t.status == Status::Paused;
         if t.status.is_terminal() || paused {
@@ -292,13 +290,11 @@ pub async fn cascade(store: &Store, task_id: &str, req: ControlRequest) -> Resul
     Ok(())
 }
 
-/// Resumes the paused parts of the team's parent `task_id`, which stays
-/// blocked on them. Returns the parent's status.
-pub async fn resume_parts(store: &Store, task_id: &str) -> Result<Status> {
-    let parent = (store.find_task(task_id).await?)
-        .ok_or_else(|| Error::NotFound(format!("no task {task_id}")))?;
+/// Resumes the paused parts of the team's `parent`, which stays blocked
+/// on them. Returns the parent's status.
+pub async fn resume_parts(store: &Store, parent: &Task) -> Result<Status> {
     let mut resumed = 0;
-    for part in own_parts(store, &parent.value).await? {
+    for part in own_parts(store, parent).await? {
         if part.value.status == Status::Paused {
             tasks::resume_one(store, &part.value.task_id).await?;
             resumed += 1;
@@ -306,10 +302,10 @@ pub async fn resume_parts(store: &Store, task_id: &str) -> Result<Status> {
     }
     if resumed == 0 {
         return Err(Error::Transition(crate::lifecycle::TransitionError {
-            from: parent.value.status,
+            from: parent.status,
             to: Status::Queued,
             allowed: "only a paused task, or a team with a paused part, can be resumed".into(),
         }));
     }
-    Ok(parent.value.status)
+    Ok(parent.status)
 }
