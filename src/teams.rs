@@ -178,10 +178,19 @@ async fn results(store: &Store, parent: &Task) -> Result<(Vec<PartResult>, Vec<A
             None => None,
         };
         let done = done.ok_or_else(|| invalid(format!("part {id} has not completed")))?;
-        artifacts.extend(done.execution.artifacts.iter().map(|a| Artifact {
-            name: clip(&format!("p{}/{}", k + 1, a.name), limits::ARTIFACT_NAME_MAX),
-            ..a.clone()
-        }));
+        // A part's artifacts accumulate over its attempts (a takeover keeps
+        // them): the parent lists each name once, as the last attempt left it.
+        let mine = &done.execution.artifacts;
+        let last = |i: usize, a: &Artifact| !mine[i + 1..].iter().any(|b| b.name == a.name);
+        artifacts.extend(
+            mine.iter()
+                .enumerate()
+                .filter(|(i, a)| last(*i, a))
+                .map(|(_, a)| Artifact {
+                    name: clip(&format!("p{}/{}", k + 1, a.name), limits::ARTIFACT_NAME_MAX),
+                    ..a.clone()
+                }),
+        );
         out.push(PartResult {
             task_id: id.clone(),
             role: done.part_of.and_then(|p| p.role),
