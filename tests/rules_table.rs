@@ -256,6 +256,8 @@ fn the_rules_know_exactly_the_keys_the_model_writes() {
         index: 1,
         of: 2,
         role: Some("x".into()),
+        form_by: Some(vayu::model::now()),
+        unformed: Some(vayu::team::form::Unformed::Cancel),
     });
     let v = serde_json::to_value(&t).expect("a task serializes");
     // Options are None in the default task; serde_json writes them as null,

@@ -10,18 +10,8 @@ use rules_support::*;
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
 use vayu::model::Task;
-use vayu::store::{Precondition, Store, Versioned};
+use vayu::store::{Precondition, Versioned};
 use vayu::team::{Merge, PartOf, Pattern, Team, part_id};
-
-/// Creates `t` as `store` with the quota write a new task pays, and no
-/// client-side check: the rules alone judge it.
-async fn raw_create(
-    store: &Store,
-    t: &Task,
-) -> vayu::Result<firestore::gcloud_sdk::google::firestore::v1::CommitResponse> {
-    let write = store.task_write(t, Precondition::Missing, true)?;
-    commit_paying(store, &t.task_id, vec![write]).await
-}
 
 /// A swarm parent of alice's with two parts, as `vayu task create --team
 /// 2` writes it: blocked on exactly its parts.
@@ -51,6 +41,8 @@ fn part(requester: &str, parent_id: &str, index: i64) -> Task {
         index,
         of: 2,
         role: Some("planner".into()),
+        form_by: None,
+        unformed: None,
     });
     t
 }
@@ -106,6 +98,10 @@ async fn a_team_parent_is_created_blocked_on_exactly_its_parts() {
         .chain(["planner".to_string()])
         .collect();
     part20.metadata.tags = (1..=20).map(|k| format!("tag-{k}")).collect();
+    if let Some(po) = part20.part_of.as_mut() {
+        po.form_by = Some(at(600));
+        po.unformed = Some(vayu::team::form::Unformed::Degrade);
+    }
     allowed("the fullest part", raw_create(&alice, &part20)).await;
 
     let mut free = parent("alice");

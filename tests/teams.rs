@@ -100,27 +100,8 @@ fn created(stdout: &str) -> (String, Vec<String>) {
     (v["task_id"].as_str().expect("an id").to_string(), parts)
 }
 
-/// Polls until `id` reaches `status` (a terminal one other than the
-/// wanted one fails at once).
 async fn reaches(w: &World, id: &str, status: Status) -> Versioned<Task> {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let v = w.read(id).await;
-        if v.value.status == status {
-            return v;
-        }
-        assert!(
-            !v.value.status.is_terminal(),
-            "{id} ended {} instead of {status}: {:?}",
-            v.value.status,
-            v.value.history
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never reached {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::fleet::wait_status(&w.admin, id, status, LIMIT).await
 }
 
 /// Kills the agent running `part` once it runs it; returns that agent's id.

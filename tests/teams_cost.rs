@@ -111,6 +111,7 @@ async fn what_a_team_task_of_each_pattern_costs() {
             },
             skills: Vec::new(),
             merge: None,
+            form: None,
         };
         let before = (alice.counters().snapshot(), fleet_ops(&stores));
         let (parent, _) = allowed(

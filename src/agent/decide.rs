@@ -17,6 +17,7 @@ impl Agent {
     pub(super) async fn decide(&mut self) {
         self.follow_lanes().await;
         self.forward_stuck();
+        self.settle_unformed();
         self.choose_view().await;
         self.run_auctions();
         self.claim_free_slots();
@@ -44,6 +45,8 @@ impl Agent {
             .map(|at| instant_at(t_now, at));
         // An auction's window ends: close it, or claim it as pulled.
         let auction_ends = self.next_auction_end().map(|at| instant_at(t_now, at));
+        // A team part's formation deadline passes: degrade or cancel it.
+        let form_ends = self.next_form_deadline().map(|at| instant_at(t_now, at));
         // An open breaker lets its probe out (only when it holds tasks
         // back: an idle agent need not wake for it).
         let probe = (self.breakers.next_probe(std::time::Instant::now()))
@@ -56,6 +59,7 @@ impl Agent {
             foreign_due,
             push_ends,
             auction_ends,
+            form_ends,
             probe,
         ]
         .into_iter()
@@ -64,7 +68,7 @@ impl Agent {
         .unwrap_or(far)
     }
 
-    fn live_offers(&self) -> Vec<Offer> {
+    pub(super) fn live_offers(&self) -> Vec<Offer> {
         let healthy_for = self.health.healthy_for();
         peers::live_offers(&self.offer, &self.peers, self.stale_after, healthy_for)
     }

@@ -13,6 +13,8 @@
 //! - [`queue`]: the queue listener's window and what it has shown;
 //! - [`pages`]: paging through a backlog instead of listening to it;
 //! - [`auction`]: bid on auctions it could run, close ended ones;
+//! - [`formation`]: degrade or cancel a team's part that nobody claimed
+//!   by the team's formation deadline;
 //! - [`claim`]: pick a task ([`crate::assign::pick`]) while a slot is free
 //!   and claim it with one conditional commit that moves it to the active
 //!   pile; the claim's answer;
@@ -37,6 +39,7 @@ mod config;
 mod decide;
 mod events;
 mod exporter;
+mod formation;
 mod guard;
 mod health;
 mod heartbeat;

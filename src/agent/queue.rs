@@ -142,6 +142,9 @@ pub(super) struct Queue {
     pub(super) forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// The version of each auction we last bid on or closed (not twice).
     pub(super) auctioned: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
+    /// The version of each overdue team part we last degraded or
+    /// cancelled (not twice; `formation.rs`).
+    pub(super) unformed: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// Documents that are not tasks, handed to [`intake`] once each.
     pub(super) malformed: HashSet<String>,
     /// Tasks whose claim was refused, most likely for want of a
@@ -178,6 +181,7 @@ impl Queue {
             stuck: HashMap::new(),
             forwarded: HashMap::new(),
             auctioned: HashMap::new(),
+            unformed: HashMap::new(),
             malformed: HashSet::new(),
             parked: HashMap::new(),
             refused: HashMap::new(),
@@ -252,6 +256,7 @@ impl Queue {
         self.refused.retain(|id, _| ids.contains(id.as_str()));
         self.forwarded.retain(|id, _| ids.contains(id.as_str()));
         self.auctioned.retain(|id, _| ids.contains(id.as_str()));
+        self.unformed.retain(|id, _| ids.contains(id.as_str()));
         self.malformed.retain(|id| ids.contains(id.as_str()));
     }
 
@@ -304,6 +309,7 @@ impl Agent {
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
                     self.queue.auctioned.remove(id);
+                    self.queue.unformed.remove(id);
                     self.queue.malformed.remove(id);
                 }
                 ListenEvent::Current => {

@@ -3,6 +3,7 @@
 //! section of `vayu task status`.
 
 use super::*;
+use crate::team::form::{FORM_WITHIN_MAX_SECS, FORM_WITHIN_MIN_SECS, Form, Unformed};
 use crate::team::{Merge, Pattern, TeamSpec};
 
 #[derive(Args, Debug, Default)]
@@ -30,6 +31,17 @@ pub struct TeamArgs {
     /// handler gets them as a JSON array).
     #[arg(long, value_parser = parse_enum::<Merge>)]
     pub merge: Option<Merge>,
+    /// Give the team this long to form, each part claimed once (5s to
+    /// 7d, like 90s, 10m or 1h30m). A part nobody claimed by then says
+    /// why, and does what --unformed says.
+    #[arg(long, value_name = "DELAY")]
+    pub form_within: Option<String>,
+    /// What a part nobody claimed within --form-within does: wait (keep
+    /// waiting, reported overdue; the default), degrade (its role or
+    /// skills are dropped, so any agent of its type may take it) or cancel
+    /// (it is cancelled with the reason, and the team with it).
+    #[arg(long, value_parser = parse_enum::<Unformed>, requires = "form_within")]
+    pub unformed: Option<Unformed>,
 }
 
 impl TeamArgs {
@@ -41,9 +53,10 @@ impl TeamArgs {
             .team
             .or((!self.roles.is_empty()).then_some(self.roles.len()));
         let Some(size) = size else {
-            if self.pattern.is_some() || !self.skills.is_empty() || self.merge.is_some() {
+            let any = self.pattern.is_some() || !self.skills.is_empty() || self.merge.is_some();
+            if any || self.form_within.is_some() {
                 return Err(bad(
-                    "--pattern, --skills and --merge need a team (--team N or --roles)",
+                    "--pattern, --skills, --merge and --form-within need a team (--team N or --roles)",
                 ));
             }
             return Ok(None);
@@ -54,6 +67,26 @@ impl TeamArgs {
             roles: self.roles.clone(),
             skills: self.skills.clone(),
             merge: self.merge,
+            form: self.form().map_err(|m| bad(&m))?,
+        }))
+    }
+
+    /// The formation deadline, from now, and what then.
+    fn form(&self) -> Result<Option<Form>, String> {
+        let Some(within) = &self.form_within else {
+            return Ok(None);
+        };
+        let d = crate::time::parse_delay(within)?;
+        let secs = d.as_secs();
+        if !(FORM_WITHIN_MIN_SECS..=FORM_WITHIN_MAX_SECS).contains(&secs) {
+            return Err(format!(
+                "--form-within {within}: from {FORM_WITHIN_MIN_SECS} s to {} days",
+                FORM_WITHIN_MAX_SECS / 86_400
+            ));
+        }
+        Ok(Some(Form {
+            by: crate::model::time_add(crate::model::now(), d),
+            unformed: self.unformed.unwrap_or(Unformed::Wait),
         }))
     }
 }
@@ -124,13 +157,29 @@ async fn part_rows(store: &Store, parent: &Task) -> Result<Vec<[String; 6]>, Err
                     t.status.to_string(),
                     agent.unwrap_or_else(|| "-".into()),
                     format!("{}%", t.execution.progress),
-                    waiting.next().flatten().unwrap_or_default(),
+                    formation(t, waiting.next().flatten()),
                 ]
             }
         };
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// What a part waits for, and whether it is past its formation deadline;
+/// for a part degraded or cancelled at its deadline, the note saying so.
+fn formation(t: &Task, waiting: Option<String>) -> String {
+    if let Some(form) = crate::team::form::overdue(t, crate::model::now()) {
+        return crate::team::form::reason(&form, crate::model::now(), waiting.as_deref());
+    }
+    let formed_late = (t.history.iter().rev())
+        .filter_map(|h| h.note.as_deref())
+        .find(|n| n.starts_with(crate::team::form::NOTE_PREFIX));
+    match (waiting, formed_late) {
+        (Some(w), _) => w,
+        (None, Some(n)) => n.to_string(),
+        (None, None) => String::new(),
+    }
 }
 
 /// The team section of `task status` for a team's parent (its parts as

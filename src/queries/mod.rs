@@ -194,6 +194,16 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "a team member's agent listens to its team's running parts (progress broadcasts)",
+            site: "src/agent/runner/broadcast.rs",
+            collection_id: layout::Pile::Active.collection_id(),
+            filter: Some(store::field_eq(
+                "part_of.parent",
+                store::string_value("parent-id"),
+            )),
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "list the agents (`vayu agent list`)",
             site: "src/store/agents.rs",
             collection_id: layout::AGENTS,
@@ -368,6 +378,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/intake.rs", 1),
     ("src/agent/queue.rs", 1),
     ("src/agent/recovery.rs", 2),
+    ("src/agent/runner/broadcast.rs", 1),
     ("src/agent/start.rs", 1),
     ("src/archive.rs", 1),
     ("src/backup/snapshot.rs", 1),

@@ -185,6 +185,27 @@ pub async fn wait_completed(store: &Store, id: &str, limit: Duration) -> Version
     .await
 }
 
+/// [`wait_task`] until the task reaches `status`; a task that ends
+/// otherwise fails at once, with its history.
+pub async fn wait_status(
+    store: &Store,
+    id: &str,
+    status: vayu::lifecycle::Status,
+    limit: Duration,
+) -> Versioned<Task> {
+    let what = format!("{status}");
+    let v = wait_task(store, id, limit, &what, |v| {
+        v.value.status == status || v.value.status.is_terminal()
+    })
+    .await;
+    assert_eq!(
+        v.value.status, status,
+        "{id} ended otherwise: {:?}",
+        v.value.history
+    );
+    v
+}
+
 /// The task as read now; panics if it is in no pile.
 pub async fn read_task(store: &Store, id: &str) -> Versioned<Task> {
     store

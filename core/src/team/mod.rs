@@ -18,6 +18,7 @@
 //! [`merge`] combines their results. The I/O is in `vayu::teams`.
 
 mod doc;
+pub mod form;
 mod merge;
 mod plan;
 #[cfg(test)]
@@ -112,6 +113,8 @@ pub struct TeamSpec {
     /// dealt over the parts.
     pub skills: Vec<String>,
     pub merge: Option<Merge>,
+    /// The formation deadline each part gets (`--form-within`), or none.
+    pub form: Option<form::Form>,
 }
 
 /// The parent's `team` map: fixed at creation (the rules check it then,
@@ -140,6 +143,24 @@ pub struct PartOf {
     pub of: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The team's formation deadline (`form.rs`). Flat keys, not a map:
+    /// the fullest part's create has no budget in the rules for a map's
+    /// checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_by: Option<crate::model::Time>,
+    /// What the part does if nobody claimed it by `form_by` (absent: wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unformed: Option<form::Unformed>,
+}
+
+impl PartOf {
+    /// The part's formation deadline and what then, if it has one.
+    pub fn form(&self) -> Option<form::Form> {
+        Some(form::Form {
+            by: self.form_by?,
+            unformed: self.unformed.unwrap_or(form::Unformed::Wait),
+        })
+    }
 }
 
 /// The id of part `index` (from 1) of `parent`: a workflow step's id

@@ -110,6 +110,8 @@ pub fn plan(
                 index: k as i64,
                 of: spec.size as i64,
                 role,
+                form_by: spec.form.as_ref().map(|f| f.by),
+                unformed: spec.form.as_ref().map(|f| f.unformed),
             },
             requires: needs,
             input,

@@ -9,6 +9,7 @@ fn spec(size: usize, pattern: Pattern) -> TeamSpec {
         roles: Vec::new(),
         skills: Vec::new(),
         merge: None,
+        form: None,
     }
 }
 

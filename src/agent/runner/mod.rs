@@ -10,6 +10,7 @@
 //! - anything else (a person edited a field): the runner keeps the edit
 //!   and writes again.
 
+mod broadcast;
 mod finish;
 mod team;
 mod write;

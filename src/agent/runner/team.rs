@@ -1,5 +1,6 @@
 //! A team member's run (`crate::teams`): the team's context for the
-//! handler (`$VAYU_CONTEXT`), and its `vayu:context`, `vayu:barrier` and
+//! handler (`$VAYU_CONTEXT`), its teammates' progress
+//! (`$VAYU_TEAM_PROGRESS`, `broadcast.rs`), and its `vayu:context`, `vayu:barrier` and
 //! `vayu:subtask` reports; and a parent's built-in merge.
 //!
 //! A context write or an arrival is one masked write, made as the report
@@ -25,6 +26,8 @@ pub(super) struct Member {
     pending: Vec<Report>,
     waits: tokio::task::JoinSet<()>,
     subtasks: usize,
+    /// Teammates' progress, for a swarm's or a peer's member.
+    _broadcast: Option<super::broadcast::Broadcast>,
 }
 
 impl Member {
@@ -85,7 +88,14 @@ impl Runner {
         if let Err(e) = written {
             self.log(format!("[vayu] the team's context could not be read: {e}"));
         }
-        vec![("VAYU_CONTEXT", path.display().to_string())]
+        let mut env = vec![("VAYU_CONTEXT", path.display().to_string())];
+        if matches!(part.pattern, Pattern::Swarm | Pattern::Peer) {
+            let progress = path.with_file_name("team.json");
+            let follow = super::broadcast::follow(&self.store, &part.parent, progress.clone());
+            self.team._broadcast = Some(follow);
+            env.push(("VAYU_TEAM_PROGRESS", progress.display().to_string()));
+        }
+        env
     }
 
     /// Carries out the team reports the handler printed since the last

@@ -170,14 +170,14 @@ pub(super) fn modes_table(reports: &[BenchReport]) -> Option<String> {
         None => "-".into(),
     };
     let rank = |r: Option<RankError>| match r {
-        Some(r) => format!("{:.0} / {:.0}", r.p50, r.p99),
+        Some(r) => format!("{:.0} / {:.0} / {:.0}", r.p50, r.p99, r.max),
         None => "-".into(),
     };
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| agents | poll tasks/s | vayu / poll | vayu rank error p50 / p99 \
-         | textbook rank error p50 / p99 | poll rank error p50 / p99 | dag run s \
+        "| agents | poll tasks/s | vayu / poll | vayu rank error p50 / p99 / max \
+         | textbook rank error p50 / p99 / max | poll rank error p50 / p99 / max | dag run s \
          | dag commits / reads per unblock | dag order violations \
          | schedule tasks / ticks | per tick: reads, commits, writes |"
     );
