@@ -98,7 +98,8 @@ async fn a_part_carries_a_deadline_and_a_known_choice() {
 /// The cases a degrade and a cancel share, each denied for one reason:
 /// `step` (as `agent`, or as bob) on a part before its deadline, on one
 /// that chose otherwise, on one claimed once, on a task in no team, and
-/// by a person who is not the requester. Returns an overdue part that
+/// by a person who is not the requester; on a part claimed once, or a
+/// stage that waited for another part. Returns an overdue part that
 /// chose `choice`, not yet changed.
 async fn denied_unless_due(
     w: &World,
@@ -121,12 +122,25 @@ async fn denied_unless_due(
         )
         .await;
     }
+    // Requeued after a claim: the claim raised the epoch.
     let mut ran = part(choice, -5);
+    ran.lease.epoch = 1;
     ran.execution.attempt = 1;
     let ran = w.seed(&ran).await;
     denied(
         &case("a part claimed once (formed)"),
         raw_replace(&agent, &ran, &step(&ran), vec![]),
+    )
+    .await;
+    // A later stage, queued once the stage before it completed.
+    let mut stage = part(choice, -5);
+    let first = part_id(&stage.part_of.as_ref().expect("a part").parent, 1);
+    stage.dependencies.blocked_by = vec![first.clone()];
+    stage.dependencies.done = vec![first];
+    let stage = w.seed(&stage).await;
+    denied(
+        &case("a stage that waited for another part"),
+        raw_replace(&agent, &stage, &step(&stage), vec![]),
     )
     .await;
     let mut plain = new_task("alice");

@@ -46,7 +46,7 @@ impl Agent {
         // An auction's window ends: close it, or claim it as pulled.
         let auction_ends = self.next_auction_end().map(|at| instant_at(t_now, at));
         // A team part's formation deadline passes: degrade or cancel it.
-        let form_ends = self.next_form_deadline().map(|at| instant_at(t_now, at));
+        let form_ends = self.next_form_wake();
         // An open breaker lets its probe out (only when it holds tasks
         // back: an idle agent need not wake for it).
         let probe = (self.breakers.next_probe(std::time::Instant::now()))

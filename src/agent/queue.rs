@@ -142,9 +142,10 @@ pub(super) struct Queue {
     pub(super) forwarded: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// The version of each auction we last bid on or closed (not twice).
     pub(super) auctioned: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
-    /// The version of each overdue team part we last degraded or
-    /// cancelled (not twice; `formation.rs`).
-    pub(super) unformed: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
+    /// The version of each overdue team part we last tried to degrade or
+    /// cancel, and when (`formation.rs`): not again until it changes, or
+    /// the try is old enough to retry.
+    pub(super) unformed: HashMap<String, (firestore::gcloud_sdk::prost_types::Timestamp, Instant)>,
     /// Documents that are not tasks, handed to [`intake`] once each.
     pub(super) malformed: HashSet<String>,
     /// Tasks whose claim was refused, most likely for want of a

@@ -1,8 +1,11 @@
 //! Formation with a deadline (`vayu task create --team … --form-within 10m
 //! --unformed wait|degrade|cancel`).
 //!
-//! A team has formed once each of its parts has been claimed. A part that
-//! nobody has claimed by its deadline says why (the same "no live agent
+//! A team has formed once each of its parts has been claimed. The deadline
+//! is for the parts that can start at once: a swarm's and a peer team's
+//! members, a pipeline's first stage, a leader's part (a later stage or a
+//! follower waits for another part, however long it runs, so `plan` gives
+//! it no deadline). A part that nobody has claimed by its deadline says why (the same "no live agent
 //! offers X" as any waiting task), and then, as the requester chose:
 //! - `wait`: it keeps waiting; `vayu task status` reports it overdue;
 //! - `degrade`: its requirements are dropped, so any agent that runs the
@@ -56,14 +59,16 @@ pub enum Step {
     Cancel(String),
 }
 
-/// Whether part `t` is still unformed at `now`: queued, never claimed and
-/// past its deadline. Only such a part may be degraded or cancelled (the
-/// rules check the same).
+/// Whether part `t` is still unformed at `now`: queued, waiting for no
+/// other part, never claimed (its lease's epoch is still 0: every claim
+/// raises it, and the rules pin it) and past its deadline. Only such a
+/// part may be degraded or cancelled (the rules check the same).
 pub fn overdue(t: &Task, now: Time) -> Option<Form> {
     let form = t.part_of.as_ref()?.form()?;
-    let never_ran = t.execution.attempt == 0;
+    let never_claimed = t.lease.epoch == 0;
+    let free = t.dependencies.blocked_by.is_empty();
     let queued = t.status == Status::Queued && t.control.is_none();
-    (queued && never_ran && form.by < now).then_some(form)
+    (queued && free && never_claimed && form.by < now).then_some(form)
 }
 
 /// What an agent does about part `t` at `now`, given `why` it waits
@@ -166,8 +171,15 @@ mod tests {
     #[test]
     fn a_part_that_ran_or_is_not_queued_has_formed() {
         let mut t = part(Unformed::Cancel, 10_000);
-        t.execution.attempt = 1;
+        t.lease.epoch = 1;
         assert_eq!(step(&t, at(11_000), None), None, "claimed once: formed");
+        let mut t = part(Unformed::Cancel, 10_000);
+        t.dependencies.blocked_by = vec!["x-p1".into()];
+        assert_eq!(
+            step(&t, at(11_000), None),
+            None,
+            "a stage waits for its turn"
+        );
         let mut t = part(Unformed::Cancel, 10_000);
         t.status = Status::Paused;
         assert_eq!(step(&t, at(11_000), None), None);

@@ -110,8 +110,17 @@ pub fn plan(
                 index: k as i64,
                 of: spec.size as i64,
                 role,
-                form_by: spec.form.as_ref().map(|f| f.by),
-                unformed: spec.form.as_ref().map(|f| f.unformed),
+                // Only parts that can start at once (`form.rs`).
+                form_by: spec
+                    .form
+                    .as_ref()
+                    .filter(|_| after.is_empty())
+                    .map(|f| f.by),
+                unformed: spec
+                    .form
+                    .as_ref()
+                    .filter(|_| after.is_empty())
+                    .map(|f| f.unformed),
             },
             requires: needs,
             input,

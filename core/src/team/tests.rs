@@ -231,3 +231,24 @@ fn parts_take_consecutive_lanes_that_do_not_wrap() {
         );
     }
 }
+
+#[test]
+fn only_the_parts_that_start_at_once_get_the_formation_deadline() {
+    let form = form::Form {
+        by: crate::model::Time::from_parts(1_000, 0).expect("a valid time"),
+        unformed: form::Unformed::Cancel,
+    };
+    let deadlines = |pattern: Pattern| {
+        let mut s = spec(3, pattern);
+        s.form = Some(form.clone());
+        let plan = plan(&s, P, "in", &[]).expect("a valid team");
+        (plan.parts.iter())
+            .map(|p| p.part_of.form().is_some())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deadlines(Pattern::Swarm), [true, true, true]);
+    assert_eq!(deadlines(Pattern::Peer), [true, true, true]);
+    // A later stage or a follower waits for another part, however long.
+    assert_eq!(deadlines(Pattern::Pipeline), [true, false, false]);
+    assert_eq!(deadlines(Pattern::Leader), [true, false, false]);
+}

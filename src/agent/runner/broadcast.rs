@@ -61,8 +61,26 @@ impl Drop for Broadcast {
     }
 }
 
-/// Starts following the running parts of team `parent` into `path`.
-pub(super) fn follow(store: &Store, parent: &str, path: PathBuf) -> Broadcast {
+/// Whether `t` is part of the team `parent` of `of` parts: a task anyone
+/// made with a `part_of` naming the team, under another number of parts,
+/// is no member (as in firestore.rules `isTeamWrite`). Ids are unique, so
+/// `{parent}-p1` to `-p{of}` are the team's own.
+fn member(t: &Task, parent: &str, of: i64) -> bool {
+    t.part_of.as_ref().is_some_and(|p| {
+        p.parent == parent
+            && p.of == of
+            && (1..=of).contains(&p.index)
+            && t.task_id == crate::team::part_id(parent, p.index as usize)
+    })
+}
+
+/// Starts following the running parts of team `parent` (of `of` parts)
+/// into `path`, which lists none until the first snapshot.
+pub(super) fn follow(store: &Store, parent: &str, of: i64, path: PathBuf) -> Broadcast {
+    if let Err(e) = write(&path, &BTreeMap::new()) {
+        tracing::debug!(error = %e, "the team's progress file could not be written");
+    }
+    let team = parent.to_string();
     let spec = QuerySpec {
         parent: store.name(&Pile::Active.parent()),
         collection_id: Pile::Active.collection_id().into(),
@@ -85,11 +103,12 @@ pub(super) fn follow(store: &Store, parent: &str, path: PathBuf) -> Broadcast {
                     running.clear();
                     current = false;
                 }
-                ListenEvent::Upsert(doc) => {
-                    if let Ok(t) = Store::decode_task(&doc) {
+                ListenEvent::Upsert(doc) => match Store::decode_task(&doc) {
+                    Ok(t) if member(&t, &team, of) => {
                         running.insert(t.task_id.clone(), Row::of(&t));
                     }
-                }
+                    _ => {}
+                },
                 ListenEvent::Removed(name) => {
                     let id = name.rsplit('/').next().unwrap_or_default();
                     running.remove(id);

@@ -91,7 +91,8 @@ impl Runner {
         let mut env = vec![("VAYU_CONTEXT", path.display().to_string())];
         if matches!(part.pattern, Pattern::Swarm | Pattern::Peer) {
             let progress = path.with_file_name("team.json");
-            let follow = super::broadcast::follow(&self.store, &part.parent, progress.clone());
+            let follow =
+                super::broadcast::follow(&self.store, &part.parent, part.of, progress.clone());
             self.team._broadcast = Some(follow);
             env.push(("VAYU_TEAM_PROGRESS", progress.display().to_string()));
         }
