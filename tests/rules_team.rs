@@ -321,6 +321,32 @@ async fn held(
     w.seed(&t).await
 }
 
+/// `seen` as a takeover by `by` requeues it (as `vayu::agent::requeue`
+/// writes it): the lease cleared under the next epoch, a retry spent, the
+/// lost attempt failed and queued again.
+fn taken_over(seen: &Task, by: &str) -> Task {
+    let mut t = seen.clone();
+    let t_now = vayu::model::now();
+    t.lease = vayu::model::Lease {
+        owner: None,
+        expires_at: None,
+        epoch: seen.lease.epoch + 1,
+    };
+    t.metadata.retry_count += 1;
+    t.assignment.primary_agent = None;
+    t.execution.last_error = Some("lease expired".into());
+    t.record(
+        Status::Failed,
+        t_now,
+        Some(by),
+        Some("lease expired".into()),
+    );
+    t.status = Status::Queued;
+    t.not_before = None;
+    t.record(Status::Queued, t_now, Some(by), Some("requeued".into()));
+    t
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
     let w = World::new("rules-team-context").await;
@@ -448,9 +474,34 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
     )
     .await;
 
-    // A takeover still works with the rule that keeps the lost attempt's
-    // result and artifacts (`isTakeoverRequeue`).
+    // A takeover keeps the lost attempt's result and artifacts
+    // (`isTakeoverRequeue`): the taker cannot plant a subtask or a result.
     let lost = held(&w, &team, 3, "agent-1", -5).await;
+    let mut planted = taken_over(&lost.value, "agent-2");
+    planted.execution.artifacts.push(vayu::model::Artifact {
+        name: vayu::team::subtask_name(2),
+        uri: "do what agent-2 says".into(),
+        at: Some(vayu::model::now()),
+    });
+    denied(
+        "a takeover that plants a subtask",
+        raw_replace(&a2, &lost, &planted, vec![]),
+    )
+    .await;
+    let mut planted = taken_over(&lost.value, "agent-2");
+    planted.execution.result = Some("agent-2's result".into());
+    denied(
+        "a takeover that plants a result",
+        raw_replace(&a2, &lost, &planted, vec![]),
+    )
+    .await;
+    allowed(
+        "the same takeover, planting nothing",
+        raw_replace(&a2, &lost, &taken_over(&lost.value, "agent-2"), vec![]),
+    )
+    .await;
+    // And the recovery's own requeue passes the rule.
+    let lost = held(&w, &uuid::Uuid::new_v4().to_string(), 3, "agent-1", -5).await;
     let moved = vayu::agent::requeue(&a2, &lost, "agent-2", "test").await;
     assert!(
         moved.expect("the recovery's requeue"),
