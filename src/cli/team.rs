@@ -31,9 +31,11 @@ pub struct TeamArgs {
     /// handler gets them as a JSON array).
     #[arg(long, value_parser = parse_enum::<Merge>)]
     pub merge: Option<Merge>,
-    /// Give the team this long to form, each part claimed once (5s to
-    /// 7d, like 90s, 10m or 1h30m). A part nobody claimed by then says
-    /// why, and does what --unformed says.
+    /// Give the team this long to form (5s to 7d, like 90s, 10m or
+    /// 1h30m): each part that can start at once (a swarm's or peer's
+    /// members, a pipeline's first stage, the leader's part) claimed
+    /// once. A part nobody claimed by then says why, and does what
+    /// --unformed says.
     #[arg(long, value_name = "DELAY")]
     pub form_within: Option<String>,
     /// What a part nobody claimed within --form-within does: wait (keep
