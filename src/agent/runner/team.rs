@@ -1,7 +1,8 @@
 //! A team member's run (`crate::teams`): the team's context for the
 //! handler (`$VAYU_CONTEXT`), its teammates' progress
-//! (`$VAYU_TEAM_PROGRESS`, `broadcast.rs`), and its `vayu:context`, `vayu:barrier` and
-//! `vayu:subtask` reports; and a parent's built-in merge.
+//! (`$VAYU_TEAM_PROGRESS`, `broadcast.rs`), and its `vayu:context`,
+//! `vayu:barrier` and `vayu:subtask` reports; and a parent's built-in
+//! merge.
 //!
 //! A context write or an arrival is one masked write, made as the report
 //! comes (the handler's next line waits for it). Waiting at a barrier
