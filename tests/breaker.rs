@@ -27,15 +27,24 @@ const BASE: Duration = Duration::from_secs(6);
 /// Shorter than any open.
 const QUIET: Duration = Duration::from_millis(1500);
 
-async fn statuses(store: &Store, ids: &[String]) -> HashMap<&'static str, usize> {
-    let mut out = HashMap::new();
+/// The tasks `ids` as they stand.
+async fn read_all(store: &Store, ids: &[String]) -> Vec<vayu::model::Task> {
+    let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let v = store
             .find_task(id)
             .await
             .expect("the emulator answers")
             .expect("the task exists");
-        let key = match v.value.status {
+        out.push(v.value);
+    }
+    out
+}
+
+async fn statuses(store: &Store, ids: &[String]) -> HashMap<&'static str, usize> {
+    let mut out = HashMap::new();
+    for t in read_all(store, ids).await {
+        let key = match t.status {
             Status::Failed => "failed",
             Status::Completed => "completed",
             Status::Queued => "queued",
@@ -66,22 +75,10 @@ const SHORTEST_OPEN_MS: i64 = 3_000;
 
 /// When each failed task failed, in order.
 async fn failure_times(store: &Store, ids: &[String]) -> Vec<vayu::model::Time> {
-    let mut out = Vec::new();
-    for id in ids {
-        let v = store
-            .find_task(id)
-            .await
-            .expect("the emulator answers")
-            .expect("the task exists");
-        if v.value.status == Status::Failed {
-            out.push(
-                v.value
-                    .execution
-                    .finished_at
-                    .expect("a failed task has ended"),
-            );
-        }
-    }
+    let mut out: Vec<_> = (read_all(store, ids).await.into_iter())
+        .filter(|t| t.status == Status::Failed)
+        .map(|t| t.execution.finished_at.expect("a failed task has ended"))
+        .collect();
     out.sort();
     out
 }
