@@ -8,7 +8,7 @@ use queue::{MAX_WINDOW, initial_window};
 
 /// The loop's [`Instant`] for the wall-clock time `at`, seen at `t_now`:
 /// a millisecond after it, so a wake-up never comes just before it.
-fn instant_at(t_now: crate::model::Time, at: crate::model::Time) -> Instant {
+pub(super) fn instant_at(t_now: crate::model::Time, at: crate::model::Time) -> Instant {
     let ms = crate::model::millis_between(t_now, at).max(0) as u64 + 1;
     Instant::now() + Duration::from_millis(ms)
 }

@@ -60,10 +60,7 @@ impl Agent {
             .filter(|f| f.unformed != Unformed::Wait && f.by >= late_now())
             .map(|f| f.by)
             .min()
-            .map(|by| {
-                let ms = crate::model::millis_between(t_now, by).max(0) as u64;
-                Instant::now() + Duration::from_millis(ms) + SKEW
-            });
+            .map(|by| decide::instant_at(t_now, by) + SKEW);
         let retry = (self.queue.unformed.values())
             .map(|(_, at)| *at + RETRY)
             .filter(|at| *at > Instant::now())
