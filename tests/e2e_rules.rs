@@ -6,9 +6,10 @@
 //! claim cannot take part as an agent.
 
 mod common;
-use common::fleet::runs;
+use common::fleet::{get_raw, runs, wait_task};
 mod rules_support;
 
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use rules_support::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use vayu::agent::{self, AgentConfig, Handlers};
 use vayu::auth::SharedToken;
 use vayu::layout::Pile;
+use vayu::lifecycle::Status;
 use vayu::model::{Priority, TaskType};
 use vayu::tasks::{self, NewTask};
 
@@ -169,4 +171,89 @@ async fn a_user_without_the_agent_claim_cannot_run_as_an_agent() {
         "the task is still queued"
     );
     assert!(runs(dir.path()).is_empty(), "no handler ran");
+}
+
+/// A claim the rules refuse for a reason the task does not show is tried
+/// again, and the task runs once the reason passes. Here the agent's own
+/// document, edited as in the console, stops offering the task's type for
+/// a while. (Such a refusal was once held against the task's version for
+/// good: the listener never shows an unchanged task again, and CI saw a
+/// task wait 300 s beside an idle agent.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_refused_for_a_reason_the_task_does_not_show_is_tried_again() {
+    let w = World::new("e2e-refused-claim").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let alice = w.human("alice").await;
+    let store = w.unregistered_agent("solo").await;
+    let mut cfg = agent_cfg("solo", dir.path());
+    // No heartbeat within the test: it would rewrite the edited document.
+    (cfg.heartbeat, cfg.lease) = (Duration::from_secs(120), Duration::from_secs(300));
+    let (stop, mut rx) = tokio::sync::watch::channel(false);
+    let agent = tokio::spawn(agent::run(store.clone(), cfg, async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let rel = vayu::layout::agent_doc("solo");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let offered = loop {
+        if let Some(doc) = get_raw(&w.admin, &rel).await {
+            break doc.fields["handles"].clone();
+        }
+        assert!(Instant::now() < deadline, "the agent never registered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let none = pb::Value {
+        value_type: Some(pb::value::ValueType::ArrayValue(pb::ArrayValue::default())),
+    };
+    set_field(&w, &rel, "handles", none).await;
+    let mut n = NewTask::new(TaskType::Research, Priority::Normal, "refused, then run");
+    n.requester.id = "alice".into();
+    let id = tasks::create(&alice, n)
+        .await
+        .expect("alice creates")
+        .task_id;
+
+    // The first claim and its retry, both refused: the task is untouched.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.counters().snapshot().claim_attempts < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the refused claim was never tried again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = w.read(&id).await.value;
+    assert_eq!((seen.status, seen.lease.epoch), (Status::Queued, 0));
+
+    set_field(&w, &rel, "handles", offered).await;
+    let done = wait_task(&w.admin, &id, Duration::from_secs(30), "completed", |v| {
+        v.value.status == Status::Completed
+    })
+    .await;
+    assert_eq!(
+        done.value.lease.epoch, 1,
+        "claimed once, by the retry that landed"
+    );
+    stop.send(true).expect("the agent listens");
+    let report = agent
+        .await
+        .expect("no panic")
+        .expect("the agent stops cleanly");
+    assert!(report.claim_conflicts >= 2, "{report:?}");
+}
+
+/// Sets one field of document `rel` as admin (as in the console).
+async fn set_field(w: &World, rel: &str, field: &str, value: pb::Value) {
+    let doc = pb::Document {
+        name: w.admin.name(rel),
+        fields: [(field.to_string(), value)].into(),
+        ..Default::default()
+    };
+    let write = pb::Write {
+        operation: Some(pb::write::Operation::Update(doc)),
+        update_mask: Some(pb::DocumentMask {
+            field_paths: vec![field.into()],
+        }),
+        ..Default::default()
+    };
+    w.admin.commit(vec![write]).await.expect("admin writes");
 }

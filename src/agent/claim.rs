@@ -250,28 +250,27 @@ impl Agent {
             // A task that needs a resource is refused while its permits
             // are taken; a claim the emulator aborted (a lock held by
             // another commit) changed nothing, so no listener event will
-            // bring the task back. Both are tried again at the next
-            // heartbeat, unless the listener shows the task gone or
-            // changed by then (a lost race: see `Queue::unpark`).
+            // bring the task back. Both are tried again a heartbeat later,
+            // unless the listener shows the task gone or changed by then
+            // (a lost race: see `Queue::park`).
             Err(e)
                 if e.is_conflict()
                     || (matches!(e, Error::PermissionDenied(_))
                         && cand.seen.value.resource.is_some()) =>
             {
                 tracing::debug!(task = %id, error = %e, "claim lost, aborted or refused; looking again at the next heartbeat");
-                self.report.claim_conflicts += 1;
-                self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
-                self.queue.parked.insert(id, cand);
+                self.count_conflict(took);
+                self.queue.park(id, cand, self.cfg.heartbeat, false);
             }
             // Under firestore.rules the loser of a race is refused before
-            // its precondition is checked: PermissionDenied.
+            // its precondition is checked: PermissionDenied. Then the
+            // listener shows the task gone or changed, which settles it.
+            // A refusal it never explains is tried again later, less and
+            // less often.
             Err(e) if matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) => {
-                // Someone else got it, or it changed: the listener will
-                // show the new version if it is still claimable.
                 tracing::debug!(task = %id, error = %e, "claim lost or refused");
-                self.report.claim_conflicts += 1;
-                self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
-                self.queue.refused.insert(id, cand.seen.update_time);
+                self.count_conflict(took);
+                self.queue.park(id, cand, Duration::ZERO, true);
             }
             Err(e) if e.is_transient() => {
                 let wait = self.claims.trip();
@@ -287,10 +286,15 @@ impl Agent {
                 self.queue.candidates.insert(id, cand);
             }
             Err(e) => {
-                tracing::warn!(task = %id, error = %e, "claim refused; skipping the task");
-                self.queue.refused.insert(id, cand.seen.update_time);
+                tracing::warn!(task = %id, error = %e, "claim refused; trying the task again later");
+                self.queue.park(id, cand, Duration::ZERO, true);
             }
         }
+    }
+
+    fn count_conflict(&mut self, took: Duration) {
+        self.report.claim_conflicts += 1;
+        self.report.conflict_ms.push(took.as_secs_f64() * 1000.0);
     }
 
     fn start_running(&mut self, id: String, claimed: Versioned<Task>) {

@@ -20,11 +20,12 @@ impl Agent {
         self.settle_unformed();
         self.choose_view().await;
         self.run_auctions();
+        self.queue.unpark_due();
         self.claim_free_slots();
     }
 
     /// When to look again without an event: the claims breaker reopening,
-    /// or the earliest end of a waiting task's backoff.
+    /// the earliest end of a waiting task's backoff, a parked claim's retry.
     pub(super) fn next_wake(&self) -> Instant {
         let t_now = now();
         let next_not_before = (self.queue.candidates.values())
@@ -47,6 +48,8 @@ impl Agent {
         let auction_ends = self.next_auction_end().map(|at| instant_at(t_now, at));
         // A team part's formation deadline passes: degrade or cancel it.
         let form_ends = self.next_form_wake();
+        // A task whose claim did not land is due to be tried again.
+        let unpark = self.queue.next_unpark();
         // An open breaker lets its probe out (only when it holds tasks
         // back: an idle agent need not wake for it).
         let probe = (self.breakers.next_probe(std::time::Instant::now()))
@@ -60,6 +63,7 @@ impl Agent {
             push_ends,
             auction_ends,
             form_ends,
+            unpark,
             probe,
         ]
         .into_iter()

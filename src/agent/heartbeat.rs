@@ -72,7 +72,6 @@ impl Agent {
         self.recheck_lanes = true;
         // A run may have taught the agent a skill (skills.rs).
         self.offer = self.cfg.offer();
-        self.queue.unpark();
         self.maybe_sweep();
         self.maybe_archive();
         if let Some((_, _, duty)) = &self.notifier {

@@ -116,6 +116,28 @@ pub fn queue_window_for(
     }
 }
 
+/// The first retry of a claim the rules refused: soon, as most refusals
+/// pass (`Queue::park`).
+pub(super) const RETRY_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest a refused claim waits before it is tried again: a task the
+/// rules refuse this agent for good costs it a denied write this often.
+pub(super) const RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// How long to hold back a task after `misses` refused claims in a row of
+/// the same version: [`RETRY_FIRST`], doubled each time, up to
+/// [`RETRY_CAP`].
+pub(super) fn retry_after(misses: u32) -> Duration {
+    let doublings = misses.saturating_sub(1).min(16);
+    (RETRY_FIRST * 2u32.pow(doublings)).min(RETRY_CAP)
+}
+
+/// A task whose claim did not land, and when it may be tried again.
+pub(super) struct Parked {
+    pub(super) cand: Candidate,
+    pub(super) until: Instant,
+}
+
 /// The agent's listener on the queued pile, and what it has shown.
 pub(super) struct Queue {
     /// The queued pile's collection path.
@@ -148,14 +170,13 @@ pub(super) struct Queue {
     pub(super) unformed: HashMap<String, (firestore::gcloud_sdk::prost_types::Timestamp, Instant)>,
     /// Documents that are not tasks, handed to [`intake`] once each.
     pub(super) malformed: HashSet<String>,
-    /// Tasks whose claim was refused, most likely for want of a
-    /// resource's permits: tried again at the next heartbeat, since a
-    /// permit given back produces no event on the queue.
-    pub(super) parked: HashMap<String, Candidate>,
-    /// Tasks whose claim was refused or lost, at the version refused: not
-    /// candidates again until they change (a page shows them again
-    /// unchanged; a listener would not).
-    pub(super) refused: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
+    /// Tasks whose claim did not land, held back until their retry is due
+    /// ([`Queue::park`]) or the listener shows them changed or gone.
+    pub(super) parked: HashMap<String, Parked>,
+    /// How many claims in a row of each parked task's version did not
+    /// land, so that a claim the rules keep refusing is tried ever less
+    /// often.
+    pub(super) misses: HashMap<String, (firestore::gcloud_sdk::prost_types::Timestamp, u32)>,
     /// While paging: when the candidates were last fetched (or, on the
     /// switch, shown by the listener).
     pub(super) page_at: Instant,
@@ -185,7 +206,7 @@ impl Queue {
             unformed: HashMap::new(),
             malformed: HashSet::new(),
             parked: HashMap::new(),
-            refused: HashMap::new(),
+            misses: HashMap::new(),
             page_at: Instant::now(),
         }
     }
@@ -229,17 +250,62 @@ impl Queue {
         self.source.fetch(store, limit);
     }
 
-    /// Parked tasks become candidates again. (A newer version shown by
-    /// the listener, or a removal, has already taken a task off `parked`.)
-    pub(super) fn unpark(&mut self) {
-        for (id, cand) in std::mem::take(&mut self.parked) {
-            self.candidates.entry(id).or_insert(cand);
+    /// Holds back `cand`, whose claim did not land, for `wait`; or for
+    /// longer, doubling from [`RETRY_FIRST`] up to [`RETRY_CAP`], when the
+    /// claim was refused outright (`backs_off`). Nothing is held when the
+    /// listener has already shown the task gone or changed since: it knows
+    /// better than the refused version.
+    ///
+    /// Why a refused claim is tried again at all: the rules refuse a claim
+    /// for reasons the task's version does not show (a lease that ran out
+    /// while the commit waited for a lock, the agent's own document not yet
+    /// carrying a skill it just learned, a permit taken), and the listener
+    /// never shows an unchanged task again. Held for good, it would wait
+    /// in the queue for ever while this agent idled beside it.
+    pub(super) fn park(&mut self, id: String, cand: Candidate, wait: Duration, backs_off: bool) {
+        let shown = (self.in_window.iter()).any(|n| n.rsplit('/').next() == Some(id.as_str()));
+        if !shown || self.candidates.contains_key(&id) {
+            return;
+        }
+        let version = cand.seen.update_time;
+        let misses = match self.misses.get(&id) {
+            Some((v, n)) if *v == version => n + 1,
+            _ => 1,
+        };
+        self.misses.insert(id.clone(), (version, misses));
+        let wait = if backs_off {
+            wait.max(retry_after(misses))
+        } else {
+            wait
+        };
+        let until = Instant::now() + wait;
+        self.parked.insert(id, Parked { cand, until });
+    }
+
+    /// Parked tasks whose retry is due become candidates again. (A newer
+    /// version shown by the listener, or a removal, has already taken a
+    /// task off `parked`.)
+    pub(super) fn unpark_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<String> = (self.parked.iter())
+            .filter(|(_, p)| p.until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            if let Some(p) = self.parked.remove(&id) {
+                self.candidates.entry(id).or_insert(p.cand);
+            }
         }
     }
 
+    /// When the first parked task's retry is due.
+    pub(super) fn next_unpark(&self) -> Option<Instant> {
+        self.parked.values().map(|p| p.until).min()
+    }
+
     /// The listener starts over, or a page arrives: everything it showed
-    /// is forgotten, except the parked tasks (they come back at the next
-    /// heartbeat, not with every page).
+    /// is forgotten, except the parked tasks (they come back when their
+    /// retry is due, not with every page).
     pub(super) fn forget(&mut self) {
         self.candidates.clear();
         self.stuck.clear();
@@ -254,7 +320,7 @@ impl Queue {
             .map(|n| n.rsplit('/').next().unwrap_or_default())
             .collect();
         self.parked.retain(|id, _| ids.contains(id.as_str()));
-        self.refused.retain(|id, _| ids.contains(id.as_str()));
+        self.misses.retain(|id, _| ids.contains(id.as_str()));
         self.forwarded.retain(|id, _| ids.contains(id.as_str()));
         self.auctioned.retain(|id, _| ids.contains(id.as_str()));
         self.unformed.retain(|id, _| ids.contains(id.as_str()));
@@ -306,7 +372,7 @@ impl Agent {
                     let id = name.rsplit('/').next().unwrap_or_default();
                     self.queue.candidates.remove(id);
                     self.queue.parked.remove(id);
-                    self.queue.refused.remove(id);
+                    self.queue.misses.remove(id);
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
                     self.queue.auctioned.remove(id);
@@ -334,15 +400,15 @@ impl Agent {
         let q = &mut self.queue;
         q.in_window.insert(doc.name.clone());
         let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
-        // A newer version replaces a parked or refused one; the same
-        // version (a page shows it again) stays where it is.
-        if (q.parked.get(&id)).is_some_and(|c| c.seen.update_time == doc_time(&doc))
-            || q.refused.get(&id) == doc.update_time.as_ref()
-        {
+        // A newer version replaces a parked one, and its misses start
+        // over; the same version (a page shows it again) stays parked.
+        if (q.parked.get(&id)).is_some_and(|p| p.cand.seen.update_time == doc_time(&doc)) {
             return;
         }
         q.parked.remove(&id);
-        q.refused.remove(&id);
+        if q.misses.get(&id).is_some_and(|(v, _)| *v != doc_time(&doc)) {
+            q.misses.remove(&id);
+        }
         let v = match Store::decode_versioned(&doc, Pile::Queued) {
             Ok(v) => v,
             Err(e) => {
@@ -425,4 +491,17 @@ fn doc_time(
     doc: &firestore::gcloud_sdk::google::firestore::v1::Document,
 ) -> firestore::gcloud_sdk::prost_types::Timestamp {
     doc.update_time.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_claim_waits_ever_longer_up_to_the_cap() {
+        let waits: Vec<u64> = (1..=11).map(|n| retry_after(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(retry_after(0), RETRY_FIRST);
+        assert_eq!(retry_after(u32::MAX), RETRY_CAP);
+    }
 }
