@@ -48,7 +48,14 @@ fn expect(out: &Output, code: i32, what: &str) -> String {
 }
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "--json prints JSON ({e}): exit {:?}, stdout {}, stderr {}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    })
 }
 
 fn write_file(dir: &tempfile::TempDir, name: &str, body: &str) -> String {
