@@ -50,6 +50,8 @@ impl Agent {
         let form_ends = self.next_form_wake();
         // A task whose claim did not land is due to be tried again.
         let unpark = self.queue.next_unpark();
+        // A lingering pager looks again.
+        let linger = self.queue.linger.next_fetch;
         // An open breaker lets its probe out (only when it holds tasks
         // back: an idle agent need not wake for it).
         let probe = (self.breakers.next_probe(std::time::Instant::now()))
@@ -64,6 +66,7 @@ impl Agent {
             auction_ends,
             form_ends,
             unpark,
+            linger,
             probe,
         ]
         .into_iter()
@@ -137,14 +140,15 @@ impl Agent {
             return self.keep_paging().await;
         }
         let q = &self.queue;
-        // An agent turning its slots over quickly, with every slot busy
-        // (nothing the listener shows could be claimed until one frees) or
-        // a page's worth of work waiting: page, and fetch when a slot has
-        // nothing to take (`pages.rs`).
+        // Work flowing through the agent (a run ended within CHURN), with
+        // every slot busy (nothing the listener shows could be claimed
+        // until one frees) or more than one task waiting: page, and fetch
+        // when a slot has nothing to take (`pages.rs`). One task at a time
+        // is a trickle: the listener serves it within milliseconds.
         let limit = pages::page_size(self.cfg.concurrency, q.window);
         // Counted only when it can matter: `decide` runs on every event.
-        let backlog = || self.eligible(now()).count() >= limit as usize;
-        if self.churning() && (self.free_slots() == 0 || backlog()) {
+        let backlog = || self.eligible(now()).count() > 1;
+        if self.flowing() && (self.free_slots() == 0 || backlog()) {
             tracing::debug!(limit, "paging");
             return self.queue.page(limit).await;
         }
@@ -167,10 +171,18 @@ impl Agent {
 }
 
 impl Agent {
+    /// Whether a run ended within the last [`pages::CHURN`]: work is
+    /// flowing through this agent, and pages cost the emulator less than
+    /// a listener would. With long runs it listens instead, so that while
+    /// its slots are busy it still forwards what it cannot run and bids on
+    /// auctions.
+    fn flowing(&self) -> bool {
+        (self.run_ends.back()).is_some_and(|t| t.elapsed() < pages::CHURN)
+    }
+
     /// Whether `concurrency` runs ended within the last [`pages::CHURN`]:
-    /// the agent's slots turn over quickly enough that a page is soon
-    /// needed. With long runs it listens instead, so that while its slots
-    /// are busy it still forwards what it cannot run and bids on auctions.
+    /// the slots turn over fast enough that more work is likely within a
+    /// few hundred milliseconds.
     fn churning(&self) -> bool {
         self.run_ends.len() >= self.cfg.concurrency
             && (self.run_ends.front()).is_some_and(|t| t.elapsed() < pages::CHURN)
@@ -184,13 +196,21 @@ impl Agent {
         let eligible = self.eligible(now()).count();
         let fresh = std::mem::take(&mut self.queue.page_arrived);
         let free = self.free_slots();
+        if fresh {
+            self.queue.linger.after_page(eligible > 0);
+        }
         let caught_up = fresh && eligible == 0 && free > 0;
-        if caught_up || (free == 0 && !self.churning()) {
+        if caught_up && self.churning() && !self.queue.linger.spent() {
+            // Nothing now, but work has been arriving fast: look again
+            // shortly (`Linger`). A trickle listens at once, so that a task
+            // created into an idle fleet is claimed within milliseconds.
+        } else if caught_up || (free == 0 && !self.flowing()) {
             tracing::debug!(caught_up, "listening again");
             let window = initial_window(self.cfg.concurrency);
             self.queue
                 .relisten(&self.store, QueueView::All, window)
                 .await;
+        } else if !self.queue.linger.due() {
         } else if !fresh && free > 0 && eligible < free {
             self.queue.next_page(&self.store, i32::MAX);
         } else if !fresh && free > 0 && self.queue.page_stale() {

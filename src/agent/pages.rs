@@ -6,14 +6,22 @@
 //! and each change is re-sent (production) or the whole window re-evaluated
 //! inside the writer's commit (the emulator, which scans the pile once per
 //! listener per commit: `docs/bench.md`, "The emulator's listener tax").
-//! While the agent turns its slots over quickly and has them all busy (or
-//! more work in view than free slots), none of those changes matter to it
-//! until it needs its next task. A page is one query that reads each
-//! document once, then nothing until the agent has claimed its way down
-//! it. An agent with nothing to do always listens, so it still makes no
-//! reads and a new task still reaches it within milliseconds; so does one
-//! whose slots are held by long runs, so that it still forwards what it
-//! cannot run and bids on auctions (`decide.rs`, `churning`).
+//! While work flows through the agent (a run ended within [`CHURN`]) and
+//! its slots are all busy or more than one task waits, none of those
+//! changes matter to it until it needs its next task. A page is one query
+//! that reads each document once, then nothing until the agent has
+//! claimed its way down it. An agent with nothing to do always listens, so
+//! it still makes no reads and a new task still reaches it within
+//! milliseconds; so does one whose slots are held by long runs, so that it
+//! still forwards what it cannot run and bids on auctions (`decide.rs`,
+//! `flowing`).
+//!
+//! A pager that catches up while its slots turn over fast (`churning`)
+//! does not listen at once: it looks again after 50, 100, 200 and 400 ms
+//! ([`Linger`]), as more work is likely that soon. Listening again at once
+//! put every agent of a busy fleet back on a listener between pages, and
+//! at 16 agents the emulator's listener tax held the fleet at 14 tasks/s
+//! (`docs/bench.md`, "Pages while work flows").
 //!
 //! A page is delivered as the listener's own events (a reset, the
 //! documents, current), so the rest of the agent does not know which
@@ -122,9 +130,74 @@ impl Source {
     }
 }
 
+/// Empty pages fetched after catching up before the agent listens again:
+/// while work keeps arriving, a page a few hundred milliseconds later is
+/// cheaper for the emulator than a listener it evaluates in every commit.
+/// Each costs one read; a fleet that goes quiet pays at most this many
+/// per agent after the page that first found nothing, then listens and
+/// reads nothing.
+pub(super) const LINGER_PAGES: u32 = 4;
+
+/// The gap before the first look after an empty page; doubled each time.
+pub(super) const LINGER_FIRST: Duration = Duration::from_millis(50);
+
+/// How a pager that caught up keeps looking before it listens again.
+#[derive(Debug, Default)]
+pub(super) struct Linger {
+    empty: u32,
+    pub(super) next_fetch: Option<Instant>,
+}
+
+impl Linger {
+    pub(super) fn after_page(&mut self, found: bool) {
+        if found {
+            *self = Linger::default();
+        } else {
+            self.empty += 1;
+            let gap = LINGER_FIRST * 2u32.pow(self.empty.saturating_sub(1).min(8));
+            self.next_fetch = Some(Instant::now() + gap);
+        }
+    }
+
+    pub(super) fn spent(&self) -> bool {
+        self.empty > LINGER_PAGES
+    }
+
+    pub(super) fn due(&self) -> bool {
+        self.next_fetch.is_none_or(|t| t <= Instant::now())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pager_that_caught_up_looks_again_four_times_then_listens() {
+        let mut l = Linger::default();
+        assert!(l.due() && !l.spent());
+        let mut gaps = Vec::new();
+        for _ in 0..5 {
+            assert!(!l.spent());
+            let before = Instant::now();
+            l.after_page(false);
+            let gap = l.next_fetch.expect("a look is scheduled") - before;
+            gaps.push(gap);
+            assert!(!l.due(), "not before its gap");
+        }
+        assert!(l.spent());
+        for (gap, ms) in gaps.iter().zip([50, 100, 200, 400]) {
+            let want = Duration::from_millis(ms);
+            // Measured from just before the gap was set.
+            assert!(
+                *gap >= want && *gap < want + Duration::from_millis(40),
+                "{gaps:?}"
+            );
+        }
+        // A page with work starts the count over.
+        l.after_page(true);
+        assert!(l.due() && !l.spent() && l.next_fetch.is_none());
+    }
 
     #[test]
     fn a_page_is_a_few_rounds_of_slots_or_a_widened_window() {

@@ -180,6 +180,8 @@ pub(super) struct Queue {
     /// While paging: when the candidates were last fetched (or, on the
     /// switch, shown by the listener).
     pub(super) page_at: Instant,
+    /// While paging: the empty pages since the last with work.
+    pub(super) linger: pages::Linger,
 }
 
 impl Queue {
@@ -208,6 +210,7 @@ impl Queue {
             parked: HashMap::new(),
             misses: HashMap::new(),
             page_at: Instant::now(),
+            linger: pages::Linger::default(),
         }
     }
 
@@ -219,6 +222,7 @@ impl Queue {
             listen_queue(store, &self.parent, &self.me, view, &self.lanes, window);
         (self.source, self.events) = (pages::Source::Listening(listener), events);
         self.current = false;
+        self.linger = pages::Linger::default();
     }
 
     /// Stops listening and pages through the priority view instead,
@@ -236,6 +240,7 @@ impl Queue {
         );
         (self.source, self.events) = pages::Source::pager(spec);
         self.page_at = Instant::now();
+        self.linger = pages::Linger::default();
     }
 
     /// While paging: the candidates are too old to claim from (a task of
@@ -247,6 +252,7 @@ impl Queue {
     /// Fetches the next page (while paging), of at most `limit` tasks.
     pub(super) fn next_page(&mut self, store: &Store, limit: i32) {
         self.current = false;
+        self.linger.next_fetch = None;
         self.source.fetch(store, limit);
     }
 

@@ -33,6 +33,21 @@ pub struct IdleReport {
     pub lost_race_ms: Option<Percentiles>,
 }
 
+/// Returns once `counters` have shown no polling read for 2 s, or after
+/// 30 s.
+async fn settle(counters: &OpCounters) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let mut last = counters.snapshot().polling_reads;
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2) && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = counters.snapshot().polling_reads;
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        }
+    }
+}
+
 /// Starts an idle fleet, counts its operations over a quiet window, then
 /// creates tasks one at a time and measures how fast they are claimed.
 pub async fn idle(ctx: &Ctx) -> Result<IdleReport> {
@@ -41,9 +56,11 @@ pub async fn idle(ctx: &Ctx) -> Result<IdleReport> {
     let observer = Store::connect(&ctx.store_config(&db)).await?;
     let (handler, _) = ctx.handler("idle");
     let fleet = Fleet::start(ctx, &db, &counters, &handler, &observer).await?;
-    // Startup reads (recovery queries, initial snapshots) are over; let
-    // the first heartbeats pass too.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Startup reads (each agent's recovery query, initial snapshots) are
+    // over: an agent counts as registered before it makes them, and with
+    // 8 or more agents starting on 2 cores the last ones fell into the
+    // window. Wait until no polling read has come for 2 s (at most 30 s).
+    settle(&counters).await;
     let before = counters.snapshot();
     let window = Duration::from_secs(ctx.args.idle_window_secs);
     let started = Instant::now();
