@@ -12,6 +12,7 @@
 //!   agent's lanes of the queued pile, requeue what a previous run left;
 //! - [`queue`]: the queue listener's window and what it has shown;
 //! - [`pages`]: paging through a backlog instead of listening to it;
+//! - [`parking`]: tasks whose claim did not land, tried again later;
 //! - [`auction`]: bid on auctions it could run, close ended ones;
 //! - [`formation`]: degrade or cancel a team's part that nobody claimed
 //!   by the team's formation deadline;
@@ -45,6 +46,7 @@ mod health;
 mod heartbeat;
 mod intake;
 mod pages;
+mod parking;
 mod peers;
 mod queue;
 mod recovery;
