@@ -246,7 +246,10 @@ impl Agent {
                     }
                 });
             }
-            Ok(claimed) => self.start_running(id, claimed),
+            Ok(claimed) => {
+                (self.queue.taken).insert(id.clone(), cand.seen.update_time);
+                self.start_running(id, claimed)
+            }
             // A task that needs a resource is refused while its permits
             // are taken; a claim the emulator aborted (a lock held by
             // another commit) changed nothing, so no listener event will
@@ -258,7 +261,7 @@ impl Agent {
                     || (matches!(e, Error::PermissionDenied(_))
                         && cand.seen.value.resource.is_some()) =>
             {
-                tracing::debug!(task = %id, error = %e, "claim lost, aborted or refused; looking again at the next heartbeat");
+                tracing::debug!(task = %id, error = %e, "claim lost, aborted or refused; looking again a heartbeat later");
                 self.count_conflict(took);
                 self.queue.park(id, cand, self.cfg.heartbeat, false);
             }
@@ -298,6 +301,9 @@ impl Agent {
     }
 
     fn start_running(&mut self, id: String, claimed: Versioned<Task>) {
+        // A page fetched while the claim was in flight showed the task
+        // still queued: that candidate is stale (`Queue::taken`).
+        self.queue.candidates.remove(&id);
         self.claims.failures = 0;
         self.report.claimed += 1;
         if let (Some(c), Some(a)) = (claimed.value.created_at, claimed.value.updated_at) {

@@ -50,8 +50,10 @@ impl Agent {
         let form_ends = self.next_form_wake();
         // A task whose claim did not land is due to be tried again.
         let unpark = self.queue.next_unpark();
-        // A lingering pager looks again.
-        let linger = self.queue.linger.next_fetch;
+        // A lingering pager looks again. One already due waits for a free
+        // slot, which comes with an event: waking for it again and again
+        // would spin the loop.
+        let linger = (self.queue.linger.next_fetch).filter(|t| *t > Instant::now());
         // An open breaker lets its probe out (only when it holds tasks
         // back: an idle agent need not wake for it).
         let probe = (self.breakers.next_probe(std::time::Instant::now()))
@@ -189,9 +191,11 @@ impl Agent {
     }
 
     /// While paging: fetch the next page when a free slot has nothing to
-    /// take or the page is too old to take from; listen again when a page
-    /// brings nothing to take while a slot is free (the agent has caught
-    /// up), or when every slot is held by runs that are not ending soon.
+    /// take or the page is too old to take from; when a page brings
+    /// nothing to take while a slot is free (the agent has caught up),
+    /// look again shortly while churning ([`pages::Linger`]) and listen
+    /// again after that, or at once; listen again too when every slot is
+    /// held by runs that are not ending soon.
     async fn keep_paging(&mut self) {
         let eligible = self.eligible(now()).count();
         let fresh = std::mem::take(&mut self.queue.page_arrived);

@@ -45,8 +45,9 @@ pub(super) struct Pager {
     fetch: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// An agent pages only while `concurrency` of its runs end within this
-/// long (`decide.rs`, `churning`).
+/// An agent pages only while work flows through it: a run ended within
+/// this long (`decide.rs`, `flowing`). It lingers after an empty page only
+/// while `concurrency` runs ended within it (`churning`).
 pub(super) const CHURN: Duration = Duration::from_secs(2);
 
 /// How old a page may be and still be claimed from: a task of a better

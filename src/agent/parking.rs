@@ -39,14 +39,20 @@ pub(super) struct Parked {
 impl Queue {
     /// Holds back `cand`, whose claim did not land, for `wait`; or for
     /// longer, doubling from [`RETRY_FIRST`] up to [`RETRY_CAP`], when the
-    /// claim was refused outright (`backs_off`). Nothing is held when the
-    /// listener has already shown the task gone or changed since: it knows
-    /// better than the refused version.
+    /// claim was refused outright (`backs_off`). Nothing is held unless
+    /// the listener (or page) still shows the very version refused: one
+    /// that has shown the task gone, or changed in any way (claimable or
+    /// not), knows better than the refused version.
     pub(super) fn park(&mut self, id: String, cand: Candidate, wait: Duration, backs_off: bool) {
-        let shown = (self.in_window.iter()).any(|n| n.rsplit('/').next() == Some(id.as_str()));
-        if !shown || self.candidates.contains_key(&id) {
+        let shown = (self.in_window.iter())
+            .find(|(name, _)| name.rsplit('/').next() == Some(id.as_str()))
+            .map(|(_, version)| *version);
+        if shown != Some(cand.seen.update_time) {
             return;
         }
+        // A page that showed the same version again made it a candidate
+        // meanwhile: held back all the same.
+        self.candidates.remove(&id);
         let version = cand.seen.update_time;
         let misses = match self.misses.get(&id) {
             Some((v, n)) if *v == version => n + 1,

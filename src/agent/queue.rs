@@ -130,7 +130,7 @@ pub(super) struct Queue {
     pub(super) source: pages::Source,
     pub(super) events: tokio::sync::mpsc::Receiver<ListenEvent>,
     /// Every document in the listener's result set, claimable or not.
-    pub(super) in_window: HashSet<String>,
+    pub(super) in_window: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// The listener has sent its whole result set since it (re)opened,
     /// or the page asked for has arrived whole.
     pub(super) current: bool,
@@ -153,12 +153,16 @@ pub(super) struct Queue {
     /// ([`Queue::park`]) or the listener shows them changed or gone.
     pub(super) parked: HashMap<String, Parked>,
     /// How many claims in a row of each parked task's version did not
-    /// land, so that a claim the rules keep refusing is tried ever less
-    /// often.
+    /// land (refused, lost or aborted), so that a claim the rules keep
+    /// refusing is tried ever less often.
     pub(super) misses: HashMap<String, (firestore::gcloud_sdk::prost_types::Timestamp, u32)>,
     /// While paging: when the candidates were last fetched (or, on the
     /// switch, shown by the listener).
     pub(super) page_at: Instant,
+    /// The queued version of each task this agent claimed: a page fetched
+    /// while the claim was in flight shows it still queued, and is not
+    /// believed (claimed again after its run, it would lose to ourselves).
+    pub(super) taken: HashMap<String, firestore::gcloud_sdk::prost_types::Timestamp>,
     /// While paging: the empty pages since the last with work.
     pub(super) linger: pages::Linger,
 }
@@ -177,7 +181,7 @@ impl Queue {
             window,
             source: pages::Source::Listening(listener),
             events,
-            in_window: HashSet::new(),
+            in_window: HashMap::new(),
             current: false,
             page_arrived: false,
             candidates: HashMap::new(),
@@ -189,6 +193,7 @@ impl Queue {
             parked: HashMap::new(),
             misses: HashMap::new(),
             page_at: Instant::now(),
+            taken: HashMap::new(),
             linger: pages::Linger::default(),
         }
     }
@@ -248,11 +253,12 @@ impl Queue {
     /// A page arrived: what is kept per task for tasks no longer in view
     /// goes (a page never says `Removed`).
     pub(super) fn prune(&mut self) {
-        let ids: HashSet<&str> = (self.in_window.iter())
+        let ids: HashSet<&str> = (self.in_window.keys())
             .map(|n| n.rsplit('/').next().unwrap_or_default())
             .collect();
         self.parked.retain(|id, _| ids.contains(id.as_str()));
         self.misses.retain(|id, _| ids.contains(id.as_str()));
+        self.taken.retain(|id, _| ids.contains(id.as_str()));
         self.forwarded.retain(|id, _| ids.contains(id.as_str()));
         self.auctioned.retain(|id, _| ids.contains(id.as_str()));
         self.unformed.retain(|id, _| ids.contains(id.as_str()));
@@ -305,6 +311,7 @@ impl Agent {
                     self.queue.candidates.remove(id);
                     self.queue.parked.remove(id);
                     self.queue.misses.remove(id);
+                    self.queue.taken.remove(id);
                     self.queue.stuck.remove(id);
                     self.queue.forwarded.remove(id);
                     self.queue.auctioned.remove(id);
@@ -330,8 +337,11 @@ impl Agent {
 
     fn on_queued_doc(&mut self, doc: firestore::gcloud_sdk::google::firestore::v1::Document) {
         let q = &mut self.queue;
-        q.in_window.insert(doc.name.clone());
         let id = doc.name.rsplit('/').next().unwrap_or_default().to_string();
+        if q.taken.get(&id) == Some(&doc_time(&doc)) {
+            return;
+        }
+        q.in_window.insert(doc.name.clone(), doc_time(&doc));
         // A newer version replaces a parked one, and its misses start
         // over; the same version (a page shows it again) stays parked.
         if (q.parked.get(&id)).is_some_and(|p| p.cand.seen.update_time == doc_time(&doc)) {
