@@ -215,6 +215,7 @@ impl Agent {
                 .relisten(&self.store, QueueView::All, window)
                 .await;
         } else if !self.queue.linger.due() {
+            // A lingering look is scheduled: nothing is fetched before it.
         } else if !fresh && free > 0 && eligible < free {
             self.queue.next_page(&self.store, i32::MAX);
         } else if !fresh && free > 0 && self.queue.page_stale() {
