@@ -324,3 +324,86 @@ async fn a_create_whose_answer_was_lost_is_not_made_twice() {
     assert_eq!(found.pile, Pile::Active);
     assert_eq!(found.value.lease.epoch, claimed.value.lease.epoch);
 }
+
+/// An agent's end of a run that landed while its answer was lost: the
+/// retry is refused (the task is no longer in the active pile) and the
+/// re-read shows the very move made. It counts as done, so the task's
+/// dependents are released at once, not fenced and left for the sweep
+/// (slowed to an hour here). CI once saw a team's parent stay blocked
+/// 300 s after its parts ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_whose_answer_was_lost_still_releases_its_dependents() {
+    let (cfg, store) = setup("lost-end").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = common::proxy::Proxy::start(
+        cfg.emulator_host
+            .as_deref()
+            .expect("the tests run on the emulator"),
+    )
+    .await;
+    let mut through = cfg.clone();
+    through.emulator_host = Some(proxy.host.clone());
+    // The first task says when it is about to end, then ends a second
+    // later: the proxy is muted in between.
+    let ending = dir.path().join("ending");
+    let handler = common::fleet::shell(&format!(
+        "echo \"$VAYU_TASK_ID\" >> {runs}; \
+         if [ ! -e {ending} ]; then touch {ending}; sleep 1; fi",
+        runs = dir.path().join("runs.txt").display(),
+        ending = ending.display(),
+    ));
+    let mut agent = common::fleet::fast_agent("ender", handler);
+    // No lease renewal and no sweep inside the test's window: only the
+    // end write and the release can move the dependent.
+    (agent.heartbeat, agent.lease) = (Duration::from_secs(5), Duration::from_secs(30));
+    agent.sweep_every = Duration::from_secs(3600);
+
+    let first = NewTask::new(TaskType::Research, Priority::High, "first");
+    let first = tasks::create(&store, first).await.expect("create");
+    let mut then = NewTask::new(TaskType::Research, Priority::High, "then");
+    then.after = vec![first.task_id.clone()];
+    let then = tasks::create(&store, then).await.expect("create");
+    let fleet = Fleet::start(&through, vec![agent]).await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ending.exists() {
+        assert!(Instant::now() < deadline, "the first task never ran");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    proxy.mute();
+    common::fleet::wait_status(
+        &store,
+        &first.task_id,
+        Status::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    // The end landed unanswered; the agent hears a cut connection.
+    proxy.cut();
+    let done = common::fleet::wait_status(
+        &store,
+        &then.task_id,
+        Status::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    let reports = fleet.stop().await;
+    assert_eq!(
+        runs(dir.path()),
+        vec![first.task_id.clone(), then.task_id.clone()],
+        "each ran once"
+    );
+    assert_eq!(
+        reports[0].outcomes.get("completed"),
+        Some(&2),
+        "the lost answer's end counts as a completion: {:?}",
+        reports[0].outcomes
+    );
+    assert!(
+        done.value
+            .history
+            .iter()
+            .any(|h| h.note.as_deref() == Some("every dependency ended")),
+        "released by its dependency's end"
+    );
+}

@@ -104,6 +104,15 @@ async fn reaches(w: &World, id: &str, status: Status) -> Versioned<Task> {
     common::fleet::wait_status(&w.admin, id, status, LIMIT).await
 }
 
+/// Waits for every part, then for the parent: a team that stalls names
+/// the part it stalled on (CI once saw only a parent still blocked).
+async fn completes(w: &World, parent: &str, parts: &[String]) -> Versioned<Task> {
+    for part in parts {
+        reaches(w, part, Status::Completed).await;
+    }
+    reaches(w, parent, Status::Completed).await
+}
+
 /// Kills the agent running `part` once it runs it; returns that agent's id.
 async fn kill_holder(w: &World, agents: &mut [AgentProc], part: &str) -> String {
     let v = reaches(w, part, Status::Executing).await;
@@ -160,7 +169,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
     assert_eq!(parts.len(), 4);
     let killed = kill_holder(&w, &mut agents, &parts[1]).await;
 
-    let done = reaches(&w, &parent, Status::Completed).await;
+    let done = completes(&w, &parent, &parts).await;
     assert_eq!(
         done.value.execution.result.as_deref(),
         Some("part-1\npart-2\npart-3\npart-4"),
@@ -219,7 +228,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
         "only an implementer runs stage 2"
     );
 
-    let done = reaches(&w, &parent, Status::Completed).await;
+    let done = completes(&w, &parent, &parts).await;
     assert_eq!(
         done.value.execution.result.as_deref(),
         Some("seed>planner>implementer>reviewer"),
@@ -414,7 +423,7 @@ async fn peers_share_a_context_and_meet_at_a_decision_point_through_a_kill() {
     let (parent, parts) = created(&expect(&out, 0, "3 peers"));
     let killed = kill_holder(&w, &mut agents, &parts[0]).await;
 
-    let done = reaches(&w, &parent, Status::Completed).await;
+    let done = completes(&w, &parent, &parts).await;
     // Every peer went past the barrier only once all three had arrived,
     // and then saw every peer's key, the killed one's set by its successor.
     let line = "passed:k1,k2,k3";
@@ -464,7 +473,7 @@ async fn a_leader_hands_out_work_and_aggregates_it_through_a_followers_kill() {
     let killed = kill_holder(&w, &mut agents, &parts[2]).await;
     assert_ne!(killed, "led-1", "only developers follow");
 
-    let done = reaches(&w, &parent, Status::Completed).await;
+    let done = completes(&w, &parent, &parts).await;
     assert_eq!(
         done.value.execution.result.as_deref(),
         Some("done:task-A+done:task-B"),

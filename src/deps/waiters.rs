@@ -18,7 +18,7 @@
 //! (firestore.rules `/waiters/`).
 
 use super::{Settled, settle};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout;
 use crate::model::Task;
 use crate::store::Store;
@@ -77,11 +77,17 @@ pub async fn register(store: &Store, t: &Task) -> Result<()> {
 /// Registers `task_id` with the dependencies `deps` only (an edit's new
 /// ones: an entry already there cannot be added again).
 pub async fn register_ids(store: &Store, task_id: &str, deps: &[String]) -> Result<()> {
+    use backon::Retryable;
     for chunk in deps.chunks(PER_COMMIT) {
-        let writes = (chunk.iter())
+        let writes: Vec<_> = (chunk.iter())
             .map(|dep| register_write(store, dep, task_id))
             .collect();
-        if let Err(e) = store.commit(writes).await {
+        // An append is the same write made twice: a commit the emulator
+        // aborted on a lock (a conflict) is simply made again.
+        let registering = (|| store.commit(writes.clone()))
+            .retry(again())
+            .when(|e: &Error| e.is_transient() || e.is_conflict());
+        if let Err(e) = registering.await {
             if e.is_transient() {
                 return Err(e);
             }
@@ -108,16 +114,28 @@ const RELEASE_MAX: usize = 1_000;
 /// one of them ends too (cancelled or skipped), the tasks waiting for it;
 /// returns how many moved. A failure on one is logged and the others are
 /// still settled: the sweep comes back for it.
+///
+/// An unanswered read or write is tried again a few times first
+/// ([`again`]): the end of a task is the moment its dependents are due,
+/// and the sweep may be minutes away.
 pub async fn release_dependents(store: &Store, task_id: &str, by: &str) -> Result<usize> {
+    use backon::Retryable;
     let mut ended = vec![task_id.to_string()];
     let (mut moved, mut settled) = (0, 0);
     while let Some(id) = ended.pop() {
-        for dependent in waiting_for(store, &id).await? {
+        let dependents = (|| waiting_for(store, &id))
+            .retry(again())
+            .when(Error::is_transient)
+            .await?;
+        for dependent in dependents {
             if settled >= RELEASE_MAX {
                 return Ok(moved);
             }
             settled += 1;
-            match settle(store, &dependent, by).await {
+            let settling = (|| settle(store, &dependent, by))
+                .retry(again())
+                .when(Error::is_transient);
+            match settling.await {
                 Ok(Settled::Waiting { .. } | Settled::NotBlocked) => {}
                 Ok(s) => {
                     moved += 1;
@@ -132,4 +150,14 @@ pub async fn release_dependents(store: &Store, task_id: &str, by: &str) -> Resul
         }
     }
     Ok(moved)
+}
+
+/// A release's retries of an unanswered call: five, jittered, from 200 ms
+/// up to 2 s, about five seconds in all.
+fn again() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(200))
+        .with_max_delay(std::time::Duration::from_secs(2))
+        .with_max_times(5)
+        .with_jitter()
 }

@@ -191,6 +191,21 @@ impl AgentProc {
     }
 }
 
+/// A test that fails with agents still running shows the end of each
+/// one's log: its temp dir, with the logs in it, is gone after the test,
+/// and a failure seen only under CI's load can be read only from here.
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- the end of {}'s log:\n{}",
+                self.id(),
+                tail(&self.log(), 25)
+            );
+        }
+    }
+}
+
 /// A file's text, with any invalid UTF-8 replaced (a handler may print
 /// anything); empty if it cannot be read.
 pub fn read_lossy(path: &Path) -> String {

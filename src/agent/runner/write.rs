@@ -137,6 +137,16 @@ impl Runner {
                         Ok(None) => return Err(Refused::Fenced),
                         Err(e) => return Err(Refused::Unavailable(e)),
                     };
+                    // Our move landed but its answer was lost (a timeout, a
+                    // cut connection), so this try was refused: it is done.
+                    // Called fenced, the end would release no dependents
+                    // and teach the history nothing (CI: a team's parent
+                    // stayed blocked after its last part completed).
+                    if moving && landed(&fresh, &next) {
+                        tracing::info!(task = %next.task_id, status = %next.status, "the end was recorded, though its answer was lost");
+                        self.set_current(fresh);
+                        return Ok(());
+                    }
                     if fresh.pile != layout::Pile::Active
                         || fresh.value.lease.epoch != self.epoch
                         || fresh.value.lease.owner.as_deref() != Some(&self.cfg.agent_id)
@@ -227,4 +237,16 @@ impl Runner {
         tracing::warn!(task = %self.id(), epoch = self.epoch, "{why}; this agent's result is discarded");
         Outcome::Fenced
     }
+}
+
+/// Whether `fresh` is the very move `next` whose answer was lost: in the
+/// pile of its status, under the same lease epoch, and ending with its
+/// history entry, stamped when this agent made it, which no other writer
+/// makes.
+fn landed(fresh: &crate::store::Versioned<Task>, next: &Task) -> bool {
+    fresh.pile == layout::Pile::of(next.status)
+        && fresh.value.status == next.status
+        && fresh.value.lease.epoch == next.lease.epoch
+        && fresh.value.history.last().is_some()
+        && fresh.value.history.last() == next.history.last()
 }

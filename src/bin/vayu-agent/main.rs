@@ -287,12 +287,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr, filtered by `VAYU_LOG`, as text or JSON lines.
+/// Logs to stderr, filtered by `VAYU_LOG`, as text or JSON lines; in
+/// colour only on a terminal, so that a log file or journald gets no
+/// escape codes.
 fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter =
         tracing_subscriber::EnvFilter::try_from_env(env::LOG).unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => logs.init(),
