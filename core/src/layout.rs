@@ -46,6 +46,9 @@ use std::fmt;
 /// The collection of a task's pile.
 pub const TASKS: &str = "tasks";
 pub const AGENTS: &str = "agents";
+/// Agents' heartbeats, apart from their registrations in [`AGENTS`]
+/// (`crate::model::PresenceDoc`).
+pub const PRESENCE: &str = "presence";
 /// Review verdicts (`crate::review::verdict_id`).
 pub const REVIEWS: &str = "reviews";
 /// The project's review defaults per type and priority
@@ -162,6 +165,11 @@ impl fmt::Display for Pile {
 /// `agents/{agent_id}`.
 pub fn agent_doc(agent_id: &str) -> String {
     format!("{AGENTS}/{agent_id}")
+}
+
+/// `presence/{agent_id}`.
+pub fn presence_doc(agent_id: &str) -> String {
+    format!("{PRESENCE}/{agent_id}")
 }
 
 /// `agents/{agent_id}/metrics/{task_type}`.

@@ -23,6 +23,7 @@
 //!   comment's body, the Projects Status of a state, a run's conclusion.
 //! - [`graph`]: dependencies: cycles, order, unblocking, and their rendering.
 //! - [`lanes`]: how the queue is split between live agents.
+//! - [`ring`]: which peers' presence each agent watches.
 //! - [`layout`]: which collection holds what.
 //! - [`lifecycle`]: the state machine, one table of allowed transitions.
 //! - [`model`]: the task and agent documents as stored.
@@ -53,6 +54,7 @@ pub mod cron;
 pub mod github;
 pub mod graph;
 pub mod lanes;
+pub mod ring;
 pub mod layout;
 pub mod lifecycle;
 pub mod model;

@@ -51,3 +51,40 @@ pub struct DrainRequest {
     pub by: String,
     pub at: Option<Time>,
 }
+
+/// An agent's presence in `presence/{agent_id}`: what changes at every
+/// heartbeat, kept apart from its registration in `agents/{agent_id}`,
+/// which changes only when the agent starts, stops, learns a skill or is
+/// marked offline.
+///
+/// Why apart: every agent listens to the registrations (who is in the
+/// fleet, and what each can run), and a registration rewritten at every
+/// heartbeat made each agent read every peer's beat, N² reads per
+/// interval. Presence is watched by two peers only, the agent's two
+/// predecessors in the ring of registered agents (`crate::ring`), so a
+/// beat costs 2 reads whatever the fleet's size.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PresenceDoc {
+    pub agent_id: String,
+    /// The registration's incarnation: a beat of an earlier run under the
+    /// same id is told apart.
+    pub incarnation: String,
+    /// The server's time of the beat (a transform): peers' clocks are not
+    /// trusted, and the rules check it against `request.time`.
+    pub beat_at: Option<Time>,
+    /// The beat's interval, in milliseconds (50..=3_600_000): a watcher
+    /// may mark the agent offline after two passed silently.
+    pub heartbeat_ms: i64,
+    /// Running at least one task.
+    pub busy: bool,
+    pub current_tasks: Vec<String>,
+    /// Percent of the machine's CPU used by the agent and its handlers.
+    pub cpu_usage: f64,
+    /// Percent of the machine's memory in use.
+    pub memory_usage: f64,
+    /// The agent process's own resident memory.
+    pub rss_mb: f64,
+    pub completed_count: i64,
+    pub failed_count: i64,
+}

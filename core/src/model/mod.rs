@@ -28,7 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::time::Time;
-pub use agent::{AgentDoc, DrainRequest};
+pub use agent::{AgentDoc, DrainRequest, PresenceDoc};
 pub(crate) use kinds::string_enum;
 pub use kinds::*;
 pub use parts::*;
