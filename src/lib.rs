@@ -98,8 +98,8 @@
 
 pub use vayu_core::{
     assign, breaker, condition, console, cron, graph, lanes, layout, lifecycle, model, protocol,
-    resource, retention, retry, review, scaling, schedule, schema, spread, success, team, time,
-    workflow,
+    resource, retention, retry, review, ring, scaling, schedule, schema, spread, success, team,
+    time, workflow,
 };
 
 pub mod agent;

@@ -393,12 +393,12 @@ async fn offline_needs_two_of_the_agents_own_beats() {
     };
     denied(
         "a peer marks offline an agent that beats every 10 s, 2.5 s after its beat",
-        peer.mark_agent_offline(&doc("slow").await),
+        peer.mark_agent_offline(&doc("slow").await, None),
     )
     .await;
     allowed(
         "a peer marks offline an agent that beats every second, 2.5 s after its beat",
-        peer.mark_agent_offline(&doc("fast").await),
+        peer.mark_agent_offline(&doc("fast").await, None),
     )
     .await;
     w.done("offline");

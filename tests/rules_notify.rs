@@ -272,7 +272,7 @@ async fn a_peer_marked_offline_makes_one_event() {
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     allowed(
         "a silent peer marked offline",
-        a2.mark_agent_offline(&early),
+        a2.mark_agent_offline(&early, None),
     )
     .await;
     let events = w

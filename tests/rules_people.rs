@@ -432,14 +432,14 @@ async fn an_agent_writes_only_its_own_document_and_marks_only_silent_peers_offli
     let fresh = peer_doc().await;
     denied(
         "a peer marks an agent offline right after its heartbeat",
-        a2.mark_agent_offline(&fresh),
+        a2.mark_agent_offline(&fresh, None),
     )
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let silent = peer_doc().await;
     denied(
         "a person marks an agent offline",
-        alice.mark_agent_offline(&silent),
+        alice.mark_agent_offline(&silent, None),
     )
     .await;
     let mut more = silent.clone();
@@ -455,7 +455,7 @@ async fn an_agent_writes_only_its_own_document_and_marks_only_silent_peers_offli
     denied("a peer changes more than the status", sneaky).await;
     allowed(
         "a peer marks a silent agent offline",
-        a2.mark_agent_offline(&silent),
+        a2.mark_agent_offline(&silent, None),
     )
     .await;
     w.done("agents");

@@ -309,7 +309,7 @@ pub async fn confirm_offline(
     peer_id: &str,
     seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
 ) -> Result<bool> {
-    match store.mark_agent_offline(seen).await {
+    match store.mark_agent_offline(seen, None).await {
         Ok(()) => {
             tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
             Ok(true)

@@ -1,11 +1,12 @@
-//! Agent documents (`agents/{id}`): an agent's own heartbeat write, a
-//! peer marking it offline, a person asking it to drain, and reading them.
+//! Agent documents (`agents/{id}`): an agent's own registration and
+//! heartbeat (`presence/{id}`), a peer marking it offline, a person asking
+//! it to drain, and reading them.
 
 use super::{Precondition, Store, server_time, string_value};
 use crate::error::Result;
 use crate::layout;
 use crate::metrics::OpCounters;
-use crate::model::AgentDoc;
+use crate::model::{AgentDoc, PresenceDoc};
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
 
 impl Store {
@@ -79,11 +80,52 @@ impl Store {
         Ok(())
     }
 
+    /// An agent's beat: its whole presence document, stamped with the
+    /// server's time.
+    pub async fn beat(&self, presence: &PresenceDoc) -> Result<()> {
+        let mut doc = self.encode(&layout::presence_doc(&presence.agent_id), presence)?;
+        // Set by the transform; a field may not be in both.
+        doc.fields.remove("beat_at");
+        let write = pb::Write {
+            operation: Some(pb::write::Operation::Update(doc)),
+            update_transforms: vec![server_time("beat_at")],
+            ..Default::default()
+        };
+        self.commit(vec![write]).await?;
+        OpCounters::add(&self.counters.presence_writes, 1);
+        Ok(())
+    }
+
+    pub async fn get_presence(&self, agent_id: &str) -> Result<Option<PresenceDoc>> {
+        let docs = self
+            .batch_get(vec![self.name(&layout::presence_doc(agent_id))])
+            .await?;
+        docs.into_iter()
+            .next()
+            .flatten()
+            .as_ref()
+            .map(Store::decode)
+            .transpose()
+    }
+
+    pub async fn list_presence(&self) -> Result<Vec<PresenceDoc>> {
+        let docs = self
+            .run_query("", layout::PRESENCE, None, vec![], None)
+            .await?;
+        docs.iter().map(Store::decode).collect()
+    }
+
     /// Marks a peer's document offline, only if it is still the version
     /// `seen` (so of the agents that notice a death, one writes). Touches
     /// nothing but `status`. The `agent_offline` event commits with it,
-    /// keyed by the heartbeat every racing agent saw.
-    pub async fn mark_agent_offline(&self, seen: &pb::Document) -> Result<()> {
+    /// keyed by `last_beat`, the peer's last beat every racing watcher saw
+    /// (its presence's, or its registration's `last_heartbeat` for an
+    /// agent that never beat in `presence`).
+    pub async fn mark_agent_offline(
+        &self,
+        seen: &pb::Document,
+        last_beat: Option<crate::model::Time>,
+    ) -> Result<()> {
         let mut fields = std::collections::HashMap::new();
         fields.insert("status".to_string(), string_value("offline"));
         let write = pb::Write {
@@ -101,7 +143,7 @@ impl Store {
                 .and_then(Precondition::into_pb),
             ..Default::default()
         };
-        let event = heartbeat_of(seen).map(|hb| {
+        let event = last_beat.or_else(|| heartbeat_of(seen)).map(|hb| {
             let id = seen.name.rsplit('/').next().unwrap_or_default();
             crate::notify::Event::agent_offline(id, hb)
         });
