@@ -152,23 +152,41 @@ impl Store {
         Ok(())
     }
 
+    /// Every agent as people see it: its registration, brought up to date
+    /// by its latest beat ([`AgentDoc::with_presence`]). Two queries.
     pub async fn list_agents(&self) -> Result<Vec<AgentDoc>> {
         let docs = self
             .run_query("", layout::AGENTS, None, vec![], None)
             .await?;
-        docs.iter().map(Store::decode).collect()
+        let mut beats: std::collections::HashMap<String, PresenceDoc> = (self.list_presence())
+            .await?
+            .into_iter()
+            .map(|p| (p.agent_id.clone(), p))
+            .collect();
+        (docs.iter())
+            .map(|d| {
+                let a: AgentDoc = Store::decode(d)?;
+                let beat = beats.remove(&a.agent_id);
+                Ok(a.with_presence(beat.as_ref()))
+            })
+            .collect()
     }
 
+    /// One agent as people see it ([`Store::list_agents`]): one read of
+    /// two documents.
     pub async fn get_agent(&self, agent_id: &str) -> Result<Option<AgentDoc>> {
-        let docs = self
-            .batch_get(vec![self.name(&layout::agent_doc(agent_id))])
-            .await?;
-        docs.into_iter()
-            .next()
-            .flatten()
-            .as_ref()
-            .map(Store::decode)
-            .transpose()
+        let names = vec![
+            self.name(&layout::agent_doc(agent_id)),
+            self.name(&layout::presence_doc(agent_id)),
+        ];
+        let mut docs = self.batch_get(names).await?.into_iter();
+        let (registration, beat) = (docs.next().flatten(), docs.next().flatten());
+        let Some(registration) = registration else {
+            return Ok(None);
+        };
+        let beat: Option<PresenceDoc> = beat.as_ref().map(Store::decode).transpose()?;
+        let a: AgentDoc = Store::decode(&registration)?;
+        Ok(Some(a.with_presence(beat.as_ref())))
     }
 }
 

@@ -88,3 +88,102 @@ pub struct PresenceDoc {
     pub completed_count: i64,
     pub failed_count: i64,
 }
+
+impl AgentDoc {
+    /// The agent as people see it: its registration, with what its latest
+    /// beat says (load, current tasks, busy, and the beat's time as
+    /// `last_heartbeat`). A beat of another incarnation is an earlier
+    /// run's, and says nothing about this one; an older agent that beats
+    /// in its registration alone has no presence to add.
+    pub fn with_presence(mut self, beat: Option<&PresenceDoc>) -> AgentDoc {
+        let Some(p) = beat.filter(|p| p.incarnation == self.incarnation) else {
+            return self;
+        };
+        if p.beat_at > self.last_heartbeat {
+            self.last_heartbeat = p.beat_at;
+        }
+        self.heartbeat_ms = p.heartbeat_ms;
+        self.current_tasks = p.current_tasks.clone();
+        (self.cpu_usage, self.memory_usage, self.rss_mb) = (p.cpu_usage, p.memory_usage, p.rss_mb);
+        (self.completed_count, self.failed_count) = (p.completed_count, p.failed_count);
+        if p.busy && self.status == Some(AgentState::Online) {
+            self.status = Some(AgentState::Busy);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Option<Time> {
+        Time::from_parts(s, 0)
+    }
+
+    fn registered() -> AgentDoc {
+        AgentDoc {
+            agent_id: "a".into(),
+            status: Some(AgentState::Online),
+            incarnation: "run-2".into(),
+            last_heartbeat: at(1_000),
+            heartbeat_ms: 5_000,
+            ..AgentDoc::default()
+        }
+    }
+
+    fn beat(incarnation: &str, busy: bool) -> PresenceDoc {
+        PresenceDoc {
+            agent_id: "a".into(),
+            incarnation: incarnation.into(),
+            beat_at: at(2_000),
+            heartbeat_ms: 1_000,
+            busy,
+            current_tasks: vec!["t1".into()],
+            cpu_usage: 12.5,
+            completed_count: 7,
+            ..PresenceDoc::default()
+        }
+    }
+
+    #[test]
+    fn a_beat_brings_the_registration_up_to_date() {
+        let seen = registered().with_presence(Some(&beat("run-2", true)));
+        assert_eq!(seen.last_heartbeat, at(2_000));
+        assert_eq!(seen.status, Some(AgentState::Busy));
+        assert_eq!(seen.current_tasks, ["t1"]);
+        assert_eq!(
+            (seen.cpu_usage, seen.completed_count, seen.heartbeat_ms),
+            (12.5, 7, 1_000)
+        );
+    }
+
+    #[test]
+    fn an_offline_agent_stays_offline_and_an_idle_one_online() {
+        let mut off = registered();
+        off.status = Some(AgentState::Offline);
+        let seen = off.with_presence(Some(&beat("run-2", true)));
+        assert_eq!(seen.status, Some(AgentState::Offline));
+        let idle = registered().with_presence(Some(&beat("run-2", false)));
+        assert_eq!(idle.status, Some(AgentState::Online));
+    }
+
+    #[test]
+    fn an_earlier_runs_beat_or_none_changes_nothing() {
+        assert_eq!(
+            registered().with_presence(Some(&beat("run-1", true))),
+            registered()
+        );
+        assert_eq!(registered().with_presence(None), registered());
+    }
+
+    #[test]
+    fn an_older_beat_keeps_the_newer_registration_time() {
+        let mut old = beat("run-2", false);
+        old.beat_at = at(500);
+        assert_eq!(
+            registered().with_presence(Some(&old)).last_heartbeat,
+            at(1_000)
+        );
+    }
+}
