@@ -959,7 +959,7 @@ async fn failover_a_peer_that_heartbeated_since_is_not_taken_over() {
         .await
         .expect("a heartbeat");
 
-    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen)
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen, None)
         .await
         .expect("Firestore answers");
     assert!(!confirmed, "it heartbeated after we looked: alive");
@@ -971,7 +971,7 @@ async fn failover_a_peer_that_heartbeated_since_is_not_taken_over() {
     assert_eq!(now_doc.status, Some(AgentState::Online), "not marked");
 
     let fresh = read().await;
-    let confirmed = vayu::agent::confirm_offline(&store, "peer", &fresh)
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &fresh, None)
         .await
         .expect("Firestore answers");
     assert!(confirmed, "quiet since the version seen: marked");
@@ -982,7 +982,7 @@ async fn failover_a_peer_that_heartbeated_since_is_not_taken_over() {
         .expect("there");
     assert_eq!(now_doc.status, Some(AgentState::Offline));
 
-    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen)
+    let confirmed = vayu::agent::confirm_offline(&store, "peer", &seen, None)
         .await
         .expect("Firestore answers");
     assert!(

@@ -79,7 +79,8 @@ impl Agent {
 
     pub(super) fn live_offers(&self) -> Vec<Offer> {
         let healthy_for = self.health.healthy_for();
-        peers::live_offers(&self.offer, &self.peers, self.stale_after, healthy_for)
+        let watched = &self.watch.ids;
+        peers::live_offers(&self.offer, &self.peers, watched, self.stale_after, healthy_for)
     }
 
     /// The split of the lanes follows the live peers: listen again when our
@@ -88,6 +89,7 @@ impl Agent {
         if !std::mem::take(&mut self.recheck_lanes) {
             return;
         }
+        self.follow_ring().await;
         let lanes = peers::my_lanes(&self.cfg.agent_id, &self.live_offers());
         if lanes == self.queue.lanes {
             return;

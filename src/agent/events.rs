@@ -23,6 +23,8 @@ pub(super) enum Event {
     },
     /// A change to the agents collection (`None`: the listener stopped).
     Peer(Option<ListenEvent>),
+    /// A watched peer's presence (`None`: the listener stopped).
+    Presence(Option<ListenEvent>),
     TakenOver(std::result::Result<(String, bool), JoinError>),
     BackgroundDone,
     /// The heartbeat interval ticked.
@@ -52,6 +54,7 @@ impl Agent {
             }
             first = self.queue.events.recv() => self.queue.drain(first),
             event = self.peer_events.recv() => Event::Peer(event),
+            event = self.watch.events.recv() => Event::Presence(event),
             Some(_) = self.background.join_next(), if !self.background.is_empty() => {
                 Event::BackgroundDone
             }

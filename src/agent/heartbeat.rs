@@ -1,7 +1,9 @@
-//! The agent's document, `agents/{id}`: written at start, on every tick
-//! (the heartbeat peers judge it by), and offline at the end. A tick is
-//! also when the agent looks at the time: the sweep for documents typed
-//! into the console, due schedule ticks, and peers that went quiet.
+//! The agent's beat (`presence/{id}`, `presence.rs`) on every tick, and
+//! its registration (`agents/{id}`): written at start, again when what it
+//! can run changes or a watcher marked it offline while it lives, and
+//! offline at the end. A tick is also when the agent looks at the time:
+//! the sweep for documents typed into the console, due schedule ticks,
+//! and watched peers that went quiet.
 
 use super::*;
 
@@ -9,7 +11,10 @@ use super::*;
 /// except the CPU sample.
 pub(super) struct Card {
     /// Tells this run from a previous one under the same id.
-    incarnation: String,
+    pub(super) incarnation: String,
+    /// What the registration last written says the agent can run
+    /// ([`registration_key`]): written again when it changes.
+    pub(super) registered: Vec<String>,
     started: crate::time::Time,
     cpu: sysinfo::CpuSampler,
 }
@@ -18,6 +23,7 @@ impl Card {
     pub(super) fn new() -> Card {
         Card {
             incarnation: uuid::Uuid::new_v4().to_string(),
+            registered: vec![],
             started: now(),
             cpu: sysinfo::CpuSampler::default(),
         }
@@ -83,25 +89,41 @@ impl Agent {
         self.take_over_quiet_peers();
         self.maybe_sweep_expired_once();
         self.publish();
-        let state = if self.running.is_empty() {
-            AgentState::Online
-        } else {
-            AgentState::Busy
-        };
-        let doc = self.agent_doc(state);
+        let beat = self.presence();
+        let registration = self.registration_due();
         // In the background: a frozen Firestore must not stall claims,
         // listener events or shutdown. One at a time.
         if !self.health.begin() {
             return;
         }
         let (store, health) = (self.store.clone(), self.health.clone());
+        let reregister = self.reregister.clone();
         self.background.spawn(async move {
-            let result = store.heartbeat_agent(&doc).await;
+            if let Some(doc) = registration
+                && let Err(e) = store.heartbeat_agent(&doc).await
+            {
+                tracing::warn!(error = %e, "could not write the agent's registration; again at the next beat");
+                reregister.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let result = store.beat(&beat).await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "heartbeat failed");
             }
             health.end(result.is_ok());
         });
+    }
+
+    /// The registration to write with this beat, if it changed (a skill
+    /// learned) or must be written again (`reregister`); `None` most of
+    /// the time, which is the point of beating apart (`presence.rs`).
+    fn registration_due(&mut self) -> Option<AgentDoc> {
+        let key = registration_key(&self.cfg);
+        let again = (self.reregister).swap(false, std::sync::atomic::Ordering::Relaxed);
+        if key == self.card.registered && !again {
+            return None;
+        }
+        self.card.registered = key;
+        Some(self.agent_doc(AgentState::Online))
     }
 
     /// The owner of lane 0 looks for documents no lane listener sees, and
@@ -195,6 +217,15 @@ async fn sweep_expired(store: &Store, me: &str, sight: &Sight, why: &str) {
         }
         Err(e) => tracing::warn!(error = %e, "the sweep of expired leases failed"),
     }
+}
+
+/// What the agent can run, as its registration says it: the capabilities
+/// it advertises, then its learned skills.
+pub(super) fn registration_key(cfg: &AgentConfig) -> Vec<String> {
+    let mut key = cfg.advertised();
+    key.push(String::new());
+    key.extend(cfg.skills.list());
+    key
 }
 
 /// The task types the handlers cover, sorted; `*` for a default handler.

@@ -21,9 +21,10 @@
 //!   pile; the claim's answer;
 //! - [`runner`] and [`guard`]: run it, renewing the lease, reporting
 //!   progress and finishing the task;
-//! - [`heartbeat`] and [`health`]: the agent's document, every tick;
-//! - [`peers`] and [`recovery`]: the other agents, and taking over the
-//!   work of dead ones;
+//! - [`heartbeat`] and [`health`]: the agent's beat every tick, and its
+//!   registration when it changes;
+//! - [`peers`], [`presence`] and [`recovery`]: the other agents, the
+//!   beats of the two it watches, and taking over the work of dead ones;
 //! - [`intake`]: documents typed into the console;
 //! - [`reviewer`]: the agent's reviews (self-checks, peer reviews, test
 //!   runs) of tasks in review, one at a time beside its runs;
@@ -48,6 +49,7 @@ mod intake;
 mod pages;
 mod parking;
 mod peers;
+mod presence;
 mod queue;
 mod recovery;
 mod reviewer;
@@ -121,6 +123,7 @@ impl Agent {
             Event::RunFinished(joined) => self.on_run_finished(joined),
             Event::Queue { events, closed } => return self.on_queue(events, closed),
             Event::Peer(event) => return self.on_peer(event),
+            Event::Presence(event) => return self.on_presence(event),
             Event::TakenOver(joined) => self.on_taken_over(joined),
             Event::BackgroundDone => {}
             Event::Tick => self.on_tick(),

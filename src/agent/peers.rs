@@ -4,17 +4,26 @@
 use super::*;
 use recovery::Pass;
 
-/// A peer as the agents listener last showed it.
+/// A peer as the agents listener (its registration) and, while watched,
+/// the presence listener (its beats) last showed it.
 pub(super) struct Peer {
     pub(super) doc: firestore::gcloud_sdk::google::firestore::v1::Document,
     /// What it can run, from its document (`None` if it does not parse).
     pub(super) offer: Option<Offer>,
-    /// It says it is offline (it shut down, or a peer found it dead), or
-    /// its last heartbeat (server time) was long ago when we first saw it:
-    /// a crashed agent's document from an earlier run.
+    /// Its registration says it is offline (it shut down, or a watcher
+    /// found it dead).
     pub(super) offline: bool,
-    /// When its document last changed, by this agent's clock: peers'
-    /// clocks are not trusted for liveness.
+    /// Its last sign of life (registration or beat, server time) was long
+    /// ago when last seen: a crashed agent's document from an earlier run.
+    pub(super) silent: bool,
+    /// Its run, to tell a restart under the same id.
+    incarnation: String,
+    /// The last beat seen of this run (server time), while watched or at
+    /// the start.
+    pub(super) beat: Option<crate::model::Time>,
+    /// When it last showed a sign of life, by this agent's clock (peers'
+    /// clocks are not trusted for liveness); reset when it comes into
+    /// watch.
     pub(super) changed: Instant,
     /// Whether this agent already took over its work since it went quiet.
     pub(super) taken_over: bool,
@@ -27,31 +36,50 @@ impl Peer {
         stale_after: Duration,
     ) -> Peer {
         let parsed = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc).ok();
-        // Twice the staleness, so that clock skew between this machine and
-        // the server cannot make a live peer look dead.
-        let long_silent = |a: &AgentDoc| {
-            a.last_heartbeat.is_some_and(|t| {
-                crate::model::millis_between(t, now()) > 2 * stale_after.as_millis() as i64
-            })
-        };
-        let offline = parsed
-            .as_ref()
-            .is_some_and(|a| a.status == Some(AgentState::Offline) || long_silent(a));
+        let incarnation = parsed.as_ref().map(|a| a.incarnation.clone()).unwrap_or_default();
+        let same_run = previous.filter(|p| p.incarnation == incarnation);
+        let beat = same_run.and_then(|p| p.beat);
+        let registered = parsed.as_ref().and_then(|a| a.last_heartbeat);
+        let offline = (parsed.as_ref()).is_some_and(|a| a.status == Some(AgentState::Offline));
         Peer {
             offer: parsed.as_ref().map(Offer::of_agent),
             offline,
+            silent: presence::long_ago(registered.max(beat), stale_after),
+            incarnation,
+            beat,
             changed: Instant::now(),
             taken_over: offline && previous.is_some_and(|p| p.taken_over),
             doc,
         }
     }
 
-    /// Counted in the split of the lanes: it says it is up, and it has
-    /// written within `stale_after` of this agent's own heartbeats last
-    /// succeeding for that long (while we cannot reach Firestore, nobody
-    /// looks dead to us).
-    pub(super) fn is_live(&self, stale_after: Duration, healthy_for: Duration) -> bool {
-        !self.offline && self.changed.elapsed().min(healthy_for) <= stale_after
+    /// Its presence showed a beat (of this run: an earlier run's beat
+    /// says nothing about this one).
+    pub(super) fn on_beat(&mut self, beat: &crate::model::PresenceDoc, stale_after: Duration) {
+        if beat.incarnation != self.incarnation || beat.beat_at <= self.beat {
+            return;
+        }
+        self.beat = beat.beat_at;
+        self.silent = presence::long_ago(self.beat, stale_after);
+        if !self.silent {
+            self.changed = Instant::now();
+        }
+    }
+
+    /// Counted in the split of the lanes: its registration says it is up,
+    /// and, when this agent watches it, it has beaten within `stale_after`
+    /// of this agent's own beats last succeeding for that long (while we
+    /// cannot reach Firestore, nobody looks dead to us). A peer nobody
+    /// here watches is up until its watchers mark it offline.
+    pub(super) fn is_live(&self, stale_after: Duration, healthy_for: Duration, watched: bool) -> bool {
+        !self.offline
+            && !self.silent
+            && (!watched || self.changed.elapsed().min(healthy_for) <= stale_after)
+    }
+
+    /// A watched peer whose silence has lasted: time to mark it offline.
+    fn quiet(&self, stale_after: Duration) -> bool {
+        !self.offline && (self.silent || self.changed.elapsed() > stale_after)
     }
 }
 
@@ -62,11 +90,14 @@ async fn take_over_quiet(
     store: &Store,
     me: &str,
     peer_id: &str,
-    seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+    (seen, beat): (
+        &firestore::gcloud_sdk::google::firestore::v1::Document,
+        Option<crate::model::Time>,
+    ),
     max_wait: Duration,
     sight: &Sight,
 ) -> bool {
-    match recovery::confirm_offline(store, peer_id, seen).await {
+    match recovery::confirm_offline(store, peer_id, seen, beat).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(peer = %peer_id, "a quiet peer heartbeated after all; not taking over");
@@ -98,13 +129,13 @@ async fn take_over_quiet(
 pub(super) fn live_offers(
     me: &Offer,
     peers: &HashMap<String, Peer>,
+    watched: &[String],
     stale_after: Duration,
     healthy_for: Duration,
 ) -> Vec<Offer> {
-    let mut out: Vec<Offer> = peers
-        .values()
-        .filter(|p| p.is_live(stale_after, healthy_for))
-        .filter_map(|p| p.offer.clone())
+    let mut out: Vec<Offer> = (peers.iter())
+        .filter(|(id, p)| p.is_live(stale_after, healthy_for, watched.contains(id)))
+        .filter_map(|(_, p)| p.offer.clone())
         .collect();
     out.push(me.clone());
     out
@@ -184,8 +215,8 @@ impl Agent {
         ControlFlow::Continue(())
     }
 
-    /// Our own document changed: a person may have asked us to drain
-    /// (`vayu agent drain`). Then the loop ends like a shutdown, with the
+    /// Our own registration changed: a watcher may have marked us offline,
+    /// or a person asked us to drain (`vayu agent drain`). Then the loop ends like a shutdown, with the
     /// drain's grace period for running tasks to finish before they are
     /// handed back to the queue.
     fn on_own_doc(
@@ -195,6 +226,13 @@ impl Agent {
         let Ok(me) = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(doc) else {
             return ControlFlow::Continue(());
         };
+        // A watcher found this agent silent (a long pause, a partition)
+        // and marked it offline. Its tasks may be taken over, which their
+        // leases' epochs fence; but it lives: it registers again.
+        if me.status == Some(AgentState::Offline) && me.incarnation == self.card.incarnation {
+            tracing::warn!("a peer marked this agent offline; registering again");
+            (self.reregister).store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let Some(drain) = me.drain else {
             return ControlFlow::Continue(());
         };
@@ -203,7 +241,9 @@ impl Agent {
         ControlFlow::Break(())
     }
 
-    /// Takes over every peer silent for longer than `stale_after`, once.
+    /// Takes over every watched peer silent for longer than `stale_after`,
+    /// once. (Its other watcher may too: the mark is conditional, and a
+    /// requeue is a conditional commit that one of them wins.)
     ///
     /// A peer's silence proves nothing while this agent cannot reach
     /// Firestore itself (everyone looks dead after an outage): peers are
@@ -213,16 +253,21 @@ impl Agent {
         if !sight.clear() {
             return;
         }
-        for (peer_id, peer) in self.peers.iter_mut() {
-            if peer.taken_over || peer.changed.elapsed() <= self.stale_after {
+        for peer_id in &self.watch.ids {
+            let Some(peer) = self.peers.get_mut(peer_id) else {
+                continue;
+            };
+            if peer.taken_over || !peer.quiet(self.stale_after) {
                 continue;
             }
             peer.taken_over = true;
             let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
             let (peer_id, seen, max_wait) = (peer_id.clone(), peer.doc.clone(), self.cfg.lease * 2);
+            let beat = peer.beat;
             let sight = sight.clone();
             self.takeovers.spawn(async move {
-                let settled = take_over_quiet(&store, &me, &peer_id, &seen, max_wait, &sight).await;
+                let settled =
+                    take_over_quiet(&store, &me, &peer_id, (&seen, beat), max_wait, &sight).await;
                 (peer_id, settled)
             });
         }

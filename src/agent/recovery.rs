@@ -1,12 +1,13 @@
 //! Taking over the work of agents that died, with no leader.
 //!
-//! Every agent listens to the `agents` collection. A peer whose document has
-//! not changed for longer than a lease plus a heartbeat has stopped
-//! heartbeating: it was killed, its machine died, or it is cut off. Any
-//! agent that notices:
-//! 1. marks the peer's document `offline`, conditional on the version it
-//!    saw ([`confirm_offline`]): a peer that wrote since is alive after all
-//!    (our listener lagged), and keeps its tasks;
+//! Every agent watches the beats of the next two agents in the ring of
+//! registered agents (`presence.rs`). A watched peer that has not beaten
+//! for longer than a lease plus a heartbeat has stopped: it was killed,
+//! its machine died, or it is cut off. Its watchers (either, or both):
+//! 1. mark the peer's registration `offline`, conditional on the version
+//!    they saw ([`confirm_offline`]), which the rules allow only when its
+//!    last beat is old: a peer that beat since is alive after all (our
+//!    listener lagged), and keeps its tasks;
 //! 2. finds the peer's tasks in the active pile and moves each one whose
 //!    lease has expired back to the queue, raising the epoch (which fences
 //!    the old holder) and `retry_count` (a task that kills its agents over
@@ -23,7 +24,7 @@
 //! agent was down at once).
 
 use super::health::Sight;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::Pile;
 use crate::lifecycle::Status;
 use crate::model::{ControlRequest, Lease, Task, millis_between, now};
@@ -308,8 +309,9 @@ pub async fn confirm_offline(
     store: &Store,
     peer_id: &str,
     seen: &firestore::gcloud_sdk::google::firestore::v1::Document,
+    beat: Option<crate::model::Time>,
 ) -> Result<bool> {
-    match store.mark_agent_offline(seen, None).await {
+    match store.mark_agent_offline(seen, beat).await {
         Ok(()) => {
             tracing::info!(peer = %peer_id, "a peer stopped heartbeating; marked it offline");
             Ok(true)
@@ -318,6 +320,13 @@ pub async fn confirm_offline(
             .get_agent(peer_id)
             .await?
             .is_some_and(|a| a.status == Some(crate::model::AgentState::Offline))),
+        // The rules judge the silence by the peer's presence, which may
+        // show a beat this agent has not seen (it watched the peer only
+        // since a moment ago): alive after all.
+        Err(Error::PermissionDenied(why)) => match store.get_presence(peer_id).await? {
+            Some(p) if p.beat_at > beat => Ok(false),
+            _ => Err(Error::PermissionDenied(why)),
+        },
         Err(e) => Err(e),
     }
 }

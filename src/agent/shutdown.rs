@@ -7,6 +7,7 @@ impl Agent {
     pub(super) async fn shut_down(mut self) -> AgentReport {
         self.queue.close().await;
         self.peers_listener.stop().await;
+        self.watch.close().await;
         self.background.abort_all();
         self.takeovers.abort_all();
         if let Some(s) = self.sweep.take() {
@@ -98,8 +99,8 @@ impl Agent {
                     }
                 }
                 _ = beat.tick() => {
-                    let doc = self.agent_doc(AgentState::Busy);
-                    let write = self.store.heartbeat_agent(&doc);
+                    let presence = self.presence();
+                    let write = self.store.beat(&presence);
                     if let Err(e) = tokio::time::timeout(self.cfg.heartbeat, write).await {
                         tracing::debug!(error = %e, "a heartbeat while finishing timed out");
                     }

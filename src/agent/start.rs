@@ -36,6 +36,7 @@ impl Agent {
         };
         let report = AgentReport::default();
         let mut card = Card::new();
+        card.registered = heartbeat::registration_key(&cfg);
         let online = card.doc(&cfg, &report, AgentState::Online, &HashMap::new());
         register(&store, &online).await?;
         tracing::info!(agent = %cfg.agent_id, endpoint = store.endpoint(), "agent online");
@@ -44,9 +45,17 @@ impl Agent {
         // else is live.
         let stale_after = cfg.lease + cfg.heartbeat;
         let (peers_listener, mut peer_events) = listen_agents(&store);
-        let peers = peers::first_snapshot(&cfg.agent_id, &mut peer_events, stale_after).await;
+        let mut peers = peers::first_snapshot(&cfg.agent_id, &mut peer_events, stale_after).await;
+        seed_beats(&store, &mut peers, stale_after).await;
+        let registered: Vec<String> = (peers.iter())
+            .filter(|(_, p)| !p.offline)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut watched = crate::ring::watched(&cfg.agent_id, &registered);
+        watched.sort();
+        let watch = presence::Watch::open(&store, watched);
         let offer = cfg.offer();
-        let live = peers::live_offers(&offer, &peers, stale_after, Duration::ZERO);
+        let live = peers::live_offers(&offer, &peers, &watch.ids, stale_after, Duration::ZERO);
         let queue = Queue::open(
             &store,
             &cfg.agent_id,
@@ -89,6 +98,8 @@ impl Agent {
             peers_listener,
             peer_events,
             peers,
+            watch,
+            reregister: Arc::default(),
             stale_after,
             health: health.clone(),
             recheck_lanes: false,
@@ -142,6 +153,24 @@ async fn register(store: &Store, online: &AgentDoc) -> Result<()> {
             tracing::warn!(error = %e, ?wait, "registering the agent failed; retrying");
         })
         .await
+}
+
+/// Every peer's last beat, read once at the start (one read a peer): a
+/// registration left by a crashed run says it is online, and only its
+/// beat shows it has been silent for long, which keeps it out of the
+/// split of the lanes from the first moment. Unreadable is not fatal:
+/// its watchers find it silent soon.
+async fn seed_beats(store: &Store, peers: &mut HashMap<String, Peer>, stale_after: Duration) {
+    match store.list_presence().await {
+        Ok(beats) => {
+            for beat in beats {
+                if let Some(p) = peers.get_mut(&beat.agent_id) {
+                    p.on_beat(&beat, stale_after);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not read the peers' beats"),
+    }
 }
 
 fn listen_agents(store: &Store) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {

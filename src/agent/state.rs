@@ -58,6 +58,11 @@ pub(super) struct Agent {
     pub(super) peers_listener: Listener,
     pub(super) peer_events: tokio::sync::mpsc::Receiver<ListenEvent>,
     pub(super) peers: HashMap<String, Peer>,
+    /// The peers whose beats this agent watches (`presence.rs`).
+    pub(super) watch: presence::Watch,
+    /// The registration is to be written again at the next tick: a
+    /// watcher marked this live agent offline, or the last write failed.
+    pub(super) reregister: Arc<std::sync::atomic::AtomicBool>,
     /// A peer silent for this long is dead: a lease plus a heartbeat.
     pub(super) stale_after: Duration,
     pub(super) health: Health,

@@ -139,7 +139,8 @@ impl Worker {
                 match &event {
                     ListenEvent::Upsert(_) => {
                         OpCounters::add(&self.counters.listener_reads, 1);
-                        if self.spec.collection_id == crate::layout::AGENTS {
+                        let c = self.spec.collection_id.as_str();
+                        if c == crate::layout::AGENTS || c == crate::layout::PRESENCE {
                             OpCounters::add(&self.counters.presence_reads, 1);
                         }
                     }

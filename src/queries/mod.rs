@@ -211,6 +211,20 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "every agent's beat (`vayu agent list`, an agent's start)",
+            site: "src/store/agents.rs",
+            collection_id: layout::PRESENCE,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
+            name: "an agent watches the beats of its two successors in the ring",
+            site: "src/agent/presence.rs",
+            collection_id: layout::PRESENCE,
+            filter: Some(store::field_in("agent_id", &["agent-2", "agent-3"])),
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "one agent's history, every type (`vayu agent workload`)",
             site: "src/history.rs",
             collection_id: layout::METRICS,
@@ -376,6 +390,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
 /// [`declared_queries`] and count it here.
 pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/agent/intake.rs", 1),
+    ("src/agent/presence.rs", 1),
     ("src/agent/queue.rs", 1),
     ("src/agent/recovery.rs", 2),
     ("src/agent/runner/broadcast.rs", 1),
@@ -393,7 +408,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),
     ("src/schedules/watch.rs", 1),
-    ("src/store/agents.rs", 1),
+    ("src/store/agents.rs", 2),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
     ("src/store/workflows.rs", 1),
