@@ -1,5 +1,6 @@
-//! The web dashboard's Rust side (issue 17): the page's ageing equals the
-//! agents' (the vectors dashboard/tests/unit.mjs checks too), and `vayu
+//! The web dashboard's Rust side (issue 17): the page's ageing and its
+//! merge of an agent's registration with its presence equal the core's
+//! (the vectors dashboard/tests/unit.mjs checks too), and `vayu
 //! dashboard` serves the site and its config, or refuses a bad config with
 //! exit 64. The browser tests themselves are dashboard/tests (test.sh).
 //! No emulator: the server makes no Firestore call.
@@ -8,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use vayu::assign::ageing;
-use vayu::model::{Priority, Task, TaskType, Time, time_add};
+use vayu::model::{AgentDoc, PresenceDoc, Priority, Task, TaskType, Time, time_add};
 
 fn vectors() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard/tests/vectors.json");
@@ -63,6 +64,37 @@ fn ageing_agrees_with_the_dashboards_shared_vectors() {
         .map(|x| x.as_str().expect("an id"))
         .collect();
     assert_eq!(order, want);
+}
+
+/// A vector's document with its times (seconds from the origin, or null)
+/// as `Time`s serialize, so serde reads it as the model.
+fn with_times(origin: i64, doc: &serde_json::Value) -> serde_json::Value {
+    let mut doc = doc.clone();
+    for k in ["last_heartbeat", "beat_at"] {
+        if let Some(s) = doc.get(k).and_then(serde_json::Value::as_i64) {
+            let t = Time::from_parts(origin + s, 0).expect("a valid time");
+            doc[k] = serde_json::to_value(t).expect("a time serializes");
+        }
+    }
+    doc
+}
+
+#[test]
+fn with_presence_agrees_with_the_dashboards_shared_vectors() {
+    let v = vectors();
+    let origin = v["origin_secs"].as_i64().expect("origin");
+    for c in v["presence"].as_array().expect("a list of cases") {
+        let name = c["name"].as_str().expect("a name");
+        let agent: AgentDoc = serde_json::from_value(with_times(origin, &c["agent"]))
+            .expect("the vector's agent is an AgentDoc");
+        let beat: Option<PresenceDoc> = serde_json::from_value(with_times(origin, &c["beat"]))
+            .expect("the vector's beat is a PresenceDoc");
+        let seen = serde_json::to_value(agent.with_presence(beat.as_ref())).expect("serializes");
+        let want = with_times(origin, &c["seen"]);
+        for (k, w) in want.as_object().expect("the fields seen") {
+            assert_eq!(&seen[k], w, "{name}: {k}");
+        }
+    }
 }
 
 /// `vayu dashboard` with `env`, killed on drop.

@@ -1,6 +1,7 @@
 // The task model as the dashboard needs it: mirrors core/src/lifecycle.rs,
-// core/src/layout.rs and core/src/assign/ageing.rs (tests/dashboard.rs and
-// dashboard/tests check the shared vectors in dashboard/tests/vectors.json).
+// core/src/layout.rs, core/src/assign/ageing.rs and core/src/model/agent.rs
+// `with_presence` (tests/dashboard.rs and dashboard/tests check the shared
+// vectors in dashboard/tests/vectors.json).
 
 /** Lifecycle states in board order (one column each). */
 export const STATUSES = [
@@ -81,6 +82,32 @@ export function claimOrder(tasks, now, step = AGE_STEP_MS) {
     }
     return 0;
   });
+}
+
+/** core/src/model/agent.rs `AgentDoc::with_presence`: the agent as people
+ * see it, its registration (`agents/{id}`) brought up to date by its latest
+ * beat (`presence/{id}`) when the beat is of the same incarnation. A beat of
+ * an earlier run, or none (an older agent beats in its registration alone),
+ * changes nothing. Times are epoch milliseconds (or null); returns a new
+ * object. */
+export function withPresence(agent, beat) {
+  if (!beat || (beat.incarnation ?? '') !== (agent.incarnation ?? '')) return agent;
+  const seen = {
+    ...agent,
+    // A field the beat lacks reads as serde's default, as in Rust.
+    heartbeat_ms: beat.heartbeat_ms ?? 0,
+    current_tasks: beat.current_tasks ?? [],
+    cpu_usage: beat.cpu_usage ?? 0,
+    memory_usage: beat.memory_usage ?? 0,
+    rss_mb: beat.rss_mb ?? 0,
+    completed_count: beat.completed_count ?? 0,
+    failed_count: beat.failed_count ?? 0,
+  };
+  if (beat.beat_at != null && (agent.last_heartbeat == null || beat.beat_at > agent.last_heartbeat)) {
+    seen.last_heartbeat = beat.beat_at;
+  }
+  if (beat.busy && agent.status === 'online') seen.status = 'busy';
+  return seen;
 }
 
 /** Whether an agent's heartbeat is stale: two of its declared heartbeats

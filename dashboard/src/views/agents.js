@@ -1,16 +1,16 @@
 // The agent availability matrix: agents against capabilities, with status,
-// current tasks, CPU and memory, last heartbeat and draining. One listener
-// on `agents` (a fleet is small). A dead agent writes nothing, so the page
+// current tasks, CPU and memory, last heartbeat and draining. Two listeners,
+// on `agents` and `presence` (a fleet is small), merged as `vayu agent
+// list` merges them (fleet.js). A dead agent writes nothing, so the page
 // judges staleness itself on a clock that ticks every second: an agent
 // that missed two of its declared heartbeats shows offline, the rule
 // peers use to mark it (firestore.rules `isMarkOffline`).
-import { collection, query, limit, doc, updateDoc, serverTimestamp } from 'firebase/firestore';
-import { getDb, watch, ms } from '../firebase.js';
+import { doc, updateDoc, serverTimestamp } from 'firebase/firestore';
+import { getDb } from '../firebase.js';
+import { watchAgents } from '../fleet.js';
 import { agentOffline } from '../model.js';
 import { h, clear, fmtAge, notice, showError } from '../ui.js';
 import { session } from '../session.js';
-
-export const AGENTS_MAX = 500;
 
 /** `vayu agent drain` (src/store/agents.rs `request_drain`): only `drain`
  * changes, naming the caller, at the server's time; an admin's only
@@ -30,10 +30,7 @@ export function mount(root) {
   root.append(h('h2', {}, 'Agents'),
     h('p', { class: 'hint' }, 'Offline when two heartbeats are missed, judged in this page every second.'),
     table);
-  const stop = watch(query(collection(getDb(), 'agents'), limit(AGENTS_MAX)), (snap) => {
-    agents = snap.docs.map((d) => d.data()).sort((a, b) => a.agent_id.localeCompare(b.agent_id));
-    render();
-  });
+  const stop = watchAgents((seen) => { agents = seen; render(); });
   const tick = setInterval(render, 1000);
 
   function render() {
@@ -43,8 +40,8 @@ export function mount(root) {
       caps.map((c) => h('th', { scope: 'col', class: 'cap' }, c)),
       ['Tasks', 'CPU', 'Memory', 'Last heartbeat', 'Drain'].map((x) => h('th', { scope: 'col' }, x)));
     const rows = agents.map((a) => {
-      const beat = ms(a.last_heartbeat);
-      const offline = agentOffline({ ...a, last_heartbeat: beat }, now);
+      const beat = a.last_heartbeat;
+      const offline = agentOffline(a, now);
       const status = offline ? 'offline' : a.drain ? 'draining' : a.status;
       const mine = new Set(a.capabilities || []);
       return h('tr', { 'data-agent': a.agent_id, 'data-status': status },

@@ -6,15 +6,17 @@
 //   left out, as core/src/success.rs does);
 // - queue depth over time: a count of the queue every 15 s while the page
 //   is open (there is no stored history of it);
-// - agent utilisation: running/concurrency from the agents' documents;
+// - agent utilisation: running/concurrency from the agents as people see
+//   them (registration and latest beat, fleet.js);
 // - time to assignment and first-time success: from a bounded sample, the
 //   newest 50 completed tasks (one page, not the pile).
-import { query, where, orderBy, limit, collection, getDocs, Timestamp } from 'firebase/firestore';
-import { getDb, count, ms, reads } from '../firebase.js';
+import { query, where, orderBy, limit, getDocs, Timestamp } from 'firebase/firestore';
+import { count, ms, reads } from '../firebase.js';
 import { STATUSES, pileOf } from '../model.js';
 import { h } from '../ui.js';
 import { pileCollection } from './board.js';
 import { chart } from '../charts.js';
+import { readAgents } from '../fleet.js';
 
 const HOURS = 12;
 const SAMPLE = 50;
@@ -52,8 +54,7 @@ export function mount(root) {
     charts.push(chart(panel('chart-throughput', 'Throughput per hour'), 'bar', hours.map((t) => `${new Date(t).getHours()}:00`),
       [{ label: 'completed', data: done }, { label: 'failed', data: failed }]));
 
-    const agents = (await getDocs(query(collection(getDb(), 'agents'), limit(500)))).docs.map((d) => d.data());
-    reads.documents += agents.length;
+    const agents = await readAgents();
     if (!live) return;
     charts.push(chart(panel('chart-agents', 'Agent utilisation (running / concurrency)'), 'bar', agents.map((a) => a.agent_id),
       [{ label: '% busy', data: agents.map((a) => Math.round(100 * (a.current_tasks || []).length / (a.concurrency || 1))) }]));
