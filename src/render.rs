@@ -6,11 +6,15 @@ use crate::model::{AgentDoc, AgentState, Task, Time, millis_between, now};
 use crate::store::Versioned;
 use std::fmt::Write as _;
 
-/// An agent whose heartbeat is older than three intervals' worth (30 s) is
+/// An agent whose last beat is older than 30 s, or than two of its own
+/// intervals when it beats more slowly (the rules' `isMarkOffline`), is
 /// offline, whatever its document last said: a killed agent cannot say so.
 pub fn effective_state(a: &AgentDoc, t_now: Time) -> AgentState {
+    let patience = (2 * a.heartbeat_ms).max(30_000);
     match a.last_heartbeat {
-        Some(hb) if millis_between(hb, t_now) <= 30_000 => a.status.unwrap_or(AgentState::Offline),
+        Some(hb) if millis_between(hb, t_now) <= patience => {
+            a.status.unwrap_or(AgentState::Offline)
+        }
         _ => AgentState::Offline,
     }
 }

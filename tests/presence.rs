@@ -57,7 +57,9 @@ async fn wait_agent(
 async fn reads_per_beat(n: usize) -> f64 {
     let (cfg, _store) = setup(&format!("beats-{n}")).await;
     let counters = Arc::new(OpCounters::default());
-    let configs = (0..n).map(|i| idle_agent(&format!("beat-{i:02}"))).collect();
+    let configs = (0..n)
+        .map(|i| idle_agent(&format!("beat-{i:02}")))
+        .collect();
     let fleet = Fleet::start_counted(&cfg, configs, Some(counters.clone())).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = counters.snapshot();
@@ -98,10 +100,17 @@ async fn a_live_agent_marked_offline_registers_again() {
         .flatten()
         .expect("registered");
     // As typed into the console: admin writes bypass the rules.
-    store.mark_agent_offline(&seen, None).await.expect("an admin write");
-    wait_agent(&store, "alive", Duration::from_secs(10), "online again", |a| {
-        a.status == Some(AgentState::Online)
-    })
+    store
+        .mark_agent_offline(&seen, None)
+        .await
+        .expect("an admin write");
+    wait_agent(
+        &store,
+        "alive",
+        Duration::from_secs(10),
+        "online again",
+        |a| a.status == Some(AgentState::Online),
+    )
     .await;
     assert!(fleet.all_running());
     fleet.stop().await;
@@ -148,7 +157,8 @@ async fn a_dead_agents_watchers_mark_it_offline_and_its_task_is_taken_over() {
     })
     .await;
     let offline_after = t0.elapsed();
-    let done = common::fleet::wait_status(&store, &task, Status::Completed, Duration::from_secs(30)).await;
+    let done =
+        common::fleet::wait_status(&store, &task, Status::Completed, Duration::from_secs(30)).await;
     println!(
         "w-0 offline {:.1} s after its death, its task completed {:.1} s after",
         offline_after.as_secs_f64(),

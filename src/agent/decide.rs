@@ -80,7 +80,13 @@ impl Agent {
     pub(super) fn live_offers(&self) -> Vec<Offer> {
         let healthy_for = self.health.healthy_for();
         let watched = &self.watch.ids;
-        peers::live_offers(&self.offer, &self.peers, watched, self.stale_after, healthy_for)
+        peers::live_offers(
+            &self.offer,
+            &self.peers,
+            watched,
+            self.stale_after,
+            healthy_for,
+        )
     }
 
     /// The split of the lanes follows the live peers: listen again when our

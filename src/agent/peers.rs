@@ -36,7 +36,10 @@ impl Peer {
         stale_after: Duration,
     ) -> Peer {
         let parsed = firestore::FirestoreDb::deserialize_doc_to::<AgentDoc>(&doc).ok();
-        let incarnation = parsed.as_ref().map(|a| a.incarnation.clone()).unwrap_or_default();
+        let incarnation = parsed
+            .as_ref()
+            .map(|a| a.incarnation.clone())
+            .unwrap_or_default();
         let same_run = previous.filter(|p| p.incarnation == incarnation);
         let beat = same_run.and_then(|p| p.beat);
         let registered = parsed.as_ref().and_then(|a| a.last_heartbeat);
@@ -71,7 +74,12 @@ impl Peer {
     /// of this agent's own beats last succeeding for that long (while we
     /// cannot reach Firestore, nobody looks dead to us). A peer nobody
     /// here watches is up until its watchers mark it offline.
-    pub(super) fn is_live(&self, stale_after: Duration, healthy_for: Duration, watched: bool) -> bool {
+    pub(super) fn is_live(
+        &self,
+        stale_after: Duration,
+        healthy_for: Duration,
+        watched: bool,
+    ) -> bool {
         !self.offline
             && !self.silent
             && (!watched || self.changed.elapsed().min(healthy_for) <= stale_after)
