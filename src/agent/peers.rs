@@ -27,6 +27,10 @@ pub(super) struct Peer {
     pub(super) changed: Instant,
     /// Whether this agent already took over its work since it went quiet.
     pub(super) taken_over: bool,
+    /// A take-over of it was cut short (Firestore did not answer): tried
+    /// again at the next tick, though it is now offline and out of the
+    /// ring.
+    retake: bool,
 }
 
 impl Peer {
@@ -52,6 +56,7 @@ impl Peer {
             beat,
             changed: Instant::now(),
             taken_over: offline && previous.is_some_and(|p| p.taken_over),
+            retake: previous.is_some_and(|p| p.retake),
             doc,
         }
     }
@@ -65,7 +70,9 @@ impl Peer {
         self.beat = beat.beat_at;
         self.silent = presence::long_ago(self.beat, stale_after);
         if !self.silent {
+            // Alive: judged afresh from now, should it fall silent again.
             self.changed = Instant::now();
+            (self.taken_over, self.retake) = (false, false);
         }
     }
 
@@ -85,9 +92,10 @@ impl Peer {
             && (!watched || self.changed.elapsed().min(healthy_for) <= stale_after)
     }
 
-    /// A watched peer whose silence has lasted: time to mark it offline.
+    /// A watched peer whose silence has lasted: time to mark it offline
+    /// and take its work over; or one whose take-over was cut short.
     fn quiet(&self, stale_after: Duration) -> bool {
-        !self.offline && (self.silent || self.changed.elapsed() > stale_after)
+        self.retake || (!self.offline && (self.silent || self.changed.elapsed() > stale_after))
     }
 }
 
@@ -261,11 +269,9 @@ impl Agent {
         if !sight.clear() {
             return;
         }
-        for peer_id in &self.watch.ids {
-            let Some(peer) = self.peers.get_mut(peer_id) else {
-                continue;
-            };
-            if peer.taken_over || !peer.quiet(self.stale_after) {
+        for (peer_id, peer) in self.peers.iter_mut() {
+            let ours = peer.retake || self.watch.ids.contains(peer_id);
+            if !ours || peer.taken_over || !peer.quiet(self.stale_after) {
                 continue;
             }
             peer.taken_over = true;
@@ -281,16 +287,19 @@ impl Agent {
         }
     }
 
-    /// A take-over ended. Unsettled (Firestore did not answer): judge the
-    /// peer again at the next tick rather than leave its tasks behind.
+    /// A take-over ended. Unsettled (Firestore did not answer): take it
+    /// over again at the next tick rather than leave its tasks behind,
+    /// though its registration now says offline and the ring closed over
+    /// it.
     pub(super) fn on_taken_over(
         &mut self,
         joined: std::result::Result<(String, bool), tokio::task::JoinError>,
     ) {
-        if let Ok((peer_id, false)) = joined
+        if let Ok((peer_id, settled)) = joined
             && let Some(peer) = self.peers.get_mut(&peer_id)
         {
-            peer.taken_over = false;
+            peer.taken_over = settled;
+            peer.retake = !settled;
         }
     }
 }
