@@ -211,6 +211,13 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             order_by: vec![],
         },
         DeclaredQuery {
+            name: "list the agents' presence beats (`Store::list_presence`)",
+            site: "src/store/agents.rs",
+            collection_id: layout::PRESENCE,
+            filter: None,
+            order_by: vec![],
+        },
+        DeclaredQuery {
             name: "one agent's history, every type (`vayu agent workload`)",
             site: "src/history.rs",
             collection_id: layout::METRICS,
@@ -393,7 +400,7 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),
     ("src/schedules/watch.rs", 1),
-    ("src/store/agents.rs", 1),
+    ("src/store/agents.rs", 2),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
     ("src/store/workflows.rs", 1),
