@@ -18,6 +18,7 @@ mod count;
 mod defect;
 mod drafts;
 mod events;
+mod presence;
 mod quarantining;
 pub mod quota;
 mod reviews;

@@ -212,7 +212,7 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
         },
         DeclaredQuery {
             name: "every agent's beat (`vayu agent list`, an agent's start)",
-            site: "src/store/agents.rs",
+            site: "src/store/presence.rs",
             collection_id: layout::PRESENCE,
             filter: None,
             order_by: vec![],
@@ -408,7 +408,8 @@ pub const CALL_SITES: &[(&str, usize)] = &[
     ("src/resources.rs", 1),
     ("src/schedules/manage.rs", 1),
     ("src/schedules/watch.rs", 1),
-    ("src/store/agents.rs", 2),
+    ("src/store/agents.rs", 1),
+    ("src/store/presence.rs", 1),
     ("src/store/reviews.rs", 1),
     ("src/store/tasks.rs", 1),
     ("src/store/workflows.rs", 1),
