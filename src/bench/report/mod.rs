@@ -115,6 +115,10 @@ pub struct BenchReport {
     pub rank_error_max: Option<f64>,
     /// Polling reads made by idle agents in the quiet window.
     pub idle_polling_reads: Option<u64>,
+    /// Presence operations (beats written and read, registrations read)
+    /// per idle agent per minute in the quiet window: constant as N grows
+    /// when each beat is read by its two watchers alone.
+    pub presence_ops_per_agent_minute: Option<f64>,
     pub duplicates: Option<u64>,
     pub lost: Option<u64>,
     pub agent_rss_mb: Option<f64>,
@@ -169,6 +173,7 @@ impl BenchReport {
             rank_error_p99: None,
             rank_error_max: None,
             idle_polling_reads: None,
+            presence_ops_per_agent_minute: None,
             duplicates: None,
             lost: None,
             agent_rss_mb: None,
@@ -226,6 +231,11 @@ impl BenchReport {
             self.claim_p95_ms = i.claim_ms.map(|p| p.p95);
             self.claim_p99_ms = i.claim_ms.map(|p| p.p99);
             self.idle_polling_reads = Some(i.window.polling_reads);
+            let agent_minutes = i.agents as f64 * i.window_s / 60.0;
+            if agent_minutes > 0.0 {
+                let ops = i.window.presence_reads + i.window.presence_writes;
+                self.presence_ops_per_agent_minute = Some(round(ops as f64 / agent_minutes, 1));
+            }
         }
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if b > 0.0 => Some(round(a / b, 2)),

@@ -245,11 +245,11 @@ pub fn scaling_table(reports: &[BenchReport]) -> String {
         s,
         "| agents | vayu tasks/s | textbook tasks/s | ceiling tasks/s | ceiling+L tasks/s \
          | vayu / textbook | vayu / ceiling | vayu / ceiling+L | ops/task (task + heartbeats) \
-         | idle claim p99 | duplicates / lost |"
+         | idle presence ops / agent-min | idle claim p99 | duplicates / lost |"
     );
     let _ = writeln!(
         s,
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for r in reports {
         let textbook_note = match &r.textbook {
@@ -258,7 +258,7 @@ pub fn scaling_table(reports: &[BenchReport]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} + {} | {} ms | {} / {} |",
+            "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} + {} | {} | {} ms | {} / {} |",
             r.agents,
             num(r.throughput, 1),
             num(r.textbook_throughput, 1),
@@ -270,6 +270,7 @@ pub fn scaling_table(reports: &[BenchReport]) -> String {
             pct(r.vs_listened_ceiling),
             num(r.task_ops_per_task, 2),
             num(r.presence_ops_per_task, 2),
+            num(r.presence_ops_per_agent_minute, 1),
             num(r.claim_p99_ms, 0),
             r.duplicates.map(|d| d.to_string()).unwrap_or("-".into()),
             r.lost.map(|d| d.to_string()).unwrap_or("-".into()),
