@@ -25,7 +25,7 @@ pub(super) enum Event {
     Peer(Option<ListenEvent>),
     /// A watched peer's presence (`None`: the listener stopped).
     Presence(Option<ListenEvent>),
-    TakenOver(std::result::Result<(String, bool), JoinError>),
+    TakenOver(std::result::Result<(String, peers::TakeOver), JoinError>),
     BackgroundDone,
     /// The heartbeat interval ticked.
     Tick,

@@ -89,13 +89,14 @@ impl Agent {
         self.take_over_quiet_peers();
         self.maybe_sweep_expired_once();
         self.publish();
-        let beat = self.presence();
-        let registration = self.registration_due();
         // In the background: a frozen Firestore must not stall claims,
-        // listener events or shutdown. One at a time.
+        // listener events or shutdown. One at a time; a registration due
+        // stays due until a beat goes out with it.
         if !self.health.begin() {
             return;
         }
+        let beat = self.presence();
+        let registration = self.registration_due();
         let (store, health) = (self.store.clone(), self.health.clone());
         let reregister = self.reregister.clone();
         self.background.spawn(async move {

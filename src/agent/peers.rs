@@ -13,8 +13,10 @@ pub(super) struct Peer {
     /// Its registration says it is offline (it shut down, or a watcher
     /// found it dead).
     pub(super) offline: bool,
-    /// Its last sign of life (registration or beat, server time) was long
-    /// ago when last seen: a crashed agent's document from an earlier run.
+    /// Its last beat of this run (server time) was long ago when last
+    /// seen: a crashed agent's document from an earlier run. Judged from
+    /// beats alone: a registration's time is when it was written, which
+    /// for a live agent may be hours ago.
     pub(super) silent: bool,
     /// Its run, to tell a restart under the same id.
     incarnation: String,
@@ -46,12 +48,14 @@ impl Peer {
             .unwrap_or_default();
         let same_run = previous.filter(|p| p.incarnation == incarnation);
         let beat = same_run.and_then(|p| p.beat);
-        let registered = parsed.as_ref().and_then(|a| a.last_heartbeat);
         let offline = (parsed.as_ref()).is_some_and(|a| a.status == Some(AgentState::Offline));
+        // A registration shown again (a listener's reconnect re-sends
+        // them all, a drain request) says nothing new of its liveness.
+        let silent = same_run.is_some_and(|p| p.silent) && presence::long_ago(beat, stale_after);
         Peer {
             offer: parsed.as_ref().map(Offer::of_agent),
             offline,
-            silent: presence::long_ago(registered.max(beat), stale_after),
+            silent,
             incarnation,
             beat,
             changed: Instant::now(),
@@ -99,9 +103,20 @@ impl Peer {
     }
 }
 
+/// How taking over a quiet peer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TakeOver {
+    /// Marked offline, and its expired tasks requeued.
+    Done,
+    /// It beat after all: it keeps its tasks.
+    Alive,
+    /// Firestore did not answer, or this agent lost sight of it: again at
+    /// the next tick.
+    CutShort,
+}
+
 /// Takes over a peer that went quiet: marks it offline and requeues its
-/// tasks as their leases expire. Returns whether that was settled (done,
-/// or the peer turned out alive), as against cut short by Firestore.
+/// tasks as their leases expire.
 async fn take_over_quiet(
     store: &Store,
     me: &str,
@@ -112,31 +127,31 @@ async fn take_over_quiet(
     ),
     max_wait: Duration,
     sight: &Sight,
-) -> bool {
+) -> TakeOver {
     match recovery::confirm_offline(store, peer_id, seen, beat).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(peer = %peer_id, "a quiet peer heartbeated after all; not taking over");
-            return true;
+            return TakeOver::Alive;
         }
         Err(e) => {
             tracing::warn!(peer = %peer_id, error = %e, "could not mark a quiet peer offline");
-            return false;
+            return TakeOver::CutShort;
         }
     }
     match recovery::take_over(store, me, peer_id, max_wait, sight).await {
-        Ok(Pass::Done(0)) => true,
+        Ok(Pass::Done(0)) => TakeOver::Done,
         Ok(Pass::Done(n)) => {
             tracing::info!(peer = %peer_id, n, "requeued a dead peer's tasks");
-            true
+            TakeOver::Done
         }
         Ok(Pass::Blinded(n)) => {
             tracing::info!(peer = %peer_id, n, "lost sight of Firestore while taking over a peer; judging it again later");
-            false
+            TakeOver::CutShort
         }
         Err(e) => {
             tracing::warn!(peer = %peer_id, error = %e, "could not take over a dead peer's tasks");
-            false
+            TakeOver::CutShort
         }
     }
 }
@@ -280,9 +295,9 @@ impl Agent {
             let beat = peer.beat;
             let sight = sight.clone();
             self.takeovers.spawn(async move {
-                let settled =
+                let end =
                     take_over_quiet(&store, &me, &peer_id, (&seen, beat), max_wait, &sight).await;
-                (peer_id, settled)
+                (peer_id, end)
             });
         }
     }
@@ -293,13 +308,18 @@ impl Agent {
     /// it.
     pub(super) fn on_taken_over(
         &mut self,
-        joined: std::result::Result<(String, bool), tokio::task::JoinError>,
+        joined: std::result::Result<(String, TakeOver), tokio::task::JoinError>,
     ) {
-        if let Ok((peer_id, settled)) = joined
+        if let Ok((peer_id, end)) = joined
             && let Some(peer) = self.peers.get_mut(&peer_id)
         {
-            peer.taken_over = settled;
-            peer.retake = !settled;
+            peer.taken_over = end == TakeOver::Done;
+            peer.retake = end == TakeOver::CutShort;
+            // Alive after all (its beat reached the rules, not yet our
+            // listener): judged afresh from now, not left out for good.
+            if end == TakeOver::Alive {
+                peer.changed = Instant::now();
+            }
         }
     }
 }

@@ -107,8 +107,8 @@ pub(super) struct Agent {
     pub(super) weights: assign::score::Weights,
     /// Fire-and-forget writes (heartbeats, forwards, give-backs).
     pub(super) background: JoinSet<()>,
-    /// Take-overs of quiet peers: (peer, whether it was settled).
-    pub(super) takeovers: JoinSet<(String, bool)>,
+    /// Take-overs of quiet peers: (peer, how it ended).
+    pub(super) takeovers: JoinSet<(String, peers::TakeOver)>,
     /// The sweep for documents no lane listener sees (intake.rs): by the
     /// owner of lane 0, one at a time.
     pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
