@@ -37,10 +37,8 @@ impl Card {
         state: AgentState,
         running: &HashMap<String, TaskType>,
     ) -> AgentDoc {
-        let count = |k: &str| *report.outcomes.get(k).unwrap_or(&0) as i64;
-        let mut current: Vec<String> = running.keys().cloned().collect();
-        current.sort();
         let offline = state == AgentState::Offline;
+        let beat = self.beat(cfg, report, running);
         AgentDoc {
             agent_id: cfg.agent_id.clone(),
             status: Some(state),
@@ -48,21 +46,47 @@ impl Card {
             skills: cfg.skills.list(),
             handles: handles(&cfg.handlers),
             concurrency: cfg.concurrency as i64,
-            current_tasks: if offline { vec![] } else { current },
-            cpu_usage: if offline { 0.0 } else { self.cpu.sample() },
-            memory_usage: sysinfo::memory_usage(),
-            rss_mb: sysinfo::rss_mb(),
+            current_tasks: if offline { vec![] } else { beat.current_tasks },
+            cpu_usage: if offline { 0.0 } else { beat.cpu_usage },
+            memory_usage: beat.memory_usage,
+            rss_mb: beat.rss_mb,
             last_heartbeat: None,
             started_at: Some(self.started),
-            incarnation: self.incarnation.clone(),
+            incarnation: beat.incarnation,
             hostname: hostname(),
             version: env!("CARGO_PKG_VERSION").into(),
+            heartbeat_ms: beat.heartbeat_ms,
+            completed_count: beat.completed_count,
+            failed_count: beat.failed_count,
+            drain: None,
+        }
+    }
+
+    /// The agent's beat as of now (`presence.rs`): its load, running
+    /// tasks and counts.
+    pub(super) fn beat(
+        &mut self,
+        cfg: &AgentConfig,
+        report: &AgentReport,
+        running: &HashMap<String, TaskType>,
+    ) -> crate::model::PresenceDoc {
+        let count = |k: &str| *report.outcomes.get(k).unwrap_or(&0) as i64;
+        let mut current: Vec<String> = running.keys().cloned().collect();
+        current.sort();
+        crate::model::PresenceDoc {
+            agent_id: cfg.agent_id.clone(),
+            incarnation: self.incarnation.clone(),
+            beat_at: None,
             // Saturated: a week-long interval would still fit, and the
             // rules bound it to 50..=3_600_000 ms.
             heartbeat_ms: i64::try_from(cfg.heartbeat.as_millis()).unwrap_or(i64::MAX),
+            busy: !running.is_empty(),
+            current_tasks: current,
+            cpu_usage: self.cpu.sample(),
+            memory_usage: sysinfo::memory_usage(),
+            rss_mb: sysinfo::rss_mb(),
             completed_count: count("completed"),
             failed_count: count("retrying") + count("failed"),
-            drain: None,
         }
     }
 }

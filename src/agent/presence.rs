@@ -66,22 +66,23 @@ impl Watch {
     }
 }
 
-impl Agent {
-    /// The peers this agent should watch, as the registrations show them.
-    fn ring_successors(&self) -> Vec<String> {
-        let registered: Vec<String> = (self.peers.iter())
-            .filter(|(_, p)| !p.offline)
-            .map(|(id, _)| id.clone())
-            .collect();
-        crate::ring::watched(&self.cfg.agent_id, &registered)
-    }
+/// The peers `me` should watch, as the registrations show them, sorted.
+pub(super) fn successors(me: &str, peers: &HashMap<String, Peer>) -> Vec<String> {
+    let registered: Vec<String> = (peers.iter())
+        .filter(|(_, p)| !p.offline)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut ids = crate::ring::watched(me, &registered);
+    ids.sort();
+    ids
+}
 
+impl Agent {
     /// The ring changed (a peer registered, left or was marked offline):
     /// watch its new successors. A newly watched peer is given a full
     /// `stale_after` from now before its silence counts.
     pub(super) async fn follow_ring(&mut self) {
-        let mut ids = self.ring_successors();
-        ids.sort();
+        let ids = successors(&self.cfg.agent_id, &self.peers);
         if ids == self.watch.ids {
             return;
         }
@@ -121,20 +122,7 @@ impl Agent {
 
     /// This agent's beat as of now.
     pub(super) fn presence(&mut self) -> PresenceDoc {
-        let doc = self.agent_doc(AgentState::Online);
-        PresenceDoc {
-            agent_id: doc.agent_id,
-            incarnation: doc.incarnation,
-            beat_at: None,
-            heartbeat_ms: doc.heartbeat_ms,
-            busy: !self.running.is_empty(),
-            current_tasks: doc.current_tasks,
-            cpu_usage: doc.cpu_usage,
-            memory_usage: doc.memory_usage,
-            rss_mb: doc.rss_mb,
-            completed_count: doc.completed_count,
-            failed_count: doc.failed_count,
-        }
+        (self.card).beat(&self.cfg, &self.report, &self.running)
     }
 }
 

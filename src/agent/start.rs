@@ -47,13 +47,7 @@ impl Agent {
         let (peers_listener, mut peer_events) = listen_agents(&store);
         let mut peers = peers::first_snapshot(&cfg.agent_id, &mut peer_events, stale_after).await;
         seed_beats(&store, &mut peers, stale_after).await;
-        let registered: Vec<String> = (peers.iter())
-            .filter(|(_, p)| !p.offline)
-            .map(|(id, _)| id.clone())
-            .collect();
-        let mut watched = crate::ring::watched(&cfg.agent_id, &registered);
-        watched.sort();
-        let watch = presence::Watch::open(&store, watched);
+        let watch = presence::Watch::open(&store, presence::successors(&cfg.agent_id, &peers));
         let offer = cfg.offer();
         let live = peers::live_offers(&offer, &peers, &watch.ids, stale_after, Duration::ZERO);
         let queue = Queue::open(

@@ -58,23 +58,8 @@ impl<'a> Snapshot<'a> {
         if self.done {
             return Ok(None);
         }
-        // A read is safe to repeat, and after the first page every page
-        // is read at the same time: a page left unanswered (a busy or
-        // restarting server) is asked again rather than ending the backup.
-        use backon::Retryable;
-        let (store, at) = (&self.store, self.read_time);
-        let page = || store.run_query_at("", every_document_after(self.after.clone()), at);
-        let (docs, read_time) = page
-            .retry(
-                backon::ExponentialBuilder::default()
-                    .with_min_delay(std::time::Duration::from_millis(500))
-                    .with_max_delay(std::time::Duration::from_secs(4))
-                    .with_max_times(3)
-                    .with_jitter(),
-            )
-            .when(Error::is_transient)
-            .notify(|e: &Error, wait| tracing::warn!(error = %e, ?wait, "a backup page was not answered; asking again"))
-            .await?;
+        let query = every_document_after(self.after.clone());
+        let (docs, read_time) = self.store.run_query_at("", query, self.read_time).await?;
         if self.read_time.is_none() {
             let t = read_time.ok_or_else(|| {
                 Error::Firestore("the server did not say when it read the first page".into())
