@@ -6,7 +6,7 @@
 //! claim cannot take part as an agent.
 
 mod common;
-use common::fleet::{get_raw, runs, wait_task};
+use common::fleet::{get_raw, runs, trace_from_env, wait_task};
 mod rules_support;
 
 use firestore::gcloud_sdk::google::firestore::v1 as pb;
@@ -40,6 +40,7 @@ fn agent_cfg(id: &str, dir: &Path) -> AgentConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_agents_complete_two_hundred_tasks_under_the_rules() {
+    trace_from_env();
     let w = World::new("e2e-rules").await;
     let dir = tempfile::tempdir().expect("a temp dir");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

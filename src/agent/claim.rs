@@ -175,11 +175,13 @@ impl Agent {
             crate::metrics::OpCounters::add(&self.store.counters().claim_attempts, 1);
             self.claiming_ids.insert(id.clone());
             let (store, cfg) = (self.store.clone(), self.cfg.clone());
-            self.claiming.spawn(async move {
+            let claiming = async move {
                 let sent = Instant::now();
                 let result = claim(&store, &cfg, &cand.seen).await;
                 (id, cand, sent, result)
-            });
+            };
+            self.claiming
+                .spawn(tracing::Instrument::in_current_span(claiming));
         }
     }
 

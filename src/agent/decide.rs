@@ -212,6 +212,7 @@ impl Agent {
             self.queue.linger.after_page(eligible > 0);
         }
         let caught_up = fresh && eligible == 0 && free > 0;
+        tracing::trace!(eligible, fresh, free, caught_up, "paging");
         if caught_up && self.churning() && !self.queue.linger.spent() {
             // Nothing now, but work has been arriving fast: look again
             // shortly (`Linger`). A trickle listens at once, so that a task

@@ -100,18 +100,26 @@ pub async fn run(
     cfg: AgentConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<AgentReport> {
+    use tracing::Instrument;
     cfg.validate()?;
-    let mut agent = Agent::start(store, cfg).await?;
-    tokio::pin!(shutdown);
-    loop {
-        agent.decide().await;
-        let wake = agent.next_wake();
-        let event = agent.next_event(shutdown.as_mut(), wake).await;
-        if agent.on(event).is_break() {
-            break;
+    // Every line the loop logs names its agent: several agents in one
+    // process (tests, `vayu demo`) or one fleet's merged logs stay legible.
+    let span = tracing::info_span!("agent", id = %cfg.agent_id);
+    async move {
+        let mut agent = Agent::start(store, cfg).await?;
+        tokio::pin!(shutdown);
+        loop {
+            agent.decide().await;
+            let wake = agent.next_wake();
+            let event = agent.next_event(shutdown.as_mut(), wake).await;
+            if agent.on(event).is_break() {
+                break;
+            }
         }
+        Ok(agent.shut_down().await)
     }
-    Ok(agent.shut_down().await)
+    .instrument(span)
+    .await
 }
 
 impl Agent {

@@ -328,6 +328,14 @@ impl Agent {
                 }
             }
         }
+        tracing::trace!(
+            paging = self.queue.source.is_paging(),
+            in_window = self.queue.in_window.len(),
+            candidates = self.queue.candidates.len(),
+            parked = self.queue.parked.len(),
+            current = self.queue.current,
+            "queue events"
+        );
         if closed {
             tracing::error!("the queue listener stopped");
             return ControlFlow::Break(());

@@ -50,7 +50,9 @@ impl AgentSpec {
             host: host.to_string(),
             database: database.to_string(),
             log_dir: log_dir.to_path_buf(),
-            log_filter: "info".to_string(),
+            // `VAYU_TEST_AGENT_LOG` (say `info,vayu::agent=trace`) to study
+            // a failure the default level does not explain.
+            log_filter: std::env::var("VAYU_TEST_AGENT_LOG").unwrap_or_else(|_| "info".into()),
             args: Vec::new(),
             env: Vec::new(),
         }
@@ -200,10 +202,18 @@ impl Drop for AgentProc {
             eprintln!(
                 "---- the end of {}'s log:\n{}",
                 self.id(),
-                tail(&self.log(), 25)
+                tail(&self.log(), tail_lines())
             );
         }
     }
+}
+
+/// How much of a failed test's agent logs to show: 25 lines, or
+/// `VAYU_TEST_LOG_TAIL`.
+fn tail_lines() -> usize {
+    (std::env::var("VAYU_TEST_LOG_TAIL").ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25)
 }
 
 /// A file's text, with any invalid UTF-8 replaced (a handler may print
