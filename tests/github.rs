@@ -3,10 +3,13 @@
 //! issue -> task -> run -> comment -> issue closed, syncs that write
 //! nothing the second time, a secondary rate limit waited out, the
 //! Projects Status update, a `ci` task waiting for its workflow run, and
-//! `task create --github`.
+//! `task create --github`; the command's own checks and a pass as an
+//! agent under the rules in `github_edges`.
 
 mod common;
+mod github_edges;
 mod github_fake;
+mod rules_support;
 
 use common::fleet::{self, Fleet, fast_agent, shell};
 use github_fake::{Fake, Req, issue};

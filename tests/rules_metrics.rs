@@ -165,6 +165,8 @@ async fn the_shape_and_the_bounds_are_checked() {
     for (case, doc) in &out_of_range {
         denied(case, put_raw(&me, "agent-1", "research", doc, true)).await;
     }
+    let ci = Stats::new("agent-1", TaskType::Ci).update(Sample::Failed);
+    allowed("the agent's history of ci tasks", put(&me, &ci)).await;
     let cooking = doc_with(|m| drop(m.insert("task_type".into(), json!("cooking"))));
     denied(
         "an unknown type id",

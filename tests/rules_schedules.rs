@@ -105,6 +105,11 @@ async fn operators_create_their_own_schedules_and_nobody_else_does() {
         raw("p", &|v| v["catch_up"] = serde_json::json!("most")),
     )
     .await;
+    allowed(
+        "a template of type ci",
+        raw("ci", &|v| v["template"]["type"] = serde_json::json!("ci")),
+    )
+    .await;
     denied(
         "a template of an unknown type",
         raw("t", &|v| {

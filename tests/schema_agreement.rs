@@ -122,8 +122,14 @@ fn bend() -> impl Strategy<Value = Bend> {
                 .prop_map(|n| json!([{"status": "queued", "epoch": 0, "note": "n".repeat(n)}])),
         ]
         .prop_map(Bend::History),
-        prop_oneof![Just("research"), Just("learning"), Just("chores"), Just("")]
-            .prop_map(Bend::Type),
+        prop_oneof![
+            Just("research"),
+            Just("learning"),
+            Just("ci"),
+            Just("chores"),
+            Just("")
+        ]
+        .prop_map(Bend::Type),
         Just(Bend::Extra),
     ]
 }

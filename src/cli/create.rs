@@ -111,7 +111,12 @@ pub struct CreateArgs {
     /// `--github-label`, and give the task the issue's id so `vayu
     /// github sync` follows it (README, "GitHub"). The token comes from
     /// GITHUB_TOKEN.
-    #[arg(long, value_name = "OWNER/NAME", conflicts_with_all = ["workflow", "key", "team"])]
+    #[arg(
+        long,
+        value_name = "OWNER/NAME",
+        value_parser = super::github::repo_arg,
+        conflicts_with_all = ["workflow", "key", "team"]
+    )]
     pub github: Option<String>,
     /// The label of `--github`'s issue: the one `vayu github sync --label` uses.
     #[arg(long, default_value = "vayu", requires = "github")]

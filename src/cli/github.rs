@@ -20,7 +20,7 @@ pub enum GithubCmd {
 #[derive(Args, Debug)]
 pub struct SyncArgs {
     /// The repository: owner/name.
-    #[arg(long)]
+    #[arg(long, value_parser = repo_arg)]
     pub repo: String,
     /// Issues with this label become tasks.
     #[arg(long, default_value = "vayu")]
@@ -37,9 +37,58 @@ pub struct SyncArgs {
     /// Read and say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Repeat the pass this often (90s, 5m), until stopped.
-    #[arg(long)]
-    pub every: Option<String>,
+    /// Repeat the pass this often (90s, 5m; at least 30s, as
+    /// `vayu-agent --github-sync-every-secs`), until stopped.
+    #[arg(long, value_parser = every_arg)]
+    pub every: Option<Duration>,
+}
+
+/// `--repo owner/name`: a bad one is a usage error (exit 2), refused
+/// before anything is read or written.
+pub(super) fn repo_arg(s: &str) -> Result<String, String> {
+    github::parse_repo(s).map(|_| s.to_string())
+}
+
+/// `--every`: a pass more often than [`sync::MIN_EVERY`] would spend
+/// GitHub's rate limit for nothing; refused as a usage error (exit 2).
+fn every_arg(s: &str) -> Result<Duration, String> {
+    let d = crate::time::parse_delay(s)?;
+    if d < sync::MIN_EVERY {
+        return Err(format!(
+            "--every is at least {}s, not {s}",
+            sync::MIN_EVERY.as_secs()
+        ));
+    }
+    Ok(d)
+}
+
+/// A `vayu github sync` whose configuration has been read: the client
+/// (its token) and the pass, before Firestore is reached.
+pub(super) struct Prepared {
+    gh: GitHub,
+    opts: sync::Options,
+    every: Option<Duration>,
+}
+
+/// Reads the GitHub credentials and builds the pass. Called before the
+/// store connects, so missing credentials are exit 64 (bad
+/// configuration) with no network, not 69 when Firestore is down too.
+pub(super) fn prepare(a: &SyncArgs) -> Result<Prepared, Error> {
+    let opts = sync::Options {
+        repo: a.repo.clone(),
+        label: a.label.clone(),
+        close_on_complete: a.close_on_complete,
+        project: a.project,
+        discussions: a.discussions.clone(),
+        dry_run: a.dry_run,
+        requester: None,
+        as_agent: false,
+    };
+    Ok(Prepared {
+        gh: GitHub::from_env()?,
+        opts,
+        every: a.every,
+    })
 }
 
 #[derive(Args, Debug)]
@@ -98,30 +147,19 @@ pub(super) async fn ci(a: CiArgs) -> Result<String, Error> {
     Ok(String::new())
 }
 
+/// `vayu github sync`, prepared ([`prepare`]) before the store connected.
 pub(super) async fn run(
     store: &Store,
-    cmd: GithubCmd,
+    p: Prepared,
     json: bool,
     requester: Option<String>,
 ) -> Result<String, Error> {
-    let GithubCmd::Sync(a) = cmd else {
-        unreachable!("`github ci` runs before a store is connected")
-    };
-    let every = match &a.every {
-        Some(e) => Some(crate::time::parse_delay(e).map_err(Error::Config)?),
-        None => None,
-    };
-    let opts = sync::Options {
-        repo: a.repo,
-        label: a.label,
-        close_on_complete: a.close_on_complete,
-        project: a.project,
-        discussions: a.discussions,
-        dry_run: a.dry_run,
-        requester,
-        as_agent: false,
-    };
-    let gh = GitHub::from_env()?;
+    let Prepared {
+        gh,
+        mut opts,
+        every,
+    } = p;
+    opts.requester = requester;
     let Some(every) = every else {
         return Ok(render(&sync::run(&gh, store, &opts).await?, json));
     };

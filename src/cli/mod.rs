@@ -7,7 +7,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | any other failure |
-//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone; a workflow that cannot run (a missing step or input, a cycle, an unknown field); a webhook whose URL is not http(s) or whose `--on` names an unknown kind (nothing written) |
+//! | 2 | bad input: an unknown type, priority, status or role, a missing id (clap's usage errors); a quarantine restore that would not make a valid task; a malformed cron expression or unknown time zone; a workflow that cannot run (a missing step or input, a cycle, an unknown field); a webhook whose URL is not http(s) or whose `--on` names an unknown kind; a GitHub `--repo`/`--github` that is not owner/name, a `github sync --every` under 30s (nothing written) |
 //! | 3 | no such task, agent, quarantine record, schedule, workflow run or webhook |
 //! | 4 | refused: the state machine does not allow it, a conflict, or a dependency cycle (`task edit --after`) |
 //! | 5 | permission denied by the security rules |
@@ -15,7 +15,7 @@
 //! | 9 | … the task was cancelled |
 //! | 10 | … the task was skipped (its condition was not met) |
 //! | 11 | GitHub refused a request, or was still rate limited past the wait cap (`vayu github`, `task create --github`) |
-//! | 64 | bad configuration (no project, a bad flag combination, a `--read-time` that is not RFC 3339) |
+//! | 64 | bad configuration (no project, no GitHub token, a bad flag combination, a `--read-time` that is not RFC 3339) |
 //! | 65 | `restore`: the backup file is unreadable, cut short (no trailer, or a count that differs), corrupt (a line that is not JSON, a bad path or value) or of an unknown format version (nothing written) |
 //! | 69 | Firestore unreachable |
 
@@ -249,6 +249,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         print!("{}", user::run(cli.project.clone(), cmd, json).await?);
         return Ok(());
     }
+    // GitHub's configuration first: no token is exit 64 with no network.
+    let github_sync = match &cli.command {
+        Command::Github(github::GithubCmd::Sync(a)) => Some(github::prepare(a)?),
+        _ => None,
+    };
     let mut cfg = StoreConfig::from_env(cli.project.clone())?;
     // VAYU_IDENTITY=emulator|refresh-token|token: act as that user (the
     // rules judge); otherwise VAYU_TOKEN's user, or admin when there is no
@@ -269,7 +274,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schedule(cmd) => schedule::run(&store, cmd, json, requester).await?,
         Command::Notify(cmd) => notify::run(&store, cmd, json, requester).await?,
         Command::Workflow(cmd) => workflow::run(&store, cmd, json, requester).await?,
-        Command::Github(cmd) => github::run(&store, cmd, json, requester).await?,
+        Command::Github(_) => {
+            let p = github_sync.expect("prepared above: `github ci` returned before");
+            github::run(&store, p, json, requester).await?
+        }
         Command::Demo(_)
         | Command::Dashboard(_)
         | Command::Bench(_)

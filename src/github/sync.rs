@@ -27,6 +27,12 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// The shortest period between passes (`vayu github sync --every`,
+/// `vayu-agent --github-sync-every-secs`): a pass reads every labelled
+/// issue and its comments, and more often would spend GitHub's rate
+/// limit for nothing.
+pub const MIN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a pass is asked to do.
 #[derive(Debug, Clone)]
 pub struct Options {

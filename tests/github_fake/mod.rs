@@ -52,6 +52,18 @@ pub struct State {
     /// at `reset_at` (Unix seconds).
     pub spent: usize,
     pub reset_at: i64,
+    /// Answer the next requests with these statuses, in order, naming no
+    /// time: a 403 is a secondary limit without `retry-after`, a 5xx an
+    /// outage.
+    pub failing: Vec<u16>,
+    /// Answer this many next GraphQL requests as its primary limit does:
+    /// a 200 with an error of type `RATE_LIMITED`.
+    pub graphql_limited: usize,
+    /// Issues per page of the list (0: all on one), the next page named
+    /// by a `Link: <...>; rel="next"` header.
+    pub page_size: usize,
+    /// The fake's own URL, for `Link` headers.
+    pub base: String,
     pub requests: Vec<Req>,
 }
 
@@ -69,6 +81,7 @@ impl Fake {
         let url = format!("http://{}", listener.local_addr().expect("bound"));
         let state = Arc::new(Mutex::new(State {
             next_id: 1000,
+            base: url.clone(),
             conclusion: "success".into(),
             ..State::default()
         }));
@@ -155,11 +168,27 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
             json!({ "message": "API rate limit exceeded for user ID 1." }),
         );
     }
+    if !st.failing.is_empty() {
+        let status = st.failing.remove(0);
+        let msg = match status {
+            403 => {
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            }
+            _ => "Server Error",
+        };
+        return (status, String::new(), json!({ "message": msg }));
+    }
+    if st.graphql_limited > 0 && req.path == "/graphql" {
+        st.graphql_limited -= 1;
+        let e =
+            json!({ "type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1." });
+        return (200, String::new(), json!({ "errors": [e] }));
+    }
     let path = req.path.split('?').next().unwrap_or("").to_string();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let ok = |v: Value| (200, String::new(), v);
     match (req.method.as_str(), parts.as_slice()) {
-        ("GET", ["repos", _, _, "issues"]) => ok(Value::Array(st.issues.clone())),
+        ("GET", ["repos", _, _, "issues"]) => page(st, &req.path),
         ("POST", ["repos", _, _, "issues"]) => {
             let n = st.issues.len() as u64 + 1;
             let labels: Vec<&str> = req.body["labels"]
@@ -250,6 +279,33 @@ fn answer(st: &mut State, req: &Req) -> (u16, String, Value) {
         ),
         _ => (404, String::new(), json!({ "message": "Not Found" })),
     }
+}
+
+/// One page of the issues (`page=N` in `path`, from 1), and a `Link`
+/// header naming the next when there is one.
+fn page(st: &State, path: &str) -> (u16, String, Value) {
+    if st.page_size == 0 {
+        return (200, String::new(), Value::Array(st.issues.clone()));
+    }
+    let (first, n) = match path.split_once("&page=") {
+        Some((first, n)) => (first, n.parse().unwrap_or(1)),
+        None => (path, 1),
+    };
+    let from = (n - 1) * st.page_size;
+    let items: Vec<Value> = st
+        .issues
+        .iter()
+        .skip(from)
+        .take(st.page_size)
+        .cloned()
+        .collect();
+    let link = if from + st.page_size < st.issues.len() {
+        let next = format!("{}{first}&page={}", st.base, n + 1);
+        format!("link: <{next}>; rel=\"next\"\r\n")
+    } else {
+        String::new()
+    };
+    (200, link, Value::Array(items))
 }
 
 /// The project (number 3) every issue is an item of, and the

@@ -44,8 +44,9 @@ impl GithubArgs {
             return Ok(None);
         };
         vayu::github::parse_repo(repo)?;
-        if self.github_sync_every_secs < 30 {
-            return Err("--github-sync-every-secs is at least 30".into());
+        let floor = sync::MIN_EVERY.as_secs();
+        if self.github_sync_every_secs < floor {
+            return Err(format!("--github-sync-every-secs is at least {floor}"));
         }
         let gh = GitHub::from_env().map_err(|e| e.to_string())?;
         let opts = sync::Options {
