@@ -137,7 +137,17 @@ export function mount(root) {
     clear(errors).append(...errs.map((e) => h('li', {}, e)));
     if (errs.length) return;
     if (step < STEPS.length - 1) { step += 1; render(); return; }
-    if (flow()) { await start(); return; }
+    // One create per click: a second click while the first writes would
+    // make a second task or run.
+    const button = body.querySelector('#wizard-next');
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await (flow() ? start() : create());
+    } finally { button.disabled = false; }
+  }
+
+  async function create() {
     try {
       const id = await createTask(a, session().uid);
       notice(`Created task ${id}.`);
