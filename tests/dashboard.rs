@@ -1,15 +1,18 @@
-//! The web dashboard's Rust side (issue 17): the page's ageing and its
-//! merge of an agent's registration with its presence equal the core's
-//! (the vectors dashboard/tests/unit.mjs checks too), and `vayu
+//! The web dashboard's Rust side (issue 17): the page's ageing, its
+//! merge of an agent's registration with its presence and its plan of a
+//! workflow run equal the core's (the vectors dashboard/tests/unit.mjs
+//! checks too), its workflow templates are the core's, and `vayu
 //! dashboard` serves the site and its config, or refuses a bad config with
 //! exit 64. The browser tests themselves are dashboard/tests (test.sh).
 //! No emulator: the server makes no Firestore call.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use vayu::assign::ageing;
 use vayu::model::{AgentDoc, PresenceDoc, Priority, Task, TaskType, Time, time_add};
+use vayu::workflow;
 
 fn vectors() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard/tests/vectors.json");
@@ -93,6 +96,58 @@ fn with_presence_agrees_with_the_dashboards_shared_vectors() {
         let want = with_times(origin, &c["seen"]);
         for (k, w) in want.as_object().expect("the fields seen") {
             assert_eq!(&seen[k], w, "{name}: {k}");
+        }
+    }
+}
+
+/// The page's copy of the built-in templates (what `vayu workflow
+/// templates --json` prints), which its wizard offers.
+#[test]
+fn the_dashboards_workflow_templates_are_the_cores() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard/src/workflows.json");
+    let text = std::fs::read_to_string(path).expect("the templates are in the repository");
+    let page: serde_json::Value = serde_json::from_str(&text).expect("workflows.json is JSON");
+    let core = serde_json::to_value(workflow::templates()).expect("the templates serialize");
+    assert!(
+        page == core,
+        "dashboard/src/workflows.json is stale: vayu workflow templates --json > dashboard/src/workflows.json"
+    );
+    // The page cannot parse an `if` condition as the CLI checks it, so it
+    // refuses such a step; no built-in template has one.
+    let steps: Vec<_> = (workflow::templates().into_iter())
+        .flat_map(|t| t.steps)
+        .collect();
+    assert!(steps.iter().all(|s| s.condition.is_none()));
+    let rendered = steps.iter().any(|s| !s.requires.is_empty());
+    assert!(rendered, "a step's requires (rendered by the page too)");
+}
+
+#[test]
+fn workflow_plans_agree_with_the_dashboards_shared_vectors() {
+    let v = vectors();
+    for c in v["workflows"].as_array().expect("a list of cases") {
+        let s = |k: &str| c[k].as_str().expect("a string field").to_string();
+        let spec = workflow::template(&s("template")).expect("a built-in template");
+        let given: BTreeMap<String, String> =
+            serde_json::from_value(c["given"].clone()).expect("the inputs given");
+        match workflow::prepare(&spec, &s("run_id"), &given, &s("by")) {
+            Ok((run, steps)) => {
+                let run = serde_json::to_value(&run).expect("a run serializes");
+                assert_eq!(run, c["run"], "{}", s("template"));
+                let steps: Vec<serde_json::Value> = (steps.iter())
+                    .map(|p| {
+                        serde_json::json!({"task_id": p.task_id, "wave": p.wave, "after": p.after,
+                            "input": p.input, "requires": p.step.requires})
+                    })
+                    .collect();
+                assert_eq!(
+                    serde_json::Value::from(steps),
+                    c["steps"],
+                    "{}",
+                    s("template")
+                );
+            }
+            Err(e) => assert_eq!(e.to_string(), s("error"), "{given:?}"),
         }
     }
 }

@@ -77,7 +77,7 @@ export function newTaskDoc(a, uid, id = crypto.randomUUID()) {
     title: a.title,
     input: a.input || '',
     requires: a.requires,
-    requester: { type: 'human', id: uid, context: '' },
+    requester: { type: 'human', id: uid, context: a.context || '' },
     assignment: { collaborators: [] },
     dependencies,
     execution: { progress: 0, checkpoints: [], artifacts: [], logs: [], log_lines: 0, attempt: 0 },
@@ -92,21 +92,35 @@ export function newTaskDoc(a, uid, id = crypto.randomUUID()) {
 export async function createTask(answers, uid) {
   const errors = validate(answers);
   if (errors.length) throw Object.assign(new Error(errors.join('; ')), { code: 'invalid' });
-  const db = getDb();
   const task = newTaskDoc(answers, uid);
+  await commitNew(task, uid);
+  return task.task_id;
+}
+
+/** Writes `doc` at `ref` in one commit with the caller's quota window of
+ * this minute naming `id` (firestore.rules `withinQuota`): how a new task
+ * and a workflow's run are paid for. */
+export async function commitPaid(ref, data, id, uid) {
+  const db = getDb();
   const minute = Math.floor(Date.now() / 60000);
   const batch = writeBatch(db);
-  batch.set(doc(db, 'tasks', 'queued', 'queued_tasks', task.task_id), task);
+  batch.set(ref, data);
   batch.set(doc(db, 'quota', `${uid}@${minute}`), {
-    last_task: task.task_id,
+    last_task: id,
     expire_at: Timestamp.fromMillis(Date.now() + QUOTA_KEEP_MS),
     count: increment(1),
   }, { merge: true });
   await batch.commit();
+}
+
+/** Creates `task` in the queued pile, then registers it with the tasks it
+ * waits for. */
+export async function commitNew(task, uid) {
+  const db = getDb();
+  await commitPaid(doc(db, 'tasks', 'queued', 'queued_tasks', task.task_id), task, task.task_id, uid);
   for (const dep of task.dependencies.blocked_by) {
     // A refusal (a dependency with too many waiters) is left to the
     // agents' sweep, as the CLI does.
     await setDoc(doc(db, 'waiters', dep), { dependents: arrayUnion(task.task_id) }, { merge: true }).catch(() => {});
   }
-  return task.task_id;
 }

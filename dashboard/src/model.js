@@ -3,9 +3,11 @@
 // `with_presence` (tests/dashboard.rs and dashboard/tests check the shared
 // vectors in dashboard/tests/vectors.json).
 
-/** Lifecycle states in board order (one column each). */
+/** Lifecycle states in board order (one column each): every status
+ * core/src/lifecycle.rs has, `created` included (the rules accept it for
+ * a stored task, though the CLI creates queued or blocked). */
 export const STATUSES = [
-  'blocked', 'queued', 'paused', 'assigned', 'executing', 'reviewing',
+  'created', 'blocked', 'queued', 'paused', 'assigned', 'executing', 'reviewing',
   'rejected', 'completed', 'failed', 'cancelled', 'skipped',
 ];
 

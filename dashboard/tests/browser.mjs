@@ -6,7 +6,7 @@ import * as H from './harness.mjs';
 const SHOTS = join(H.ROOT, 'docs', 'screenshots');
 mkdirSync(SHOTS, { recursive: true });
 const WIDE = { width: 1280, height: 800 };
-const HANDLER = 'input=$(cat); case "$input" in *fail*) echo "failing on purpose" >&2; exit 1;; *slow*) sleep 60;; esac; for p in 25 50 75; do echo "vayu:progress $p step $p of 100"; echo "working on $p"; sleep 1; done; echo "vayu:artifact report inline:all-good"; echo "vayu:result done"';
+const HANDLER = 'input=$(cat); case "$input" in *fail*) echo "failing on purpose" >&2; exit 1;; *slow*) sleep 60;; esac; for p in 25 50 75; do echo "vayu:progress $p step $p of 100"; echo "working on $p"; [ $p = 50 ] && echo "vayu:checkpoint {\\"page\\": 50}"; sleep 1; done; echo "vayu:artifact report inline:all-good"; echo "vayu:result done"';
 
 function assert(cond, msg) {
   if (!cond) throw new Error(msg);
@@ -35,6 +35,8 @@ export const tests = [
     const page = await as(ctx, 'olga');
     assert((await page.locator('#whoami').textContent()).includes('olga@example.com · operator'), 'who is signed in');
     await page.locator('[data-column="queued"] .count').filter({ hasText: /^\d+$/ }).waitFor();
+    const columns = await page.$$eval('[data-column]', (cs) => cs.map((c) => c.dataset.column));
+    assert(columns.length === 12 && columns[0] === 'created', `one column per lifecycle state: ${columns}`);
     ctx.olga = page;
   }],
 
@@ -56,7 +58,7 @@ export const tests = [
     await page.getByLabel('Tags (comma separated)').press('Enter'); // the keyboard moves on too
     await page.locator('#wizard-step').filter({ hasText: '4. Dependencies' }).waitFor();
     await page.getByRole('button', { name: 'Next' }).click();
-    await page.getByLabel('Review policy').selectOption('none');
+    await page.getByLabel('Review policy').selectOption('user');
     await page.getByRole('button', { name: 'Next' }).click();
     await shot(page, 'wizard');
     await page.getByRole('button', { name: 'Create task' }).click();
@@ -66,7 +68,38 @@ export const tests = [
     const shown = await H.vayu(ctx.emu, ['task', 'status', '--id', ctx.created, '--json']);
     const t = JSON.parse(shown);
     assert(t.requester.id === 'olga' && t.priority === 'high' && t.type === 'research', `stored as the CLI would: ${shown.slice(0, 300)}`);
-    assert(JSON.stringify(t.metadata.tags) === '["research","queues"]', 'tags');
+    assert(JSON.stringify(t.metadata.tags) === '["research","queues"]' && t.review.policy === 'user', 'tags and review policy');
+  }],
+
+  ['starts a workflow with the wizard, checked as the CLI checks it', async (ctx) => {
+    const page = ctx.olga;
+    await page.goto(`${ctx.url}#/new`);
+    await page.getByLabel('Task type').selectOption('maintenance');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Workflow maintenance: 5 steps').check();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByLabel('Input target').fill('the {{staging}} fleet');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#wizard-errors').filter({ hasText: "input 'target' contains '{{'" }).waitFor();
+    await page.getByLabel('Input target').fill('the staging fleet');
+    await page.getByRole('button', { name: 'Next' }).click();
+    assert(await page.locator('#workflow-steps > li').count() === 5, 'the steps and their order are shown');
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.getByRole('button', { name: 'Next' }).click();
+    await page.locator('#wizard-summary').filter({ hasText: 'the staging fleet' }).waitFor();
+    await page.getByRole('button', { name: 'Start workflow' }).click();
+    const started = page.locator('#workflow-started');
+    await started.waitFor();
+    ctx.run = await started.getAttribute('data-run');
+    ctx.steps = await started.locator('li[data-task]').evaluateAll((ls) => ls.map((l) => l.dataset.task));
+    assert(ctx.steps.length === 5 && ctx.steps[0] === `${ctx.run}-health_check`, `five step tasks: ${ctx.steps}`);
+    const { run } = JSON.parse(await H.vayu(ctx.emu, ['workflow', 'status', ctx.run, '--json']));
+    assert(run.inputs.target === 'the staging fleet' && run.started_by === 'olga' && run.task_ids.join() === ctx.steps.join(), `the CLI sees the run: ${JSON.stringify(run).slice(0, 400)}`);
+    const last = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', ctx.steps[4], '--json']));
+    assert(last.status === 'blocked' && last.dependencies.blocked_by[0] === ctx.steps[3] && last.requester.id === 'olga', `the last step waits: ${JSON.stringify(last.dependencies)}`);
+    await page.goto(`${ctx.url}#/board`);
+    await card(page, 'queued', ctx.steps[0]).waitFor();
+    await card(page, 'blocked', ctx.steps[4]).waitFor();
   }],
 
   ['watches its card move through the columns while a real vayu-agent runs it', async (ctx) => {
@@ -76,12 +109,19 @@ export const tests = [
     ctx.agent = H.agent(ctx.emu, 'dash-agent-1', HANDLER, ['--capabilities', 'general']);
     await card(page, 'executing', ctx.created).waitFor({ timeout: 30000 });
     await shot(page, 'board-live');
+    await card(page, 'reviewing', ctx.created).waitFor({ timeout: 30000 });
+    await H.vayu(ctx.emu, ['task', 'review', ctx.created, '--approve', '--score', 'correctness=4,quality=5', '--comment', 'clear comparison']);
     await card(page, 'completed', ctx.created).waitFor({ timeout: 30000 });
     assert(await card(page, 'queued', ctx.created).count() === 0, 'the card left the queued column');
     await page.goto(`${ctx.url}#/task/${ctx.created}`);
     await page.locator('.timeline').filter({ hasText: 'completed' }).waitFor();
     await page.locator('pre.logs').filter({ hasText: 'working on 75' }).waitFor();
     assert((await page.locator('body').textContent()).includes('all-good'), 'the artifact is shown');
+    const progress = await page.locator('label[for="task-progress"]').textContent();
+    assert(progress.includes('Progress 100%') && progress.includes('step 75 of 100'), `progress and current step: ${progress}`);
+    assert((await page.locator('.checkpoints').textContent()).includes('"page": 50'), 'the checkpoint is shown');
+    const review = await page.locator('table.reviews tbody tr').first().textContent();
+    assert(review.includes('approve') && review.includes('correctness 4') && review.includes('clear comparison'), `the review: ${review}`);
     await shot(page, 'task-detail', true);
   }],
 
@@ -103,6 +143,20 @@ export const tests = [
     await page.getByLabel('Type').selectOption('research');
     await card(page, 'completed', ctx.created).waitFor();
     assert(await page.locator('[data-column="cancelled"] [data-task]').count() === 0, 'a user request is filtered out');
+    // Each filter narrows (or keeps) the research task the agent ran for olga.
+    const keeps = async (key, value, kept) => {
+      const el = page.locator(`#filter-${key}`);
+      if (key === 'priority') await el.selectOption(value);
+      else { await el.fill(value); await el.dispatchEvent('change'); }
+      if (kept) await card(page, 'completed', ctx.created).waitFor();
+      else await page.locator('[data-column="completed"] .empty').waitFor();
+    };
+    await keeps('priority', 'low', false);
+    await keeps('priority', 'high', true);
+    await keeps('agent', 'dash-agent-2', false);
+    await keeps('agent', 'dash-agent-1', true);
+    await keeps('requester', 'ada', false);
+    await keeps('requester', 'olga', true);
     const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
     assert(t.status === 'cancelled' && t.history.at(-1).note === 'cancel by ada', `the CLI sees it cancelled: ${JSON.stringify(t.history.at(-1))}`);
   }],
@@ -162,6 +216,19 @@ export const tests = [
     const t = JSON.parse(await H.vayu(ctx.emu, ['task', 'status', '--id', id, '--json']));
     const last = t.history.at(-1);
     assert(t.dependencies.failed === dep && last.note === `dependency ${dep} was cancelled` && last.agent === 'ada', `settled by the page as the CLI settles: ${JSON.stringify(last)}`);
+    // A team (vayu task create --team): the parent shows its pattern and
+    // parts, and a part links back to its parent.
+    const parent = JSON.parse(await H.vayu(ctx.emu, ['task', 'create', 'Write the GPU guide', '--team', '2', '--pattern', 'pipeline',
+      '--roles', 'gpu-planner,gpu-writer', '--json'])).task_id;
+    await page.goto(`${ctx.url}#/task/${parent}`);
+    const team = page.locator('[data-field="team"]').filter({ hasText: 'pipeline team' });
+    await team.waitFor();
+    const parts = await team.locator('a').evaluateAll((as) => as.map((a) => a.textContent));
+    assert(parts.length === 2 && (await team.textContent()).includes('role gpu-writer'), `the parts and roles: ${await team.textContent()}`);
+    await team.locator('a').first().click();
+    await page.locator('[data-field="part-of"]').filter({ hasText: 'part 1 of 2 (pipeline, role gpu-planner)' }).waitFor();
+    await page.locator('[data-field="part-of"] a').click();
+    await page.locator('[data-field="team"]').waitFor();
   }],
 
   ["shows a viewer's denied action as the rules' refusal", async (ctx) => {
@@ -184,8 +251,13 @@ export const tests = [
     await olga.getByRole('alert').filter({ hasText: 'refused by the security rules' }).waitFor();
   }],
 
-  ['turns a killed agent offline in the matrix, and drains another', async (ctx) => {
+  ['runs the workflow started in the wizard, turns a killed agent offline in the matrix, and drains another', async (ctx) => {
     const page = await as(ctx, 'ada');
+    // The agent ran every step of the run started earlier, each once the
+    // one before completed.
+    await card(page, 'completed', ctx.steps[4]).waitFor({ timeout: 40000 });
+    const { outcome } = JSON.parse(await H.vayu(ctx.emu, ['workflow', 'status', ctx.run, '--json']));
+    assert(outcome === 'completed', `the run completed: ${outcome}`);
     await page.goto(`${ctx.url}#/agents`);
     const row = page.locator('[data-agent="dash-agent-1"]');
     await row.waitFor();
@@ -237,7 +309,7 @@ export const tests = [
   ['signs in without an Auth emulator as vayu demo does, with the role chosen', async (ctx) => {
     const url = await H.dashboard(ctx.emu, { withAuth: false });
     // Wide enough for every column in the README's screenshot.
-    const page = await (await ctx.browser.newContext({ viewport: { width: 2360, height: 560 } })).newPage();
+    const page = await (await ctx.browser.newContext({ viewport: { width: 2580, height: 560 } })).newPage();
     ctx.lastPage = page;
     await page.goto(url);
     await page.getByLabel('User id').fill('demo-viewer');

@@ -1,6 +1,6 @@
-// Checks that need no browser: the page's ageing and its merge of an
-// agent's registration with its presence equal the core's (the shared
-// vectors), and the committed bundle is a fresh build.
+// Checks that need no browser: the page's ageing, its merge of an agent's
+// registration with its presence and its plan of a workflow run equal the
+// core's (the shared vectors), and the committed bundle is a fresh build.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,23 @@ export const unitTests = [
       for (const [k, want] of Object.entries(times(c.seen))) {
         assert(JSON.stringify(seen[k]) === JSON.stringify(want), `${c.name}: ${k} is ${JSON.stringify(seen[k])}, not ${JSON.stringify(want)}`);
       }
+    }
+  }],
+  ['the plan of a workflow run agrees with core/src/workflow/run.rs on the shared vectors', async () => {
+    const { prepare } = await import('../src/plan.js');
+    const v = JSON.parse(readFileSync(`${here}vectors.json`, 'utf8'));
+    const templates = JSON.parse(readFileSync(`${here}../src/workflows.json`, 'utf8'));
+    for (const c of v.workflows) {
+      const spec = templates.find((t) => t.name === c.template);
+      let got;
+      try {
+        const { run, steps } = prepare(spec, c.run_id, c.given, c.by);
+        got = { run, steps: steps.map((p) => ({ task_id: p.task_id, wave: p.wave, after: p.after, input: p.input, requires: p.step.requires })) };
+      } catch (e) { got = { error: e.message }; }
+      const want = c.error != null ? { error: c.error } : { run: c.run, steps: c.steps };
+      const canon = (x) => JSON.stringify(x, (k, val) => (val && typeof val === 'object' && !Array.isArray(val)
+        ? Object.fromEntries(Object.entries(val).sort(([a], [b]) => (a < b ? -1 : 1))) : val));
+      assert(canon(got) === canon(want), `${c.template} ${JSON.stringify(c.given)}: ${canon(got).slice(0, 300)} is not ${canon(want).slice(0, 300)}`);
     }
   }],
   ['the committed bundle is a fresh build of dashboard/src', async () => {

@@ -1,6 +1,7 @@
 // One task: its fields, history timeline, progress (step and estimated
 // completion), checkpoints, artifacts, live log tail, reviews and rating,
-// dependencies and collaborators. The task is watched in all three piles
+// dependencies, collaborators and the team (a parent's parts, or a
+// part's parent). The task is watched in all three piles
 // (it moves between them); the log tail is the newest few batches.
 import {
   doc, collection, query, where, orderBy, limitToLast, limit,
@@ -56,6 +57,7 @@ function render(root, t, pile) {
       field('Status', h('span', { 'data-field': 'status' }, t.status)), field('Type', t.type), field('Priority', t.priority),
       field('Requester', `${t.requester?.id} (${t.requester?.type})`), field('Agent', t.lease?.owner || t.assignment?.primary_agent),
       field('Collaborators', (t.assignment?.collaborators || []).join(', ') || null),
+      field('Team', team(t.team)), field('Part of', partOf(t.part_of)),
       field('Created', fmtTime(ms(t.created_at))), field('Updated', fmtTime(ms(t.updated_at))),
       field('Attempt', `${ex.attempt ?? 0} (retries ${t.metadata?.retry_count ?? 0}/${t.metadata?.max_retries ?? 0})`),
       field('Tags', (t.metadata?.tags || []).join(', ') || null), field('Requires', (t.requires || []).join(', ') || null),
@@ -65,20 +67,35 @@ function render(root, t, pile) {
     h('ol', { class: 'timeline' }, (t.history || []).map((e) => h('li', {},
       h('time', {}, fmtTime(ms(e.at))), ' ', h('strong', {}, e.status || ''), e.agent ? ` by ${e.agent}` : '', e.note ? ` — ${e.note}` : ''))),
     h('h3', {}, 'Checkpoints'),
-    list(ex.checkpoints, (c) => `${fmtTime(ms(c.at))} (epoch ${c.epoch}): ${String(c.data).slice(0, 200)}`),
+    list('checkpoints', ex.checkpoints, (c) => `${fmtTime(ms(c.at))} (epoch ${c.epoch}): ${String(c.data).slice(0, 200)}`),
     h('h3', {}, 'Artifacts'),
-    list(ex.artifacts, (a) => h('span', {}, h('strong', {}, a.name), ' ', h('span', { class: 'mono' }, a.uri))),
+    list('artifacts', ex.artifacts, (a) => h('span', {}, h('strong', {}, a.name), ' ', h('span', { class: 'mono' }, a.uri))),
     h('h3', {}, 'Input'), h('pre', { class: 'input' }, t.input || '(none)'));
 }
 
-function list(items, f) {
-  return items && items.length ? h('ul', {}, items.map((x) => h('li', {}, f(x)))) : h('p', { class: 'hint' }, 'none');
+const taskLink = (id) => h('a', { href: `#/task/${encodeURIComponent(id)}`, class: 'mono' }, id);
+
+/** A team's parent: its pattern, merge, and each part (with its role). */
+function team(tm) {
+  if (!tm) return null;
+  return h('div', { 'data-field': 'team' }, `${tm.pattern} team, results merged by ${tm.merge}`,
+    h('ol', {}, (tm.parts || []).map((p, i) => h('li', {}, taskLink(p), tm.roles?.[i] ? ` (role ${tm.roles[i]})` : ''))));
+}
+
+/** A team's part: which part of which parent. */
+function partOf(p) {
+  if (!p) return null;
+  return h('span', { 'data-field': 'part-of' }, `part ${p.index} of ${p.of} (${p.pattern}${p.role ? `, role ${p.role}` : ''}) of `, taskLink(p.parent));
+}
+
+function list(name, items, f) {
+  return items && items.length ? h('ul', { class: name }, items.map((x) => h('li', {}, f(x)))) : h('p', { class: 'hint' }, 'none');
 }
 
 function renderReviews(root, verdicts, rating) {
   verdicts.sort((a, b) => a.round - b.round || a.kind.localeCompare(b.kind));
   clear(root).append(
-    verdicts.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Round', 'Kind', 'Reviewer', 'Verdict', 'Scores', 'Comment'].map((x) => h('th', { scope: 'col' }, x)))),
+    verdicts.length ? h('table', { class: 'reviews' }, h('thead', {}, h('tr', {}, ['Round', 'Kind', 'Reviewer', 'Verdict', 'Scores', 'Comment'].map((x) => h('th', { scope: 'col' }, x)))),
       h('tbody', {}, verdicts.map((v) => h('tr', {}, h('td', {}, v.round), h('td', {}, v.kind), h('td', {}, v.reviewer), h('td', {}, v.verdict),
         h('td', {}, Object.entries(v.scores || {}).map(([k, s]) => `${k} ${s}`).join(', ')), h('td', {}, v.comment)))))
       : h('p', { class: 'hint' }, 'No review verdicts.'),
