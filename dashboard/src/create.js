@@ -4,7 +4,7 @@
 // quota window (src/store/quota.rs), then registered with the tasks it
 // waits for (src/deps/waiters.rs).
 import {
-  doc, writeBatch, serverTimestamp, increment, arrayUnion, Timestamp, setDoc, runTransaction,
+  doc, writeBatch, serverTimestamp, increment, arrayUnion, Timestamp, setDoc, getDoc, updateDoc,
 } from 'firebase/firestore';
 import { getDb } from './firebase.js';
 import { rankOf, TYPES, PRIORITIES, COMPLEXITIES } from './model.js';
@@ -129,18 +129,17 @@ export async function commitNew(task, uid) {
 /** Names `id` in `dep`'s `dependencies.blocking` while `dep` is queued or
  * running and no dependent has yet (src/deps/waiters.rs `mark`,
  * firestore.rules isBlockingMark): whoever ends `dep` reads its waiters
- * only then. A dependency that ended needs no mark; a refusal is left to
- * the agents' sweep. */
+ * only then. An append judged on the document as it stands, not on the
+ * version read: a running task's holder renews it every few seconds. A
+ * dependency that ended needs no mark; a refusal is left to the agents'
+ * sweep. */
 async function markDependency(db, dep, id) {
-  await runTransaction(db, async (tx) => {
-    for (const pile of ['queued', 'active']) {
-      const ref = doc(db, 'tasks', pile, `${pile}_tasks`, dep);
-      const seen = await tx.get(ref);
-      if (!seen.exists()) continue;
-      if ((seen.data().dependencies?.blocking || []).length === 0) {
-        tx.update(ref, { 'dependencies.blocking': [id], updated_at: serverTimestamp() });
-      }
-      return;
-    }
-  }).catch(() => {});
+  for (const pile of ['queued', 'active']) {
+    const ref = doc(db, 'tasks', pile, `${pile}_tasks`, dep);
+    const seen = await getDoc(ref).catch(() => null);
+    if (!seen?.exists()) continue;
+    if ((seen.data().dependencies?.blocking || []).length > 0) return;
+    await updateDoc(ref, { 'dependencies.blocking': arrayUnion(id), updated_at: serverTimestamp() }).catch(() => {});
+    return;
+  }
 }

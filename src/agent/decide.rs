@@ -13,9 +13,15 @@ pub(super) fn instant_at(t_now: crate::model::Time, at: crate::model::Time) -> I
     Instant::now() + Duration::from_millis(ms)
 }
 
+/// How long after its lanes change an agent looks at its queue afresh
+/// (`recheck_queue`): long enough for the takeovers that follow a peer's
+/// death to have landed.
+const RECHECK_AFTER: Duration = Duration::from_secs(2);
+
 impl Agent {
     pub(super) async fn decide(&mut self) {
         self.follow_lanes().await;
+        self.recheck_queue().await;
         self.forward_stuck();
         self.settle_unformed();
         self.choose_view().await;
@@ -62,6 +68,7 @@ impl Agent {
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         [
             self.claims.paused_until,
+            self.recheck_at,
             next_not_before,
             foreign_due,
             push_ends,
@@ -108,6 +115,32 @@ impl Agent {
             .await;
         self.queue.forget();
         self.queue.parked.clear();
+        self.recheck_at = Some(Instant::now() + RECHECK_AFTER);
+    }
+
+    /// Listen again when this agent requeued tasks in a takeover, and
+    /// [`RECHECK_AFTER`] after its lanes changed (when peers take over a
+    /// dead one's tasks), so that the queue is seen as it stands after
+    /// those commits. The listener should show them as changes, but under
+    /// load (tests `resilience`, several times, and `deps_flow`) a task
+    /// requeued 50–100 ms after the agents' lanes changed stayed queued,
+    /// every agent idle, until the test gave up: a fresh snapshot taken
+    /// after the requeue has it. A read of the window, once per takeover
+    /// pass and once per change of the lanes.
+    async fn recheck_queue(&mut self) {
+        use std::sync::atomic::Ordering;
+        let due = self.recheck_at.is_some_and(|t| t <= Instant::now());
+        if !self.requeued.swap(false, Ordering::Relaxed) && !due {
+            return;
+        }
+        if due {
+            self.recheck_at = None;
+        }
+        tracing::debug!("a takeover or a change of lanes: listening again");
+        let window = initial_window(self.cfg.concurrency);
+        self.queue
+            .relisten(&self.store, QueueView::All, window)
+            .await;
     }
 
     /// Tasks in our lanes that we cannot run go to a peer that can.

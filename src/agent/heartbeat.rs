@@ -165,6 +165,7 @@ impl Agent {
         self.sweep_gap
             .next(self.cfg.sweep_every, self.report.claimed);
         let (store, me, sight) = (self.store.clone(), self.cfg.agent_id.clone(), self.sight());
+        let requeued = self.requeued.clone();
         self.sweep = Some(tokio::spawn(async move {
             match intake::sweep(&store, &me).await {
                 Ok(0) => {}
@@ -179,7 +180,7 @@ impl Agent {
                 Err(e) => tracing::warn!(error = %e, "the sweep of blocked tasks failed"),
             }
             let why = "its lease expired and its holder let it go";
-            sweep_expired(&store, &me, &sight, why).await;
+            sweep_expired(&store, &me, &sight, why, &requeued).await;
             match crate::resources::sweep(&store).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "gave back permits whose tasks are no longer held"),
@@ -222,16 +223,29 @@ impl Agent {
         }
         self.swept_expired = true;
         let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
+        let requeued = self.requeued.clone();
         self.background.spawn(async move {
-            sweep_expired(&store, &me, &sight, "its lease expired").await;
+            sweep_expired(&store, &me, &sight, "its lease expired", &requeued).await;
         });
     }
 }
 
 /// [`recovery::sweep_expired`], logged: a failed or blinded pass is left
-/// to the next sweep.
-async fn sweep_expired(store: &Store, me: &str, sight: &Sight, why: &str) {
-    match recovery::sweep_expired(store, me, sight, why).await {
+/// to the next sweep. Tasks it requeued raise `requeued`.
+async fn sweep_expired(
+    store: &Store,
+    me: &str,
+    sight: &Sight,
+    why: &str,
+    requeued: &std::sync::atomic::AtomicBool,
+) {
+    let pass = recovery::sweep_expired(store, me, sight, why).await;
+    if let Ok(recovery::Pass::Done(n) | recovery::Pass::Blinded(n)) = pass
+        && n > 0
+    {
+        requeued.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    match pass {
         Ok(recovery::Pass::Done(0)) => {}
         Ok(recovery::Pass::Done(n)) => tracing::info!(n, "requeued tasks whose leases ran out"),
         Ok(recovery::Pass::Blinded(n)) => {

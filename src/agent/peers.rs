@@ -314,6 +314,9 @@ impl Agent {
             && let Some(peer) = self.peers.get_mut(&peer_id)
         {
             peer.taken_over = end == TakeOver::Done;
+            if end == TakeOver::Done {
+                (self.requeued).store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             peer.retake = end == TakeOver::CutShort;
             // Alive after all (its beat reached the rules, not yet our
             // listener): judged afresh from now, not left out for good.

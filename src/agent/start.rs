@@ -94,6 +94,8 @@ impl Agent {
             peers,
             watch,
             reregister: Arc::default(),
+            requeued: Arc::default(),
+            recheck_at: None,
             stale_after,
             health: health.clone(),
             recheck_lanes: false,

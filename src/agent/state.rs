@@ -63,6 +63,12 @@ pub(super) struct Agent {
     /// The registration is to be written again at the next tick: a
     /// watcher marked this live agent offline, or the last write failed.
     pub(super) reregister: Arc<std::sync::atomic::AtomicBool>,
+    /// This agent requeued tasks in a takeover: its queue is looked at
+    /// afresh (`decide.rs`, `recheck_queue`).
+    pub(super) requeued: Arc<std::sync::atomic::AtomicBool>,
+    /// When to look at the queue afresh after the lanes changed
+    /// (`decide.rs`, `recheck_queue`).
+    pub(super) recheck_at: Option<Instant>,
     /// A peer silent for this long is dead: a lease plus a heartbeat.
     pub(super) stale_after: Duration,
     pub(super) health: Health,

@@ -120,15 +120,15 @@ pub async fn register_ids(
     Ok(())
 }
 
-/// How many versions of a dependency [`mark`] tries before it leaves the
-/// dependent to the sweep: each miss is a write that got in between (a
-/// claim, a heartbeat), rarely more than one.
+/// How many times [`mark`] looks for a dependency before it leaves the
+/// dependent to the sweep: each miss is a move between piles that got in
+/// between (a claim, a takeover), rarely more than one.
 const MARK_TRIES: usize = 4;
 
 /// Names `dependent` in `dep`'s `dependencies.blocking`, unless `dep`
 /// ended or another dependent did so first: the end of `dep` then reads
-/// its waiters. `last` is `dep` as last read, if it was; a version that
-/// changed since is read again.
+/// its waiters. `last` is `dep` as last read, if it was; it names the
+/// pile, and a refusal (the task moved, or was marked) is read again.
 pub async fn mark(
     store: &Store,
     dep: &str,
@@ -151,8 +151,9 @@ pub async fn mark(
             .await
         {
             Ok(_) => return Ok(()),
-            // Under the rules a stale version is refused before its
-            // precondition is checked: read it again.
+            // Moved to another pile (under the rules a write to a
+            // document that is gone is refused, not found), or marked by
+            // another dependent: read it again.
             Err(e)
                 if e.is_conflict()
                     || matches!(e, Error::NotFound(_) | Error::PermissionDenied(_)) => {}
@@ -163,30 +164,29 @@ pub async fn mark(
     Ok(())
 }
 
-/// The in-place write of the mark: the list and the time only, on the
-/// version `seen`.
+/// The in-place write of the mark, in `seen`'s pile: an append and the
+/// time, judged on the document as it stands when the commit lands, not
+/// on the version read. A holder renewing its lease every second would
+/// otherwise win every race under load (a dependency running long is the
+/// usual case), and the mark would be left to the sweep. Appended to a
+/// list a dependent marked meanwhile, it is refused (the list holds one).
 pub fn mark_write(store: &Store, seen: &Versioned<Task>, dependent: &str) -> pb::Write {
-    let blocking = pb::Value {
-        value_type: Some(pb::value::ValueType::ArrayValue(pb::ArrayValue {
+    let append = pb::document_transform::FieldTransform {
+        field_path: "dependencies.blocking".into(),
+        transform_type: Some(TransformType::AppendMissingElements(pb::ArrayValue {
             values: vec![crate::store::string_value(dependent)],
-        })),
-    };
-    let dependencies = pb::Value {
-        value_type: Some(pb::value::ValueType::MapValue(pb::MapValue {
-            fields: [("blocking".to_string(), blocking)].into(),
         })),
     };
     pb::Write {
         operation: Some(pb::write::Operation::Update(pb::Document {
             name: store.name(&seen.pile.doc(&seen.value.task_id)),
-            fields: [("dependencies".to_string(), dependencies)].into(),
             ..Default::default()
         })),
         update_mask: Some(pb::DocumentMask {
-            field_paths: vec!["dependencies.blocking".into()],
+            field_paths: vec![],
         }),
-        update_transforms: vec![crate::store::server_time("updated_at")],
-        current_document: Precondition::UpdatedAt(seen.update_time).into_pb(),
+        update_transforms: vec![append, crate::store::server_time("updated_at")],
+        current_document: Precondition::Exists.into_pb(),
     }
 }
 
