@@ -99,7 +99,7 @@ pub(super) struct Agent {
     pub(super) claiming: JoinSet<ClaimAnswer>,
     pub(super) claiming_ids: HashSet<String>,
     pub(super) claims: Breaker,
-    pub(super) runners: JoinSet<guard::Finished>,
+    pub(super) runners: JoinSet<(String, Outcome)>,
     /// When the last few runs ended (at most `concurrency` of them): an
     /// agent that turns its slots over quickly pages through its backlog
     /// (`pages.rs`); one with long runs keeps listening.
@@ -154,14 +154,10 @@ impl Agent {
     /// A runner is done: its slot is free.
     pub(super) fn on_run_finished(
         &mut self,
-        joined: std::result::Result<guard::Finished, tokio::task::JoinError>,
+        joined: std::result::Result<(String, Outcome), tokio::task::JoinError>,
     ) {
         match joined {
-            Ok(guard::Finished {
-                id,
-                outcome,
-                waited_on,
-            }) => {
+            Ok((id, outcome)) => {
                 if let Some(ty) = self.running.remove(&id) {
                     self.breaker_hears(ty, &id, outcome);
                 }
@@ -176,9 +172,7 @@ impl Agent {
                     self.background
                         .spawn(async move { crate::resources::release_for(&store, &held).await });
                 }
-                // Only a task a dependent marked has any: the rest end
-                // without reading their waiters (issue 14's 6 operations).
-                if outcome.ended() && waited_on {
+                if outcome.ended() {
                     self.release_dependents(id);
                 }
             }

@@ -106,7 +106,7 @@ async fn create_steps(store: &Store, steps: &[StepPlan], tasks: &[Task]) -> Resu
 async fn create_step(store: &Store, t: &Task) -> Result<()> {
     store.create_task(t).await?;
     if t.status == crate::lifecycle::Status::Blocked {
-        crate::deps::register(store, t, &[]).await?;
+        crate::deps::register(store, t).await?;
     }
     Ok(())
 }

@@ -150,10 +150,8 @@ impl Runner {
     }
 
     /// Runs the task's handler to an outcome, then removes the run's
-    /// directory however it ended (unless an artifact lives there). Also
-    /// says whether a dependent marked the task, as its last version
-    /// written shows (`crate::deps::waiters::mark`).
-    pub(super) async fn run(mut self) -> (Outcome, bool) {
+    /// directory however it ended (unless an artifact lives there).
+    pub(super) async fn run(mut self) -> Outcome {
         let run = format!("e{}", self.epoch);
         let outcome = self.run_handler(&run).await;
         let dir = self.cfg.sandbox.work_root.join(self.id()).join(&run);
@@ -164,8 +162,7 @@ impl Runner {
         {
             tracing::debug!(task = %self.id(), error = %e, "could not remove the run's directory");
         }
-        let waited_on = !self.current.value.dependencies.blocking.is_empty();
-        (outcome, waited_on)
+        outcome
     }
 
     async fn run_handler(&mut self, run: &str) -> Outcome {
