@@ -270,9 +270,9 @@ impl Store {
     /// Runs one read, again if the server dropped it or left it unanswered
     /// once. Under load the emulator sometimes answers CANCELLED ("call
     /// already cancelled") to a call this client never cancelled; a read
-    /// is safe to repeat, so two more quick tries. (Commits are not repeated here: whether a dropped
-    /// commit landed is the caller's question, see `create_task`.) Each
-    /// try has its own timeout.
+    /// is safe to repeat, so two more quick tries. (Commits are not
+    /// repeated here: whether a dropped commit landed is the caller's
+    /// question, see `create_task`.) Each try has its own timeout.
     async fn read_retrying<T, F, Fut>(&self, read: F) -> Result<T>
     where
         F: Fn() -> Fut,

@@ -109,10 +109,7 @@ impl Agent {
         }
         tracing::info!(from = ?self.queue.lanes, to = ?lanes, "the lanes changed");
         self.queue.lanes = lanes;
-        let window = initial_window(self.cfg.concurrency);
-        self.queue
-            .relisten(&self.store, QueueView::All, window)
-            .await;
+        self.listen_afresh().await;
         self.queue.forget();
         self.queue.parked.clear();
         self.recheck_at = Some(Instant::now() + RECHECK_AFTER);
@@ -137,6 +134,12 @@ impl Agent {
             self.recheck_at = None;
         }
         tracing::debug!("a takeover or a change of lanes: listening again");
+        self.listen_afresh().await;
+    }
+
+    /// Listens again to the whole of its lanes in the first window: a
+    /// fresh snapshot of the queue as it stands now.
+    async fn listen_afresh(&mut self) {
         let window = initial_window(self.cfg.concurrency);
         self.queue
             .relisten(&self.store, QueueView::All, window)
@@ -252,10 +255,7 @@ impl Agent {
             // created into an idle fleet is claimed within milliseconds.
         } else if caught_up || (free == 0 && !self.flowing()) {
             tracing::debug!(caught_up, "listening again");
-            let window = initial_window(self.cfg.concurrency);
-            self.queue
-                .relisten(&self.store, QueueView::All, window)
-                .await;
+            self.listen_afresh().await;
         } else if !self.queue.linger.due() {
             // A lingering look is scheduled: nothing is fetched before it.
         } else if !fresh && free > 0 && eligible < free {
