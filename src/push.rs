@@ -168,16 +168,11 @@ pub async fn plan(
     span: Duration,
     weights: &Weights,
 ) -> Result<()> {
-    let wanted = match strategy {
-        Strategy::Pull => false,
-        Strategy::Push => true,
-        Strategy::Hybrid => task.priority == crate::model::Priority::Critical,
-        Strategy::Auction => {
-            let window = span.min(crate::assign::auction::WINDOW_MAX);
-            crate::assign::auction::open(task, time_add(now(), window));
-            false
-        }
-    };
+    if strategy == Strategy::Auction {
+        let window = span.min(crate::assign::auction::WINDOW_MAX);
+        crate::assign::auction::open(task, time_add(now(), window));
+    }
+    let wanted = pushes(strategy, task.priority);
     if !wanted || task.assignment.pushed_to.is_some() {
         return Ok(());
     }
@@ -197,20 +192,65 @@ pub async fn plan(
     }
 }
 
-/// The scorer's choice of agent for `task`. Reads: the agents, and one
-/// history document per live agent that could run it. A running task's
-/// complexity is not on the agent's document: each counts as moderate.
+/// Whether `strategy` asks the scorer to push a task of `priority`.
+pub fn pushes(strategy: Strategy, priority: crate::model::Priority) -> bool {
+    match strategy {
+        Strategy::Push => true,
+        Strategy::Hybrid => priority == crate::model::Priority::Critical,
+        Strategy::Pull | Strategy::Auction => false,
+    }
+}
+
+/// The scorer's choice of agent for `task`.
 async fn choose(store: &Store, task: &Task, weights: &Weights) -> Result<String, String> {
+    let candidates = candidates(store, &[task]).await?;
+    score::decide(task, &candidates, 1, weights).map(|d| d.primary)
+}
+
+/// The scorer's choice for each of a team's `parts` (`score::decide`'s
+/// team, best first): part K goes to the best agent for it that no
+/// earlier part went to, so a team spreads over as many agents as can
+/// run its parts; with fewer, an agent gets a second part. `None` for a
+/// part nobody is available for (its own push then says why, or it is
+/// pulled). The agents are read once for the team.
+pub async fn choose_team(store: &Store, parts: &[Task], weights: &Weights) -> Vec<Option<String>> {
+    let refs: Vec<&Task> = parts.iter().collect();
+    let Ok(candidates) = candidates(store, &refs).await else {
+        return vec![None; parts.len()];
+    };
+    let mut taken: Vec<String> = Vec::with_capacity(parts.len());
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        let pick = score::decide(part, &candidates, parts.len(), weights)
+            .ok()
+            .map(|d| {
+                let fresh = d.team.iter().find(|a| !taken.contains(a));
+                fresh.unwrap_or(&d.primary).clone()
+            });
+        taken.extend(pick.clone());
+        out.push(pick);
+    }
+    out
+}
+
+/// The agents as the scorer sees them for `tasks` (all of one type).
+/// Reads: the agents, and one history document per live agent that could
+/// run one of them. A running task's complexity is not on the agent's
+/// document: each counts as moderate.
+async fn candidates(store: &Store, tasks: &[&Task]) -> Result<Vec<Candidate>, String> {
     let t_now = now();
     let agents = store.list_agents().await.map_err(|e| e.to_string())?;
     let mut candidates = Vec::with_capacity(agents.len());
     for a in &agents {
         let state = crate::render::effective_state(a, t_now);
         let offer = Offer::of_agent(a);
-        let stats = if state != AgentState::Offline && offer.could_claim(task) {
-            (crate::history::get(store, &a.agent_id, task.task_type).await).unwrap_or(None)
-        } else {
-            None
+        let stats = match tasks.first() {
+            Some(t)
+                if state != AgentState::Offline && tasks.iter().any(|t| offer.could_claim(t)) =>
+            {
+                (crate::history::get(store, &a.agent_id, t.task_type).await).unwrap_or(None)
+            }
+            _ => None,
         };
         candidates.push(Candidate {
             offer,
@@ -221,7 +261,7 @@ async fn choose(store: &Store, task: &Task, weights: &Weights) -> Result<String,
             stats,
         });
     }
-    score::decide(task, &candidates, 1, weights).map(|d| d.primary)
+    Ok(candidates)
 }
 
 /// When a push that starts now ends, for `--push-for` (or its default).

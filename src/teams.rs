@@ -41,7 +41,7 @@ pub async fn create(store: &Store, new: NewTask, spec: &TeamSpec) -> Result<(Tas
     }
     let parent_id = uuid::Uuid::new_v4().to_string();
     let plan = team::plan(spec, &parent_id, &new.input, &new.requires).map_err(invalid)?;
-    let parts: Vec<NewTask> = (plan.parts.iter()).map(|p| part_task(&new, p)).collect();
+    let mut parts: Vec<NewTask> = (plan.parts.iter()).map(|p| part_task(&new, p)).collect();
     let mut parent = new;
     parent.task_id = Some(parent_id);
     parent.after = plan.team.parts.clone();
@@ -56,6 +56,7 @@ pub async fn create(store: &Store, new: NewTask, spec: &TeamSpec) -> Result<(Tas
         t.clone().into_task().validate_new()?;
     }
     crate::workflows::check_quota(store, parts.len() + 1).await?;
+    push_parts(store, &mut parts).await;
     let made = match create_parts(store, spec.pattern, parts).await {
         Ok(made) => made,
         Err((made, e)) => {
@@ -98,6 +99,28 @@ fn part_task(new: &NewTask, p: &team::PartPlan) -> NewTask {
     t.part_of = Some(p.part_of.clone());
     t.lane = Some(p.lane);
     t
+}
+
+/// Under a strategy that pushes (`--assign push`, or `hybrid` for a
+/// critical team), each part is pushed to the scorer's choice for it,
+/// distinct agents first (`crate::push::choose_team`), rather than each
+/// to the best agent alone, which would pile the whole team on one. A
+/// part left without a choice is planned alone at its create.
+async fn push_parts(store: &Store, parts: &mut [NewTask]) {
+    let Some(first) = parts.first() else { return };
+    if !crate::push::pushes(first.assign, first.priority) {
+        return;
+    }
+    let tasks: Vec<Task> = parts.iter().map(|p| p.clone().into_task()).collect();
+    let chosen = crate::push::choose_team(store, &tasks, &first.weights).await;
+    for (part, agent) in parts.iter_mut().zip(chosen) {
+        part.push = agent.map(|a| {
+            (
+                a,
+                crate::model::time_add(crate::model::now(), part.push_for),
+            )
+        });
+    }
 }
 
 /// Creates the parts: a pipeline's or a leader's one after another (a
@@ -202,17 +225,30 @@ async fn results(store: &Store, parent: &Task) -> Result<(Vec<PartResult>, Vec<A
     Ok((out, artifacts))
 }
 
-/// The parent's result under a built-in merge (concat, json, last), and
-/// its parts' artifacts.
-pub async fn merged(store: &Store, parent: &Task) -> Result<(String, Vec<Artifact>)> {
+/// A parent's merge: its result, its parts' artifacts, and the agents
+/// that ran the parts (`team::collaborators`).
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub result: String,
+    pub artifacts: Vec<Artifact>,
+    pub collaborators: Vec<String>,
+}
+
+/// The parent's merge under a built-in merge (concat, json, last).
+pub async fn merged(store: &Store, parent: &Task) -> Result<Merged> {
     let how = parent.team.as_ref().map_or(Merge::Concat, |t| t.merge);
     let (parts, artifacts) = results(store, parent).await?;
-    Ok((team::merge(how, &parts).map_err(invalid)?, artifacts))
+    Ok(Merged {
+        result: team::merge(how, &parts).map_err(invalid)?,
+        artifacts,
+        collaborators: team::collaborators(&parts),
+    })
 }
 
 /// `task` as its handler sees it: a parent under `--merge handler` gets
 /// the parts' results as input, a JSON array of `{task_id, role, agent,
-/// result}`, and their artifacts as its own; a leader's follower gets the subtask the leader's part left
+/// result}`, their artifacts as its own, and their agents as its
+/// `assignment.collaborators` (written when it completes); a leader's follower gets the subtask the leader's part left
 /// for it (one read each). Any other task is returned as it is, with no
 /// read.
 pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
@@ -246,6 +282,7 @@ pub async fn fill(store: &Store, task: &Task) -> Result<Task> {
                 ..task.clone()
             };
             filled.execution.artifacts = artifacts;
+            filled.assignment.collaborators = team::collaborators(&parts);
             Ok(filled)
         }
         _ => Ok(task.clone()),

@@ -509,3 +509,97 @@ async fn only_a_member_writes_the_context_and_only_the_leader_hands_out_work() {
     );
     w.done("only_a_member_writes_the_context_and_only_the_leader_hands_out_work");
 }
+
+/// `seen` as its holder `agent-1` writes it in place naming
+/// `collaborators` (a heartbeat: the lease renewed, the merged result).
+fn naming(seen: &Task, collaborators: &[&str]) -> Task {
+    let mut t = seen.clone();
+    t.lease.expires_at = Some(at(30));
+    t.execution.result = Some("merged".into());
+    t.assignment.collaborators = collaborators.iter().map(|c| c.to_string()).collect();
+    t
+}
+
+/// `seen` completed by its holder `agent-1`.
+fn completed(seen: &Task) -> Task {
+    let mut t = seen.clone();
+    let t_now = vayu::model::now();
+    t.status = Status::Completed;
+    t.lease.owner = None;
+    t.lease.expires_at = None;
+    t.execution.progress = 100;
+    t.execution.finished_at = Some(t_now);
+    t.record(Status::Completed, t_now, Some("agent-1"), None);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_parents_holder_names_its_collaborators() {
+    let w = World::new("rules-team-collab").await;
+    let a1 = w.agent("agent-1").await;
+    let a2 = w.agent("agent-2").await;
+    // A parent running its merge, held by agent-1: queued through the gate
+    // tested above (every part recorded), here seeded past the rules.
+    let mut p = claimed_by(&parent("alice"), "agent-1", 1);
+    p.dependencies.done = p.dependencies.blocked_by.clone();
+    let seen = w.seed(&p).await;
+
+    let two = ["agent-2", "agent-3"];
+    denied(
+        "three collaborators for two parts",
+        raw_replace(
+            &a1,
+            &seen,
+            &naming(&seen.value, &["a-1", "a-2", "a-3"]),
+            vec![],
+        ),
+    )
+    .await;
+    let mut with_primary = naming(&seen.value, &two);
+    with_primary.assignment.primary_agent = Some("agent-2".into());
+    denied(
+        "collaborators with another change of the assignment",
+        raw_replace(&a1, &seen, &with_primary, vec![]),
+    )
+    .await;
+    denied(
+        "a collaborator that is no agent id",
+        raw_replace(&a1, &seen, &naming(&seen.value, &["no one"]), vec![]),
+    )
+    .await;
+    denied(
+        "an agent that does not hold the parent names them",
+        raw_replace(&a2, &seen, &naming(&seen.value, &two), vec![]),
+    )
+    .await;
+    let mut in_the_end = completed(&seen.value);
+    in_the_end.assignment.collaborators = two.iter().map(|c| c.to_string()).collect();
+    denied(
+        "collaborators named in the completing move",
+        raw_replace(&a1, &seen, &in_the_end, vec![]),
+    )
+    .await;
+    let lone = w.running("alice", "agent-1", 30).await;
+    denied(
+        "collaborators on a task in no team",
+        raw_replace(&a1, &lone, &naming(&lone.value, &two), vec![]),
+    )
+    .await;
+    allowed(
+        "the same heartbeat naming none",
+        raw_replace(&a1, &lone, &naming(&lone.value, &[]), vec![]),
+    )
+    .await;
+    allowed(
+        "the holder names its parts' agents",
+        raw_replace(&a1, &seen, &naming(&seen.value, &two), vec![]),
+    )
+    .await;
+    let named = w.read(&p.task_id).await;
+    allowed(
+        "then completes the parent, keeping them",
+        raw_replace(&a1, &named, &completed(&named.value), vec![]),
+    )
+    .await;
+    w.done("only_the_parents_holder_names_its_collaborators");
+}

@@ -7,7 +7,14 @@
 //!   every stage once, in order;
 //! - a team that cannot form says which role is missing (`task create`
 //!   and `task status`), and the parent's pause, resume and cancel reach
-//!   its parts; `task tree` shows them.
+//!   its parts; `task tree` shows them;
+//! - a peer team of 3 whose member is killed before its barrier: the
+//!   members share the context and pass the barrier together;
+//! - a leader with two followers, one killed mid-subtask: each follower
+//!   does the leader's subtask for it, and the parent aggregates.
+//!
+//! A completed parent names the agents that ran its parts
+//! (`assignment.collaborators`, `members` in `task status`).
 
 mod common;
 mod rules_support;
@@ -49,8 +56,8 @@ const MEMBER: &str = r#"if "VAYU_PART" not in env:
     print("vayu:result not a part")
     sys.exit(0)
 time.sleep(4)
-if env.get("VAYU_ROLE"):
-    print("vayu:result " + t["input"] + ">" + env["VAYU_ROLE"], flush=True)
+if env.get("VAYU_TEAM_ROLE"):
+    print("vayu:result " + t["input"] + ">" + env["VAYU_TEAM_ROLE"], flush=True)
 else:
     print("vayu:artifact note part-" + env["VAYU_PART"], flush=True)
     print("vayu:result part-" + env["VAYU_PART"], flush=True)
@@ -129,6 +136,28 @@ async fn kill_holder(w: &World, agents: &mut [AgentProc], part: &str) -> String 
     holder
 }
 
+/// The completed `parent` names the agents that completed `parts`, each
+/// once, in part order, and `task status` shows them.
+async fn assert_members(w: &World, parent: &Task, parts: &[String]) {
+    let mut want: Vec<String> = Vec::new();
+    for p in parts {
+        let by = (w.read(p).await.value.assignment.primary_agent).expect("a part's agent");
+        if !want.contains(&by) {
+            want.push(by);
+        }
+    }
+    assert_eq!(parent.assignment.collaborators, want);
+    let status = expect(
+        &w.vayu_as("alice", &["task", "status", "--id", &parent.task_id]),
+        0,
+        "status",
+    );
+    assert!(
+        status.contains(&format!("members   {}", want.join(", "))),
+        "{status}"
+    );
+}
+
 /// The runs recorded for `task`, as the agents that started them.
 fn runs_of(dir: &Path, task: &str) -> Vec<String> {
     let all = std::fs::read_to_string(dir.join("runs")).unwrap_or_default();
@@ -195,6 +224,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
     );
     // The parent ran no handler: the agent merged.
     assert!(runs_of(dir.path(), &parent).is_empty());
+    assert_members(&w, &done.value, &parts).await;
     stop(&mut agents).await;
 }
 
@@ -494,5 +524,6 @@ async fn a_leader_hands_out_work_and_aggregates_it_through_a_followers_kill() {
         1,
         "the leader planned once"
     );
+    assert_members(&w, &done.value, &parts).await;
     stop(&mut agents).await;
 }

@@ -6,7 +6,12 @@
 //!   naming it; a team that chose to wait is reported overdue instead;
 //! - `--unformed degrade`: the astronaut's part loses its role, a planner
 //!   takes it, and the team completes with every part merged once;
-//! - bad input writes nothing.
+//! - bad input writes nothing;
+//! - a pipeline stage that fails for good (`--max-retries 1`) is retried,
+//!   then cancels the later stage and the parent, naming it;
+//! - `--skills` deals the skills over the parts' `requires`, and a swarm
+//!   merged by `--merge json` has every part's keys once; pushed
+//!   (`--assign push`), its parts go to distinct agents.
 
 mod common;
 mod rules_support;
@@ -22,7 +27,19 @@ use vayu::store::Versioned;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
-const HANDLER: &str = "import json, sys\nt = json.load(sys.stdin)\nprint(\"vayu:result \" + t[\"task_id\"][-2:], flush=True)\n";
+/// Reports the part's place (`p1`), or `{"p1": "input"}` for a task
+/// titled `json…`; the first stage of a task titled `doomed…` always
+/// fails.
+const HANDLER: &str = r#"import json, sys
+t = json.load(sys.stdin)
+me = t["task_id"][-2:]
+if t["title"].startswith("doomed") and me == "p1":
+    sys.exit(1)
+if t["title"].startswith("json"):
+    print("vayu:result " + json.dumps({me: t["input"]}), flush=True)
+else:
+    print("vayu:result " + me, flush=True)
+"#;
 
 /// Two planners, online.
 async fn planners(w: &World, dir: &Path) -> Vec<AgentProc> {
@@ -233,4 +250,98 @@ async fn a_bad_formation_deadline_writes_nothing() {
         "nothing was written: {listed}"
     );
     w.done("a_bad_formation_deadline_writes_nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_failing_for_good_cancels_the_rest_and_skills_and_json_merges_come_through() {
+    let w = World::new("team-stage-fails").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut agents = planners(&w, dir.path()).await;
+    let create = |args: &[&str]| {
+        let mut all = vec!["task", "create"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        let out = w.vayu_as("alice", &all);
+        let v: serde_json::Value = serde_json::from_str(&expect(&out, 0, "a team")).expect("JSON");
+        (v["task_id"].as_str().expect("an id").to_string(), v)
+    };
+    let (doomed, _) = create(&[
+        "doomed",
+        "--team",
+        "2",
+        "--pattern",
+        "pipeline",
+        "--max-retries",
+        "1",
+    ]);
+    let (merged, _) = create(&[
+        "json survey",
+        "--team",
+        "2",
+        "--merge",
+        "json",
+        "--input",
+        "x",
+        "--assign",
+        "push",
+    ]);
+    let (skilled, warned) = create(&["port it", "--team", "2", "--skills", "rust,docs,sql"]);
+
+    // Skills are dealt round-robin: part 1 rust and sql, part 2 docs; the
+    // planners offer none, and the create says so for each part.
+    for (k, want) in [(1, vec!["rust", "sql"]), (2, vec!["docs"])] {
+        let part = w.read(&format!("{skilled}-p{k}")).await.value;
+        assert_eq!(part.requires, want, "part {k}");
+        let waiting = warned["parts"][k - 1]["waiting"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            waiting.contains("no live agent offers") && waiting.contains(want[0]),
+            "{warned}"
+        );
+    }
+
+    // Pushed, the team spreads over both planners (the scorer's team).
+    let mut pushed = Vec::new();
+    for k in 1..=2 {
+        let part = w.read(&format!("{merged}-p{k}")).await.value;
+        pushed.extend(part.assignment.pushed_to);
+    }
+    pushed.sort();
+    assert_eq!(pushed, ["planner-1", "planner-2"], "one part each");
+    let done = reaches(&w, &merged, Status::Completed).await;
+    let result: serde_json::Value =
+        serde_json::from_str(done.value.execution.result.as_deref().unwrap_or_default())
+            .expect("a JSON merge");
+    assert_eq!(result, serde_json::json!({"p1": "x", "p2": "x"}));
+
+    // Stage 1 ran twice (max_retries 1), then failed for good; stage 2
+    // and the parent were cancelled, naming it.
+    let stage1 = format!("{doomed}-p1");
+    let failed = reaches(&w, &stage1, Status::Failed).await;
+    assert_eq!(
+        failed.value.metadata.retry_count, 2,
+        "{:?}",
+        failed.value.history
+    );
+    let attempts = (failed.value.history.iter())
+        .filter(|h| h.status == Some(Status::Executing))
+        .count();
+    assert_eq!(attempts, 2, "retried once: {:?}", failed.value.history);
+    let stage2 = reaches(&w, &format!("{doomed}-p2"), Status::Cancelled).await;
+    assert_eq!(
+        stage2.value.dependencies.failed.as_deref(),
+        Some(stage1.as_str())
+    );
+    assert!(
+        stage2.value.execution.started_at.is_none(),
+        "stage 2 never ran"
+    );
+    let parent = reaches(&w, &doomed, Status::Cancelled).await;
+    assert_eq!(
+        parent.value.dependencies.failed.as_deref(),
+        Some(stage1.as_str())
+    );
+    stop(&mut agents).await;
+    w.done("a_stage_failing_for_good_cancels_the_rest_and_skills_and_json_merges_come_through");
 }

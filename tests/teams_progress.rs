@@ -2,7 +2,9 @@
 //! of a peer team, on two real `vayu-agent` processes, each report
 //! progress and then wait until `$VAYU_TEAM_PROGRESS` shows the other's.
 //! Each can finish only by seeing its teammate's progress live, so the
-//! merged result names both.
+//! merged result names both. And a decision point's other two outcomes:
+//! `timeout` for a peer whose teammate never arrives, `refused` in a
+//! pipeline.
 
 mod common;
 mod rules_support;
@@ -51,36 +53,36 @@ else:
     print("vayu:result p%s saw nobody" % os.environ["VAYU_PART"], flush=True)
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn members_see_each_others_progress_live() {
-    let w = World::new("team-progress").await;
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let path = dir.path().join("member.py");
-    std::fs::write(&path, MEMBER).expect("the temp dir is writable");
+/// Two agents `m-1`, `m-2` running `script`, online.
+async fn pair(w: &World, dir: &std::path::Path, script: &str) -> Vec<AgentProc> {
+    let path = dir.join("member.py");
+    std::fs::write(&path, script).expect("the temp dir is writable");
     let handler = format!("python3 {}", path.display());
-    let mut agents: Vec<AgentProc> = (1..=2)
+    let agents: Vec<AgentProc> = (1..=2)
         .map(|i| {
-            let mut spec = AgentSpec::new(&format!("m-{i}"), &handler, &w.host, &w.db, dir.path());
+            let mut spec = AgentSpec::new(&format!("m-{i}"), &handler, &w.host, &w.db, dir);
             spec.env = vec![("VAYU_AGENT_IDENTITY".into(), "emulator".into())];
             (spec.heartbeat_secs, spec.lease_secs) = (0.5, 5.0);
             AgentProc::spawn(&spec)
         })
         .collect();
     common::fleet::wait_agents_online(&w.admin, &["m-1", "m-2"], LIMIT).await;
+    agents
+}
 
-    let out = w.vayu_as(
-        "alice",
-        &[
-            "task",
-            "create",
-            "compare notes",
-            "--team",
-            "2",
-            "--pattern",
-            "peer",
-            "--json",
-        ],
-    );
+/// Creates a team of 2 of `pattern` as alice; its parent's id.
+fn team_of_two(w: &World, title: &str, pattern: &str) -> String {
+    let args = [
+        "task",
+        "create",
+        title,
+        "--team",
+        "2",
+        "--pattern",
+        pattern,
+        "--json",
+    ];
+    let out = w.vayu_as("alice", &args);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -88,20 +90,29 @@ async fn members_see_each_others_progress_live() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let parent = v["task_id"].as_str().expect("an id").to_string();
+    v["task_id"].as_str().expect("an id").to_string()
+}
 
+/// The task `id` once it has ended.
+async fn ended(w: &World, id: &str) -> vayu::store::Versioned<vayu::model::Task> {
     let deadline = tokio::time::Instant::now() + LIMIT;
-    let done = loop {
-        let t = w.read(&parent).await;
+    loop {
+        let t = w.read(id).await;
         if t.value.status.is_terminal() {
-            break t;
+            return t;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the team never ended"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "{id} never ended");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_see_each_others_progress_live() {
+    let w = World::new("team-progress").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut agents = pair(&w, dir.path(), MEMBER).await;
+    let parent = team_of_two(&w, "compare notes", "peer");
+    let done = ended(&w, &parent).await;
     assert_eq!(
         done.value.status,
         Status::Completed,
@@ -123,4 +134,58 @@ async fn members_see_each_others_progress_live() {
         a.stop_cleanly(Duration::from_secs(20)).await;
     }
     w.done("members_see_each_others_progress_live");
+}
+
+/// A peer's part 2 never arrives (it works 6 s and ends); every other
+/// part arrives at barrier `meet` for 3 s and reports what its file says.
+const MEETER: &str = r#"import json, os, sys, time
+t = json.load(sys.stdin)
+env = os.environ
+if t["part_of"]["pattern"] == "peer" and env["VAYU_PART"] == "2":
+    time.sleep(6)
+    print("vayu:result absent", flush=True)
+    sys.exit(0)
+print("vayu:barrier meet 3", flush=True)
+done = os.path.join(env["VAYU_TASK_DIR"], "barrier-meet")
+end = time.time() + 30
+while not os.path.exists(done) and time.time() < end:
+    time.sleep(0.1)
+print("vayu:result " + (open(done).read() if os.path.exists(done) else "no file"), flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_barrier_times_out_for_a_missing_peer_and_is_refused_in_a_pipeline() {
+    let w = World::new("team-barrier").await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut agents = pair(&w, dir.path(), MEETER).await;
+    let peers = team_of_two(&w, "wait for me", "peer");
+    let stages = team_of_two(&w, "in order", "pipeline");
+
+    let done = ended(&w, &peers).await;
+    assert_eq!(
+        done.value.execution.result.as_deref(),
+        Some("timeout\nabsent"),
+        "part 1 gave up on part 2 after its 3 s: {:?}",
+        done.value.history
+    );
+    let team = w.admin.team_doc(&peers).await.expect("the team's document");
+    assert_eq!(team.barriers["meet"].len(), 1, "only part 1 arrived");
+    let done = ended(&w, &stages).await;
+    assert_eq!(
+        done.value.execution.result.as_deref(),
+        Some("refused"),
+        "stages never meet: {:?}",
+        done.value.history
+    );
+    assert!(
+        w.admin
+            .team_doc(&stages)
+            .await
+            .map_or(true, |d| d.barriers.is_empty()),
+        "a refused barrier records no arrival"
+    );
+    for a in &mut agents {
+        a.stop_cleanly(Duration::from_secs(20)).await;
+    }
+    w.done("a_barrier_times_out_for_a_missing_peer_and_is_refused_in_a_pipeline");
 }

@@ -7,7 +7,7 @@
         --roles planner,implementer,reviewer --input "add dark mode"
 
 Each stage requires its role, so only an agent that declares it runs it
-(`VAYU_ROLE` names it). A stage that fails is retried; one that fails for
+(`VAYU_TEAM_ROLE` names it). A stage that fails is retried; one that fails for
 good cancels the rest and the parent, naming the stage.
 """
 import json
@@ -15,7 +15,7 @@ import os
 import sys
 
 task = json.load(sys.stdin)
-role = os.environ.get("VAYU_ROLE", "worker")
+role = os.environ.get("VAYU_TEAM_ROLE", "worker")
 before = task["input"]
 print(f"vayu:progress 50 {role} working", flush=True)
 print(f"vayu:result {before} -> {role} done", flush=True)

@@ -14,7 +14,10 @@ pub struct TeamArgs {
     #[arg(long, conflicts_with_all = ["after", "condition", "key", "resource", "agent", "workflow"])]
     pub team: Option<usize>,
     /// swarm (parts side by side, merged; a JSON-array input is cut into
-    /// a slice per part) or pipeline (stage k+1 gets stage k's result).
+    /// a slice per part; the default), pipeline (stage k+1 gets stage k's
+    /// result), peer (every member gets the whole input, shares the
+    /// context and meets at barriers) or leader (part 1 hands out one
+    /// subtask per follower; the parent aggregates with its handler).
     #[arg(long, value_parser = parse_enum::<Pattern>)]
     pub pattern: Option<Pattern>,
     /// One role per member (role-based): part k requires role k as a
@@ -210,6 +213,11 @@ pub(super) async fn status_section(
         team.parts.len(),
         team.merge
     );
+    // Written by the parent's holder as it completes (`isTeamCollaborators`).
+    let collaborators = &t.assignment.collaborators;
+    if !collaborators.is_empty() {
+        let _ = writeln!(text, "members   {}", collaborators.join(", "));
+    }
     let header = ["PART", "ROLE", "STATUS", "AGENT", "PROGRESS", "WAITING"];
     text += &table(
         &header,

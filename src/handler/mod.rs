@@ -17,7 +17,7 @@
 //! | `VAYU_TASK_DIR` | the run's own directory (also the working directory, `HOME` and `TMPDIR`) |
 //! | `VAYU_TEAM` | a team part's parent task id (`crate::teams`) |
 //! | `VAYU_PART`, `VAYU_PARTS` | which part this is (from 1), of how many |
-//! | `VAYU_ROLE` | the part's role, when the team named roles |
+//! | `VAYU_TEAM_ROLE` | the part's role, when the team named roles |
 //!
 //! Nothing else of the agent's environment reaches it unless the operator
 //! names it, and never the agent's credentials ([`sandbox`]).
@@ -136,7 +136,7 @@ pub fn spawn(
             .env("VAYU_PART", part.index.to_string())
             .env("VAYU_PARTS", part.of.to_string());
         if let Some(role) = &part.role {
-            cmd.env("VAYU_ROLE", role);
+            cmd.env("VAYU_TEAM_ROLE", role);
         }
     }
     cmd.envs(ctx.env.iter().map(|(k, v)| (k, v)));

@@ -19,6 +19,19 @@ pub struct PartResult {
     pub result: String,
 }
 
+/// The agents that completed the parts, each once, in part order: the
+/// parent's `assignment.collaborators` (firestore.rules
+/// `isTeamCollaborators` lets its holder write at most one per part).
+pub fn collaborators(parts: &[PartResult]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(parts.len());
+    for agent in parts.iter().filter_map(|p| p.agent.as_ref()) {
+        if !out.contains(agent) {
+            out.push(agent.clone());
+        }
+    }
+    out
+}
+
 /// Why the parts' results do not merge: the parent's attempt fails, and
 /// the reason names the part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

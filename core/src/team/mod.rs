@@ -31,7 +31,7 @@ use std::str::FromStr;
 pub use doc::{
     BARRIERS_MAX, CONTEXT_KEYS_MAX, CONTEXT_VALUE_MAX, ContextEntry, LastWrite, TeamDoc,
 };
-pub use merge::{MergeError, PartResult, merge};
+pub use merge::{MergeError, PartResult, collaborators, merge};
 pub use plan::{PartPlan, TeamError, TeamPlan, plan};
 
 /// The most parts a team may have: the parent waits for each as a

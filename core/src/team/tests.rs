@@ -177,6 +177,17 @@ fn a_merge_too_long_for_a_result_is_refused_not_cut() {
 }
 
 #[test]
+fn collaborators_are_the_parts_agents_once_each_in_part_order() {
+    let by = |agent: Option<&str>| PartResult {
+        agent: agent.map(str::to_string),
+        ..part("x", "r")
+    };
+    let parts = [by(Some("b")), by(None), by(Some("a")), by(Some("b"))];
+    assert_eq!(collaborators(&parts), strings(&["b", "a"]));
+    assert!(collaborators(&[]).is_empty());
+}
+
+#[test]
 fn a_handler_merge_gets_every_part_as_json() {
     let parts = [part("p1", "a"), part("p2", "b")];
     let input = merge(Merge::Handler, &parts).expect("input");

@@ -70,6 +70,14 @@ impl Runner {
     }
 
     pub(super) async fn finish_success(&mut self) -> Outcome {
+        match self.name_members().await {
+            Ok(()) => {}
+            Err(Refused::Fenced) => return self.fenced("the lease was taken over"),
+            Err(Refused::Control(c)) => return Box::pin(self.obey(c)).await,
+            Err(Refused::Unavailable(e)) => {
+                self.log(format!("[vayu] the team's members were not named: {e}"));
+            }
+        }
         let t_now = now();
         let mut next = self.current.value.clone();
         next.status = Status::Completed;

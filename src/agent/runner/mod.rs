@@ -188,9 +188,11 @@ impl Runner {
             Err(e) => Err(e),
         };
         let task = match filled {
-            // A parent lists its parts' artifacts as its own.
+            // A parent lists its parts' artifacts as its own, and names
+            // their agents when it completes.
             Ok(filled) if filled.team.is_some() => {
                 self.current.value.execution.artifacts = filled.execution.artifacts.clone();
+                self.team.collaborators = filled.assignment.collaborators.clone();
                 filled
             }
             Ok(filled) => filled,

@@ -27,6 +27,9 @@ pub(super) struct Member {
     pending: Vec<Report>,
     waits: tokio::task::JoinSet<()>,
     subtasks: usize,
+    /// A parent's: the agents that ran its parts, named as it completes
+    /// (`name_members`).
+    pub(super) collaborators: Vec<String>,
     /// Teammates' progress, for a swarm's or a peer's member.
     _broadcast: Option<super::broadcast::Broadcast>,
 }
@@ -48,10 +51,11 @@ impl Runner {
     /// result is its parts', merged (`crate::teams::merged`).
     pub(super) async fn merge_team(&mut self, task: &Task) -> Outcome {
         match crate::teams::merged(&self.store, task).await {
-            Ok((result, artifacts)) => {
+            Ok(merged) => {
+                self.team.collaborators = merged.collaborators;
                 let ex = &mut self.current.value.execution;
-                ex.result = Some(result);
-                ex.artifacts = artifacts;
+                ex.result = Some(merged.result);
+                ex.artifacts = merged.artifacts;
                 ex.progress = 100;
                 self.finish_success().await
             }
@@ -60,6 +64,21 @@ impl Runner {
                 self.finish_failure(why).await
             }
         }
+    }
+
+    /// For a team's parent about to complete: names the agents that ran
+    /// its parts (`assignment.collaborators`), in place, as a heartbeat
+    /// (firestore.rules `isTeamCollaborators`; in the completing move it
+    /// went over the rules' expression budget). Nothing for other tasks.
+    pub(super) async fn name_members(&mut self) -> Result<(), super::Refused> {
+        let names = std::mem::take(&mut self.team.collaborators);
+        if names.is_empty() || names == self.current.value.assignment.collaborators {
+            return Ok(());
+        }
+        let mut next = self.current.value.clone();
+        next.lease.expires_at = Some(crate::model::time_add(now(), self.cfg.lease));
+        next.assignment.collaborators = names;
+        self.write(next, &[]).await
     }
 
     /// The run's directory (made now, as the handler's start would).
