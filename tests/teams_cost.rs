@@ -72,6 +72,7 @@ fn minus(a: OpSnapshot, b: OpSnapshot) -> (u64, u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_team_task_of_each_pattern_costs() {
+    common::fleet::trace_from_env();
     let w = World::new("teams-cost").await;
     let alice = w.human("alice").await;
     let (stop, rx) = tokio::sync::watch::channel(false);
@@ -133,6 +134,13 @@ async fn what_a_team_task_of_each_pattern_costs() {
             done.value.execution.result.as_deref(),
             Some(expected),
             "{pattern}"
+        );
+        // The members were named as the parent completed (a refused
+        // naming once left the parent with no result).
+        let named = &done.value.assignment.collaborators;
+        assert!(
+            !named.is_empty() && named.len() <= 4,
+            "{pattern}: members named {named:?}"
         );
         println!("{pattern}: create {made:?}, run {ran:?}");
     }

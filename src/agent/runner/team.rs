@@ -70,15 +70,29 @@ impl Runner {
     /// its parts (`assignment.collaborators`), in place, as a heartbeat
     /// (firestore.rules `isTeamCollaborators`; in the completing move it
     /// went over the rules' expression budget). Nothing for other tasks.
+    ///
+    /// Only the collaborators and the lease change: the execution is
+    /// written as the server has it, and the pending log lines wait for
+    /// the completion. Carried with them, the merged result and the
+    /// parts' artifacts took this commit over the 1,000 expressions too
+    /// (tests/teams_cost.rs, the leader's parent). Whatever the write
+    /// answers, the runner's own execution (the result it completes with)
+    /// is kept: a refused write re-reads the server's.
     pub(super) async fn name_members(&mut self) -> Result<(), super::Refused> {
         let names = std::mem::take(&mut self.team.collaborators);
         if names.is_empty() || names == self.current.value.assignment.collaborators {
             return Ok(());
         }
+        let execution = self.current.value.execution.clone();
+        let logs = std::mem::take(&mut self.pending_logs);
         let mut next = self.current.value.clone();
+        next.execution = self.stored.clone();
         next.lease.expires_at = Some(crate::model::time_add(now(), self.cfg.lease));
         next.assignment.collaborators = names;
-        self.write(next, &[]).await
+        let written = self.write(next, &[]).await;
+        self.pending_logs = logs;
+        self.current.value.execution = execution;
+        written
     }
 
     /// The run's directory (made now, as the handler's start would).
