@@ -176,8 +176,10 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
     if let Some(need) = &new.resource {
         crate::resources::check_need(store, need).await?;
     }
+    let mut deps = Vec::new();
     if !new.after.is_empty() {
-        new.after = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
+        deps = crate::deps::check_new(store, &new.after, new.on_dep_failure).await?;
+        new.after = deps.iter().map(|d| d.value.task_id.clone()).collect();
     }
     let (assign, push_for, weights) = (new.assign, new.push_for, new.weights);
     let mut task = new.into_task();
@@ -188,7 +190,7 @@ pub async fn create(store: &Store, mut new: NewTask) -> Result<Task> {
     crate::push::check(store, &task).await?;
     store.create_task(&task).await?;
     if task.status == Status::Blocked {
-        crate::deps::register(store, &task).await?;
+        crate::deps::register(store, &task, &deps).await?;
         let by = task.requester.id.clone();
         task.status = match crate::deps::settle(store, &task.task_id, &by).await? {
             crate::deps::Settled::Queued => Status::Queued,

@@ -13,7 +13,10 @@
 //! - a conditional task is skipped only with every dependency recorded,
 //!   and nothing else changes (`isConditionSkip`);
 //! - a waiters entry names a blocked task that waits for that task, is
-//!   added one at a time, and is never removed (`/waiters/`).
+//!   added one at a time, and is never removed (`/waiters/`);
+//! - a dependency's `blocking` mark names one blocked task that waits for
+//!   it, once, in the queued or active pile, and changes nothing else; its
+//!   holder keeps it (`isBlockingMark`).
 
 mod common;
 mod rules_support;
@@ -219,6 +222,36 @@ async fn a_new_task_with_dependencies_starts_blocked() {
         create(&unfounded),
     )
     .await;
+    // A workflow's step that later steps wait for is created marked with
+    // its first dependent (src/workflows/mod.rs `premark`): one id.
+    let mut marked_twice = new_task("alice");
+    marked_twice.dependencies.blocking = vec!["s2".into(), "s3".into()];
+    denied("a new task marked by two dependents", create(&marked_twice)).await;
+    let mut marked_odd = task_json(&new_task("alice"));
+    marked_odd["dependencies"]["blocking"] = serde_json::json!([7]);
+    let odd_id = marked_odd["task_id"]
+        .as_str()
+        .expect("a task id")
+        .to_string();
+    let put = raw_write(
+        &alice,
+        &vayu::layout::Pile::Queued.doc(&odd_id),
+        &marked_odd,
+        &["created_at", "updated_at"],
+        Precondition::Missing,
+    );
+    denied(
+        "a new task marked with a number",
+        commit_paying(&alice, &odd_id, vec![put]),
+    )
+    .await;
+    let mut premarked = new_task("alice");
+    premarked.dependencies.blocking = vec!["s2".into()];
+    allowed(
+        "a new task marked by its first dependent",
+        create(&premarked),
+    )
+    .await;
     let mut ok = new_task("alice");
     ok.status = Status::Blocked;
     ok.dependencies.condition = Some(format!("{id}.result == 1"));
@@ -359,4 +392,81 @@ async fn a_waiter_entry_names_a_task_that_waits() {
         .expect("readable");
     assert_eq!(listed, vec![id(&waiting), id(&waiting_too)]);
     w.done("a_waiter_entry_names_a_task_that_waits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_marks_its_dependency_once_and_the_holder_keeps_it() {
+    use vayu::deps::waiters::mark_write;
+    let w = World::new("rules-deps-mark").await;
+    let agent = w.agent("agent-2").await;
+    let holder = w.agent("agent-1").await;
+    let viewer = w.viewer("victor").await;
+    let dep = task_in(&w, Status::Queued).await;
+    let running = w.running("alice", "agent-1", 60).await;
+    let mut ended = new_task("alice");
+    ended.status = Status::Completed;
+    let ended = w.seed(&ended).await;
+    let waiting = blocked_on(&w, &[&dep, &running, &ended], None).await;
+    let waiting_too = blocked_on(&w, &[&dep], None).await;
+    let stranger = task_in(&w, Status::Queued).await;
+    let id = |v: &Versioned<Task>| v.value.task_id.clone();
+
+    denied(
+        "a viewer marks a dependency",
+        viewer.commit(vec![mark_write(&viewer, &dep, &id(&waiting))]),
+    )
+    .await;
+    denied(
+        "a mark naming a task that does not wait for it",
+        agent.commit(vec![mark_write(&agent, &dep, &id(&stranger))]),
+    )
+    .await;
+    let mut more = dep.value.clone();
+    more.dependencies.blocking = vec![id(&waiting)];
+    more.priority = vayu::model::Priority::Critical;
+    denied(
+        "a mark that also raises the priority",
+        write(&agent, &dep, &more),
+    )
+    .await;
+    denied(
+        "a mark on an ended task",
+        agent.commit(vec![mark_write(&agent, &ended, &id(&waiting))]),
+    )
+    .await;
+    allowed(
+        "a dependent marks its queued dependency",
+        agent.commit(vec![mark_write(&agent, &dep, &id(&waiting))]),
+    )
+    .await;
+    let marked = w.read(&dep.value.task_id).await;
+    assert_eq!(marked.value.dependencies.blocking, vec![id(&waiting)]);
+    denied(
+        "a second dependent marks it again",
+        agent.commit(vec![mark_write(&agent, &marked, &id(&waiting_too))]),
+    )
+    .await;
+
+    allowed(
+        "a dependent marks a running dependency another agent holds",
+        agent.commit(vec![mark_write(&agent, &running, &id(&waiting))]),
+    )
+    .await;
+    let fresh = w.read(&running.value.task_id).await;
+    let mut dropped = fresh.value.clone();
+    dropped.lease.expires_at = Some(at(60));
+    dropped.dependencies.blocking = vec![];
+    denied(
+        "the holder's heartbeat drops the mark",
+        write(&holder, &fresh, &dropped),
+    )
+    .await;
+    let mut kept = fresh.value.clone();
+    kept.lease.expires_at = Some(at(60));
+    allowed(
+        "the holder's heartbeat keeps the mark",
+        write(&holder, &fresh, &kept),
+    )
+    .await;
+    w.done("a_dependent_marks_its_dependency_once_and_the_holder_keeps_it");
 }

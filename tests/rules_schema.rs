@@ -76,11 +76,13 @@ async fn what_the_agent_cannot_decode_or_bound_is_refused() {
             json!(vec!["t"; 20]),
         ),
         (
-            // Dependents are found through waiters/, never this list, so
-            // a new task names none (the rules' create budget counts on it).
-            "blocking names a dependent",
+            // Dependents are found through waiters/; this list is only the
+            // mark, at most one id at the create (a workflow's step, marked
+            // by its first dependent), and the rules' create budget counts
+            // on it.
+            "blocking names two dependents",
             "/dependencies/blocking",
-            json!(["someone-else"]),
+            json!(["someone-else", "another"]),
             json!([]),
         ),
         (
@@ -131,6 +133,8 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     doc["metadata"]["tags"] = json!(ids("tag", 20));
     doc["dependencies"]["blocked_by"] = json!(ids("dep", 50));
     doc["dependencies"]["on_failure"] = json!("run");
+    // Marked by its first dependent, as a workflow's step may be.
+    doc["dependencies"]["blocking"] = json!(["dep-51"]);
     doc["resource"] = json!({"name": "x".repeat(64), "permits": 1000});
     doc["dependencies"]["condition"] = json!(format!("dep-0.result == \"{}\"", "x".repeat(980)));
     // A task with dependencies starts blocked.
@@ -146,6 +150,9 @@ async fn the_fullest_new_task_fits_the_rules_budget() {
     // (the push's end is a timestamp).
     let mut full: vayu::model::Task = serde_json::from_value(doc).expect("a task");
     full.task_id = uuid::Uuid::new_v4().to_string();
+    // Never marked at its create: only a workflow's steps are, and they
+    // are never pushed.
+    full.dependencies.blocking.clear();
     full.lane = vayu::spread::lane_for(&full.task_id);
     full.assignment.pushed_to = Some("a".repeat(128));
     full.assignment.push_until = Some(vayu::model::time_add(

@@ -4,7 +4,7 @@
 // quota window (src/store/quota.rs), then registered with the tasks it
 // waits for (src/deps/waiters.rs).
 import {
-  doc, writeBatch, serverTimestamp, increment, arrayUnion, Timestamp, setDoc,
+  doc, writeBatch, serverTimestamp, increment, arrayUnion, Timestamp, setDoc, getDoc, updateDoc,
 } from 'firebase/firestore';
 import { getDb } from './firebase.js';
 import { rankOf, TYPES, PRIORITIES, COMPLEXITIES } from './model.js';
@@ -114,13 +114,33 @@ export async function commitPaid(ref, data, id, uid) {
 }
 
 /** Creates `task` in the queued pile, then registers it with the tasks it
- * waits for. */
-export async function commitNew(task, uid) {
+ * waits for, and marks each that no dependent has marked yet (unless they
+ * were created marked: a workflow's steps, `premarked`). */
+export async function commitNew(task, uid, { premarked = false } = {}) {
   const db = getDb();
   await commitPaid(doc(db, 'tasks', 'queued', 'queued_tasks', task.task_id), task, task.task_id, uid);
   for (const dep of task.dependencies.blocked_by) {
     // A refusal (a dependency with too many waiters) is left to the
     // agents' sweep, as the CLI does.
     await setDoc(doc(db, 'waiters', dep), { dependents: arrayUnion(task.task_id) }, { merge: true }).catch(() => {});
+    if (!premarked) await markDependency(db, dep, task.task_id);
+  }
+}
+
+/** Names `id` in `dep`'s `dependencies.blocking` while `dep` is queued or
+ * running and no dependent has yet (src/deps/waiters.rs `mark`,
+ * firestore.rules isBlockingMark): whoever ends `dep` reads its waiters
+ * only then. An append judged on the document as it stands, not on the
+ * version read: a running task's holder renews it every few seconds. A
+ * dependency that ended needs no mark; a refusal is left to the agents'
+ * sweep. */
+async function markDependency(db, dep, id) {
+  for (const pile of ['queued', 'active']) {
+    const ref = doc(db, 'tasks', pile, `${pile}_tasks`, dep);
+    const seen = await getDoc(ref).catch(() => null);
+    if (!seen?.exists()) continue;
+    if ((seen.data().dependencies?.blocking || []).length > 0) return;
+    await updateDoc(ref, { 'dependencies.blocking': arrayUnion(id), updated_at: serverTimestamp() }).catch(() => {});
+    return;
   }
 }

@@ -20,9 +20,11 @@ function node(x, y, id, self) {
   return a;
 }
 
-export function depGraph(t) {
+/** `dependents`: every task waiting for `t` (its waiters document), or
+ * null before that is read (then the one its mark names). */
+export function depGraph(t, dependents) {
   const before = t.dependencies?.blocked_by || [];
-  const after = t.dependencies?.blocking || [];
+  const after = dependents || t.dependencies?.blocking || [];
   if (!before.length && !after.length) return h('p', { class: 'hint' }, 'No dependencies.');
   const rows = Math.max(before.length, after.length, 1);
   const height = rows * 34 + 10;

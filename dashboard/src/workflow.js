@@ -32,6 +32,17 @@ function stepTask(run, s, uid) {
   }, uid, s.task_id);
 }
 
+/** Each step a later step waits for is created marked with its first
+ * dependent (src/workflows/mod.rs `premark`): marking it afterwards would
+ * cost a commit per dependency. */
+function premark(tasks) {
+  const first = new Map();
+  for (const t of tasks) {
+    for (const d of t.dependencies.blocked_by) if (!first.has(d)) first.set(d, t.task_id);
+  }
+  for (const t of tasks) if (first.has(t.task_id)) t.dependencies.blocking = [first.get(t.task_id)];
+}
+
 /** src/workflows/mod.rs `check_quota`: refuses a start this minute's
  * window cannot pay for in full, before anything is written. */
 async function checkQuota(uid, creates) {
@@ -51,6 +62,7 @@ export async function startWorkflow(spec, given, uid) {
   const runId = crypto.randomUUID();
   const { run, steps } = prepare(spec, runId, given, uid);
   const tasks = steps.map((s) => stepTask(run, s, uid));
+  premark(tasks);
   await checkQuota(uid, tasks.length + 1);
   const db = getDb();
   const runRef = doc(db, 'workflows', runId);
@@ -59,7 +71,7 @@ export async function startWorkflow(spec, given, uid) {
   try {
     for (let w = 0; w <= steps.at(-1).wave; w += 1) {
       const wave = tasks.filter((_, i) => steps[i].wave === w);
-      await Promise.all(wave.map((t) => commitNew(t, uid).then(() => made.push(t.task_id))));
+      await Promise.all(wave.map((t) => commitNew(t, uid, { premarked: true }).then(() => made.push(t.task_id))));
     }
   } catch (e) {
     await abandon(runRef, made, uid);

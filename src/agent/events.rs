@@ -12,7 +12,7 @@ pub(super) enum Event {
     Shutdown,
     /// Boxed: a task is large, and every other event is small.
     ClaimAnswered(Box<std::result::Result<ClaimAnswer, JoinError>>),
-    RunFinished(std::result::Result<(String, Outcome), JoinError>),
+    RunFinished(std::result::Result<guard::Finished, JoinError>),
     /// Every queue event that had already arrived, in order, so that no
     /// claim is made from a view older than what is already here (claims
     /// made from a stale view are lost races). `closed`: the listener

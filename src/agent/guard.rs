@@ -15,15 +15,32 @@ use futures::FutureExt;
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 
+/// How the run of task `id` ended.
+pub(super) struct Finished {
+    pub(super) id: String,
+    pub(super) outcome: Outcome,
+    /// A dependent marked the task (`crate::deps::waiters::mark`): its
+    /// end must settle the tasks in its waiters document.
+    pub(super) waited_on: bool,
+}
+
 /// Runs `runner` for task `id`, turning a panic into a failed attempt.
-pub(super) async fn run(store: Store, me: String, id: String, runner: Runner) -> (String, Outcome) {
+pub(super) async fn run(store: Store, me: String, id: String, runner: Runner) -> Finished {
     match AssertUnwindSafe(runner.run()).catch_unwind().await {
-        Ok(outcome) => (id, outcome),
+        Ok((outcome, waited_on)) => Finished {
+            id,
+            outcome,
+            waited_on,
+        },
         Err(panic) => {
             let reason = format!("the runner panicked: {}", message(panic.as_ref()));
             tracing::error!(task = %id, "{reason}");
             fail(&store, &me, &id, &reason).await;
-            (id, Outcome::Panicked)
+            Finished {
+                id,
+                outcome: Outcome::Panicked,
+                waited_on: false,
+            }
         }
     }
 }

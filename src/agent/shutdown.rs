@@ -93,9 +93,9 @@ impl Agent {
         while !self.runners.is_empty() {
             tokio::select! {
                 joined = self.runners.join_next() => {
-                    if let Some(Ok((id, outcome))) = joined {
-                        self.running.remove(&id);
-                        self.count(outcome);
+                    if let Some(Ok(done)) = joined {
+                        self.running.remove(&done.id);
+                        self.count(done.outcome);
                     }
                 }
                 _ = beat.tick() => {
@@ -112,9 +112,9 @@ impl Agent {
             }
         }
         while let Some(joined) = self.runners.join_next().await {
-            if let Ok((id, outcome)) = joined {
-                self.running.remove(&id);
-                self.count(outcome);
+            if let Ok(done) = joined {
+                self.running.remove(&done.id);
+                self.count(done.outcome);
             }
         }
     }

@@ -99,7 +99,7 @@ pub(super) struct Agent {
     pub(super) claiming: JoinSet<ClaimAnswer>,
     pub(super) claiming_ids: HashSet<String>,
     pub(super) claims: Breaker,
-    pub(super) runners: JoinSet<(String, Outcome)>,
+    pub(super) runners: JoinSet<guard::Finished>,
     /// When the last few runs ended (at most `concurrency` of them): an
     /// agent that turns its slots over quickly pages through its backlog
     /// (`pages.rs`); one with long runs keeps listening.
@@ -154,10 +154,14 @@ impl Agent {
     /// A runner is done: its slot is free.
     pub(super) fn on_run_finished(
         &mut self,
-        joined: std::result::Result<(String, Outcome), tokio::task::JoinError>,
+        joined: std::result::Result<guard::Finished, tokio::task::JoinError>,
     ) {
         match joined {
-            Ok((id, outcome)) => {
+            Ok(guard::Finished {
+                id,
+                outcome,
+                waited_on,
+            }) => {
                 if let Some(ty) = self.running.remove(&id) {
                     self.breaker_hears(ty, &id, outcome);
                 }
@@ -172,7 +176,9 @@ impl Agent {
                     self.background
                         .spawn(async move { crate::resources::release_for(&store, &held).await });
                 }
-                if outcome.ended() {
+                // Only a task a dependent marked has any: the rest end
+                // without reading their waiters (issue 14's 6 operations).
+                if outcome.ended() && waited_on {
                     self.release_dependents(id);
                 }
             }

@@ -55,7 +55,7 @@ pub async fn add(store: &Store, task_id: &str, ids: &[String], by: &str) -> Resu
                 blocked_by,
             });
         }
-        check_new(store, &new, on_failure(&seen.value)).await?;
+        let found = check_new(store, &new, on_failure(&seen.value)).await?;
         let next = with_added(&seen.value, &new, by);
         check_acyclic(store, &next).await?;
         match store
@@ -67,7 +67,7 @@ pub async fn add(store: &Store, task_id: &str, ids: &[String], by: &str) -> Resu
             Err(e) if e.is_conflict() || changed(store, &seen, &e).await => continue,
             Err(e) => return Err(e),
         }
-        waiters::register_ids(store, task_id, &new).await?;
+        waiters::register_ids(store, task_id, &new, Some(&found)).await?;
         let status = match settle(store, task_id, by).await? {
             super::Settled::Queued => Status::Queued,
             super::Settled::Cancelled { .. } => Status::Cancelled,

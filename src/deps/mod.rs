@@ -35,7 +35,7 @@ pub mod waiters;
 pub use cycles::break_cycles;
 pub use edit::{Added, add};
 pub use settle::{Settled, settle, sweep};
-pub use waiters::{register, release_dependents, waiting_for};
+pub use waiters::{register, register_premarked, release_dependents, waiting_for};
 
 use crate::condition::Condition;
 use crate::error::{Error, Result};
@@ -57,8 +57,14 @@ pub fn on_failure(t: &Task) -> OnDepFailure {
 /// Checks `--after`: distinct ids (duplicates dropped, order kept), at most
 /// [`limits::DEPENDENCIES_MAX`], each an existing task. Under `cancel`, a
 /// dependency that already failed or was cancelled is refused: the new task
-/// would be cancelled at once. Nothing is written.
-pub async fn check_new(store: &Store, ids: &[String], policy: OnDepFailure) -> Result<Vec<String>> {
+/// would be cancelled at once. Nothing is written. Returns the dependencies
+/// as read, distinct and in order: registering marks them from these
+/// versions without reading them again (`waiters::mark`).
+pub async fn check_new(
+    store: &Store,
+    ids: &[String],
+    policy: OnDepFailure,
+) -> Result<Vec<Versioned<Task>>> {
     let mut distinct: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         if !distinct.iter().any(|d| d == id) {
@@ -74,7 +80,8 @@ pub async fn check_new(store: &Store, ids: &[String], policy: OnDepFailure) -> R
         ));
     }
     let found = store.find_tasks(&distinct).await?;
-    for (id, seen) in distinct.iter().zip(&found) {
+    let mut out = Vec::with_capacity(found.len());
+    for (id, seen) in distinct.iter().zip(found) {
         let Some(seen) = seen else {
             return bad(format!("unknown dependency {id}: no such task"));
         };
@@ -86,8 +93,9 @@ pub async fn check_new(store: &Store, ids: &[String], policy: OnDepFailure) -> R
                 seen.value.status
             )));
         }
+        out.push(seen);
     }
-    Ok(distinct)
+    Ok(out)
 }
 
 /// Parses `--if` and checks that it reads only dependencies of `task`

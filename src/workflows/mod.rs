@@ -55,7 +55,8 @@ pub async fn start(
 ) -> Result<WorkflowRun> {
     let run_id = uuid::Uuid::new_v4().to_string();
     let (run, steps) = workflow::prepare(spec, &run_id, given, by).map_err(invalid)?;
-    let tasks: Vec<Task> = steps.iter().map(|s| step_task(&run, s)).collect();
+    let mut tasks: Vec<Task> = steps.iter().map(|s| step_task(&run, s)).collect();
+    premark(&mut tasks);
     for (s, t) in steps.iter().zip(&tasks) {
         t.validate_new()?;
         if let Some(source) = &t.dependencies.condition {
@@ -106,9 +107,29 @@ async fn create_steps(store: &Store, steps: &[StepPlan], tasks: &[Task]) -> Resu
 async fn create_step(store: &Store, t: &Task) -> Result<()> {
     store.create_task(t).await?;
     if t.status == crate::lifecycle::Status::Blocked {
-        crate::deps::register(store, t).await?;
+        crate::deps::register_premarked(store, t).await?;
     }
     Ok(())
+}
+
+/// Each step that a later step waits for is created marked with its
+/// first dependent (`dependencies.blocking`; `crate::deps::waiters::mark`),
+/// so that its end reads its waiters. Marked afterwards, as a task made
+/// with `--after` is, a 100-step run took 351 commits instead of 191.
+fn premark(tasks: &mut [Task]) {
+    let mut first: BTreeMap<String, String> = BTreeMap::new();
+    for t in tasks.iter() {
+        for dep in &t.dependencies.blocked_by {
+            first
+                .entry(dep.clone())
+                .or_insert_with(|| t.task_id.clone());
+        }
+    }
+    for t in tasks.iter_mut() {
+        if let Some(dependent) = first.remove(&t.task_id) {
+            t.dependencies.blocking = vec![dependent];
+        }
+    }
 }
 
 /// The task step `s` of `run` becomes: its own id (and the lane of that

@@ -64,9 +64,11 @@ impl Assignment {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Dependencies {
-    /// Tasks this one blocks (they wait for it). Not kept up to date:
-    /// dependents are found by querying `blocked_by` (a dependency's
-    /// document is its runner's, and is not edited by others).
+    /// The mark: the first task that registered as waiting for this one
+    /// (at most one id; the rest are in `waiters/{id}`). Whoever ends the
+    /// task reads its waiters only when this is not empty, so the end of
+    /// a task nobody waits for costs no read (`deps::waiters::mark` in
+    /// the vayu crate; firestore.rules `isBlockingMark`).
     pub blocking: Vec<String>,
     /// Tasks this one waits for (`--after`), distinct, at most
     /// [`limits::DEPENDENCIES_MAX`].

@@ -21,11 +21,21 @@ export function mount(root, [id]) {
   root.append(h('h2', {}, 'Task ', h('span', { class: 'mono' }, id)), body,
     h('h3', {}, 'Log tail'), logs, h('h3', {}, 'Reviews and rating'), reviews);
   const found = {};
+  // What waits for the task: its waiters document (src/deps/waiters.rs),
+  // every dependent; the task's own `blocking` names only the first.
+  const waiting = { list: null };
+  const show = () => {
+    const [p, t] = Object.entries(found).find(([, v]) => v) || [];
+    if (t) render(body, t, p, waiting.list);
+    else if (Object.keys(found).length === 3) clear(body).append(h('p', { role: 'alert' }, `No task ${id}.`));
+  };
   const stops = ['queued', 'active', 'completed'].map((pile) => watch(doc(db, 'tasks', pile, `${pile}_tasks`, id), (snap) => {
     found[pile] = snap.exists() ? snap.data() : null;
-    const [p, t] = Object.entries(found).find(([, v]) => v) || [];
-    if (t) render(body, t, p);
-    else if (Object.keys(found).length === 3) clear(body).append(h('p', { role: 'alert' }, `No task ${id}.`));
+    show();
+  }));
+  stops.push(watch(doc(db, 'waiters', id), (snap) => {
+    waiting.list = snap.exists() ? snap.data().dependents || [] : [];
+    show();
   }));
   stops.push(watch(query(collection(db, 'task_logs', id, 'lines'), orderBy('at'), limitToLast(LOG_BATCHES)), (snap) => {
     logs.textContent = snap.docs.flatMap((d) => d.data().lines || []).slice(-40).join('\n') || '(no log lines yet)';
@@ -44,7 +54,7 @@ function field(name, value) {
   return [h('dt', {}, name), h('dd', {}, value ?? '—')];
 }
 
-function render(root, t, pile) {
+function render(root, t, pile, dependents) {
   const ex = t.execution || {};
   const eta = ms(ex.estimated_completion);
   clear(root).append(
@@ -62,7 +72,7 @@ function render(root, t, pile) {
       field('Attempt', `${ex.attempt ?? 0} (retries ${t.metadata?.retry_count ?? 0}/${t.metadata?.max_retries ?? 0})`),
       field('Tags', (t.metadata?.tags || []).join(', ') || null), field('Requires', (t.requires || []).join(', ') || null),
       field('Review policy', t.review?.policy), field('Result', ex.result), field('Last error', ex.last_error)),
-    h('h3', {}, 'Dependencies'), depGraph(t),
+    h('h3', {}, 'Dependencies'), depGraph(t, dependents),
     h('h3', {}, 'History'),
     h('ol', { class: 'timeline' }, (t.history || []).map((e) => h('li', {},
       h('time', {}, fmtTime(ms(e.at))), ' ', h('strong', {}, e.status || ''), e.agent ? ` by ${e.agent}` : '', e.note ? ` — ${e.note}` : ''))),

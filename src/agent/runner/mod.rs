@@ -150,8 +150,12 @@ impl Runner {
     }
 
     /// Runs the task's handler to an outcome, then removes the run's
-    /// directory however it ended (unless an artifact lives there).
-    pub(super) async fn run(mut self) -> Outcome {
+    /// directory however it ended (unless an artifact lives there). Also
+    /// says whether anything waits for the task: a dependent marked it,
+    /// as its last version written shows (`crate::deps::waiters::mark`),
+    /// or it is a team's part, whose parent waits for it (parts are not
+    /// marked: `part_of` already names their dependent).
+    pub(super) async fn run(mut self) -> (Outcome, bool) {
         let run = format!("e{}", self.epoch);
         let outcome = self.run_handler(&run).await;
         let dir = self.cfg.sandbox.work_root.join(self.id()).join(&run);
@@ -162,7 +166,9 @@ impl Runner {
         {
             tracing::debug!(task = %self.id(), error = %e, "could not remove the run's directory");
         }
-        outcome
+        let t = &self.current.value;
+        let waited_on = !t.dependencies.blocking.is_empty() || t.part_of.is_some();
+        (outcome, waited_on)
     }
 
     async fn run_handler(&mut self, run: &str) -> Outcome {
