@@ -5,7 +5,7 @@
 mod common;
 
 use common::fleet::{
-    Fleet, fast_agent, recording_handler, runs, setup, shell, wait_until_completed,
+    Fleet, fast_agent, recording_handler, runs, setup, shell, wait_completed, wait_until_completed,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -163,4 +163,75 @@ async fn the_lanes_of_an_agent_that_stops_go_to_the_others() {
     println!("30 tasks completed by the survivor in {took:?}");
     assert_eq!(done, 30, "tasks in the leaver's lanes were stranded");
     assert_eq!(runs(dir.path()).len(), 30, "the survivor ran them all");
+}
+
+/// A peer that looks alive (its registration online, its presence beating)
+/// but never claims leaves its lanes' tasks waiting. The owner of lane 0
+/// claims them once they have waited past `STALE_AFTER` (10 s, at its next
+/// sweep; src/agent/stale.rs), while the peer is never judged dead: its
+/// lanes stay its own, so only the sweeper's net can have claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_claims_what_a_wedged_peers_lane_left_waiting() {
+    use vayu::model::{AgentDoc, AgentState, PresenceDoc};
+    let (cfg, store) = setup("lanes-stale").await;
+    // Sorted first, the real agent owns lane 0 and the even lanes; the
+    // ghost owns the odd ones.
+    let (real, ghost) = ("a-real", "z-ghost");
+    let registration = AgentDoc {
+        agent_id: ghost.into(),
+        status: Some(AgentState::Online),
+        handles: vec!["*".into()],
+        concurrency: 4,
+        heartbeat_ms: 500,
+        incarnation: "ghost-run".into(),
+        ..AgentDoc::default()
+    };
+    store.put_agent(&registration).await.expect("admin writes");
+    let beat = PresenceDoc {
+        agent_id: ghost.into(),
+        incarnation: "ghost-run".into(),
+        heartbeat_ms: 500,
+        ..PresenceDoc::default()
+    };
+    let beating = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = store.beat(&beat).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let fleet = Fleet::start(&cfg, vec![fast_agent(real, shell("true"))]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let key = (0..)
+        .map(|i| format!("left-{i}"))
+        .find(|k| vayu::spread::lane_for(k) % 2 == 1)
+        .expect("some key falls in an odd lane");
+    let mut new = NewTask::new(TaskType::Research, Priority::Normal, "in the ghost's lane");
+    new.task_id = Some(key.clone());
+    let t = tasks::create(&store, new).await.expect("created");
+    let done = wait_completed(&store, &t.task_id, Duration::from_secs(60)).await;
+    let waited = vayu::model::millis_between(
+        done.value.created_at.expect("a stored task has a time"),
+        done.value.assignment.assigned_at.expect("claimed"),
+    );
+    assert_eq!(done.value.assignment.primary_agent.as_deref(), Some(real));
+    assert!(
+        waited >= 10_000,
+        "claimed after {waited} ms, before it was left waiting 10 s"
+    );
+    let still = store
+        .get_agent(ghost)
+        .await
+        .expect("reads")
+        .expect("registered");
+    assert_eq!(
+        still.status,
+        Some(AgentState::Online),
+        "the ghost was never judged dead, so its lanes stayed its own"
+    );
+    beating.abort();
+    fleet.stop().await;
 }

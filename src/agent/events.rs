@@ -26,6 +26,9 @@ pub(super) enum Event {
     /// A watched peer's presence (`None`: the listener stopped).
     Presence(Option<ListenEvent>),
     TakenOver(std::result::Result<(String, peers::TakeOver), JoinError>),
+    /// The lane-0 sweep ended, with the tasks it found left waiting
+    /// (`stale.rs`).
+    Swept(std::result::Result<Vec<Versioned<Task>>, JoinError>),
     BackgroundDone,
     /// The heartbeat interval ticked.
     Tick,
@@ -60,6 +63,9 @@ impl Agent {
             }
             Some(joined) = self.takeovers.join_next(), if !self.takeovers.is_empty() => {
                 Event::TakenOver(joined)
+            }
+            Some(joined) = self.sweeps.join_next(), if !self.sweeps.is_empty() => {
+                Event::Swept(joined)
             }
             _ = self.heartbeat.tick() => Event::Tick,
             () = tokio::time::sleep_until(wake) => Event::Wake,

@@ -157,7 +157,7 @@ impl Agent {
     fn maybe_sweep(&mut self) {
         let due = self.queue.lanes.contains(&0)
             && self.last_sweep.elapsed() >= self.sweep_gap.current
-            && self.sweep.as_ref().is_none_or(|s| s.is_finished());
+            && self.sweeps.is_empty();
         if !due {
             return;
         }
@@ -166,14 +166,20 @@ impl Agent {
             .next(self.cfg.sweep_every, self.report.claimed);
         let (store, me, sight) = (self.store.clone(), self.cfg.agent_id.clone(), self.sight());
         let requeued = self.requeued.clone();
-        self.sweep = Some(tokio::spawn(async move {
-            match intake::sweep(&store, &me).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(n, "took in queued documents without a lane"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the sweep for documents without a lane failed")
+        let free = self.free_slots();
+        self.sweeps.spawn(async move {
+            let queued = match intake::sweep(&store, &me).await {
+                Ok(swept) => {
+                    if swept.strays > 0 {
+                        tracing::info!(n = swept.strays, "took in queued documents without a lane");
+                    }
+                    swept.queued
                 }
-            }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the sweep for documents without a lane failed");
+                    0
+                }
+            };
             match crate::deps::sweep(&store, &me).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(n, "settled blocked tasks a race or a crash left behind"),
@@ -186,7 +192,11 @@ impl Agent {
                 Ok(n) => tracing::info!(n, "gave back permits whose tasks are no longer held"),
                 Err(e) => tracing::warn!(error = %e, "the sweep of resource permits failed"),
             }
-        }));
+            match (free, queued) {
+                (0, _) | (_, 0) => Vec::new(),
+                _ => super::stale::left_waiting(&store, free).await,
+            }
+        });
     }
 }
 

@@ -58,9 +58,18 @@ pub async fn take_in(store: &Store, doc: &pb::Document, decode_error: &str, me: 
     }
 }
 
-/// One sweep: takes in every queued document without a lane. Returns how
-/// many it found.
-pub async fn sweep(store: &Store, me: &str) -> Result<usize> {
+/// What one sweep saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Swept {
+    /// Queued documents without a lane, taken in.
+    pub strays: usize,
+    /// Documents in the queued pile when it counted: none, and the
+    /// sweeper need not look for tasks left waiting (`stale.rs`).
+    pub queued: i64,
+}
+
+/// One sweep: takes in every queued document without a lane.
+pub async fn sweep(store: &Store, me: &str) -> Result<Swept> {
     let (parent, collection) = (Pile::Queued.parent(), Pile::Queued.collection_id());
     let laned = store::field_in_ints("lane", &(0..LANES).collect::<Vec<_>>());
     // Both counts at one moment a little in the past: counted a few
@@ -75,7 +84,10 @@ pub async fn sweep(store: &Store, me: &str) -> Result<usize> {
             .count(&parent, collection, Some(laned), Some(moment))
             .await?
     {
-        return Ok(0);
+        return Ok(Swept {
+            strays: 0,
+            queued: all,
+        });
     }
     let docs = store
         .run_query(&parent, collection, None, vec![], None)
@@ -88,7 +100,10 @@ pub async fn sweep(store: &Store, me: &str) -> Result<usize> {
         };
         take_in(store, doc, &reason, me).await;
     }
-    Ok(strays.len())
+    Ok(Swept {
+        strays: strays.len(),
+        queued: all,
+    })
 }
 
 fn has_lane(doc: &pb::Document) -> bool {

@@ -26,6 +26,7 @@
 //! - [`peers`], [`presence`] and [`recovery`]: the other agents, the
 //!   beats of the two it watches, and taking over the work of dead ones;
 //! - [`intake`]: documents typed into the console;
+//! - [`stale`]: the lane-0 sweeper claims tasks left waiting in any lane;
 //! - [`reviewer`]: the agent's reviews (self-checks, peer reviews, test
 //!   runs) of tasks in review, one at a time beside its runs;
 //! - [`scaler`]: the auto-scaling hook: one agent per window runs the
@@ -57,6 +58,7 @@ mod runner;
 mod scaler;
 mod shutdown;
 mod skills;
+mod stale;
 mod start;
 mod state;
 
@@ -133,6 +135,7 @@ impl Agent {
             Event::Peer(event) => return self.on_peer(event),
             Event::Presence(event) => return self.on_presence(event),
             Event::TakenOver(joined) => self.on_taken_over(joined),
+            Event::Swept(joined) => self.on_swept(joined),
             Event::BackgroundDone => {}
             Event::Tick => self.on_tick(),
             Event::Wake => self.claims.reopen_if_due(),

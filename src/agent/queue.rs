@@ -30,6 +30,14 @@ pub enum QueueView {
     /// without those fields are not in this view; they are seen once the
     /// backlog shrinks and the agent goes back to [`QueueView::All`].
     Priority,
+    /// A page through a backlog (`pages.rs`): [`QueueView::Priority`] of
+    /// the queued tasks only, without the rejected ones. The emulator runs
+    /// each value of an `in` filter as a scan of its own, and an agent
+    /// beside a peer filters on up to 8 lanes and the cross-lane branches:
+    /// one status instead of two halves the scans of every page. A task
+    /// sent back for rework is seen when the agent listens again, or by
+    /// the lane-0 sweeper's look for tasks left waiting (`stale.rs`).
+    Page,
 }
 
 /// What an agent listens to: a window of at most `limit` documents of the
@@ -94,17 +102,21 @@ pub fn queue_window_for(
             )
         })
         .flatten();
-    let (filter, order_by) = match view {
-        QueueView::All => (in_lanes, vec![]),
-        QueueView::Priority => (
-            store::all_of(
-                std::iter::once(store::field_in(
-                    "status",
-                    &[Status::Queued.as_str(), Status::Rejected.as_str()],
-                ))
-                .chain(in_lanes)
-                .collect(),
-            ),
+    let status = match view {
+        QueueView::All => None,
+        QueueView::Priority => Some(store::field_in(
+            "status",
+            &[Status::Queued.as_str(), Status::Rejected.as_str()],
+        )),
+        QueueView::Page => Some(store::field_eq(
+            "status",
+            store::string_value(Status::Queued.as_str()),
+        )),
+    };
+    let (filter, order_by) = match status {
+        None => (in_lanes, vec![]),
+        Some(status) => (
+            store::all_of(std::iter::once(status).chain(in_lanes).collect()),
             vec![asc("priority_rank"), asc("created_at")],
         ),
     };
@@ -214,10 +226,10 @@ impl Queue {
     /// first page ([`Queue::next_page`]).
     pub(super) async fn page(&mut self, limit: i32) {
         self.source.stop().await;
-        self.view = QueueView::Priority;
+        self.view = QueueView::Page;
         let spec = queue_window_for(
             self.parent.clone(),
-            QueueView::Priority,
+            QueueView::Page,
             &self.lanes,
             Some(&self.me),
             limit,

@@ -10,9 +10,7 @@ impl Agent {
         self.watch.close().await;
         self.background.abort_all();
         self.takeovers.abort_all();
-        if let Some(s) = self.sweep.take() {
-            s.abort();
-        }
+        self.sweeps.abort_all();
         // A delivery cut short is delivered again by the next round,
         // here or elsewhere (at least once).
         if let Some((task, stop, _)) = self.notifier.take() {

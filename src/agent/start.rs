@@ -114,7 +114,7 @@ impl Agent {
             weights,
             background: JoinSet::new(),
             takeovers: JoinSet::new(),
-            sweep: None,
+            sweeps: JoinSet::new(),
             // The first sweep one `sweep_every` after the start (a
             // restarted fleet finds what was typed while it was down then),
             // not at once: an idle fleet's first seconds cost no reads.

@@ -115,9 +115,10 @@ pub(super) struct Agent {
     pub(super) background: JoinSet<()>,
     /// Take-overs of quiet peers: (peer, how it ended).
     pub(super) takeovers: JoinSet<(String, peers::TakeOver)>,
-    /// The sweep for documents no lane listener sees (intake.rs): by the
-    /// owner of lane 0, one at a time.
-    pub(super) sweep: Option<tokio::task::JoinHandle<()>>,
+    /// The sweep for documents no lane listener sees (intake.rs), and for
+    /// tasks left waiting in their lanes (stale.rs): by the owner of lane
+    /// 0, one at a time.
+    pub(super) sweeps: JoinSet<Vec<Versioned<Task>>>,
     pub(super) last_sweep: Instant,
     /// The archive sweep (`heartbeat.rs`), by the owner of lane 0.
     pub(super) archiving: Option<tokio::task::JoinHandle<()>>,

@@ -94,6 +94,10 @@ pub fn declared_queries() -> Vec<DeclaredQuery> {
             crate::agent::QueueView::Priority,
             "agents listen to the priority window of a large queued pile",
         ),
+        (
+            crate::agent::QueueView::Page,
+            "agents page through a backlog of queued tasks",
+        ),
     ] {
         for lanes in [&alone, &of_two] {
             let spec = crate::agent::queue_window_for(String::new(), view, lanes, Some("a"), 64);
