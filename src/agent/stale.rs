@@ -41,25 +41,12 @@ pub(super) async fn left_waiting(store: &Store, limit: usize) -> Vec<Versioned<T
             return Vec::new();
         }
     };
-    let t_now = now();
+    // Measured from the document's last write (the server's clock) by
+    // ours: a skew of a second or two only moves the bound.
     (docs.iter())
         .filter_map(|d| Store::decode_versioned(d, Pile::Queued).ok())
-        .filter(|v| waited(&v.update_time, t_now))
+        .filter(|v| state::age(&v.update_time).is_some_and(|a| a > STALE_AFTER))
         .collect()
-}
-
-/// Whether a document last written at `update_time` (the server's clock)
-/// has waited past [`STALE_AFTER`] by `t_now` (ours: a skew of a second or
-/// two only moves the bound).
-fn waited(
-    update_time: &firestore::gcloud_sdk::prost_types::Timestamp,
-    t_now: crate::model::Time,
-) -> bool {
-    let Ok(at) = jiff::Timestamp::new(update_time.seconds, update_time.nanos) else {
-        return false;
-    };
-    let stale = i64::try_from(STALE_AFTER.as_millis()).unwrap_or(i64::MAX);
-    crate::model::millis_between(crate::model::Time(at), t_now) > stale
 }
 
 impl Agent {

@@ -22,13 +22,17 @@ pub(super) const FOREIGN_GRACE: Duration = Duration::from_millis(200);
 /// backlog is its next page. Clock skew only moves a head start; the claim
 /// itself is a compare-and-set.
 pub(super) fn landed_at(update_time: &firestore::gcloud_sdk::prost_types::Timestamp) -> Instant {
-    let at = jiff::Timestamp::new(update_time.seconds, update_time.nanos).unwrap_or_default();
-    let age = now().0.duration_since(at);
-    let age = Duration::try_from(age)
-        .unwrap_or_default()
-        .min(FOREIGN_GRACE);
+    let age = age(update_time).map_or(FOREIGN_GRACE, |a| a.min(FOREIGN_GRACE));
     let now = Instant::now();
     now.checked_sub(age).unwrap_or(now)
+}
+
+/// How long ago a document was last written (`update_time`, the server's
+/// clock) by this agent's clock: zero for a time ahead of ours, `None`
+/// for one that is not a time.
+pub(super) fn age(update_time: &firestore::gcloud_sdk::prost_types::Timestamp) -> Option<Duration> {
+    let at = jiff::Timestamp::new(update_time.seconds, update_time.nanos).ok()?;
+    Some(Duration::try_from(now().0.duration_since(at)).unwrap_or_default())
 }
 
 impl Candidate {
