@@ -143,9 +143,12 @@ async fn every_event_reaches_the_webhook_at_least_once_with_its_id() {
     );
     w.admin.commit(vec![write]).await.expect("admin writes");
 
+    // The lease's epoch ends each task event's id: `-e1` for the first
+    // claim, unless a loaded machine let a 2 s lease run out and a peer
+    // took the task over (CI saw `failed-e2` and `dead-e3`).
     let expected = [
-        format!("{task}-failed-e1"),
-        format!("{task}-dead-e2"),
+        format!("{task}-failed-e"),
+        format!("{task}-dead-e"),
         format!("{bad}-quarantined-"),
         "ghost-agent_offline-".to_string(),
     ];
@@ -203,7 +206,7 @@ async fn every_event_reaches_the_webhook_at_least_once_with_its_id() {
     }
     let dead = g
         .iter()
-        .find(|r| r.header_id == format!("{task}-dead-e2"))
+        .find(|r| r.status == 200 && r.header_id.starts_with(&format!("{task}-dead-e")))
         .expect("the dead letter's event");
     assert_eq!(dead.body["kind"], "dead");
     assert_eq!(dead.body["subject"], task.as_str());

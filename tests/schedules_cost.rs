@@ -42,7 +42,12 @@ async fn evaluator(w: &World, id: &str) -> Evaluator {
     w.register(id, &[], &["*"]).await;
     let counters = Arc::new(OpCounters::default());
     let token = SharedToken::new(emulator_token(PROJECT, id, &agent_claims()));
-    let store = Store::connect_with_counters(&w.config(Some(token)), counters.clone())
+    // The count is of the protocol, not of a loaded machine: a commit cut
+    // off by the 10 s default (CI's emulator once took over 10 s to
+    // answer) would be counted, fail the tick, and be counted again.
+    let mut cfg = w.config(Some(token));
+    cfg.request_timeout = Duration::from_secs(60);
+    let store = Store::connect_with_counters(&cfg, counters.clone())
         .await
         .expect("the emulator is up");
     let ticker = Ticker::start(&store);

@@ -20,6 +20,7 @@ const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
 impl Agent {
     pub(super) async fn decide(&mut self) {
+        self.relisten_peers();
         self.follow_lanes().await;
         self.recheck_queue().await;
         self.forward_stuck();
@@ -69,6 +70,7 @@ impl Agent {
         [
             self.claims.paused_until,
             self.recheck_at,
+            self.relisten.at,
             next_not_before,
             foreign_due,
             push_ends,
@@ -113,6 +115,7 @@ impl Agent {
         self.queue.forget();
         self.queue.parked.clear();
         self.recheck_at = Some(Instant::now() + RECHECK_AFTER);
+        self.relisten.at = Some(Instant::now() + peers::RELISTEN_AFTER);
     }
 
     /// Listen again when this agent requeued tasks in a takeover, and

@@ -217,27 +217,86 @@ pub(super) async fn first_snapshot(
     peers
 }
 
+/// The agents listener started over: once [`RELISTEN_AFTER`] after the
+/// start, and again after each change of the lanes.
+///
+/// The emulator's listener can miss a registration written a millisecond
+/// before its first snapshot, and never deliver it. A bench's debug log
+/// showed it: in a fleet of four, one agent kept a three-way split of the
+/// lanes, so two lanes had no owner and their tasks waited. A fresh
+/// listener shows the registrations as they stand, at a read a
+/// registration; a change of the lanes it reveals brings one more look,
+/// which shows nothing new.
+#[derive(Debug)]
+pub(super) struct Relisten {
+    /// When to listen again.
+    pub(super) at: Option<Instant>,
+    /// The agents shown since the stream's last `Reset`: at its `Current`,
+    /// every peer not among them is gone.
+    shown: Option<HashSet<String>>,
+}
+
+/// How long after the start, or a change of the lanes, the agents are
+/// listened to afresh: past the moment the listener's first snapshot may
+/// have missed a registration.
+pub(super) const RELISTEN_AFTER: Duration = Duration::from_secs(2);
+
+impl Relisten {
+    pub(super) fn after_start() -> Relisten {
+        Relisten {
+            at: Some(Instant::now() + RELISTEN_AFTER),
+            shown: None,
+        }
+    }
+}
+
 impl Agent {
+    /// Listens to the agents afresh when it is due (`Relisten`). The new
+    /// stream starts with a `Reset`, so the peers it no longer shows are
+    /// dropped at its `Current`.
+    pub(super) fn relisten_peers(&mut self) {
+        if self.relisten.at.is_none_or(|t| t > Instant::now()) {
+            return;
+        }
+        self.relisten.at = None;
+        tracing::debug!("listening to the agents afresh");
+        (self.peers_listener, self.peer_events) = start::listen_agents(&self.store);
+    }
+
     /// The agents listener showed a change: the split of the lanes may
     /// have changed with it.
     pub(super) fn on_peer(&mut self, event: Option<ListenEvent>) -> ControlFlow<()> {
         match event {
             Some(ListenEvent::Upsert(doc)) => {
                 let id = agent_id_of(&doc.name).to_string();
+                if let Some(shown) = &mut self.relisten.shown {
+                    shown.insert(id.clone());
+                }
                 if id == self.cfg.agent_id {
                     return self.on_own_doc(&doc);
                 }
-                {
-                    let peer = Peer::new(doc, self.peers.get(&id), self.stale_after);
-                    self.peers.insert(id, peer);
-                    self.recheck_lanes = true;
+                // Shown again by a fresh stream: nothing new, and a watched
+                // peer's silence must not be judged afresh from now.
+                let known = self.peers.get(&id);
+                if known.is_some_and(|p| p.doc.update_time == doc.update_time) {
+                    return ControlFlow::Continue(());
                 }
+                let peer = Peer::new(doc, known, self.stale_after);
+                self.peers.insert(id, peer);
+                self.recheck_lanes = true;
             }
             Some(ListenEvent::Removed(name)) => {
                 self.peers.remove(agent_id_of(&name));
                 self.recheck_lanes = true;
             }
-            Some(ListenEvent::Reset | ListenEvent::Current) => {}
+            Some(ListenEvent::Reset) => self.relisten.shown = Some(HashSet::new()),
+            Some(ListenEvent::Current) => {
+                if let Some(shown) = self.relisten.shown.take() {
+                    let before = self.peers.len();
+                    self.peers.retain(|id, _| shown.contains(id));
+                    self.recheck_lanes |= self.peers.len() != before;
+                }
+            }
             None => {
                 tracing::error!("the agents listener stopped");
                 return ControlFlow::Break(());

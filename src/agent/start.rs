@@ -92,6 +92,7 @@ impl Agent {
             peers_listener,
             peer_events,
             peers,
+            relisten: peers::Relisten::after_start(),
             watch,
             reregister: Arc::default(),
             requeued: Arc::default(),
@@ -169,7 +170,7 @@ async fn seed_beats(store: &Store, peers: &mut HashMap<String, Peer>, stale_afte
     }
 }
 
-fn listen_agents(store: &Store) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {
+pub(super) fn listen_agents(store: &Store) -> (Listener, tokio::sync::mpsc::Receiver<ListenEvent>) {
     let spec = QuerySpec {
         parent: store.db().get_documents_path().clone(),
         collection_id: layout::AGENTS.into(),

@@ -62,6 +62,8 @@ pub(super) struct Agent {
     pub(super) peers_listener: Listener,
     pub(super) peer_events: tokio::sync::mpsc::Receiver<ListenEvent>,
     pub(super) peers: HashMap<String, Peer>,
+    /// When the agents are listened to afresh (`peers.rs`).
+    pub(super) relisten: peers::Relisten,
     /// The peers whose beats this agent watches (`presence.rs`).
     pub(super) watch: presence::Watch,
     /// The registration is to be written again at the next tick: a
