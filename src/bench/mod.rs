@@ -114,6 +114,10 @@ pub struct BenchArgs {
         default_value = "vayu,textbook,ceiling"
     )]
     pub modes: Vec<Mode>,
+    /// The tasks' priorities: `mixed` (10 % critical, 20 % high, 60 %
+    /// normal, 10 % low) or `normal` (every task normal).
+    #[arg(long, value_enum, default_value = "mixed")]
+    pub mix: rank::Mix,
     /// Handler command for every task. The default appends the task id to
     /// a file, which costs the same fork as `true` and counts executions
     /// exactly (duplicates).
@@ -162,6 +166,7 @@ impl Default for BenchArgs {
             dag_width: 10,
             ticks: 30,
             modes: vec![Mode::Vayu, Mode::Textbook, Mode::Ceiling],
+            mix: rank::Mix::Mixed,
             handler: None,
             concurrency: 4,
             producers: 8,

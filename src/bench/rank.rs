@@ -28,11 +28,40 @@ pub fn mixed_priority(i: usize) -> Priority {
     }
 }
 
-/// The `i`-th benchmark task of `phase` with [`mixed_priority`], like a
+/// The priorities the producers give their tasks (`vayu bench --mix`).
+#[derive(clap::ValueEnum, Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mix {
+    /// [`mixed_priority`]: rank order means something.
+    #[default]
+    Mixed,
+    /// Every task normal: what a task costs without the critical ones,
+    /// which every agent sees whatever its lanes, so that one waiting in
+    /// a busy peer's lane is claimed at the first free slot anywhere.
+    Normal,
+}
+
+impl Mix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mix::Mixed => "mixed",
+            Mix::Normal => "normal",
+        }
+    }
+
+    pub fn priority(self, i: usize) -> Priority {
+        match self {
+            Mix::Mixed => mixed_priority(i),
+            Mix::Normal => Priority::Normal,
+        }
+    }
+}
+
+/// The `i`-th benchmark task of `phase` with `mix`'s priority, like a
 /// plain `vayu task create --priority …`.
-pub fn mixed_task(i: usize, phase: &str) -> crate::tasks::NewTask {
+pub fn mixed_task(i: usize, phase: &str, mix: Mix) -> crate::tasks::NewTask {
     let mut t = super::vayu::bench_task(i, phase);
-    t.priority = mixed_priority(i);
+    t.priority = mix.priority(i);
     t
 }
 

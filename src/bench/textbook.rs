@@ -166,8 +166,11 @@ pub async fn run_reference(
     let started = Instant::now();
     // Made once each, so that a create retried after a lost answer
     // finds its task (a conflict) instead of making another.
-    let to_create: Arc<Vec<Task>> =
-        Arc::new((0..m).map(|i| mixed_task(i, name).into_task()).collect());
+    let to_create: Arc<Vec<Task>> = Arc::new(
+        (0..m)
+            .map(|i| mixed_task(i, name, ctx.args.mix).into_task())
+            .collect(),
+    );
     let producer = tokio::spawn(produce_until_stopped(
         m,
         ctx.args.producers,

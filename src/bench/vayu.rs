@@ -165,8 +165,11 @@ pub async fn load(ctx: &Ctx) -> Result<VayuReport> {
     // Each task is made once, so that a create retried after an answer
     // that never came (a timeout) cannot make a second task: the retry
     // finds its own task there (a conflict) and counts it created.
-    let to_create: Arc<Vec<Task>> =
-        Arc::new((0..m).map(|i| mixed_task(i, "load").into_task()).collect());
+    let to_create: Arc<Vec<Task>> = Arc::new(
+        (0..m)
+            .map(|i| mixed_task(i, "load", ctx.args.mix).into_task())
+            .collect(),
+    );
     let producer = tokio::spawn(produce(m, ctx.args.producers, stop.clone(), {
         move |i| {
             let (creator, to_create) = (creator.clone(), to_create.clone());

@@ -73,6 +73,8 @@ pub struct BenchReport {
     pub tasks: usize,
     pub concurrency: usize,
     pub producers: usize,
+    /// The tasks' priorities (`--mix`).
+    pub mix: super::rank::Mix,
     pub handler: String,
     /// Agents run as tasks of this process, each with its own connection.
     pub agents_in_process: bool,
@@ -145,6 +147,7 @@ impl BenchReport {
             tasks: args.tasks,
             concurrency: args.concurrency,
             producers: args.producers,
+            mix: args.mix,
             handler: args
                 .handler
                 .clone()

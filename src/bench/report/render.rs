@@ -14,8 +14,12 @@ impl BenchReport {
         };
         let _ = writeln!(
             s,
-            "vayu bench: {} agents (in-process, {} slots each), {} tasks, {} producers",
-            self.agents, self.concurrency, self.tasks, self.producers
+            "vayu bench: {} agents (in-process, {} slots each), {} tasks ({} priorities), {} producers",
+            self.agents,
+            self.concurrency,
+            self.tasks,
+            self.mix.as_str(),
+            self.producers
         );
         let _ = writeln!(
             s,
