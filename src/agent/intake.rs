@@ -79,10 +79,12 @@ pub async fn sweep(store: &Store, me: &str) -> Result<Swept> {
     let mut moment = Timestamp::from(std::time::SystemTime::now() - Duration::from_secs(1));
     moment.nanos = 0;
     let all = store.count(&parent, collection, None, Some(moment)).await?;
-    if all
-        == store
-            .count(&parent, collection, Some(laned), Some(moment))
-            .await?
+    // An empty pile has no strays: an idle fleet's sweep counts once.
+    if all == 0
+        || all
+            == store
+                .count(&parent, collection, Some(laned), Some(moment))
+                .await?
     {
         return Ok(Swept {
             strays: 0,
