@@ -6,15 +6,17 @@
 //! Why a sweep: every agent listens to its own lanes only
 //! ([`crate::lanes`]), and a document typed by hand has no `lane`, so no
 //! listener sees it (Firestore cannot query for a missing field). The
-//! owner of lane 0 therefore compares, every [`SWEEP_EVERY`], how many
-//! documents the queued pile holds with how many carry a lane: two count
-//! aggregations, two reads (one per 1,000 documents counted). Only when
-//! they differ does it read the pile to find the strays.
+//! owner of lane 0 therefore compares, at each sweep, how many documents
+//! the queued pile holds with how many carry a lane: a count aggregation
+//! of each (a read per 1,000 documents counted), only the first when the
+//! pile is empty. Only when they differ does it read the pile to find the
+//! strays.
 //!
-//! That is the one poll an idle fleet makes: 4 reads a minute, by one
-//! agent. A listener on the whole pile would find drafts at once, but
-//! would cost its agent a read of every task; a person typing into the
-//! console can wait half a minute.
+//! That is the one poll an idle fleet makes, by one agent: every
+//! [`SWEEP_EVERY`], doubling to every 4 minutes while nothing is claimed.
+//! A listener on the whole pile would find drafts at once, but would cost
+//! its agent a read of every task; a person typing into the console can
+//! wait that long.
 
 use crate::console;
 use crate::error::{Error, Result};
