@@ -182,6 +182,27 @@ fn the_agent_refuses_a_bad_configuration_with_64() {
     );
 }
 
+/// `task create --github` with no GitHub credentials is a bad
+/// configuration (exit 64) found before Firestore is reached (here, an
+/// address nothing listens on): nothing written, the variable named.
+#[test]
+fn task_create_github_without_credentials_is_64_before_firestore() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vayu"))
+        .args(["task", "create", "--github", "o/r", "Survey parsers"])
+        .env("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("VAYU_GITHUB_TOKEN_FILE")
+        .env_remove("VAYU_GITHUB_APP_ID")
+        .output()
+        .expect("the vayu binary runs");
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("GITHUB_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Completions need no Firestore: they are generated from the commands'
 /// own definitions, so every subcommand is in them; an unknown shell is a
 /// usage error (exit 2) that names the valid ones, with nothing printed.

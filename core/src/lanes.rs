@@ -31,6 +31,10 @@ pub use crate::spread::{LANES, lane_for};
 /// ⌈15/N⌉ lanes; past 15 agents, each owns one lane, shared. Returns every
 /// lane when `me` is not in `live` (an agent alone, or not yet seen
 /// itself).
+///
+/// Past 15, the agents beyond the fifteenth share lanes from the last one
+/// down, so lane 0 is shared last: its owner also sweeps, archives and
+/// delivers webhooks, which a second owner would do again for nothing.
 pub fn owned(me: &str, live: &[String]) -> Vec<i64> {
     let mut ids: Vec<&str> = live.iter().map(String::as_str).collect();
     if !ids.contains(&me) {
@@ -44,7 +48,13 @@ pub fn owned(me: &str, live: &[String]) -> Vec<i64> {
         .position(|id| *id == me)
         .expect("me was added above") as i64;
     if n > LANES {
-        vec![idx % LANES]
+        let round = idx / LANES;
+        let lane = idx % LANES;
+        vec![if round % 2 == 0 {
+            lane
+        } else {
+            LANES - 1 - lane
+        }]
     } else {
         (0..LANES).filter(|l| l % n == idx).collect()
     }
@@ -114,6 +124,21 @@ mod tests {
         }
         assert_eq!(owners.len(), LANES as usize);
         assert!(owners.values().all(|&c| c == 2 || c == 3), "{owners:?}");
+    }
+
+    #[test]
+    fn the_sixteenth_agent_shares_the_last_lane_not_lane_0() {
+        let live = ids(16);
+        let mut owners: HashMap<i64, usize> = HashMap::new();
+        for me in &live {
+            *owners.entry(owned(me, &live)[0]).or_default() += 1;
+        }
+        assert_eq!(owners[&0], 1, "lane 0 has one owner: {owners:?}");
+        assert_eq!(owners[&(LANES - 1)], 2, "{owners:?}");
+        // At 31, the third round starts from lane 0 again: its third owner.
+        let live = ids(31);
+        let zero = live.iter().filter(|me| owned(me, &live) == [0]).count();
+        assert_eq!(zero, 3);
     }
 
     #[test]

@@ -252,6 +252,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     // GitHub's configuration first: no token is exit 64 with no network.
     let github_sync = match &cli.command {
         Command::Github(github::GithubCmd::Sync(a)) => Some(github::prepare(a)?),
+        Command::Task(TaskCmd::Create(a)) if a.github.is_some() => {
+            crate::github::GitHub::from_env()?;
+            None
+        }
         _ => None,
     };
     let mut cfg = StoreConfig::from_env(cli.project.clone())?;
