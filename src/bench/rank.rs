@@ -29,11 +29,10 @@ pub fn mixed_priority(i: usize) -> Priority {
 }
 
 /// The priorities the producers give their tasks (`vayu bench --mix`).
-#[derive(clap::ValueEnum, Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(clap::ValueEnum, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Mix {
     /// [`mixed_priority`]: rank order means something.
-    #[default]
     Mixed,
     /// Every task normal: what a task costs without the critical ones,
     /// which every agent sees whatever its lanes, so that one waiting in
