@@ -6,7 +6,7 @@ mod common;
 
 use common::fleet::{
     Fleet, describe, fast_agent, field_str, get_raw, int_value, lines, map_value, pids, put_raw,
-    read_task, setup, shell, string_value, wait_completed, wait_file, wait_task,
+    read_task, research_task, setup, shell, string_value, wait_completed, wait_file, wait_task,
 };
 use common::procs::{vayu_cli, wait_dead};
 use std::collections::HashMap;
@@ -14,12 +14,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use vayu::layout::{self, Pile};
 use vayu::lifecycle::Status;
-use vayu::model::{Priority, TaskType};
-use vayu::tasks::{self, ControlResult, NewTask};
-
-fn new_task(title: &str) -> NewTask {
-    NewTask::new(TaskType::Research, Priority::Normal, title)
-}
+use vayu::tasks::{self, ControlResult};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_a_running_handler_within_about_a_heartbeat() {
@@ -30,7 +25,7 @@ async fn cancel_stops_a_running_handler_within_about_a_heartbeat() {
     let agent = fast_agent("obedient", shell(&handler));
     let heartbeat = agent.heartbeat;
     let fleet = Fleet::start(&cfg, vec![agent]).await;
-    let t = tasks::create(&store, new_task("to be cancelled"))
+    let t = tasks::create(&store, research_task("to be cancelled"))
         .await
         .expect("the emulator accepts a new task");
     wait_file(&pid_file, Duration::from_secs(20)).await;
@@ -103,7 +98,7 @@ async fn pause_stops_the_handler_and_resume_restarts_from_the_last_checkpoint() 
          i=0; while [ $i -lt 600 ]; do i=$((i + 1)); echo \"vayu:checkpoint step-$i\"; sleep 0.2; done"
     );
     let fleet = Fleet::start(&cfg, vec![fast_agent("pausable", shell(&handler))]).await;
-    let t = tasks::create(&store, new_task("long and resumable"))
+    let t = tasks::create(&store, research_task("long and resumable"))
         .await
         .expect("the emulator accepts a new task");
     wait_task(
@@ -282,7 +277,7 @@ async fn quarantine_case(prefix: &str, kinds: &[(&str, bool)]) {
         .await;
         bad.push((kind, id));
     }
-    let good = tasks::create(&store, new_task("after the bad ones"))
+    let good = tasks::create(&store, research_task("after the bad ones"))
         .await
         .expect("the emulator accepts a new task");
 

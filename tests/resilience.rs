@@ -1,6 +1,10 @@
 //! Leases that survive crashes, on the real Firestore emulator: fencing,
-//! failover to peers and to a restarted agent, graceful shutdown, retries
-//! with backoff and the dead letter, timeouts, and agent health.
+//! failover to peers and to a restarted agent, and agent health. A run's
+//! own ends (shutdown, retries, the dead letter, timeouts) are in
+//! `attempts.rs`.
+//!
+//! Just over 600 lines: the lease's whole story (fencing, failover,
+//! health) shares the hand-made claims and completions below.
 //!
 //! Every test has its own database in the binary's shared emulator; tests
 //! that kill or stop agents use `vayu-agent` processes, the others run
@@ -9,32 +13,16 @@
 mod common;
 
 use common::fleet::{
-    Fleet, count, describe, fast_agent, history, lines, pids, read_task, setup, shell,
-    wait_completed, wait_file, wait_task,
+    describe, history, lines, read_task, research_task, setup, wait_completed, wait_file, wait_task,
 };
-use common::procs::{AgentProc, AgentSpec, Frozen, pid_alive, tail, vayu_cli, wait_dead};
+use common::procs::{AgentProc, AgentSpec, Frozen, tail, vayu_cli};
 use std::time::Duration;
 use tokio::time::Instant;
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
-use vayu::model::{
-    AgentDoc, AgentState, Lease, Priority, Task, TaskType, millis_between, now, time_add,
-};
-use vayu::retry::Backoff;
-use vayu::store::{Store, StoreConfig, Versioned};
-use vayu::tasks::{self, NewTask};
-
-fn new_task(title: &str) -> NewTask {
-    NewTask::new(TaskType::Research, Priority::Normal, title)
-}
-
-fn spec(cfg: &StoreConfig, dir: &std::path::Path, id: &str, handler: &str) -> AgentSpec {
-    let host = cfg
-        .emulator_host
-        .as_deref()
-        .expect("tests run on the emulator");
-    AgentSpec::new(id, handler, host, &cfg.database_id, dir)
-}
+use vayu::model::{AgentDoc, AgentState, Lease, Task, millis_between, now, time_add};
+use vayu::store::{Store, Versioned};
+use vayu::tasks;
 
 /// What an agent's claim commit writes, done by hand: the library's
 /// compare-and-set, as agent `who`.
@@ -74,7 +62,7 @@ fn completed_by(seen: &Versioned<Task>, who: &str, result: &str) -> Task {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fencing_a_stale_holders_writes_are_refused_library() {
     let (_, store) = setup("fence-lib").await;
-    let t = tasks::create(&store, new_task("fenced"))
+    let t = tasks::create(&store, research_task("fenced"))
         .await
         .expect("the emulator accepts a new task");
     let queued = read_task(&store, &t.task_id).await;
@@ -192,8 +180,8 @@ async fn fencing_a_stopped_agent_cannot_complete_after_a_takeover() {
          echo \"vayu:result done by $VAYU_AGENT_ID at epoch $VAYU_EPOCH\"",
         r = runs.display()
     );
-    let mut a = AgentProc::spawn(&spec(&cfg, dir.path(), "fence-a", &handler));
-    let t = tasks::create(&store, new_task("fenced"))
+    let mut a = AgentProc::spawn(&AgentSpec::on(&cfg, dir.path(), "fence-a", &handler));
+    let t = tasks::create(&store, research_task("fenced"))
         .await
         .expect("the emulator accepts a new task");
     let claimed = wait_task(
@@ -211,7 +199,7 @@ async fn fencing_a_stopped_agent_cannot_complete_after_a_takeover() {
 
     let mut stopped = Frozen::stop(a.pid());
     let t_stop = now();
-    let mut b = AgentProc::spawn(&spec(&cfg, dir.path(), "fence-b", &handler));
+    let mut b = AgentProc::spawn(&AgentSpec::on(&cfg, dir.path(), "fence-b", &handler));
     let done = wait_task(
         &store,
         &t.task_id,
@@ -318,8 +306,8 @@ async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
          if [ \"$(wc -l < {r})\" -lt 2 ]; then sleep 60; fi",
         r = runs.display()
     );
-    let mut victim = AgentProc::spawn(&spec(&cfg, dir.path(), "victim", &handler));
-    let t = tasks::create(&store, new_task("survives its agent"))
+    let mut victim = AgentProc::spawn(&AgentSpec::on(&cfg, dir.path(), "victim", &handler));
+    let t = tasks::create(&store, research_task("survives its agent"))
         .await
         .expect("the emulator accepts a new task");
     let claimed = wait_task(
@@ -330,7 +318,7 @@ async fn failover_a_killed_agents_task_is_taken_over_by_a_peer() {
         |v| v.value.status == Status::Executing,
     )
     .await;
-    let mut peer = AgentProc::spawn(&spec(&cfg, dir.path(), "peer", &handler));
+    let mut peer = AgentProc::spawn(&AgentSpec::on(&cfg, dir.path(), "peer", &handler));
     // Let the peer see the victim alive first.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let t_kill = now();
@@ -390,9 +378,9 @@ async fn failover_a_restarted_agent_requeues_its_own_leftovers() {
          if [ \"$(wc -l < {r})\" -lt 2 ]; then sleep 60; fi",
         r = runs.display()
     );
-    let s = spec(&cfg, dir.path(), "phoenix", &handler);
+    let s = AgentSpec::on(&cfg, dir.path(), "phoenix", &handler);
     let mut first = AgentProc::spawn(&s);
-    let t = tasks::create(&store, new_task("outlives an incarnation"))
+    let t = tasks::create(&store, research_task("outlives an incarnation"))
         .await
         .expect("the emulator accepts a new task");
     let claimed = wait_task(
@@ -425,365 +413,6 @@ async fn failover_a_restarted_agent_requeues_its_own_leftovers() {
     second.stop_cleanly(Duration::from_secs(20)).await;
 }
 
-/// SIGTERM while a short handler runs: it finishes within the grace period
-/// and the task completes; the agent exits 0 and says it is offline.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_a_short_handler_finishes_within_the_grace_period() {
-    let (cfg, store) = setup("shutdown-short").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let pid = dir.path().join("pid");
-    let handler = format!(
-        "echo $$ > {}; sleep 1; echo \"vayu:result finished\"",
-        pid.display()
-    );
-    let mut s = spec(&cfg, dir.path(), "stopping", &handler);
-    s.grace_secs = 10.0;
-    let mut agent = AgentProc::spawn(&s);
-    let t = tasks::create(&store, new_task("finish me"))
-        .await
-        .expect("the emulator accepts a new task");
-    wait_file(&pid, Duration::from_secs(20)).await;
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms, {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
-    let v = read_task(&store, &t.task_id).await;
-    assert_eq!(v.value.status, Status::Completed, "{}", describe(&v));
-    assert_eq!(v.pile, Pile::Completed);
-    assert_eq!(v.value.execution.result.as_deref(), Some("finished"));
-    assert_eq!(
-        count(&store, Pile::Active).await,
-        0,
-        "nothing left in active"
-    );
-    let doc = store
-        .get_agent("stopping")
-        .await
-        .expect("the emulator answers a read of the agent doc")
-        .expect("the agent registered");
-    assert_eq!(doc.status, Some(AgentState::Offline), "{doc:?}");
-}
-
-/// SIGTERM while a long handler runs: after the grace period the handler is
-/// killed and the task goes back to the queue, where another agent picks it
-/// up. Never stuck in active.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_a_long_handler_is_released_back_to_the_queue() {
-    let (cfg, store) = setup("shutdown-long").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let pid = dir.path().join("pid");
-    let handler = format!("echo $$ > {}; sleep 60", pid.display());
-    let mut s = spec(&cfg, dir.path(), "impatient", &handler);
-    s.grace_secs = 1.0;
-    let mut agent = AgentProc::spawn(&s);
-    let t = tasks::create(&store, new_task("too long"))
-        .await
-        .expect("the emulator accepts a new task");
-    wait_file(&pid, Duration::from_secs(20)).await;
-    let handler_pid = pids(&pid)[0];
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms (grace 1 s), {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
-    let v = read_task(&store, &t.task_id).await;
-    println!("{}", describe(&v));
-    assert_eq!(v.pile, Pile::Queued, "released to the queue");
-    assert_eq!(v.value.status, Status::Queued);
-    assert_eq!(v.value.lease.owner, None, "no owner left on the lease");
-    assert_eq!(
-        count(&store, Pile::Active).await,
-        0,
-        "nothing left in active"
-    );
-    assert!(
-        !pid_alive(handler_pid),
-        "the handler was killed, not left running"
-    );
-
-    // And it is not stuck: the next agent runs it.
-    let mut next = AgentProc::spawn(&spec(
-        &cfg,
-        dir.path(),
-        "successor",
-        "echo \"vayu:result second try\"",
-    ));
-    let done = wait_completed(&store, &t.task_id, Duration::from_secs(20)).await;
-    assert_eq!(done.value.execution.result.as_deref(), Some("second try"));
-    next.stop_cleanly(Duration::from_secs(20)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_a_handler_that_fails_twice_completes_on_attempt_three() {
-    let (cfg, store) = setup("retry-ok").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let backoff = Backoff {
-        base: Duration::from_millis(400),
-        cap: Duration::from_secs(5),
-    };
-    let d = dir.path().display();
-    let handler = format!(
-        "f={d}/$VAYU_TASK_ID.count; n=$(( $(cat $f 2>/dev/null || echo 0) + 1 )); echo $n > $f; \
-         echo \"$VAYU_ATTEMPT $VAYU_AGENT_ID\" >> {d}/attempts; \
-         if [ $n -lt 3 ]; then echo \"boom $n\" >&2; exit 7; fi; \
-         echo \"vayu:result ok on attempt $VAYU_ATTEMPT\""
-    );
-    let configs = ["retry-1", "retry-2"]
-        .iter()
-        .map(|id| {
-            let mut c = retry_agent(id, &handler);
-            c.retry_backoff = backoff;
-            c
-        })
-        .collect();
-    let fleet = Fleet::start(&cfg, configs).await;
-    let t = tasks::create(&store, new_task("third time lucky"))
-        .await
-        .expect("the emulator accepts a new task");
-    let done = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(30),
-        "completed",
-        |v| v.value.status.is_terminal(),
-    )
-    .await;
-    fleet.stop().await;
-    println!("{}", describe(&done));
-    let v = &done.value;
-    assert_eq!(v.status, Status::Completed);
-    assert_eq!(v.execution.attempt, 3, "completed on attempt 3");
-    assert_eq!(v.metadata.retry_count, 2);
-    assert_eq!(v.execution.result.as_deref(), Some("ok on attempt 3"));
-    let attempts: Vec<String> = lines(&dir.path().join("attempts"))
-        .iter()
-        .map(|l| l.split(' ').next().unwrap_or_default().to_string())
-        .collect();
-    assert_eq!(attempts, ["1", "2", "3"], "VAYU_ATTEMPT counts up");
-
-    // The backoff gaps, from the history: failed -> (queued) -> executing.
-    let h = &v.history;
-    let mut failures = 0u32;
-    for (i, e) in h.iter().enumerate() {
-        if e.status != Some(Status::Failed) {
-            continue;
-        }
-        failures += 1;
-        let failed_at = e.at.expect("history entries have times");
-        let rest = &h[i + 1..];
-        assert!(
-            rest.first()
-                .is_some_and(|n| n.status == Some(Status::Queued)),
-            "a failed attempt with retries left goes back to queued:\n{}",
-            history(v)
-        );
-        let next_run = rest
-            .iter()
-            .find(|n| n.status == Some(Status::Executing))
-            .expect("each failure here is followed by another attempt");
-        let gap = millis_between(failed_at, next_run.at.expect("history entries have times"));
-        let floor = backoff.ceiling(failures).as_millis() as i64 / 2;
-        println!(
-            "failure {failures}: next attempt after {gap} ms (backoff floor {floor} ms, note {:?})",
-            rest[0].note
-        );
-        assert!(
-            gap >= floor - 5,
-            "attempt {} started {gap} ms after failure {failures}, before the backoff floor of {floor} ms:\n{}",
-            failures + 1,
-            history(v)
-        );
-    }
-    assert_eq!(failures, 2, "two failed attempts in the history");
-    assert!(
-        v.execution.logs.iter().any(|l| l.contains("boom")),
-        "the failures' stderr is in the log: {:?}",
-        v.execution.logs
-    );
-}
-
-/// One agent alone: the task it just failed comes back to the queue (after
-/// the backoff), and the same agent must pick it up again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_a_lone_agent_retries_the_task_it_just_failed() {
-    let (cfg, store) = setup("retry-alone").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let d = dir.path().display();
-    let handler =
-        format!("echo $VAYU_ATTEMPT >> {d}/attempts; if [ $VAYU_ATTEMPT -lt 2 ]; then exit 3; fi");
-    let fleet = Fleet::start(&cfg, vec![retry_agent("alone", &handler)]).await;
-    let t = tasks::create(&store, new_task("second time lucky"))
-        .await
-        .expect("the emulator accepts a new task");
-    let done = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(20),
-        "completed",
-        |v| v.value.status.is_terminal(),
-    )
-    .await;
-    fleet.stop().await;
-    println!("{}", describe(&done));
-    assert_eq!(done.value.status, Status::Completed);
-    assert_eq!(lines(&dir.path().join("attempts")), ["1", "2"]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retries_a_handler_that_always_fails_ends_in_the_dead_letter() {
-    let (cfg, store) = setup("retry-dead").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let d = dir.path().display();
-    let handler = format!(
-        "echo $VAYU_ATTEMPT >> {d}/attempts; \
-         if [ -f {d}/fixed ]; then echo \"vayu:result fixed by hand\"; exit 0; fi; \
-         echo \"fatal: disk on fire (attempt $VAYU_ATTEMPT)\" >&2; exit 42"
-    );
-    let fleet = Fleet::start(&cfg, vec![retry_agent("doomed", &handler)]).await;
-    let mut new = new_task("never works");
-    new.max_retries = Some(2);
-    let t = tasks::create(&store, new)
-        .await
-        .expect("the emulator accepts a new task");
-    let dead = wait_task(
-        &store,
-        &t.task_id,
-        Duration::from_secs(30),
-        "dead-lettered",
-        |v| v.value.status.is_terminal(),
-    )
-    .await;
-    println!("{}", describe(&dead));
-    assert_eq!(dead.value.status, Status::Failed);
-    assert_eq!(
-        dead.pile,
-        Pile::Completed,
-        "the dead letter is in the completed pile"
-    );
-    let err = dead.value.execution.last_error.clone().unwrap_or_default();
-    assert!(err.contains("42"), "the exit code is kept: {err:?}");
-    assert!(
-        err.contains("disk on fire"),
-        "the handler's stderr is kept: {err:?}"
-    );
-    // 1 attempt + max_retries retries, and no more.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        lines(&dir.path().join("attempts")),
-        ["1", "2", "3"],
-        "three attempts (max_retries 2), then no more"
-    );
-    assert_eq!(
-        read_task(&store, &t.task_id).await.value.status,
-        Status::Failed
-    );
-
-    // `vayu task retry` re-queues it with fresh retries.
-    std::fs::write(dir.path().join("fixed"), "").expect("the test's temp dir is writable");
-    let host = cfg
-        .emulator_host
-        .as_deref()
-        .expect("setup() configures the emulator");
-    let (code, out, err) = vayu_cli(
-        host,
-        &cfg.database_id,
-        &["--json", "task", "retry", "--id", &t.task_id],
-    )
-    .await;
-    assert_eq!(code, 0, "vayu task retry: {out}{err}");
-    let again = wait_completed(&store, &t.task_id, Duration::from_secs(30)).await;
-    fleet.stop().await;
-    assert_eq!(
-        again.value.execution.result.as_deref(),
-        Some("fixed by hand")
-    );
-    assert_eq!(
-        again.value.metadata.retry_count, 0,
-        "a retried task starts with fresh retries"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timeout_kills_the_handlers_whole_process_group_and_fails_the_attempt() {
-    let (cfg, store) = setup("timeout").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let d = dir.path().display();
-    let handler = format!("echo $$ >> {d}/pids; sleep 30 & echo $! >> {d}/grandchildren; sleep 30");
-    let fleet = Fleet::start(&cfg, vec![fast_agent("watchful", shell(&handler))]).await;
-    let mut new = new_task("runs forever");
-    new.timeout_secs = Some(1);
-    new.max_retries = Some(1);
-    let t = tasks::create(&store, new)
-        .await
-        .expect("the emulator accepts a new task");
-    let dead = wait_task(&store, &t.task_id, Duration::from_secs(30), "failed", |v| {
-        v.value.status.is_terminal()
-    })
-    .await;
-    fleet.stop().await;
-    println!("{}", describe(&dead));
-    assert_eq!(dead.value.status, Status::Failed);
-    let err = dead.value.execution.last_error.clone().unwrap_or_default();
-    assert!(
-        err.contains("timed out"),
-        "the error says timed out: {err:?}"
-    );
-    let timeouts: Vec<_> = dead
-        .value
-        .history
-        .iter()
-        .filter(|h| {
-            h.status == Some(Status::Failed)
-                && h.note.as_deref().is_some_and(|n| n.contains("timed out"))
-        })
-        .collect();
-    assert_eq!(
-        timeouts.len(),
-        2,
-        "both attempts timed out:\n{}",
-        history(&dead.value)
-    );
-    let mut runs = Vec::new();
-    for (i, e) in dead.value.history.iter().enumerate() {
-        if e.status == Some(Status::Executing)
-            && let Some(end) = dead.value.history[i + 1..]
-                .iter()
-                .find(|n| n.status == Some(Status::Failed))
-        {
-            runs.push(millis_between(
-                e.at.expect("history entries have times"),
-                end.at.expect("history entries have times"),
-            ));
-        }
-    }
-    println!("attempt durations with timeout_secs 1: {runs:?} ms");
-
-    let shells = pids(&dir.path().join("pids"));
-    let grandchildren = pids(&dir.path().join("grandchildren"));
-    assert_eq!(shells.len(), 2, "two attempts started");
-    assert_eq!(grandchildren.len(), 2, "each started a background sleep");
-    for pid in shells.iter().chain(&grandchildren) {
-        assert!(
-            wait_dead(*pid, Duration::from_secs(3)).await.is_some(),
-            "process {pid} of a timed-out handler is still alive (shells {shells:?}, \
-             grandchildren {grandchildren:?})"
-        );
-    }
-}
-
 /// `vayu agent list --json` shows each agent's health; a killed agent's
 /// document is turned offline by a peer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -797,9 +426,9 @@ async fn health_agent_list_shows_health_and_a_dead_agent_goes_offline() {
     let handler = "sleep 5";
     let mut agents: Vec<AgentProc> = ["health-1", "health-2", "health-3"]
         .iter()
-        .map(|id| AgentProc::spawn(&spec(&cfg, dir.path(), id, handler)))
+        .map(|id| AgentProc::spawn(&AgentSpec::on(&cfg, dir.path(), id, handler)))
         .collect();
-    let t = tasks::create(&store, new_task("keeps one busy"))
+    let t = tasks::create(&store, research_task("keeps one busy"))
         .await
         .expect("the emulator accepts a new task");
     wait_task(
@@ -989,15 +618,4 @@ async fn failover_a_peer_that_heartbeated_since_is_not_taken_over() {
         confirmed,
         "marked by another agent first: offline all the same"
     );
-}
-
-/// A fast agent whose lease outlasts twice the emulator's 2 s lock wait.
-/// A claim answered after half its lease is given back (never run on a
-/// lease a peer may take), and on the emulator a retried task's claim
-/// sometimes waits out that lock: with the 2 s lease of `fast_agent` these
-/// tests then count one more attempt than the retries they are about.
-fn retry_agent(id: &str, handler: &str) -> vayu::agent::AgentConfig {
-    let mut c = fast_agent(id, shell(handler));
-    c.lease = Duration::from_secs(5);
-    c
 }

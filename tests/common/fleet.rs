@@ -87,6 +87,13 @@ pub fn shell(cmd: &str) -> Handlers {
 
 /// An in-process agent with short timings: heartbeat 0.5 s, lease 2 s,
 /// grace 2 s, retry backoff from 100 ms.
+/// A normal research task: what a test of the agent loop needs when the
+/// task's kind does not matter.
+pub fn research_task(title: &str) -> vayu::tasks::NewTask {
+    use vayu::model::{Priority, TaskType};
+    vayu::tasks::NewTask::new(TaskType::Research, Priority::Normal, title)
+}
+
 pub fn fast_agent(id: &str, handlers: Handlers) -> AgentConfig {
     let mut c = AgentConfig::new(id, handlers);
     c.concurrency = 4;

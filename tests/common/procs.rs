@@ -37,6 +37,12 @@ pub struct AgentSpec {
 }
 
 impl AgentSpec {
+    /// [`AgentSpec::new`] on the emulator database of `cfg`.
+    pub fn on(cfg: &vayu::store::StoreConfig, log_dir: &Path, id: &str, handler: &str) -> Self {
+        let host = (cfg.emulator_host.as_deref()).expect("tests run on the emulator");
+        AgentSpec::new(id, handler, host, &cfg.database_id, log_dir)
+    }
+
     /// Short heartbeat and lease (0.5 s / 2 s), so takeovers happen within
     /// a few seconds; concurrency 4; grace 5 s.
     pub fn new(id: &str, handler: &str, host: &str, database: &str, log_dir: &Path) -> Self {
