@@ -7,6 +7,10 @@
 //! Bounded: the run fails with diagnostics after [`DEADLINE`]. Loopback
 //! only: a dedicated emulator on 127.0.0.1 and local processes.
 //!
+//! Over 600 lines because it is one run: the killer, the freezer and the
+//! final audit share its state, and split apart they would be read together
+//! anyway.
+//!
 //! Two ways back from a kill are exercised, alternately:
 //! - the agent restarts at once with the same id and requeues what its
 //!   previous incarnation held (startup recovery);

@@ -1,6 +1,9 @@
 //! `firestore.rules` on the real emulator, part 2: claims, the lease
 //! holder's writes, log lines, and takeovers after a lease runs out.
 //! See `tests/rules.rs` for how cases are counted.
+//!
+//! Over 600 lines because each lease rule has its allowed case and a
+//! denied twin per condition; the cases are one concept, the lease.
 
 mod common;
 mod rules_support;
