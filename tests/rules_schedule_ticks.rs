@@ -13,7 +13,9 @@ mod schedules_support;
 use jiff::Timestamp;
 use rules_support::*;
 use schedules_support::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use vayu::schedules;
+use vayu::store::quota;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticks_task_comes_only_with_its_cursor_move() {
@@ -153,4 +155,42 @@ async fn the_fullest_tick_fits_the_rules_budget() {
     allowed("the fullest tick", step(&agent, &seen, Some(&task), tick)).await;
     assert_eq!(w.read(&task.task_id).await.value.requires.len(), 20);
     w.done("the_fullest_tick_fits_the_rules_budget");
+}
+
+/// A tick sent in a minute's last moments pays into the window that has
+/// just closed by the time it arrives, and the rules refuse it: they judge
+/// the window by the server's minute. CI saw a schedule lose a tick this
+/// way (tests/schedules_cost.rs, "tick 7: one task", 0 created).
+/// `quota::commit_in_window` sends such a commit again in the new window;
+/// a refusal with no minute crossed stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_that_crosses_a_minute_is_paid_in_the_new_window() {
+    let w = World::new("rules-sched-straddle").await;
+    let seen = alices(&w, "straddle").await;
+    let tick = plus_min(seen.schedule.last_tick.expect("a cursor").0, 1);
+    let task = seen.schedule.task_at(tick);
+    let agent = w.agent("agent-1").await;
+    let build = |minute| step_writes(&agent, &seen, Some(&task), tick, minute);
+
+    // A clock that stays in the closed minute: the refusal stands.
+    let stopped = || quota::clock() - 1;
+    denied(
+        "a tick paid into the window before the server's minute",
+        quota::commit_in_window(&agent, stopped, build),
+    )
+    .await;
+    let found = w.admin.find_task(&task.task_id).await.expect("reads");
+    assert!(found.is_none(), "the refused tick wrote nothing");
+
+    // The clock crosses the minute between the send and the refusal.
+    let calls = AtomicUsize::new(0);
+    let crossing = || quota::clock() - i64::from(calls.fetch_add(1, Ordering::SeqCst) == 0);
+    allowed(
+        "the same tick, sent again in the new window",
+        quota::commit_in_window(&agent, crossing, build),
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the clock was read twice");
+    assert_eq!(w.read(&task.task_id).await.value.requester.id, "alice");
+    w.done("a_tick_that_crosses_a_minute_is_paid_in_the_new_window");
 }

@@ -22,7 +22,8 @@ use super::{Seen, cursor_write, read};
 use crate::error::{Error, Result};
 use crate::model::Time;
 use crate::schedule::{Step, due, steps};
-use crate::store::Store;
+use crate::store::{Store, quota};
+use firestore::gcloud_sdk::google::firestore::v1 as pb;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -105,23 +106,26 @@ async fn commit_step(
     next: Option<Time>,
 ) -> Result<firestore::gcloud_sdk::prost_types::Timestamp> {
     let s = &seen.schedule;
-    let mut writes = match step.tick {
-        Some(tick) => store.new_task_writes(&s.task_at(tick))?,
-        None => Vec::new(),
+    let task = step.tick.map(|tick| s.task_at(tick));
+    let build = |minute: i64| -> Result<Vec<pb::Write>> {
+        let mut writes = match &task {
+            Some(t) => store.new_task_writes_at(t, minute)?,
+            None => Vec::new(),
+        };
+        writes.push(cursor_write(
+            store,
+            &s.schedule_id,
+            Time(step.cursor),
+            next,
+            seen.update_time,
+        ));
+        Ok(writes)
     };
-    let id = &s.schedule_id;
-    writes.push(cursor_write(
-        store,
-        id,
-        Time(step.cursor),
-        next,
-        seen.update_time,
-    ));
-    let index = writes.len() - 1;
-    let resp = store.commit(writes).await?;
+    let resp = quota::commit_in_window(store, quota::clock, build).await?;
+    // The cursor write is the last one.
     Ok(resp
         .write_results
-        .get(index)
+        .last()
         .and_then(|r| r.update_time)
         .or(resp.commit_time)
         .unwrap_or_default())

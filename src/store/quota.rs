@@ -80,6 +80,38 @@ pub fn write(store: &Store, payer: &Payer, minute: i64, task_id: &str) -> Result
     })
 }
 
+/// Commits the writes `build` makes for a quota window (a minute, as
+/// [`minute`] counts them), read from `clock`. A refusal that straddled a
+/// minute's end is sent once more, built for the new window: the client
+/// picks the window before it sends, the rules judge it by the server's
+/// minute when the commit arrives, so a commit sent in a minute's last
+/// moments is refused through no fault of its own. The first try was
+/// refused whole, so sending the second is safe. `clock` is passed in so
+/// a test can cross a minute at will; callers pass [`clock`].
+pub async fn commit_in_window(
+    store: &Store,
+    clock: impl Fn() -> i64,
+    build: impl Fn(i64) -> Result<Vec<pb::Write>>,
+) -> Result<pb::CommitResponse> {
+    let sent = clock();
+    match store.commit(build(sent)?).await {
+        Err(Error::PermissionDenied(why)) if store.payer().is_some() => {
+            let now = clock();
+            if now == sent {
+                return Err(Error::PermissionDenied(why));
+            }
+            tracing::debug!(error = %why, "a paid commit crossed a minute; again in the new window");
+            store.commit(build(now)?).await
+        }
+        other => other,
+    }
+}
+
+/// The minute of the client's clock now, for [`commit_in_window`].
+pub fn clock() -> i64 {
+    minute(now())
+}
+
 /// Turns a refused create into [`Error::QuotaExceeded`] when the window it
 /// paid into is full; any other error (or a window we cannot read) is
 /// returned as it was.

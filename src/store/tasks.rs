@@ -113,8 +113,9 @@ impl Store {
 
     /// [`Store::new_task_writes`] paying into the quota window of `minute`:
     /// a signed-in caller's new task commits with a write to its window
-    /// (firestore.rules `withinQuota`); admins pay nothing.
-    fn new_task_writes_at(&self, task: &Task, minute: i64) -> Result<Vec<pb::Write>> {
+    /// (firestore.rules `withinQuota`); admins pay nothing. Public for
+    /// [`quota::commit_in_window`], which picks the minute.
+    pub fn new_task_writes_at(&self, task: &Task, minute: i64) -> Result<Vec<pb::Write>> {
         task.validate_new()?;
         let mut writes = vec![self.task_write(task, Precondition::Missing, true)?];
         if let Some(p) = self.payer() {

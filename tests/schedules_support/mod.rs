@@ -4,11 +4,12 @@
 #![allow(dead_code)]
 
 use crate::rules_support::*;
+use firestore::gcloud_sdk::google::firestore::v1::Write;
 use jiff::{SignedDuration, Timestamp};
 use vayu::cron::CatchUp;
 use vayu::model::{Priority, Task, TaskType, Time};
 use vayu::schedules::{self, NewSchedule, Seen};
-use vayu::store::Store;
+use vayu::store::{Store, quota};
 use vayu::tasks::NewTask;
 
 /// The start of the minute `n` minutes before now.
@@ -57,8 +58,20 @@ pub async fn step(
     task: Option<&Task>,
     cursor: Timestamp,
 ) -> vayu::Result<()> {
+    let writes = step_writes(who, seen, task, cursor, quota::clock())?;
+    who.commit(writes).await.map(|_| ())
+}
+
+/// [`step`]'s writes, `task` paid for in the quota window of `minute`.
+pub fn step_writes(
+    who: &Store,
+    seen: &Seen,
+    task: Option<&Task>,
+    cursor: Timestamp,
+    minute: i64,
+) -> vayu::Result<Vec<Write>> {
     let mut writes = match task {
-        Some(t) => who.new_task_writes(t)?,
+        Some(t) => who.new_task_writes_at(t, minute)?,
         None => Vec::new(),
     };
     let id = &seen.schedule.schedule_id;
@@ -69,7 +82,7 @@ pub async fn step(
         None,
         seen.update_time,
     ));
-    who.commit(writes).await.map(|_| ())
+    Ok(writes)
 }
 
 pub fn plus_min(t: Timestamp, n: i64) -> Timestamp {
