@@ -43,8 +43,7 @@ async fn evaluator(w: &World, id: &str) -> Evaluator {
     let counters = Arc::new(OpCounters::default());
     let token = SharedToken::new(emulator_token(PROJECT, id, &agent_claims()));
     // The count is of the protocol, not of a loaded machine: a commit cut
-    // off by the 10 s default (CI's emulator once took over 10 s to
-    // answer) would be counted, fail the tick, and be counted again.
+    // off by the 10 s default would be counted and fail the tick.
     let mut cfg = w.config(Some(token));
     cfg.request_timeout = Duration::from_secs(60);
     let store = Store::connect_with_counters(&cfg, counters.clone())
