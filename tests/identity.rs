@@ -293,7 +293,14 @@ fn free_port() -> u16 {
 struct AuthEmulator {
     child: std::process::Child,
     host: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl AuthEmulator {
+    /// What firebase-tools printed, for a failure's message.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("emulator.log")).unwrap_or_default()
+    }
 }
 
 impl Drop for AuthEmulator {
@@ -344,22 +351,28 @@ async fn try_start_auth_emulator(firebase: &Path) -> Option<AuthEmulator> {
     let mut emu = AuthEmulator {
         child,
         host: host.clone(),
-        _dir: dir,
+        dir,
     };
+    // Ready when it answers HTTP, not when its port takes a connection: CI
+    // once saw the first request after a successful connect fail with
+    // "error sending request".
+    let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        if tokio::net::TcpStream::connect(&host).await.is_ok() {
+        let probe = http
+            .get(format!("http://{host}/"))
+            .timeout(Duration::from_secs(2));
+        if probe.send().await.is_ok() {
             return Some(emu);
         }
         if let Ok(Some(_)) = emu.child.try_wait() {
-            let log = emu._dir.path().join("emulator.log");
-            eprintln!("{}", std::fs::read_to_string(log).unwrap_or_default());
+            eprintln!("{}", emu.log());
             return None;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "the Auth emulator did not start within 60 s: {}",
-            std::fs::read_to_string(emu._dir.path().join("emulator.log")).unwrap_or_default()
+            emu.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -379,7 +392,7 @@ async fn an_enrolled_agent_signs_in_through_the_auth_emulator_and_acts_under_the
     let sa = test_service_account(dir.path()).map(|(sa, _)| sa);
     let enrolled = enroll(&client, sa.as_ref(), PROJECT, "agent-7", vec!["gpu".into()])
         .await
-        .expect("the admin enrols the agent");
+        .unwrap_or_else(|e| panic!("the admin enrols the agent: {e}\n{}", auth.log()));
     let env = enrolled.env_lines("any-key");
     assert!(env.contains("VAYU_AGENT_IDENTITY=refresh-token"), "{env}");
     assert!(env.contains("VAYU_AGENT_ID=agent-7"), "{env}");

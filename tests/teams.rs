@@ -46,8 +46,11 @@ fn script(dir: &Path, name: &str, body: &str) -> String {
 }
 
 /// A handler that records `{task} {agent}` for each run it starts in
-/// `dir/runs`, works for 4 s (long enough to be killed mid-part), and
-/// reports `input>role` in a pipeline or `part-K` in a swarm.
+/// `dir/runs`, works for 4 s, and reports `input>role` in a pipeline or
+/// `part-K` in a swarm. Part K first waits while `dir/hold-K` exists
+/// ([`hold`]): the part a test kills is still running when the test
+/// finds its holder, however slow the machine (CI once saw a part run
+/// and complete before the test saw it executing).
 fn handler(dir: &Path) -> String {
     script(dir, "member.py", MEMBER)
 }
@@ -55,6 +58,10 @@ fn handler(dir: &Path) -> String {
 const MEMBER: &str = r#"if "VAYU_PART" not in env:
     print("vayu:result not a part")
     sys.exit(0)
+hold = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), "hold-" + env["VAYU_PART"])
+deadline = time.time() + 120
+while os.path.exists(hold) and time.time() < deadline:
+    time.sleep(0.1)
 time.sleep(4)
 if env.get("VAYU_TEAM_ROLE"):
     print("vayu:result " + t["input"] + ">" + env["VAYU_TEAM_ROLE"], flush=True)
@@ -121,7 +128,13 @@ async fn completes(w: &World, parent: &str, parts: &[String]) -> Versioned<Task>
 }
 
 /// Kills the agent running `part` once it runs it; returns that agent's id.
-async fn kill_holder(w: &World, agents: &mut [AgentProc], part: &str) -> String {
+/// Holds part `k` (1-based) of the next team in [`handler`] until
+/// [`kill_holder`] has killed its holder.
+fn hold(dir: &Path, k: usize) {
+    std::fs::write(dir.join(format!("hold-{k}")), "").expect("the temp dir is writable");
+}
+
+async fn kill_holder(w: &World, dir: &Path, agents: &mut [AgentProc], part: &str) -> String {
     let v = reaches(w, part, Status::Executing).await;
     let holder = v
         .value
@@ -133,6 +146,15 @@ async fn kill_holder(w: &World, agents: &mut [AgentProc], part: &str) -> String 
         .find(|a| a.id() == holder)
         .expect("the holder is one of the fleet");
     proc.kill9().await;
+    for entry in std::fs::read_dir(dir).expect("the temp dir is readable") {
+        let path = entry.expect("a directory entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("hold-"))
+        {
+            std::fs::remove_file(path).expect("the temp dir is writable");
+        }
+    }
     holder
 }
 
@@ -180,6 +202,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
         ["", "", "", ""],
     );
     online(&w, &agents).await;
+    hold(dir.path(), 2);
 
     let out = w.vayu_as(
         "alice",
@@ -196,7 +219,7 @@ async fn a_swarm_merges_every_part_once_through_a_members_kill() {
     );
     let (parent, parts) = created(&expect(&out, 0, "a swarm of 4"));
     assert_eq!(parts.len(), 4);
-    let killed = kill_holder(&w, &mut agents, &parts[1]).await;
+    let killed = kill_holder(&w, dir.path(), &mut agents, &parts[1]).await;
 
     let done = completes(&w, &parent, &parts).await;
     assert_eq!(
@@ -235,6 +258,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
     let caps = ["planner", "implementer", "reviewer", "implementer,reviewer"];
     let mut agents = fleet(&w, dir.path(), "pipe", &handler(dir.path()), caps);
     online(&w, &agents).await;
+    hold(dir.path(), 2);
 
     let out = w.vayu_as(
         "alice",
@@ -252,7 +276,7 @@ async fn a_pipeline_hands_each_stage_the_last_result_through_a_kill() {
         ],
     );
     let (parent, parts) = created(&expect(&out, 0, "a pipeline of 3 roles"));
-    let killed = kill_holder(&w, &mut agents, &parts[1]).await;
+    let killed = kill_holder(&w, dir.path(), &mut agents, &parts[1]).await;
     assert!(
         killed == "pipe-2" || killed == "pipe-4",
         "only an implementer runs stage 2"
@@ -451,7 +475,7 @@ async fn peers_share_a_context_and_meet_at_a_decision_point_through_a_kill() {
         ],
     );
     let (parent, parts) = created(&expect(&out, 0, "3 peers"));
-    let killed = kill_holder(&w, &mut agents, &parts[0]).await;
+    let killed = kill_holder(&w, dir.path(), &mut agents, &parts[0]).await;
 
     let done = completes(&w, &parent, &parts).await;
     // Every peer went past the barrier only once all three had arrived,
@@ -500,7 +524,7 @@ async fn a_leader_hands_out_work_and_aggregates_it_through_a_followers_kill() {
         ],
     );
     let (parent, parts) = created(&expect(&out, 0, "a leader and two followers"));
-    let killed = kill_holder(&w, &mut agents, &parts[2]).await;
+    let killed = kill_holder(&w, dir.path(), &mut agents, &parts[2]).await;
     assert_ne!(killed, "led-1", "only developers follow");
 
     let done = completes(&w, &parent, &parts).await;
