@@ -1,128 +1,24 @@
-//! How one run of a task ends, on the real Firestore emulator: graceful
-//! shutdown (a short handler finishes, a long one is handed back), retries
+//! How one run of a task ends, on the real Firestore emulator: retries
 //! with backoff and the dead letter, and timeouts that kill the handler's
-//! whole process group. Leases, failover and health are in
-//! `resilience.rs`.
+//! whole process group. A shutdown's runs are in `shutdown.rs`; leases,
+//! failover and health in `resilience.rs`.
 //!
-//! Every test has its own database in the binary's shared emulator; tests
-//! that stop agents use `vayu-agent` processes, the others run agents
-//! in-process.
+//! Every test has its own database in the binary's shared emulator, and
+//! runs its agents in-process.
 
 mod common;
 
 use common::fleet::{
-    Fleet, count, describe, fast_agent, history, lines, pids, read_task, research_task, setup,
-    shell, wait_completed, wait_file, wait_task,
+    Fleet, describe, fast_agent, history, lines, pids, read_task, research_task, setup, shell,
+    wait_completed, wait_task,
 };
-use common::procs::{AgentProc, AgentSpec, pid_alive, tail, vayu_cli, wait_dead};
+use common::procs::{vayu_cli, wait_dead};
 use std::time::Duration;
-use tokio::time::Instant;
 use vayu::layout::Pile;
 use vayu::lifecycle::Status;
-use vayu::model::{AgentState, millis_between};
+use vayu::model::millis_between;
 use vayu::retry::Backoff;
 use vayu::tasks;
-
-/// SIGTERM while a short handler runs: it finishes within the grace period
-/// and the task completes; the agent exits 0 and says it is offline.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_a_short_handler_finishes_within_the_grace_period() {
-    let (cfg, store) = setup("shutdown-short").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let pid = dir.path().join("pid");
-    let handler = format!(
-        "echo $$ > {}; sleep 1; echo \"vayu:result finished\"",
-        pid.display()
-    );
-    let mut s = AgentSpec::on(&cfg, dir.path(), "stopping", &handler);
-    s.grace_secs = 10.0;
-    let mut agent = AgentProc::spawn(&s);
-    let t = tasks::create(&store, research_task("finish me"))
-        .await
-        .expect("the emulator accepts a new task");
-    wait_file(&pid, Duration::from_secs(20)).await;
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms, {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
-    let v = read_task(&store, &t.task_id).await;
-    assert_eq!(v.value.status, Status::Completed, "{}", describe(&v));
-    assert_eq!(v.pile, Pile::Completed);
-    assert_eq!(v.value.execution.result.as_deref(), Some("finished"));
-    assert_eq!(
-        count(&store, Pile::Active).await,
-        0,
-        "nothing left in active"
-    );
-    let doc = store
-        .get_agent("stopping")
-        .await
-        .expect("the emulator answers a read of the agent doc")
-        .expect("the agent registered");
-    assert_eq!(doc.status, Some(AgentState::Offline), "{doc:?}");
-}
-
-/// SIGTERM while a long handler runs: after the grace period the handler is
-/// killed and the task goes back to the queue, where another agent picks it
-/// up. Never stuck in active.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_a_long_handler_is_released_back_to_the_queue() {
-    let (cfg, store) = setup("shutdown-long").await;
-    let dir = tempfile::tempdir().expect("the system temp dir is writable");
-    let pid = dir.path().join("pid");
-    let handler = format!("echo $$ > {}; sleep 60", pid.display());
-    let mut s = AgentSpec::on(&cfg, dir.path(), "impatient", &handler);
-    s.grace_secs = 1.0;
-    let mut agent = AgentProc::spawn(&s);
-    let t = tasks::create(&store, research_task("too long"))
-        .await
-        .expect("the emulator accepts a new task");
-    wait_file(&pid, Duration::from_secs(20)).await;
-    let handler_pid = pids(&pid)[0];
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms (grace 1 s), {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
-    let v = read_task(&store, &t.task_id).await;
-    println!("{}", describe(&v));
-    assert_eq!(v.pile, Pile::Queued, "released to the queue");
-    assert_eq!(v.value.status, Status::Queued);
-    assert_eq!(v.value.lease.owner, None, "no owner left on the lease");
-    assert_eq!(
-        count(&store, Pile::Active).await,
-        0,
-        "nothing left in active"
-    );
-    assert!(
-        !pid_alive(handler_pid),
-        "the handler was killed, not left running"
-    );
-
-    // And it is not stuck: the next agent runs it.
-    let mut next = AgentProc::spawn(&AgentSpec::on(
-        &cfg,
-        dir.path(),
-        "successor",
-        "echo \"vayu:result second try\"",
-    ));
-    let done = wait_completed(&store, &t.task_id, Duration::from_secs(20)).await;
-    assert_eq!(done.value.execution.result.as_deref(), Some("second try"));
-    next.stop_cleanly(Duration::from_secs(20)).await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_a_handler_that_fails_twice_completes_on_attempt_three() {

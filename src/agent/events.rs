@@ -29,6 +29,7 @@ pub(super) enum Event {
     /// The lane-0 sweep ended, with the tasks it found left waiting
     /// (`stale.rs`).
     Swept(std::result::Result<Vec<Versioned<Task>>, JoinError>),
+    /// A background or settling write ended.
     BackgroundDone,
     /// The heartbeat interval ticked.
     Tick,
@@ -59,6 +60,9 @@ impl Agent {
             event = self.peer_events.recv() => Event::Peer(event),
             event = self.watch.events.recv() => Event::Presence(event),
             Some(_) = self.background.join_next(), if !self.background.is_empty() => {
+                Event::BackgroundDone
+            }
+            Some(_) = self.settling.join_next(), if !self.settling.is_empty() => {
                 Event::BackgroundDone
             }
             Some(joined) = self.takeovers.join_next(), if !self.takeovers.is_empty() => {

@@ -22,6 +22,7 @@ impl Agent {
         self.release_late_claims().await;
         self.stop_reviewing().await;
         self.finish_within_grace().await;
+        self.finish_settling().await;
         // Runs whose history waits for its once-a-second write; bounded,
         // a stuck write must not hold the shutdown.
         let _ = tokio::time::timeout(self.cfg.grace, self.learner.flush()).await;
@@ -92,8 +93,7 @@ impl Agent {
             tokio::select! {
                 joined = self.runners.join_next() => {
                     if let Some(Ok(done)) = joined {
-                        self.running.remove(&done.id);
-                        self.count(done.outcome);
+                        self.ended_in_grace(done);
                     }
                 }
                 _ = beat.tick() => {
@@ -111,9 +111,25 @@ impl Agent {
         }
         while let Some(joined) = self.runners.join_next().await {
             if let Ok(done) = joined {
-                self.running.remove(&done.id);
-                self.count(done.outcome);
+                self.ended_in_grace(done);
             }
+        }
+    }
+
+    fn ended_in_grace(&mut self, done: guard::Finished) {
+        self.running.remove(&done.id);
+        self.count(done.outcome);
+        self.settle(done.id, done.outcome, done.waited_on);
+    }
+
+    /// Waits for what the ended runs owe others (their permits, their
+    /// dependents), within the grace: a stuck write must not hold the
+    /// shutdown, and the sweep settles what is cut short.
+    async fn finish_settling(&mut self) {
+        let all = async { while self.settling.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.cfg.grace, all).await.is_err() {
+            tracing::warn!("settling the ended runs did not finish within the grace period");
+            self.settling.abort_all();
         }
     }
 }

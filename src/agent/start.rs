@@ -114,6 +114,7 @@ impl Agent {
             learner: crate::history::Learner::new(store.clone(), cfg.agent_id.clone()),
             weights,
             background: JoinSet::new(),
+            settling: JoinSet::new(),
             takeovers: JoinSet::new(),
             sweeps: JoinSet::new(),
             // The first sweep one `sweep_every` after the start (a

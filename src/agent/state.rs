@@ -119,6 +119,11 @@ pub(super) struct Agent {
     pub(super) weights: assign::score::Weights,
     /// Fire-and-forget writes (heartbeats, forwards, give-backs).
     pub(super) background: JoinSet<()>,
+    /// The writes a run's end owes others ([`Agent::settle`]). Apart from
+    /// `background`, whose writes a shutdown cuts short: a shutdown lets
+    /// these finish, within the grace, or a dependent of a task that
+    /// completed during it would wait for another agent's sweep.
+    pub(super) settling: JoinSet<()>,
     /// Take-overs of quiet peers: (peer, how it ended).
     pub(super) takeovers: JoinSet<(String, peers::TakeOver)>,
     /// The sweep for documents no lane listener sees (intake.rs), and for
@@ -178,27 +183,30 @@ impl Agent {
                     self.run_ends.pop_front();
                 }
                 self.run_ends.push_back(Instant::now());
-                if let Some(held) = self.holding.remove(&id) {
-                    let store = self.store.clone();
-                    self.background
-                        .spawn(async move { crate::resources::release_for(&store, &held).await });
-                }
-                // Only a task a dependent marked has any: the rest end
-                // without reading their waiters (issue 14's 6 operations).
-                if outcome.ended() && waited_on {
-                    self.release_dependents(id);
-                }
+                self.settle(id, outcome, waited_on);
             }
             Err(e) => tracing::error!(error = %e, "a runner panicked"),
         }
     }
 
-    /// A task ended: its dependents may be ready (or must be cancelled).
-    /// A background write; the sweep covers a failure.
-    pub(super) fn release_dependents(&mut self, id: String) {
+    /// What a run's end owes others, as writes in `settling`: the
+    /// resource permits it held, whatever the outcome, and, when the task
+    /// ended, its dependents (ready now, or cancelled). Only a task a
+    /// dependent marked has any: the rest end without reading their
+    /// waiters (issue 14's 6 operations). A failed write is left to the
+    /// sweep.
+    pub(super) fn settle(&mut self, id: String, outcome: Outcome, waited_on: bool) {
+        let held = self.holding.remove(&id);
+        let dependents = outcome.ended() && waited_on;
+        if held.is_none() && !dependents {
+            return;
+        }
         let (store, me) = (self.store.clone(), self.cfg.agent_id.clone());
-        self.background.spawn(async move {
-            if let Err(e) = crate::deps::release_dependents(&store, &id, &me).await {
+        self.settling.spawn(async move {
+            if let Some(held) = held {
+                crate::resources::release_for(&store, &held).await;
+            }
+            if dependents && let Err(e) = crate::deps::release_dependents(&store, &id, &me).await {
                 tracing::warn!(task = %id, error = %e, "could not settle the tasks waiting for it; the sweep will");
             }
         });

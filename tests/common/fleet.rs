@@ -85,8 +85,6 @@ pub fn shell(cmd: &str) -> Handlers {
     }
 }
 
-/// An in-process agent with short timings: heartbeat 0.5 s, lease 2 s,
-/// grace 2 s, retry backoff from 100 ms.
 /// A normal research task: what a test of the agent loop needs when the
 /// task's kind does not matter.
 pub fn research_task(title: &str) -> vayu::tasks::NewTask {
@@ -94,6 +92,8 @@ pub fn research_task(title: &str) -> vayu::tasks::NewTask {
     vayu::tasks::NewTask::new(TaskType::Research, Priority::Normal, title)
 }
 
+/// An in-process agent with short timings: heartbeat 0.5 s, lease 2 s,
+/// grace 2 s, retry backoff from 100 ms.
 pub fn fast_agent(id: &str, handlers: Handlers) -> AgentConfig {
     let mut c = AgentConfig::new(id, handlers);
     c.concurrency = 4;
