@@ -40,12 +40,11 @@ impl Agent {
             .filter(|nb| *nb > t_now)
             .min()
             .map(|nb| instant_at(t_now, nb));
-        // A peer's critical task becomes ours to claim after the grace.
+        // A peer's critical task becomes ours to claim at our turn.
         let foreign_due = (self.queue.candidates.values())
             .filter(|c| !c.ours_now())
-            .filter_map(|c| c.foreign_since)
-            .min()
-            .map(|since| since + state::FOREIGN_GRACE);
+            .filter_map(|c| c.ours_from)
+            .min();
         // A push to a peer runs out: the task falls back to pull.
         let push_ends = (self.queue.candidates.values())
             .filter_map(|c| assign::push::frees_at(&c.seen.value, &self.cfg.agent_id, t_now))

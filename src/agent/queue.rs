@@ -73,7 +73,7 @@ pub fn queue_window_for(
     // and `in` costs a disjunction per value (the emulator runs each).
     // Otherwise its lanes, and the critical tasks of every lane: one a busy
     // peer's lane holds is not left waiting behind that peer's work while
-    // this agent has a free slot (`Candidate::foreign_since`). Critical
+    // this agent has a free slot (`Candidate::ours_from`). Critical
     // tasks are few, so seeing them all costs little. So are auctions,
     // which every capable agent bids on (`crate::assign::auction`).
     let all_lanes = (0..lanes::LANES).all(|l| lanes.contains(&l));
@@ -398,14 +398,8 @@ impl Agent {
         if foreign {
             q.stuck.remove(&id);
             if claimable && v.value.status.is_claimable() {
-                let foreign_since = Some(state::landed_at(&v.update_time));
-                q.candidates.insert(
-                    id,
-                    Candidate {
-                        seen: v,
-                        foreign_since,
-                    },
-                );
+                let ours_from = Some(state::foreign_turn(&q.me, &v));
+                q.candidates.insert(id, Candidate { seen: v, ours_from });
             } else {
                 q.candidates.remove(&id);
             }
@@ -417,7 +411,7 @@ impl Agent {
                 id,
                 Candidate {
                     seen: v,
-                    foreign_since: None,
+                    ours_from: None,
                 },
             );
         } else {

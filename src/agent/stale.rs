@@ -18,7 +18,7 @@
 //! an empty queue reads nothing more.
 
 use super::*;
-use state::{Candidate, FOREIGN_GRACE};
+use state::Candidate;
 
 /// How long a claimable task may wait in the queue before the sweeper
 /// claims it, whichever lane it is in: long enough that its lane's owner,
@@ -57,9 +57,7 @@ impl Agent {
         joined: std::result::Result<Vec<Versioned<Task>>, tokio::task::JoinError>,
     ) {
         let Ok(found) = joined else { return };
-        let since = Instant::now()
-            .checked_sub(FOREIGN_GRACE)
-            .unwrap_or_else(Instant::now);
+        let now = Instant::now();
         for seen in found {
             let id = seen.value.task_id.clone();
             if self.running.contains_key(&id)
@@ -71,7 +69,7 @@ impl Agent {
             tracing::info!(task = %id, lane = seen.value.lane, "a task left waiting in its lane: claiming it here");
             let cand = Candidate {
                 seen,
-                foreign_since: Some(since),
+                ours_from: Some(now),
             };
             self.queue.candidates.insert(id, cand);
         }

@@ -7,14 +7,36 @@ use heartbeat::Card;
 /// A claimable task as the listener last showed it.
 pub(super) struct Candidate {
     pub(super) seen: Versioned<Task>,
-    /// For a critical task in a peer's lane: when this agent first saw it.
-    /// It becomes claimable here [`FOREIGN_GRACE`] later, so the lane's
-    /// owner, if it has a free slot, takes it without a race.
-    pub(super) foreign_since: Option<Instant>,
+    /// For a critical task in a peer's lane: when it becomes this agent's
+    /// to claim ([`foreign_turn`]).
+    pub(super) ours_from: Option<Instant>,
 }
 
 /// How long a critical task in a peer's lane is left to that peer.
 pub(super) const FOREIGN_GRACE: Duration = Duration::from_millis(200);
+
+/// Over how long, after the grace, the peers' turns at a critical task are
+/// spread ([`foreign_turn`]).
+pub(super) const FOREIGN_SPREAD: Duration = Duration::from_millis(200);
+
+/// When a critical task in a peer's lane becomes this agent's to claim:
+/// [`FOREIGN_GRACE`] after it landed, so that the lane's owner, if it has
+/// a free slot, takes it without a race; then this agent's own turn within
+/// [`FOREIGN_SPREAD`], a rendezvous hash of (agent, task). The peers with
+/// a free slot thus try one after another, not all at once, and the first
+/// claim reaches the others' listeners before their turn comes. When they
+/// all tried at the end of the grace, 16 agents lost 1,822 claim races in
+/// 2,000 tasks, each a refused commit and a read (`docs/bench.md`).
+pub(super) fn foreign_turn(me: &str, seen: &Versioned<Task>) -> Instant {
+    landed_at(&seen.update_time) + FOREIGN_GRACE + turn(me, &seen.value.task_id)
+}
+
+/// This agent's place in the peers' turns at a task, within
+/// [`FOREIGN_SPREAD`].
+fn turn(me: &str, task_id: &str) -> Duration {
+    let spread = FOREIGN_SPREAD.as_millis() as u64;
+    Duration::from_millis(crate::spread::affinity(me, task_id) % spread)
+}
 
 /// When a task landed where it is (its document's last update, the
 /// server's time), on this agent's clock: the grace runs from then, not
@@ -38,8 +60,7 @@ pub(super) fn age(update_time: &firestore::gcloud_sdk::prost_types::Timestamp) -
 impl Candidate {
     /// Whether this agent may claim it now (as far as lanes go).
     pub(super) fn ours_now(&self) -> bool {
-        self.foreign_since
-            .is_none_or(|s| s.elapsed() >= FOREIGN_GRACE)
+        self.ours_from.is_none_or(|t| Instant::now() >= t)
     }
 }
 
@@ -214,5 +235,33 @@ impl Agent {
 
     pub(super) fn count(&mut self, outcome: Outcome) {
         *self.report.outcomes.entry(outcome.as_str()).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peers_take_turns_spread_over_the_window() {
+        let agents: Vec<String> = (1..=16).map(|i| format!("agent-{i}")).collect();
+        let turns: Vec<Duration> = agents.iter().map(|a| turn(a, "task-x")).collect();
+        assert!(turns.iter().all(|t| *t < FOREIGN_SPREAD), "{turns:?}");
+        assert_eq!(
+            turns[3],
+            turn("agent-4", "task-x"),
+            "the same pair, the same turn"
+        );
+        let distinct: HashSet<Duration> = turns.iter().copied().collect();
+        assert!(
+            distinct.len() >= 12,
+            "16 agents on 200 slots mostly differ: {turns:?}"
+        );
+        let first = |task: &str| (agents.iter()).min_by_key(|a| turn(a, task)).cloned();
+        assert_ne!(
+            first("task-x"),
+            first("task-y"),
+            "who goes first differs from task to task"
+        );
     }
 }
