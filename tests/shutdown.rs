@@ -20,6 +20,21 @@ use vayu::lifecycle::Status;
 use vayu::model::AgentState;
 use vayu::tasks;
 
+/// Sends SIGTERM and expects exit 0 within 30 s; prints how long it took.
+async fn sigterm_exits_0(agent: &mut AgentProc) {
+    let t0 = Instant::now();
+    let status = agent.terminate(Duration::from_secs(30)).await;
+    println!(
+        "SIGTERM -> exit: {} ms, {status:?}",
+        t0.elapsed().as_millis()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit 0 after SIGTERM, got {status:?}:\n{}",
+        tail(&agent.log(), 30)
+    );
+}
+
 /// SIGTERM while a short handler runs: it finishes within the grace period
 /// and the task completes; the agent exits 0 and says it is offline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,17 +53,7 @@ async fn shutdown_a_short_handler_finishes_within_the_grace_period() {
         .await
         .expect("the emulator accepts a new task");
     wait_file(&pid, Duration::from_secs(20)).await;
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms, {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
+    sigterm_exits_0(&mut agent).await;
     let v = read_task(&store, &t.task_id).await;
     assert_eq!(v.value.status, Status::Completed, "{}", describe(&v));
     assert_eq!(v.pile, Pile::Completed);
@@ -83,17 +88,7 @@ async fn shutdown_a_long_handler_is_released_back_to_the_queue() {
         .expect("the emulator accepts a new task");
     wait_file(&pid, Duration::from_secs(20)).await;
     let handler_pid = pids(&pid)[0];
-    let t0 = Instant::now();
-    let status = agent.terminate(Duration::from_secs(30)).await;
-    println!(
-        "SIGTERM -> exit: {} ms (grace 1 s), {status:?}",
-        t0.elapsed().as_millis()
-    );
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "exit 0 after SIGTERM, got {status:?}:\n{}",
-        tail(&agent.log(), 30)
-    );
+    sigterm_exits_0(&mut agent).await;
     let v = read_task(&store, &t.task_id).await;
     println!("{}", describe(&v));
     assert_eq!(v.pile, Pile::Queued, "released to the queue");
