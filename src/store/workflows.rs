@@ -37,33 +37,33 @@ impl Store {
         Ok(writes)
     }
 
-    /// Creates `run`'s document. A refusal that straddled a minute's end
-    /// is tried once more in the new window (the rules judge the window by
-    /// the server's minute); a create Firestore did not answer is looked
-    /// for before it is tried again, so it is never made twice.
+    /// Creates `run`'s document, paid for in the caller's window of this
+    /// minute ([`quota::commit_in_window`]: a refusal that straddled a
+    /// minute's end is sent again in the new one). A create Firestore did
+    /// not answer is looked for before it is tried again, so it is never
+    /// made twice.
     pub async fn create_workflow(&self, run: &WorkflowRun) -> Result<()> {
-        let mut uncertain = false;
+        // The window the last try paid into, for `explain`.
+        let paid = std::cell::Cell::new(0);
+        let clock = || {
+            paid.set(quota::clock());
+            paid.get()
+        };
         let mut tries = 0;
         loop {
             tries += 1;
-            if uncertain && self.workflow(&run.run_id).await?.is_some() {
-                return Ok(());
-            }
-            let minute = quota::minute(crate::model::now());
-            let err = match self.commit(self.workflow_writes(run, minute)?).await {
-                Ok(_) => return Ok(()),
-                Err(e) => e,
-            };
-            let straddled = quota::minute(crate::model::now()) != minute;
-            match (err, self.payer()) {
-                (e @ Error::PermissionDenied(_), Some(_)) if straddled && tries < 3 => {
-                    tracing::debug!(error = %e, "a workflow create crossed a minute; again")
+            let sent = quota::commit_in_window(self, clock, |m| self.workflow_writes(run, m)).await;
+            match (sent, self.payer()) {
+                (Ok(_), _) => return Ok(()),
+                (Err(e @ Error::PermissionDenied(_)), Some(p)) => {
+                    return Err(quota::explain(self, &p, paid.get(), e).await);
                 }
-                (e @ Error::PermissionDenied(_), Some(p)) => {
-                    return Err(quota::explain(self, &p, minute, e).await);
+                (Err(e), _) if e.is_transient() && tries < 3 => {
+                    if self.workflow(&run.run_id).await?.is_some() {
+                        return Ok(());
+                    }
                 }
-                (e, _) if e.is_transient() && tries < 3 => uncertain = true,
-                (e, _) => return Err(e),
+                (Err(e), _) => return Err(e),
             }
         }
     }
